@@ -1,0 +1,113 @@
+import express, { type Express } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Config } from './config/types.js';
+import { openDatabase, type Db } from './db/database.js';
+import { CacheIndex } from './db/cache-index.js';
+import { BlobStore } from './store/blob-store.js';
+import { AuditLog } from './audit/audit-log.js';
+import { UpstreamClient } from './upstream/upstream-client.js';
+import { ManifestFetcher } from './pull/manifest-fetcher.js';
+import { BlobFetcher } from './pull/blob-fetcher.js';
+import { Decider, type PolicySource } from './pull/decider.js';
+import { PullService } from './pull/pull-service.js';
+import { ListingService } from './pull/listing-service.js';
+import { createEvidenceGatherer } from './verify/gatherer.js';
+import { v2Handler } from './http/v2-routes.js';
+import { opsRoutes } from './http/ops-routes.js';
+import { Metrics } from './metrics.js';
+import { createLogger, type Logger } from './logger.js';
+
+export interface App {
+  express: Express;
+  config: Config;
+  db: Db;
+  store: BlobStore;
+  audit: AuditLog;
+  metrics: Metrics;
+  log: Logger;
+  blobs: BlobFetcher;
+  policy: PolicySource;
+  /** Stops upstream connections and closes the database. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  log?: Logger;
+  policy?: (db: Db, config: Config) => PolicySource;
+}
+
+/** Composes every service from a validated config. Does not listen: main.ts and tests do. */
+export function createApp(config: Config, opts: AppOptions = {}): App {
+  const log = opts.log ?? createLogger(config.log.level);
+  const metrics = new Metrics();
+  const store = new BlobStore(config.storage.path);
+  const { discardedTempFiles } = store.open();
+  if (discardedTempFiles > 0) log.info('discarded partial downloads from an earlier run', { files: discardedTempFiles });
+  const db = openDatabase(config.database.path);
+  const index = new CacheIndex(db);
+  const audit = new AuditLog(db);
+  const upstreams = new Map(
+    config.upstreams.map((u) => [
+      u.name,
+      new UpstreamClient(u, log.child({ upstream: u.name }), {
+        onRequest(name, method, status, seconds) {
+          metrics.upstreamRequests.inc({ upstream: name, method, status: String(status) });
+          metrics.upstreamLatency.observe({ upstream: name }, seconds);
+          if (status === 'error' || status === 429 || (typeof status === 'number' && status >= 500)) {
+            metrics.upstreamErrors.inc({ upstream: name });
+          }
+        },
+      }),
+    ]),
+  );
+  const policy = opts.policy ? opts.policy(db, config) : staticPolicy(config);
+  const gatherer = createEvidenceGatherer(config.trust);
+  const manifests = new ManifestFetcher(index, store, log);
+  const blobs = new BlobFetcher(store, index);
+  blobs.onFetched = (upstream, bytes) => metrics.bytesFetched.inc({ upstream }, bytes);
+  const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log);
+  decider.onGathered = (seconds) => metrics.verifySeconds.observe({}, seconds);
+  const pull = new PullService({
+    index, store, manifests, blobs, decider, audit, log,
+    observer: {
+      onDecision: (kind, d) => metrics.decisions.inc({ kind, outcome: d.outcome, rule: d.rule ?? '(none)' }),
+      onCache: (kind, hit) => metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }),
+    },
+  });
+  const listing = new ListingService({ index, store, manifests, pull, policy, log });
+  metrics.gauge('portcullis_blob_downloads_in_flight', 'Upstream blob downloads in progress', () => blobs.active);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', false);
+  app.use((req, res, next) => {
+    const given = req.headers['x-request-id'];
+    res.locals.requestId = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', res.locals.requestId as string);
+    next();
+  });
+  app.use(opsRoutes({ db, store, metrics }));
+  app.use('/v2', v2Handler({ pull, listing, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
+
+  return {
+    express: app,
+    config,
+    db,
+    store,
+    audit,
+    metrics,
+    log,
+    blobs,
+    policy,
+    async close() {
+      await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));
+      db.close();
+    },
+  };
+}
+
+function staticPolicy(config: Config): PolicySource {
+  const active = { version: 1, rules: config.policies };
+  return { current: () => active };
+}

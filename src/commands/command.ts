@@ -1,0 +1,46 @@
+/** A CLI command: its name, one-line summary, usage text and what it does. Returns the exit code. */
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  run(args: ParsedArgs): Promise<number>;
+}
+
+export interface ParsedArgs {
+  positional: string[];
+  flags: Record<string, string | true>;
+}
+
+export class UsageError extends Error {}
+
+/** `--name value`, `--name=value` and bare `--flag`. Values never start with `--`. */
+export function parseArgs(argv: string[], booleanFlags: readonly string[] = ['help']): ParsedArgs {
+  const positional: string[] = [];
+  const flags: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-h') {
+      flags.help = true;
+    } else if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (eq > 0) flags[name] = a.slice(eq + 1);
+      else if (booleanFlags.includes(name)) flags[name] = true;
+      else {
+        const value = argv[i + 1];
+        if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+        flags[name] = value;
+        i++;
+      }
+    } else {
+      positional.push(a);
+    }
+  }
+  return { positional, flags };
+}
+
+export function requireFlag(args: ParsedArgs, name: string): string {
+  const v = args.flags[name];
+  if (typeof v !== 'string' || v.length === 0) throw new UsageError(`--${name} is required`);
+  return v;
+}

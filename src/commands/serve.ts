@@ -1,0 +1,17 @@
+import { loadConfigFile } from '../config/load.js';
+import { serve } from '../main.js';
+import { requireFlag, type Command } from './command.js';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the proxy',
+  usage: `portcullis serve --config FILE
+
+Runs the pull-through proxy with the given JSON config. Logs JSON lines to stdout, answers
+GET /healthz once serving, and stops cleanly on SIGTERM or SIGINT.`,
+  async run(args) {
+    const config = loadConfigFile(requireFlag(args, 'config'));
+    await serve(config);
+    return -1; // keep running until a signal
+  },
+};

@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import type { AuthConfig, Config, TokenConfig, TrustConfig, UpstreamConfig } from './types.js';
+import { ConfigValidationError, Validator } from './validator.js';
+import { parseDuration, parseSize } from './units.js';
+import { validatePolicyRules } from '../policy/validate.js';
+
+const TOP_LEVEL = [
+  'listen', 'tls', 'storage', 'database', 'upstreams', 'defaultUpstream', 'policies', 'trust', 'auth', 'audit', 'log',
+] as const;
+const UPSTREAM_KEYS = [
+  'name', 'url', 'username', 'passwordEnv', 'tagTtl', 'connectTimeout', 'idleTimeout', 'retries',
+] as const;
+const UPSTREAM_NAME_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/;
+
+/** Reads, validates and freezes a config file. Throws ConfigValidationError listing every problem. */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const source = resolve(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(source, 'utf8'));
+  } catch (err) {
+    const message = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new ConfigValidationError(source, [{ path: '(file)', message }]);
+  }
+  return parseConfig(raw, source, env);
+}
+
+export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const v = new Validator();
+  const base = dirname(source);
+  const at = (p: string) => resolve(base, p);
+  const root = v.object(raw, '(root)') ?? {};
+  v.unknownKeys(root, TOP_LEVEL, '');
+
+  const listen = parseListen(v, root.listen ?? '0.0.0.0:5000');
+  let tls: Config['tls'];
+  if (root.tls !== undefined) {
+    const t = v.object(root.tls, 'tls');
+    const cert = v.string(t?.cert, 'tls.cert');
+    const key = v.string(t?.key, 'tls.key');
+    if (cert && key) tls = { cert: at(cert), key: at(key) };
+  }
+  const storageObj = v.object(root.storage ?? {}, 'storage') ?? {};
+  const storagePath = v.string(storageObj.path ?? './data/store', 'storage.path') ?? '.';
+  let maxSizeBytes: number | undefined;
+  if (storageObj.maxSize !== undefined) {
+    maxSizeBytes = parseSize(storageObj.maxSize as string | number);
+    if (maxSizeBytes === undefined) v.error('storage.maxSize', 'must be a size such as "20GiB"');
+  }
+  const dbObj = v.object(root.database ?? {}, 'database') ?? {};
+  const dbPath = v.string(dbObj.path ?? './data/portcullis.db', 'database.path') ?? '.';
+
+  const upstreams = parseUpstreams(v, root.upstreams, env);
+  const defaultUpstream = v.string(root.defaultUpstream, 'defaultUpstream', { optional: true });
+  if (defaultUpstream && !upstreams.some((u) => u.name === defaultUpstream)) {
+    v.error('defaultUpstream', `names no upstream ("${defaultUpstream}")`);
+  }
+
+  const trust = parseTrust(v, root.trust, at);
+  const policyResult = validatePolicyRules(root.policies ?? [], new Set(Object.keys(trust.keys)));
+  for (const e of policyResult.errors) v.error(e.path.startsWith('policies') ? e.path : `policies${e.path}`, e.message);
+
+  const auth = parseAuth(v, root.auth, env);
+  const auditObj = v.object(root.audit ?? {}, 'audit') ?? {};
+  let retainDays: number | undefined;
+  if (auditObj.retainDays !== undefined) {
+    if (typeof auditObj.retainDays === 'number' && auditObj.retainDays > 0) retainDays = auditObj.retainDays;
+    else v.error('audit.retainDays', 'must be a positive number of days');
+  }
+  const logObj = v.object(root.log ?? {}, 'log') ?? {};
+  const level = v.oneOf(logObj.level ?? 'info', ['debug', 'info', 'warn', 'error'] as const, 'log.level') ?? 'info';
+
+  if (v.errors.length > 0) throw new ConfigValidationError(source, v.errors);
+  return deepFreeze({
+    source,
+    listen,
+    tls,
+    storage: { path: at(storagePath), maxSizeBytes },
+    database: { path: at(dbPath) },
+    upstreams,
+    defaultUpstream,
+    policies: policyResult.rules ?? [],
+    trust,
+    auth,
+    audit: { retainDays },
+    log: { level },
+  });
+}
+
+function parseListen(v: Validator, value: unknown): Config['listen'] {
+  const s = v.string(value, 'listen');
+  const m = s ? /^(.*):(\d{1,5})$/.exec(s) : null;
+  if (!m || Number(m[2]) > 65535) {
+    if (s) v.error('listen', 'must be "host:port"');
+    return { host: '0.0.0.0', port: 5000 };
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(m[2]) };
+}
+
+function parseUpstreams(v: Validator, value: unknown, env: NodeJS.ProcessEnv): UpstreamConfig[] {
+  const list = v.array(value, 'upstreams') ?? [];
+  if (list.length === 0 && Array.isArray(value)) v.error('upstreams', 'must list at least one upstream');
+  const seen = new Set<string>();
+  const out: UpstreamConfig[] = [];
+  list.forEach((item, i) => {
+    const p = `upstreams[${i}]`;
+    const o = v.object(item, p);
+    if (!o) return;
+    v.unknownKeys(o, UPSTREAM_KEYS, p);
+    const name = v.string(o.name, `${p}.name`);
+    if (name && !UPSTREAM_NAME_RE.test(name)) v.error(`${p}.name`, 'must be a registry host name such as "ghcr.io"');
+    if (name && seen.has(name)) v.error(`${p}.name`, `duplicates upstream "${name}"`);
+    if (name) seen.add(name);
+    const url = v.string(o.url, `${p}.url`);
+    if (url) {
+      try {
+        const u = new URL(url);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') v.error(`${p}.url`, 'must be an http or https URL');
+        if (u.username || u.password) v.error(`${p}.url`, 'must not contain credentials; use username and passwordEnv');
+      } catch {
+        v.error(`${p}.url`, 'must be a URL');
+      }
+    }
+    const username = v.string(o.username, `${p}.username`, { optional: true });
+    const passwordEnv = v.string(o.passwordEnv, `${p}.passwordEnv`, { optional: true });
+    let password: string | undefined;
+    if (passwordEnv) {
+      password = env[passwordEnv];
+      if (password === undefined) v.error(`${p}.passwordEnv`, `environment variable ${passwordEnv} is not set`);
+    }
+    if (passwordEnv && !username) v.error(`${p}.username`, 'is required with passwordEnv');
+    const duration = (key: string, fallback: string) => {
+      const raw = o[key] ?? fallback;
+      const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
+      if (ms === undefined) v.error(`${p}.${key}`, 'must be a duration such as "30s" or "5m"');
+      return ms ?? 0;
+    };
+    const retries = o.retries ?? 2;
+    if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > 10) {
+      v.error(`${p}.retries`, 'must be an integer from 0 to 10');
+    }
+    out.push({
+      name: name ?? '',
+      url: (url ?? '').replace(/\/+$/, ''),
+      username,
+      password,
+      tagTtlMs: duration('tagTtl', '5m'),
+      connectTimeoutMs: duration('connectTimeout', '10s'),
+      idleTimeoutMs: duration('idleTimeout', '30s'),
+      retries: typeof retries === 'number' ? retries : 2,
+    });
+  });
+  return out;
+}
+
+function parseTrust(v: Validator, value: unknown, at: (p: string) => string): TrustConfig {
+  const o = v.object(value ?? {}, 'trust') ?? {};
+  v.unknownKeys(o, ['trustedRoot', 'keys', 'verifyTtl'], 'trust');
+  const rootValue = v.string(o.trustedRoot ?? 'public-good', 'trust.trustedRoot') ?? 'public-good';
+  const trustedRoot = rootValue === 'public-good' ? rootValue : at(rootValue);
+  const keys: Record<string, string> = {};
+  const keyObj = v.object(o.keys ?? {}, 'trust.keys') ?? {};
+  for (const [name, ref] of Object.entries(keyObj)) {
+    const p = `trust.keys.${name}`;
+    if (typeof ref !== 'string' || ref.length === 0) {
+      v.error(p, 'must be a PEM public key or a path to one');
+      continue;
+    }
+    if (ref.includes('-----BEGIN')) {
+      keys[name] = ref;
+      continue;
+    }
+    try {
+      keys[name] = readFileSync(at(ref), 'utf8');
+    } catch (err) {
+      v.error(p, `cannot read ${at(ref)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const ttlRaw = o.verifyTtl ?? '1h';
+  const verifyTtlMs = typeof ttlRaw === 'string' ? parseDuration(ttlRaw) : undefined;
+  if (verifyTtlMs === undefined) v.error('trust.verifyTtl', 'must be a duration such as "1h"');
+  return { trustedRoot, keys, verifyTtlMs: verifyTtlMs ?? 3_600_000 };
+}
+
+function parseAuth(v: Validator, value: unknown, env: NodeJS.ProcessEnv): AuthConfig {
+  const o = v.object(value ?? {}, 'auth') ?? {};
+  v.unknownKeys(o, ['pull', 'tokens'], 'auth');
+  const pull = v.oneOf(o.pull ?? 'anonymous', ['anonymous', 'token'] as const, 'auth.pull') ?? 'anonymous';
+  const tokens: TokenConfig[] = [];
+  const names = new Set<string>();
+  (v.array(o.tokens ?? [], 'auth.tokens') ?? []).forEach((item, i) => {
+    const p = `auth.tokens[${i}]`;
+    const t = v.object(item, p);
+    if (!t) return;
+    v.unknownKeys(t, ['name', 'role', 'tokenEnv', 'tokenSha256'], p);
+    const name = v.string(t.name, `${p}.name`);
+    if (name && names.has(name)) v.error(`${p}.name`, `duplicates token "${name}"`);
+    if (name) names.add(name);
+    const role = v.oneOf(t.role, ['admin', 'auditor', 'puller'] as const, `${p}.role`);
+    let tokenSha256: string | undefined;
+    if (typeof t.tokenSha256 === 'string') {
+      if (/^[a-f0-9]{64}$/.test(t.tokenSha256)) tokenSha256 = t.tokenSha256;
+      else v.error(`${p}.tokenSha256`, 'must be 64 lowercase hex characters');
+    } else if (typeof t.tokenEnv === 'string') {
+      const secret = env[t.tokenEnv];
+      if (!secret) v.error(`${p}.tokenEnv`, `environment variable ${t.tokenEnv} is not set`);
+      else tokenSha256 = createHash('sha256').update(secret).digest('hex');
+    } else {
+      v.error(p, 'needs tokenEnv or tokenSha256');
+    }
+    if (name && role && tokenSha256) tokens.push({ name, role, tokenSha256 });
+  });
+  if (pull === 'token' && tokens.length === 0) v.error('auth.tokens', 'must list at least one token when pull is "token"');
+  return { pull, tokens };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,53 @@
+import type { PolicyRule } from '../policy/types.js';
+
+/** The validated, frozen configuration. Paths are absolute; durations are milliseconds; secrets resolved. */
+export interface UpstreamConfig {
+  name: string;
+  url: string;
+  username?: string;
+  password?: string;
+  /** Tags are revalidated with HEAD only after this long. */
+  tagTtlMs: number;
+  connectTimeoutMs: number;
+  /** A response that sends nothing for this long is abandoned. */
+  idleTimeoutMs: number;
+  retries: number;
+}
+
+export interface TrustConfig {
+  /** `public-good` or an absolute path to a Sigstore trusted_root.json. */
+  trustedRoot: string;
+  /** Key name → PEM public key. */
+  keys: Record<string, string>;
+  verifyTtlMs: number;
+}
+
+export type Role = 'admin' | 'auditor' | 'puller';
+
+export interface TokenConfig {
+  name: string;
+  role: Role;
+  /** Hex sha256 of the token; tokens given by env are hashed at load so the secret is not kept. */
+  tokenSha256: string;
+}
+
+export interface AuthConfig {
+  pull: 'anonymous' | 'token';
+  tokens: TokenConfig[];
+}
+
+export interface Config {
+  /** Absolute path of the config file, for messages. */
+  source: string;
+  listen: { host: string; port: number };
+  tls?: { cert: string; key: string };
+  storage: { path: string; maxSizeBytes?: number };
+  database: { path: string };
+  upstreams: UpstreamConfig[];
+  defaultUpstream?: string;
+  policies: PolicyRule[];
+  trust: TrustConfig;
+  auth: AuthConfig;
+  audit: { retainDays?: number };
+  log: { level: 'debug' | 'info' | 'warn' | 'error' };
+}

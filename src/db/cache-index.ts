@@ -1,0 +1,112 @@
+import type { Db } from './database.js';
+
+export interface ManifestMeta {
+  digest: string;
+  mediaType: string;
+  size: number;
+  isIndex: boolean;
+  subject: string | null;
+}
+
+/** Prepared statements over what the proxy has cached: tags, manifests, blob links, evidence. */
+export class CacheIndex {
+  private readonly s;
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      getTag: db.prepare('SELECT digest, checked_at FROM tags WHERE upstream = ? AND repository = ? AND tag = ?'),
+      putTag: db.prepare(`INSERT INTO tags (upstream, repository, tag, digest, checked_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (upstream, repository, tag) DO UPDATE SET digest = excluded.digest, checked_at = excluded.checked_at`),
+      listTags: db.prepare('SELECT tag FROM tags WHERE upstream = ? AND repository = ? ORDER BY tag'),
+      getManifest: db.prepare('SELECT digest, media_type, size, is_index, subject FROM manifests WHERE digest = ?'),
+      putManifest: db.prepare(`INSERT INTO manifests (digest, media_type, size, is_index, subject, stored_at)
+        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`),
+      inRepo: db.prepare('SELECT 1 FROM repository_manifests WHERE upstream = ? AND repository = ? AND digest = ?'),
+      putInRepo: db.prepare(`INSERT INTO repository_manifests (upstream, repository, digest) VALUES (?, ?, ?)
+        ON CONFLICT DO NOTHING`),
+      link: db.prepare(`INSERT INTO blob_links (upstream, repository, digest, manifest, size) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT DO NOTHING`),
+      links: db.prepare('SELECT manifest, size FROM blob_links WHERE upstream = ? AND repository = ? AND digest = ?'),
+      anyLink: db.prepare('SELECT upstream, repository, manifest FROM blob_links WHERE digest = ? LIMIT 50'),
+      putChild: db.prepare(`INSERT INTO manifest_children (upstream, repository, parent, child) VALUES (?, ?, ?, ?)
+        ON CONFLICT DO NOTHING`),
+      parents: db.prepare('SELECT parent FROM manifest_children WHERE upstream = ? AND repository = ? AND child = ?'),
+      putBlob: db.prepare(`INSERT INTO blobs (digest, size, stored_at, last_access) VALUES (?, ?, ?, ?)
+        ON CONFLICT (digest) DO UPDATE SET last_access = excluded.last_access`),
+      touchBlob: db.prepare('UPDATE blobs SET last_access = ? WHERE digest = ?'),
+      getEvidence: db.prepare('SELECT json, expires_at FROM evidence WHERE digest = ? AND fingerprint = ?'),
+      putEvidence: db.prepare(`INSERT INTO evidence (digest, fingerprint, json, expires_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (digest, fingerprint) DO UPDATE SET json = excluded.json, expires_at = excluded.expires_at`),
+    };
+  }
+
+  getTag(upstream: string, repository: string, tag: string): { digest: string; checkedAt: number } | undefined {
+    const r = this.s.getTag.get(upstream, repository, tag) as { digest: string; checked_at: number } | undefined;
+    return r && { digest: r.digest, checkedAt: r.checked_at };
+  }
+
+  putTag(upstream: string, repository: string, tag: string, digest: string, checkedAt = Date.now()): void {
+    this.s.putTag.run(upstream, repository, tag, digest, checkedAt);
+  }
+
+  listTags(upstream: string, repository: string): string[] {
+    return (this.s.listTags.all(upstream, repository) as { tag: string }[]).map((r) => r.tag);
+  }
+
+  getManifest(digest: string): ManifestMeta | undefined {
+    const r = this.s.getManifest.get(digest) as
+      | { digest: string; media_type: string; size: number; is_index: number; subject: string | null }
+      | undefined;
+    return r && { digest: r.digest, mediaType: r.media_type, size: r.size, isIndex: r.is_index === 1, subject: r.subject };
+  }
+
+  /** Records a manifest as present in a repository (its bytes are already in the store). */
+  putManifest(upstream: string, repository: string, meta: ManifestMeta, children: string[]): void {
+    this.db.transaction(() => {
+      this.s.putManifest.run(meta.digest, meta.mediaType, meta.size, meta.isIndex ? 1 : 0, meta.subject, Date.now());
+      this.s.putInRepo.run(upstream, repository, meta.digest);
+      for (const child of children) this.s.putChild.run(upstream, repository, meta.digest, child);
+    })();
+  }
+
+  inRepository(upstream: string, repository: string, digest: string): boolean {
+    return this.s.inRepo.get(upstream, repository, digest) !== undefined;
+  }
+
+  parents(upstream: string, repository: string, child: string): string[] {
+    return (this.s.parents.all(upstream, repository, child) as { parent: string }[]).map((r) => r.parent);
+  }
+
+  linkBlobs(upstream: string, repository: string, manifest: string, blobs: { digest: string; size: number }[]): void {
+    this.db.transaction(() => {
+      for (const b of blobs) this.s.link.run(upstream, repository, b.digest, manifest, b.size);
+    })();
+  }
+
+  /** The manifests of this repository that reference the blob, with the size they declare. */
+  blobLinks(upstream: string, repository: string, digest: string): { manifest: string; size: number }[] {
+    return this.s.links.all(upstream, repository, digest) as { manifest: string; size: number }[];
+  }
+
+  linksAnywhere(digest: string): { upstream: string; repository: string; manifest: string }[] {
+    return this.s.anyLink.all(digest) as { upstream: string; repository: string; manifest: string }[];
+  }
+
+  recordBlob(digest: string, size: number): void {
+    const now = Date.now();
+    this.s.putBlob.run(digest, size, now, now);
+  }
+
+  touchBlob(digest: string): void {
+    this.s.touchBlob.run(Date.now(), digest);
+  }
+
+  getEvidence(digest: string, fingerprint: string): { json: string; expiresAt: number } | undefined {
+    const r = this.s.getEvidence.get(digest, fingerprint) as { json: string; expires_at: number } | undefined;
+    return r && { json: r.json, expiresAt: r.expires_at };
+  }
+
+  putEvidence(digest: string, fingerprint: string, json: string, expiresAt: number): void {
+    this.s.putEvidence.run(digest, fingerprint, json, expiresAt);
+  }
+}

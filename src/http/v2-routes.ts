@@ -1,0 +1,151 @@
+import type { NextFunction, Request, Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from '../logger.js';
+import { OciError } from '../oci/errors.js';
+import { parseDigest } from '../oci/digest.js';
+import { parseReference } from '../oci/reference.js';
+import type { PullService, RequestInfo } from '../pull/pull-service.js';
+import type { ListingService } from '../pull/listing-service.js';
+import { resolveTarget, type Target } from '../pull/target.js';
+import type { UpstreamClient } from '../upstream/upstream-client.js';
+import type { Metrics } from '../metrics.js';
+import { sendError } from './send-error.js';
+
+const MANIFEST_RE = /^\/(.+)\/manifests\/([^/]+)$/;
+const UPLOAD_RE = /^\/(.+)\/blobs\/uploads(\/.*)?$/;
+const BLOB_RE = /^\/(.+)\/blobs\/([^/]+)$/;
+const TAGS_RE = /^\/(.+)\/tags\/list$/;
+const REFERRERS_RE = /^\/(.+)\/referrers\/([^/]+)$/;
+
+export interface V2Deps {
+  pull: PullService;
+  listing: ListingService;
+  upstreams: ReadonlyMap<string, UpstreamClient>;
+  defaultUpstream: string | undefined;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** The OCI distribution API, pull side. Mounted at /v2; one handler parses the path so names may hold slashes. */
+export function v2Handler(d: V2Deps) {
+  return async (req: Request, res: Response, _next: NextFunction): Promise<void> => {
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    let route = 'other';
+    try {
+      const path = req.path;
+      if (path === '/' || path === '') {
+        route = 'base';
+        if (req.method !== 'GET' && req.method !== 'HEAD') throw unsupported(req);
+        res.status(200).setHeader('Content-Type', 'application/json');
+        res.end(req.method === 'HEAD' ? undefined : '{}');
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw unsupported(req);
+      const info: RequestInfo = {
+        requestId: res.locals.requestId as string,
+        client: req.socket.remoteAddress ?? 'unknown',
+        user: (res.locals.user as string | undefined) ?? null,
+      };
+      const ns = typeof req.query.ns === 'string' ? req.query.ns : undefined;
+      const target = (name: string): Target => resolveTarget(name, ns, d.upstreams, d.defaultUpstream);
+      let m: RegExpExecArray | null;
+      if ((m = MANIFEST_RE.exec(path))) {
+        route = 'manifest';
+        const t = target(m[1]!);
+        const ref = parseReference(decodeURIComponentSafe(m[2]!));
+        const out = await d.pull.manifest(info, t, ref, req.headers.accept);
+        res.status(200);
+        res.setHeader('Content-Type', out.mediaType);
+        res.setHeader('Docker-Content-Digest', out.digest);
+        res.setHeader('ETag', `"${out.digest}"`);
+        res.setHeader('Content-Length', out.bytes.length);
+        if (req.method === 'HEAD') res.end();
+        else {
+          d.metrics.bytesServed.inc({ kind: 'manifest' }, out.bytes.length);
+          res.end(out.bytes);
+        }
+        return;
+      }
+      if (UPLOAD_RE.test(path)) throw unsupported(req);
+      if ((m = BLOB_RE.exec(path))) {
+        route = 'blob';
+        const t = target(m[1]!);
+        const digest = parseDigest(decodeURIComponentSafe(m[2]!));
+        const out = await d.pull.blob(info, t, digest, req.method === 'HEAD', req.headers.range);
+        res.setHeader('Docker-Content-Digest', out.digest);
+        res.setHeader('Accept-Ranges', 'bytes');
+        if (out.status === 416) {
+          res.setHeader('Content-Range', `bytes */${out.size}`);
+          throw new OciError('RANGE_INVALID', `range not satisfiable for a blob of ${out.size} bytes`);
+        }
+        res.status(out.status);
+        res.setHeader('Content-Type', 'application/octet-stream');
+        res.setHeader('ETag', `"${out.digest}"`);
+        if (out.range) res.setHeader('Content-Range', `bytes ${out.range.start}-${out.range.end}/${out.size}`);
+        res.setHeader('Content-Length', out.range ? out.range.end - out.range.start + 1 : out.size);
+        if (!out.body) {
+          res.end();
+          return;
+        }
+        let sent = 0;
+        out.body.on('data', (c: Buffer) => (sent += c.length));
+        try {
+          await pipeline(out.body, res);
+        } catch (err) {
+          // Headers are gone: the only honest signal left is a broken connection (never a short "complete" body).
+          res.destroy();
+          d.log.warn('blob stream ended early', { requestId: info.requestId, digest, sent, error: String(err) });
+        } finally {
+          d.metrics.bytesServed.inc({ kind: 'blob' }, sent);
+        }
+        return;
+      }
+      if ((m = TAGS_RE.exec(path))) {
+        route = 'tags';
+        const t = target(m[1]!);
+        const n = typeof req.query.n === 'string' ? req.query.n : undefined;
+        const last = typeof req.query.last === 'string' ? req.query.last : undefined;
+        const list = await d.listing.tags(t, n, last, m[1]!);
+        if (list.next) {
+          const q = new URLSearchParams();
+          if (list.next.n) q.set('n', list.next.n);
+          q.set('last', list.next.last);
+          if (ns) q.set('ns', ns);
+          res.setHeader('Link', `</v2/${m[1]}/tags/list?${q.toString()}>; rel="next"`);
+        }
+        res.status(200).json(list.body);
+        return;
+      }
+      if ((m = REFERRERS_RE.exec(path))) {
+        route = 'referrers';
+        const t = target(m[1]!);
+        const digest = parseDigest(decodeURIComponentSafe(m[2]!));
+        const artifactType = typeof req.query.artifactType === 'string' ? req.query.artifactType : undefined;
+        const out = await d.listing.referrers(t, digest, artifactType);
+        res.status(200).setHeader('Content-Type', 'application/vnd.oci.image.index.v1+json');
+        if (out.filtered) res.setHeader('OCI-Filters-Applied', 'artifactType');
+        res.setHeader('Content-Length', out.bytes.length);
+        res.end(req.method === 'HEAD' ? undefined : out.bytes);
+        return;
+      }
+      if (path === '/_catalog') throw new OciError('UNSUPPORTED', 'the catalog API is not offered by this proxy');
+      throw new OciError('NAME_INVALID', 'unrecognised /v2 path');
+    } catch (err) {
+      sendError(req, res, err, d.log);
+    } finally {
+      d.metrics.requests.inc({ route, method: req.method, status: String(res.statusCode) });
+    }
+  };
+}
+
+function unsupported(req: Request): OciError {
+  return new OciError('UNSUPPORTED', `${req.method} is not supported: this is a read-only pull-through proxy`);
+}
+
+function decodeURIComponentSafe(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new OciError('NAME_INVALID', 'malformed percent-encoding in path');
+  }
+}

@@ -1,0 +1,64 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/types.js';
+import { createApp, type App, type AppOptions } from './app.js';
+
+export interface Running {
+  app: App;
+  server: Server;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Starts the proxy on the configured address. Resolves once it accepts connections. */
+export async function startServer(config: Config, opts: AppOptions = {}): Promise<Running> {
+  const app = createApp(config, opts);
+  const server: Server = config.tls
+    ? createHttpsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, app.express)
+    : createHttpServer(app.express);
+  // Slow-header clients (slowloris) are cut off; long blob bodies are not limited.
+  server.headersTimeout = 15_000;
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  app.log.info('serving', { address: config.listen.host, port, tls: Boolean(config.tls), config: config.source });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      app.log.info('shutting down');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(timer);
+      await app.close();
+      app.log.info('stopped');
+    })());
+  return { app, server, port, stop };
+}
+
+/** Runs until SIGTERM or SIGINT, then stops cleanly. */
+export async function serve(config: Config): Promise<void> {
+  const running = await startServer(config);
+  const onSignal = (signal: string) => {
+    running.app.log.info('signal received', { signal });
+    running.stop().then(
+      () => process.exit(0),
+      (err) => {
+        running.app.log.error('shutdown failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+}

@@ -1,0 +1,84 @@
+/** A small Prometheus registry: counters and histograms with labels, rendered in text format 0.0.4. */
+type Labels = Record<string, string>;
+
+const DEFAULT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+function labelKey(labels: Labels): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`)
+    .join(',');
+}
+
+class Counter {
+  private readonly values = new Map<string, number>();
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const k = labelKey(labels);
+    this.values.set(k, (this.values.get(k) ?? 0) + by);
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ''} ${v}`);
+    return lines.join('\n');
+  }
+}
+
+class Gauge {
+  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  render(): string {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join('\n');
+  }
+}
+
+class Histogram {
+  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
+  constructor(readonly name: string, readonly help: string, private readonly buckets = DEFAULT_BUCKETS) {}
+  observe(labels: Labels, value: number): void {
+    const k = labelKey(labels);
+    let s = this.series.get(k);
+    if (!s) {
+      s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.series.set(k, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
+    s.sum += value;
+    s.count++;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [k, s] of this.series) {
+      const sep = k ? `${k},` : '';
+      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`));
+      lines.push(`${this.name}_bucket{${sep}le="+Inf"} ${s.count}`);
+      lines.push(`${this.name}_sum${k ? `{${k}}` : ''} ${s.sum}`);
+      lines.push(`${this.name}_count${k ? `{${k}}` : ''} ${s.count}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+export class Metrics {
+  readonly requests = new Counter('portcullis_http_requests_total', 'HTTP requests by route and status');
+  readonly decisions = new Counter('portcullis_decisions_total', 'Pull decisions by kind, outcome and rule');
+  readonly cache = new Counter('portcullis_cache_requests_total', 'Cache lookups by kind and result (hit or miss)');
+  readonly bytesServed = new Counter('portcullis_bytes_served_total', 'Blob and manifest bytes sent to clients');
+  readonly bytesFetched = new Counter('portcullis_upstream_bytes_fetched_total', 'Blob bytes fetched from upstreams');
+  readonly upstreamRequests = new Counter('portcullis_upstream_requests_total', 'Upstream requests by upstream, method and status');
+  readonly upstreamErrors = new Counter('portcullis_upstream_errors_total', 'Upstream requests that failed to connect or answered 5xx/429');
+  readonly upstreamLatency = new Histogram('portcullis_upstream_request_seconds', 'Upstream response time to headers');
+  readonly verifySeconds = new Histogram('portcullis_verification_seconds', 'Time to gather and verify evidence for one digest');
+  private readonly gauges: Gauge[] = [];
+
+  gauge(name: string, help: string, read: () => number): void {
+    this.gauges.push(new Gauge(name, help, read));
+  }
+
+  render(): string {
+    const parts = [
+      this.requests, this.decisions, this.cache, this.bytesServed, this.bytesFetched, this.upstreamRequests,
+      this.upstreamErrors, this.upstreamLatency, this.verifySeconds, ...this.gauges,
+    ].map((m) => m.render());
+    return `${parts.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,106 @@
+import type { Evidence, VerifiedAttestation, VerifiedSignature } from '../verify/types.js';
+import type { Decision, PolicyRule, ProvenanceRequirement } from './types.js';
+import { buildTime, type BuildTime } from './build-time.js';
+import { matchesField } from './identity-match.js';
+import { describeRequirement, describeSigner, satisfiesAny } from './signer-match.js';
+import { summarise } from './evidence-summary.js';
+
+export const SLSA_PREDICATES: readonly string[] = ['https://slsa.dev/provenance/v0.2', 'https://slsa.dev/provenance/v1'];
+const DAY_MS = 86_400_000;
+
+export interface EvaluateContext {
+  now: Date;
+  /**
+   * 'allow' when the subject is a child manifest listed by an index that this rule allowed: cosign signs
+   * and attests the index, so the child's signature and provenance requirements are met by the parent.
+   * Freshness is still checked when the child has its own build time.
+   */
+  parentVerdict?: 'allow';
+}
+
+/**
+ * Applies one rule to the evidence for one digest. Pure: same inputs, same decision. enforce denies on
+ * any unmet requirement; warn serves but records the same reasons; allow and deny ignore evidence.
+ */
+export function evaluateRule(rule: PolicyRule, evidence: Evidence | undefined, ctx: EvaluateContext): Decision {
+  const base = { rule: rule.name, mode: rule.mode };
+  if (rule.mode === 'allow') return { ...base, outcome: 'allow', reasons: [] };
+  if (rule.mode === 'deny') return { ...base, outcome: 'deny', reasons: ['denied by policy'] };
+
+  const reasons: string[] = [];
+  if (!evidence) {
+    reasons.push('no verification evidence was gathered');
+    return finish(rule, reasons, { evidence: 'none' });
+  }
+  const byParent = ctx.parentVerdict === 'allow';
+  if (evidence.gatherError && !byParent) reasons.push(`signature artifacts could not be read: ${evidence.gatherError}`);
+
+  let accepted: VerifiedSignature[] = [];
+  if (rule.signatures) {
+    accepted = evidence.signatures.filter((s) => satisfiesAny(rule.signatures!.anyOf, s));
+    if (!byParent && accepted.length === 0) reasons.push(signatureReason(rule, evidence));
+  }
+
+  let provenance: VerifiedAttestation[] = [];
+  if (rule.provenance) {
+    provenance = evidence.attestations.filter((a) => provenanceMatches(rule.provenance!, a));
+    if (!byParent && provenance.length === 0) reasons.push(provenanceReason(rule.provenance, evidence));
+  } else if (rule.signatures) {
+    // Only provenance signed by an identity the rule trusts may vouch for build time.
+    provenance = evidence.attestations.filter((a) => SLSA_PREDICATES.includes(a.predicateType) && satisfiesAny(rule.signatures!.anyOf, a));
+  }
+
+  let built: BuildTime | undefined;
+  if (rule.maxAgeDays !== undefined) {
+    built = buildTime(evidence, provenance, accepted);
+    if (!built) {
+      if (!byParent) reasons.push(evidence.configError ? `build time unknown (image config unreadable: ${evidence.configError})` : 'build time unknown');
+    } else if (ctx.now.getTime() - built.time.getTime() > rule.maxAgeDays * DAY_MS) {
+      reasons.push(`image is stale: built ${built.time.toISOString().slice(0, 10)}, older than ${rule.maxAgeDays} days`);
+    }
+  }
+  return finish(rule, reasons, summarise({ evidence, accepted, provenance, built, byParent }));
+}
+
+function finish(rule: PolicyRule, reasons: string[], evidence: Record<string, unknown>): Decision {
+  const outcome = reasons.length === 0 ? 'allow' : rule.mode === 'warn' ? 'warn' : 'deny';
+  return { outcome, rule: rule.name, mode: rule.mode, reasons, evidence };
+}
+
+export function provenanceMatches(req: ProvenanceRequirement, a: VerifiedAttestation): boolean {
+  if (!SLSA_PREDICATES.includes(a.predicateType) || !a.provenance) return false;
+  if (!satisfiesAny(req.signedBy.anyOf, a)) return false;
+  const p = a.provenance;
+  return (
+    matchesField(p.builderId, req.builderId, req.builderIdRegExp) &&
+    matchesField(p.sourceRepository, req.sourceRepository, req.sourceRepositoryRegExp) &&
+    matchesField(p.sourceRef, req.sourceRef, req.sourceRefRegExp)
+  );
+}
+
+function signatureReason(rule: PolicyRule, evidence: Evidence): string {
+  const wanted = rule.signatures!.anyOf.map(describeRequirement).join(' or ');
+  const found = [...new Set(evidence.signatures.map((s) => describeSigner(s.signer) + (s.tlog ? '' : ' (no tlog entry)')))];
+  let text = `no signature by ${wanted}`;
+  text += found.length ? `; verified signers: ${found.slice(0, 5).join(', ')}` : '; no verified signatures';
+  if (evidence.rejected.length) text += `; rejected: ${evidence.rejected.slice(0, 3).map((r) => r.reason).join(' | ')}`;
+  return text;
+}
+
+function provenanceReason(req: ProvenanceRequirement, evidence: Evidence): string {
+  const slsa = evidence.attestations.filter((a) => SLSA_PREDICATES.includes(a.predicateType) && a.provenance);
+  if (slsa.length === 0) return 'no verified SLSA provenance';
+  const signed = slsa.filter((a) => satisfiesAny(req.signedBy.anyOf, a));
+  if (signed.length === 0) {
+    const by = [...new Set(slsa.map((a) => describeSigner(a.signer)))].slice(0, 3).join(', ');
+    return `SLSA provenance is not signed by ${req.signedBy.anyOf.map(describeRequirement).join(' or ')} (signed by ${by})`;
+  }
+  const p = signed[0]!.provenance!;
+  const diffs: string[] = [];
+  if (!matchesField(p.builderId, req.builderId, req.builderIdRegExp)) diffs.push(`builder ${p.builderId ?? '(none)'} is not ${req.builderId ?? `/${req.builderIdRegExp}/`}`);
+  if (!matchesField(p.sourceRepository, req.sourceRepository, req.sourceRepositoryRegExp)) {
+    diffs.push(`source ${p.sourceRepository ?? '(none)'} is not ${req.sourceRepository ?? `/${req.sourceRepositoryRegExp}/`}`);
+  }
+  if (!matchesField(p.sourceRef, req.sourceRef, req.sourceRefRegExp)) diffs.push(`ref ${p.sourceRef ?? '(none)'} is not ${req.sourceRef ?? `/${req.sourceRefRegExp}/`}`);
+  return `provenance does not match: ${diffs.join(', ')}`;
+}

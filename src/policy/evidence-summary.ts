@@ -1,0 +1,47 @@
+import type { Evidence, VerifiedAttestation, VerifiedSignature } from '../verify/types.js';
+import type { BuildTime } from './build-time.js';
+
+const MAX_LISTED = 5;
+
+/** A compact, JSON-safe account of what decided, for the audit log. */
+export function summarise(input: {
+  evidence: Evidence;
+  accepted: readonly VerifiedSignature[];
+  provenance: readonly VerifiedAttestation[];
+  built?: BuildTime;
+  byParent: boolean;
+}): Record<string, unknown> {
+  const { evidence, accepted, provenance, built, byParent } = input;
+  const out: Record<string, unknown> = {
+    signatures: evidence.signatures.length,
+    attestations: evidence.attestations.length,
+  };
+  if (accepted.length) out.matchedSigners = accepted.slice(0, MAX_LISTED).map(signerEntry);
+  const atts = provenance.length ? provenance : evidence.attestations;
+  if (atts.length) {
+    out.attestationTypes = atts.slice(0, MAX_LISTED).map((a) => ({
+      predicateType: a.predicateType,
+      statementDigest: a.statementDigest,
+      signer: signerEntry(a).signer,
+      ...(a.provenance?.builderId && { builderId: a.provenance.builderId }),
+      ...(a.provenance?.sourceRepository && { sourceRepository: a.provenance.sourceRepository }),
+    }));
+  }
+  if (built) out.buildTime = { time: built.time.toISOString(), source: built.source };
+  if (evidence.configCreated) out.configCreated = evidence.configCreated;
+  if (evidence.rejected.length) {
+    out.rejected = evidence.rejected.slice(0, MAX_LISTED).map((r) => r.reason);
+    out.rejectedCount = evidence.rejected.length;
+  }
+  if (evidence.gatherError) out.gatherError = evidence.gatherError;
+  if (byParent) out.satisfiedByParent = true;
+  return out;
+}
+
+function signerEntry(s: VerifiedSignature | VerifiedAttestation): Record<string, unknown> {
+  const signer = s.signer.type === 'key' ? { key: s.signer.key } : { issuer: s.signer.issuer, subject: s.signer.subject };
+  const e: Record<string, unknown> = { signer, source: s.source, artifact: s.artifactDigest };
+  if (s.tlog) e.tlog = { logIndex: s.tlog.logIndex, integratedTime: s.tlog.integratedTime };
+  if (s.timestamp) e.timestamp = s.timestamp;
+  return e;
+}

@@ -1,0 +1,67 @@
+import type { CacheIndex } from '../db/cache-index.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { OciError } from '../oci/errors.js';
+import type { Digest } from '../oci/digest.js';
+import { header } from '../upstream/upstream-client.js';
+import { BlobDownload } from './blob-download.js';
+import { toClientError } from './upstream-errors.js';
+import type { Target } from './target.js';
+
+/** Starts at most one upstream download per blob digest; later requests join the running one. */
+export class BlobFetcher {
+  private readonly downloads = new Map<string, Promise<BlobDownload>>();
+
+  /** Called with the bytes fetched from an upstream, for metrics. */
+  onFetched?: (upstream: string, bytes: number) => void;
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly index: CacheIndex,
+  ) {}
+
+  get active(): number {
+    return this.downloads.size;
+  }
+
+  fetch(target: Target, digest: Digest, expectedSize: number | undefined): Promise<BlobDownload> {
+    const running = this.downloads.get(digest);
+    if (running) return running;
+    const started = this.start(target, digest, expectedSize);
+    this.downloads.set(digest, started);
+    started.then(
+      (d) => d.settled().finally(() => this.downloads.delete(digest)),
+      () => this.downloads.delete(digest),
+    );
+    return started;
+  }
+
+  private async start(target: Target, digest: Digest, expectedSize: number | undefined): Promise<BlobDownload> {
+    const { upstream, repository } = target;
+    let res;
+    try {
+      res = await upstream.send('GET', repository, `${repository}/blobs/${digest}`);
+    } catch (err) {
+      throw toClientError(err, `blob ${digest}`);
+    }
+    if (res.status === 404) {
+      await res.body.dump();
+      throw new OciError('BLOB_UNKNOWN', `blob ${digest} not found upstream in ${target.canonical}`);
+    }
+    if (res.status !== 200) {
+      await res.body.dump();
+      throw new OciError('UPSTREAM_INVALID', `upstream ${upstream.name} answered ${res.status} for blob ${digest}`);
+    }
+    const lengthHeader = header(res.headers, 'content-length');
+    const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+    if (expectedSize !== undefined && length !== undefined && length !== expectedSize) {
+      await res.body.dump().catch(() => {});
+      throw new OciError('UPSTREAM_INVALID', `upstream blob ${digest} is ${length} bytes; its manifest says ${expectedSize}`);
+    }
+    const download = new BlobDownload(digest, expectedSize ?? length, this.store.newTempPath());
+    void download.run(res.body, this.store, (size) => {
+      this.index.recordBlob(digest, size);
+      this.onFetched?.(upstream.name, size);
+    });
+    return download;
+  }
+}

@@ -1,0 +1,152 @@
+import type { CacheIndex } from '../db/cache-index.js';
+import type { Logger } from '../logger.js';
+import { matchRule } from '../policy/match.js';
+import { evaluateRule } from '../policy/evaluate.js';
+import type { Decision, PolicyRule } from '../policy/types.js';
+import type { ArtifactSource, Evidence, EvidenceGatherer, SubjectManifest } from '../verify/types.js';
+import type { Target } from './target.js';
+import { isDigest } from '../oci/digest.js';
+
+export interface ActivePolicy {
+  version: number;
+  rules: readonly PolicyRule[];
+}
+
+export interface PolicySource {
+  current(): ActivePolicy;
+}
+
+export interface DecisionResult extends Decision {
+  policyVersion: number;
+}
+
+const MEMORY_CACHE_LIMIT = 5000;
+
+/**
+ * Decides whether a manifest may be served. Evidence is gathered once per digest and trust material and
+ * cached (memory, then SQLite) for verifyTtl; the rule is re-evaluated on every request, so a policy change
+ * or a day passing takes effect at once. Anything that goes wrong while deciding denies (fail closed).
+ */
+export class Decider {
+  private readonly memory = new Map<string, { evidence: Evidence; expiresAt: number }>();
+  private readonly inflight = new Map<string, Promise<Evidence>>();
+
+  constructor(
+    private readonly policy: PolicySource,
+    private readonly index: CacheIndex,
+    private readonly gatherer: EvidenceGatherer,
+    private readonly verifyTtlMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * `loadParent` fetches a cached parent index (for multi-platform images); `source` reaches signature
+   * artifacts in the target repository.
+   */
+  async decide(
+    target: Target,
+    subject: SubjectManifest,
+    source: ArtifactSource,
+    loadParent: (digest: string) => Promise<SubjectManifest | undefined>,
+  ): Promise<DecisionResult> {
+    const active = this.policy.current();
+    try {
+      const own = await this.decideOne(target, subject, source, active);
+      if (own.outcome === 'allow' || subject.parsed.isIndex) return own;
+      // A child of a verified index is covered by the index's signature.
+      for (const parentDigest of this.index.parents(target.upstream.name, target.repository, subject.digest)) {
+        const parent = await loadParent(parentDigest);
+        if (!parent) continue;
+        const parentDecision = await this.decideOne(target, parent, source, active);
+        if (parentDecision.outcome !== 'allow') continue;
+        const rule = matchRule(active.rules, target.canonical)!;
+        const evidence = await this.evidence(subject, source);
+        const covered = evaluateRule(rule, evidence, { now: new Date(), parentVerdict: 'allow' });
+        return {
+          ...covered,
+          evidence: { ...(covered.evidence ?? {}), coveredByIndex: parent.digest },
+          policyVersion: active.version,
+        };
+      }
+      return own;
+    } catch (err) {
+      this.log.error('decision failed; denying', { image: target.canonical, digest: subject.digest, error: String(err) });
+      const rule = matchRule(active.rules, target.canonical);
+      return {
+        outcome: 'deny',
+        rule: rule?.name ?? null,
+        mode: rule?.mode ?? null,
+        reasons: [`verification failed: ${(err as Error).message ?? String(err)}`],
+        policyVersion: active.version,
+      };
+    }
+  }
+
+  private async decideOne(target: Target, subject: SubjectManifest, source: ArtifactSource, active: ActivePolicy): Promise<DecisionResult> {
+    const rule = matchRule(active.rules, target.canonical);
+    if (!rule) {
+      return {
+        outcome: 'deny',
+        rule: null,
+        mode: null,
+        reasons: [`no policy rule matches ${target.canonical}`],
+        policyVersion: active.version,
+      };
+    }
+    const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
+    const evidence = needsEvidence ? await this.evidence(subject, source) : undefined;
+    return { ...evaluateRule(rule, evidence, { now: new Date() }), policyVersion: active.version };
+  }
+
+  /** Cached evidence for a digest, gathered on a miss; expired evidence is kept when regathering fails. */
+  async evidence(subject: SubjectManifest, source: ArtifactSource): Promise<Evidence> {
+    const key = `${subject.digest}|${this.gatherer.fingerprint}`;
+    const now = Date.now();
+    const hit = this.memory.get(key);
+    if (hit && hit.expiresAt > now) return hit.evidence;
+    const stored = hit ? undefined : this.index.getEvidence(subject.digest, this.gatherer.fingerprint);
+    const previous = hit?.evidence ?? (stored ? (JSON.parse(stored.json) as Evidence) : undefined);
+    if (stored && stored.expiresAt > now && previous) {
+      this.remember(key, previous, stored.expiresAt);
+      return previous;
+    }
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = this.gather(subject, source, previous).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async gather(subject: SubjectManifest, source: ArtifactSource, previous: Evidence | undefined): Promise<Evidence> {
+    const started = performance.now();
+    const evidence = await this.gatherer.gather(subject, source);
+    this.onGathered?.((performance.now() - started) / 1000);
+    if (evidence.gatherError) {
+      if (previous && !previous.gatherError) {
+        this.log.warn('evidence refresh failed; keeping cached evidence', { digest: subject.digest, error: evidence.gatherError });
+        return previous;
+      }
+      return evidence; // not cached: the next request tries again
+    }
+    const expiresAt = Date.now() + this.verifyTtlMs;
+    this.index.putEvidence(subject.digest, this.gatherer.fingerprint, JSON.stringify(evidence), expiresAt);
+    this.remember(`${subject.digest}|${this.gatherer.fingerprint}`, evidence, expiresAt);
+    return evidence;
+  }
+
+  /** Set by the app to observe verification time. */
+  onGathered?: (seconds: number) => void;
+
+  private remember(key: string, evidence: Evidence, expiresAt: number): void {
+    if (this.memory.size >= MEMORY_CACHE_LIMIT) this.memory.delete(this.memory.keys().next().value!);
+    this.memory.set(key, { evidence, expiresAt });
+  }
+}
+
+/** The subject of a cosign tag (`sha256-<hex>.sig|.att|.sbom` or the bare referrers tag). */
+export function subjectOfArtifactTag(tag: string): string | undefined {
+  const m = /^sha256-([a-f0-9]{64})(?:\.(?:sig|att|sbom))?$/.exec(tag);
+  const digest = m ? `sha256:${m[1]}` : undefined;
+  return digest && isDigest(digest) ? digest : undefined;
+}

@@ -1,0 +1,109 @@
+import type { CacheIndex } from '../db/cache-index.js';
+import type { Logger } from '../logger.js';
+import { OciError } from '../oci/errors.js';
+import { digestTag, type Digest } from '../oci/digest.js';
+import { isObject, type Descriptor } from '../oci/manifest.js';
+import { MEDIA_TYPES } from '../oci/media-types.js';
+import { matchRule } from '../policy/match.js';
+import { header, readLimitedBuffer } from '../upstream/upstream-client.js';
+import { UpstreamError } from '../upstream/errors.js';
+import { createArtifactSource } from './artifact-source.js';
+import type { ManifestFetcher } from './manifest-fetcher.js';
+import type { PolicySource } from './decider.js';
+import { denied, type PullService } from './pull-service.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { isFallbackWorthy, toClientError } from './upstream-errors.js';
+import type { Target } from './target.js';
+
+const MAX_TAG_LIST_BYTES = 8 * 1024 * 1024;
+
+export interface TagList {
+  body: { name: string; tags: string[] };
+  /** Upstream's next-page query (`n`, `last`), when there is one. */
+  next?: { n?: string; last: string };
+}
+
+/** Tag listing and the referrers API. Neither serves content, but both honour deny rules. */
+export class ListingService {
+  constructor(
+    private readonly d: {
+      index: CacheIndex;
+      store: BlobStore;
+      manifests: ManifestFetcher;
+      pull: PullService;
+      policy: PolicySource;
+      log: Logger;
+    },
+  ) {}
+
+  async tags(target: Target, n: string | undefined, last: string | undefined, displayName: string): Promise<TagList> {
+    const rule = matchRule(this.d.policy.current().rules, target.canonical);
+    if (!rule || rule.mode === 'deny') {
+      throw new OciError('DENIED', rule ? `portcullis: policy "${rule.name}": denied by policy` : `portcullis: no policy rule matches ${target.canonical}`);
+    }
+    if (n !== undefined && !/^\d{1,6}$/.test(n)) throw new OciError('UNSUPPORTED', 'n must be a non-negative integer');
+    const query = new URLSearchParams();
+    if (n !== undefined) query.set('n', n);
+    if (last !== undefined) query.set('last', last);
+    const qs = query.toString();
+    try {
+      const { repository, upstream } = target;
+      const res = await upstream.send('GET', repository, `${repository}/tags/list${qs ? `?${qs}` : ''}`);
+      if (res.status === 404) {
+        await res.body.dump();
+        throw new OciError('NAME_UNKNOWN', `repository ${target.canonical} not found upstream`);
+      }
+      if (res.status !== 200) {
+        await res.body.dump();
+        throw new UpstreamError('invalid', `upstream answered ${res.status} for tags`, res.status);
+      }
+      const parsed = JSON.parse((await readLimitedBuffer(res.body, MAX_TAG_LIST_BYTES)).toString('utf8')) as unknown;
+      const tags = isObject(parsed) && Array.isArray(parsed.tags) ? parsed.tags.filter((t): t is string => typeof t === 'string') : [];
+      const link = header(res.headers, 'link');
+      const nextUrl = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
+      let next: TagList['next'];
+      if (nextUrl) {
+        const params = new URL(nextUrl, 'http://upstream').searchParams;
+        const nextLast = params.get('last');
+        if (nextLast) next = { n: params.get('n') ?? undefined, last: nextLast };
+      }
+      return { body: { name: displayName, tags }, next };
+    } catch (err) {
+      if (isFallbackWorthy(err)) {
+        // Offline: list the tags this proxy has seen, paginated the same way.
+        let tags = this.d.index.listTags(target.upstream.name, target.repository);
+        if (tags.length > 0) {
+          if (last !== undefined) tags = tags.filter((t) => t > last);
+          const limit = n !== undefined ? Number(n) : tags.length;
+          const page = tags.slice(0, limit);
+          const next = page.length < tags.length && page.length > 0 ? { n, last: page[page.length - 1]! } : undefined;
+          return { body: { name: displayName, tags: page }, next };
+        }
+      }
+      if (err instanceof SyntaxError) throw new OciError('UPSTREAM_INVALID', 'upstream sent an invalid tag list');
+      throw toClientError(err, 'tag list');
+    }
+  }
+
+  /** The referrers of an allowed subject: upstream API, else the `sha256-<hex>` tag schema, else empty. */
+  async referrers(target: Target, subject: Digest, artifactType: string | undefined): Promise<{ bytes: Buffer; filtered: boolean }> {
+    const decision = await this.d.pull.decideDigest(target, subject);
+    if (decision.outcome === 'deny') throw denied(decision);
+    let manifests: Descriptor[] = [];
+    const source = createArtifactSource(target, this.d.manifests, this.d.store, this.d.index);
+    try {
+      const fromApi = await source.referrers(subject);
+      const index = fromApi ?? (await source.manifest(digestTag(subject)))?.bytes;
+      if (index) {
+        const doc = JSON.parse(index.toString('utf8')) as unknown;
+        if (isObject(doc) && Array.isArray(doc.manifests)) manifests = doc.manifests as Descriptor[];
+      }
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new OciError('UPSTREAM_INVALID', 'upstream sent an invalid referrers index');
+      throw toClientError(err, `referrers of ${subject}`);
+    }
+    if (artifactType) manifests = manifests.filter((m) => isObject(m) && m.artifactType === artifactType);
+    const body = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests };
+    return { bytes: Buffer.from(JSON.stringify(body)), filtered: artifactType !== undefined };
+  }
+}

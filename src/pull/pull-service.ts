@@ -1,0 +1,232 @@
+import type { Readable } from 'node:stream';
+import type { CacheIndex } from '../db/cache-index.js';
+import type { BlobStore } from '../store/blob-store.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditEventInput } from '../audit/types.js';
+import type { Logger } from '../logger.js';
+import { OciError } from '../oci/errors.js';
+import { isDigest, type Digest } from '../oci/digest.js';
+import { referencedBlobs } from '../oci/manifest.js';
+import { acceptsMediaType } from '../oci/media-types.js';
+import { parseRange } from '../oci/range.js';
+import { referenceString, type Reference } from '../oci/reference.js';
+import type { SubjectManifest } from '../verify/types.js';
+import { createArtifactSource } from './artifact-source.js';
+import type { BlobFetcher } from './blob-fetcher.js';
+import { subjectOfArtifactTag, type Decider, type DecisionResult } from './decider.js';
+import type { FetchedManifest, ManifestFetcher } from './manifest-fetcher.js';
+import type { Target } from './target.js';
+
+export interface RequestInfo {
+  requestId: string;
+  client: string;
+  user: string | null;
+}
+
+export interface ManifestResponse {
+  digest: Digest;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+export interface BlobResponse {
+  status: 200 | 206 | 416;
+  size: number;
+  digest: Digest;
+  range?: { start: number; end: number };
+  /** Absent for HEAD and 416. */
+  body?: Readable;
+}
+
+export interface PullObserver {
+  onDecision?(kind: 'manifest' | 'blob', decision: DecisionResult): void;
+  onCache?(kind: 'manifest' | 'blob', hit: boolean): void;
+}
+
+/**
+ * The one orchestrator of a pull: resolve → fetch (single-flight) → decide → audit → serve or deny.
+ * Every manifest and blob request is audited before a byte is served.
+ */
+export class PullService {
+  constructor(
+    private readonly d: {
+      index: CacheIndex;
+      store: BlobStore;
+      manifests: ManifestFetcher;
+      blobs: BlobFetcher;
+      decider: Decider;
+      audit: AuditLog;
+      log: Logger;
+      observer?: PullObserver;
+    },
+  ) {}
+
+  async manifest(req: RequestInfo, target: Target, ref: Reference, accept: string | string[] | undefined): Promise<ManifestResponse> {
+    const base = this.baseEvent(req, target, 'pull.manifest', referenceString(ref));
+    let m: FetchedManifest;
+    try {
+      m = await this.d.manifests.resolve(target, ref);
+    } catch (err) {
+      this.recordFailure(base, err);
+      throw err;
+    }
+    this.d.observer?.onCache?.('manifest', m.cacheHit);
+    const decision = await this.decideManifest(target, m, ref.kind === 'tag' ? ref.tag : undefined);
+    this.d.observer?.onDecision?.('manifest', decision);
+    const event: AuditEventInput = { ...base, digest: m.digest, cacheHit: m.cacheHit, ...decisionFields(decision) };
+    if (decision.outcome === 'deny') {
+      this.append({ ...event, status: 403 });
+      throw denied(decision);
+    }
+    if (!acceptsMediaType(accept, m.mediaType)) {
+      this.append({ ...event, status: 404, reasons: [...decision.reasons, `client does not accept ${m.mediaType}`] });
+      throw new OciError('MANIFEST_UNKNOWN', `manifest is ${m.mediaType}, which the client's Accept header does not list`);
+    }
+    const linkTo = this.decisionDigest(m, ref.kind === 'tag' ? ref.tag : undefined) ?? m.digest;
+    this.d.index.linkBlobs(target.upstream.name, target.repository, linkTo, referencedBlobs(m.parsed));
+    this.append({ ...event, status: 200, bytes: m.bytes.length });
+    return { digest: m.digest, mediaType: m.mediaType, bytes: m.bytes };
+  }
+
+  async blob(req: RequestInfo, target: Target, digest: Digest, head: boolean, rangeHeader: string | undefined): Promise<BlobResponse> {
+    const base: AuditEventInput = { ...this.baseEvent(req, target, 'pull.blob', digest), digest };
+    const links = this.d.index.blobLinks(target.upstream.name, target.repository, digest);
+    if (links.length === 0) {
+      this.append({ ...base, status: 404, reasons: ['no manifest pulled through this proxy references this blob in this repository'] });
+      throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not referenced by any manifest pulled through this proxy for ${target.canonical}`);
+    }
+    let decision: DecisionResult | undefined;
+    for (const link of links) {
+      decision = await this.decideDigest(target, link.manifest);
+      if (decision.outcome !== 'deny') break;
+    }
+    this.d.observer?.onDecision?.('blob', decision!);
+    const event: AuditEventInput = { ...base, ...decisionFields(decision!) };
+    if (decision!.outcome === 'deny') {
+      this.append({ ...event, status: 403 });
+      throw denied(decision!);
+    }
+
+    const cachedSize = await this.d.store.size(digest);
+    const size = cachedSize ?? links[0]!.size;
+    const range = parseRange(rangeHeader, size);
+    this.d.observer?.onCache?.('blob', cachedSize !== undefined);
+    if (range.kind === 'unsatisfiable') {
+      this.append({ ...event, cacheHit: cachedSize !== undefined, status: 416, bytes: 0 });
+      return { status: 416, size, digest };
+    }
+    const span = range.kind === 'range' ? { start: range.start, end: range.end } : undefined;
+    const status = span ? 206 : 200;
+    const bytes = span ? span.end - span.start + 1 : size;
+    if (head) {
+      this.append({ ...event, cacheHit: cachedSize !== undefined, status, bytes: 0 });
+      return { status, size, digest, range: span };
+    }
+    if (cachedSize !== undefined) {
+      this.append({ ...event, cacheHit: true, status, bytes });
+      this.d.index.touchBlob(digest);
+      return { status, size, digest, range: span, body: this.d.store.createReadStream(digest, span) };
+    }
+    let download;
+    try {
+      download = await this.d.blobs.fetch(target, digest, links[0]!.size);
+    } catch (err) {
+      this.recordFailure({ ...event, cacheHit: false }, err);
+      throw err;
+    }
+    this.append({ ...event, cacheHit: false, status, bytes });
+    return { status, size, digest, range: span, body: download.createReader(span?.start ?? 0, span?.end) };
+  }
+
+  /** Decision for a manifest digest already known in this repository (used for blobs and referrers). */
+  async decideDigest(target: Target, digest: string): Promise<DecisionResult> {
+    if (!isDigest(digest)) throw new OciError('DIGEST_INVALID');
+    const m = await this.d.manifests.resolve(target, { kind: 'digest', digest });
+    return this.decideManifest(target, m, undefined);
+  }
+
+  /** Signature artifacts (cosign tags, referrers) take the decision of the image they are about. */
+  private async decideManifest(target: Target, m: FetchedManifest, tag: string | undefined): Promise<DecisionResult> {
+    const subjectDigest = this.decisionDigest(m, tag);
+    if (subjectDigest && subjectDigest !== m.digest) {
+      let subject: FetchedManifest;
+      try {
+        subject = await this.d.manifests.resolve(target, { kind: 'digest', digest: subjectDigest as Digest });
+      } catch (err) {
+        const decision = await this.d.decider.decide(target, asSubject(m), this.source(target), () => Promise.resolve(undefined));
+        return {
+          ...decision,
+          outcome: 'deny',
+          reasons: [`signature artifact for ${subjectDigest}, which cannot be fetched: ${(err as Error).message}`],
+        };
+      }
+      const decision = await this.decide(target, subject);
+      return { ...decision, evidence: { ...(decision.evidence ?? {}), artifactFor: subjectDigest } };
+    }
+    return this.decide(target, m);
+  }
+
+  private decisionDigest(m: FetchedManifest, tag: string | undefined): string | undefined {
+    return m.parsed.subject?.digest ?? (tag ? subjectOfArtifactTag(tag) : undefined);
+  }
+
+  private decide(target: Target, m: FetchedManifest): Promise<DecisionResult> {
+    return this.d.decider.decide(target, asSubject(m), this.source(target), async (parent) => {
+      if (!isDigest(parent)) return undefined;
+      const p = await this.d.manifests.cached(target, parent);
+      return p && asSubject(p);
+    });
+  }
+
+  private source(target: Target) {
+    return createArtifactSource(target, this.d.manifests, this.d.store, this.d.index);
+  }
+
+  private baseEvent(req: RequestInfo, target: Target, kind: string, reference: string): AuditEventInput {
+    return {
+      kind,
+      requestId: req.requestId,
+      client: req.client,
+      user: req.user,
+      upstream: target.upstream.name,
+      repository: target.canonical,
+      reference,
+    };
+  }
+
+  private recordFailure(event: AuditEventInput, err: unknown): void {
+    const status = err instanceof OciError ? err.status : 500;
+    this.append({ ...event, status, reasons: [(err as Error).message ?? String(err)] });
+  }
+
+  /** Commits the audit event; a request whose event cannot be committed is not served. */
+  private append(event: AuditEventInput): void {
+    try {
+      this.d.audit.append(event);
+    } catch (err) {
+      this.d.log.error('audit append failed', { error: String(err) });
+      throw new OciError('UNAVAILABLE', 'the audit log cannot be written; refusing to serve');
+    }
+  }
+}
+
+function asSubject(m: FetchedManifest): SubjectManifest {
+  return { digest: m.digest, bytes: m.bytes, parsed: m.parsed };
+}
+
+function decisionFields(d: DecisionResult): Partial<AuditEventInput> {
+  return {
+    decision: d.outcome,
+    policy: d.rule,
+    policyVersion: d.policyVersion,
+    mode: d.mode,
+    reasons: d.reasons,
+    evidence: d.evidence ?? null,
+  };
+}
+
+export function denied(d: DecisionResult): OciError {
+  const reasons = d.reasons.length > 0 ? d.reasons.join('; ') : 'denied';
+  const message = d.rule ? `portcullis: policy "${d.rule}": ${reasons}` : `portcullis: ${reasons}`;
+  return new OciError('DENIED', message, { policy: d.rule, reasons: d.reasons });
+}

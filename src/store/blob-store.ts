@@ -1,0 +1,107 @@
+import { mkdirSync, readdirSync, rmSync, statSync, createWriteStream, createReadStream, type WriteStream } from 'node:fs';
+import { open, rename, rm, stat, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { digestAlgorithm, digestHex, digestOf, type Digest } from '../oci/digest.js';
+
+/**
+ * Content-addressed files: `blobs/<alg>/<first two hex>/<hex>`. New content is written to `tmp/` and renamed
+ * into place only after its digest matched, so the store never holds a partial or wrong blob. Paths come
+ * only from validated digests, so no request can name a file outside the store.
+ */
+export class BlobStore {
+  readonly blobsDir: string;
+  readonly tmpDir: string;
+
+  constructor(readonly root: string) {
+    this.blobsDir = join(root, 'blobs');
+    this.tmpDir = join(root, 'tmp');
+  }
+
+  /** Creates the folders and discards temp files left by a crash. */
+  open(): { discardedTempFiles: number } {
+    mkdirSync(this.blobsDir, { recursive: true });
+    mkdirSync(this.tmpDir, { recursive: true });
+    const leftovers = readdirSync(this.tmpDir);
+    for (const f of leftovers) rmSync(join(this.tmpDir, f), { force: true, recursive: true });
+    return { discardedTempFiles: leftovers.length };
+  }
+
+  pathOf(digest: Digest): string {
+    const hex = digestHex(digest);
+    return join(this.blobsDir, digestAlgorithm(digest), hex.slice(0, 2), hex);
+  }
+
+  async size(digest: Digest): Promise<number | undefined> {
+    try {
+      return (await stat(this.pathOf(digest))).size;
+    } catch {
+      return undefined;
+    }
+  }
+
+  sizeSync(digest: Digest): number | undefined {
+    try {
+      return statSync(this.pathOf(digest)).size;
+    } catch {
+      return undefined;
+    }
+  }
+
+  read(digest: Digest): Promise<Buffer> {
+    return readFile(this.pathOf(digest));
+  }
+
+  createReadStream(digest: Digest, range?: { start: number; end: number }): Readable {
+    return createReadStream(this.pathOf(digest), range ? { start: range.start, end: range.end } : {});
+  }
+
+  newTempPath(): string {
+    return join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+  }
+
+  createTempWriter(): { path: string; stream: WriteStream } {
+    const path = this.newTempPath();
+    return { path, stream: createWriteStream(path, { flags: 'wx' }) };
+  }
+
+  /** Moves a verified temp file into place (atomic rename on one filesystem). */
+  async commit(tempPath: string, digest: Digest): Promise<void> {
+    const target = this.pathOf(digest);
+    mkdirSync(join(target, '..'), { recursive: true });
+    // fsync before rename so a crash cannot leave a renamed but empty file.
+    const fh = await open(tempPath, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tempPath, target);
+  }
+
+  async discard(tempPath: string): Promise<void> {
+    await rm(tempPath, { force: true });
+  }
+
+  /** Writes small content (manifests) after checking its digest. */
+  async putVerified(digest: Digest, bytes: Buffer): Promise<void> {
+    if (digestOf(bytes, digestAlgorithm(digest)) !== digest) throw new Error(`content does not match ${digest}`);
+    if ((await this.size(digest)) === bytes.length) return;
+    const { path, stream } = this.createTempWriter();
+    await new Promise<void>((resolve, reject) => {
+      stream.on('error', reject);
+      stream.end(bytes, () => resolve());
+    });
+    try {
+      await this.commit(path, digest);
+    } catch (err) {
+      await this.discard(path);
+      throw err;
+    }
+  }
+
+  async remove(digest: Digest): Promise<void> {
+    await unlink(this.pathOf(digest)).catch(() => {});
+  }
+}

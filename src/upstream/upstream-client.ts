@@ -1,0 +1,241 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import type { UpstreamConfig } from '../config/types.js';
+import type { Logger } from '../logger.js';
+import { TokenCache, parseChallenge } from './token-cache.js';
+import { UpstreamError } from './errors.js';
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { dump(): Promise<void>; arrayBuffer(): Promise<ArrayBuffer> };
+}
+
+export interface UpstreamStats {
+  onRequest?(upstream: string, method: string, status: number | 'error', seconds: number): void;
+}
+
+const MAX_REDIRECTS = 5;
+const MAX_RETRY_WAIT_MS = 5_000;
+const TOKEN_RESPONSE_LIMIT = 64 * 1024;
+
+/**
+ * One client per upstream registry: Docker token auth with per-scope caching, basic auth, bounded retries
+ * with backoff on 5xx/429/connection errors, Retry-After, timeouts, and redirects that never carry
+ * credentials to another host.
+ */
+export class UpstreamClient {
+  private readonly dispatcher: Agent;
+  private readonly tokens = new TokenCache();
+  private readonly origin: string;
+
+  constructor(
+    readonly config: UpstreamConfig,
+    private readonly log: Logger,
+    private readonly stats: UpstreamStats = {},
+  ) {
+    this.origin = new URL(config.url).origin;
+    this.dispatcher = new Agent({
+      connect: { timeout: config.connectTimeoutMs },
+      headersTimeout: config.idleTimeoutMs,
+      bodyTimeout: config.idleTimeoutMs,
+      keepAliveTimeout: 30_000,
+      connections: 64,
+    });
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Sends a request for `/v2/<repo>/…`, resolving auth challenges and retrying transient failures. */
+  async send(
+    method: 'GET' | 'HEAD',
+    repository: string,
+    path: string,
+    headers: Record<string, string> = {},
+  ): Promise<UpstreamResponse> {
+    const url = `${this.config.url}/v2/${path}`;
+    const scope = `repository:${repository}:pull`;
+    let attempt = 0;
+    let authRetried = false;
+    for (;;) {
+      const started = performance.now();
+      let res: UpstreamResponse;
+      try {
+        res = await this.followRedirects(method, url, { ...headers, ...this.authHeader(scope) });
+      } catch (err) {
+        this.stats.onRequest?.(this.name, method, 'error', (performance.now() - started) / 1000);
+        if (err instanceof UpstreamError) throw err;
+        if (attempt < this.config.retries) {
+          await delay(backoff(attempt++));
+          continue;
+        }
+        throw new UpstreamError('unreachable', `upstream ${this.name} unreachable: ${describe(err)}`);
+      }
+      this.stats.onRequest?.(this.name, method, res.status, (performance.now() - started) / 1000);
+
+      if (res.status === 401 && !authRetried) {
+        await res.body.dump();
+        authRetried = true;
+        await this.authenticate(header(res.headers, 'www-authenticate'), scope);
+        continue;
+      }
+      if (res.status === 401 || res.status === 403) {
+        await res.body.dump();
+        throw new UpstreamError('auth', `upstream ${this.name} refused access (${res.status})`, res.status);
+      }
+      if (res.status === 429 || res.status >= 500) {
+        await res.body.dump();
+        const retryAfter = parseRetryAfter(header(res.headers, 'retry-after'));
+        const wait = retryAfter !== undefined ? retryAfter * 1000 : backoff(attempt);
+        if (attempt < this.config.retries && wait <= MAX_RETRY_WAIT_MS) {
+          attempt++;
+          await delay(wait);
+          continue;
+        }
+        if (res.status === 429) {
+          throw new UpstreamError('rate-limited', `upstream ${this.name} is rate limiting`, 429, retryAfter);
+        }
+        throw new UpstreamError('server-error', `upstream ${this.name} answered ${res.status}`, res.status);
+      }
+      return res;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+
+  private authHeader(scope: string): Record<string, string> {
+    const token = this.tokens.get(scope);
+    if (token) return { authorization: `Bearer ${token}` };
+    if (this.basicOnly && this.config.username) return { authorization: this.basicCredentials() };
+    return {};
+  }
+
+  private basicOnly = false;
+
+  private basicCredentials(): string {
+    const raw = `${this.config.username ?? ''}:${this.config.password ?? ''}`;
+    return `Basic ${Buffer.from(raw).toString('base64')}`;
+  }
+
+  private async authenticate(headerValue: string | undefined, scope: string): Promise<void> {
+    const challenge = parseChallenge(headerValue);
+    if (!challenge) throw new UpstreamError('auth', `upstream ${this.name} requires authentication without a usable challenge`, 401);
+    if (challenge.scheme === 'basic') {
+      if (!this.config.username) throw new UpstreamError('auth', `upstream ${this.name} requires credentials`, 401);
+      this.basicOnly = true;
+      return;
+    }
+    const realm = challenge.params.realm;
+    if (!realm) throw new UpstreamError('auth', `upstream ${this.name} sent a Bearer challenge without realm`, 401);
+    let tokenUrl: URL;
+    try {
+      tokenUrl = new URL(realm);
+    } catch {
+      throw new UpstreamError('auth', `upstream ${this.name} sent an invalid token realm`, 401);
+    }
+    if (tokenUrl.protocol !== 'https:' && tokenUrl.protocol !== 'http:') {
+      throw new UpstreamError('auth', `upstream ${this.name} sent an invalid token realm`, 401);
+    }
+    if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
+    tokenUrl.searchParams.set('scope', challenge.params.scope ?? scope);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.config.username) headers.authorization = this.basicCredentials();
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(tokenUrl, { method: 'GET', headers, dispatcher: this.dispatcher });
+    } catch (err) {
+      throw new UpstreamError('unreachable', `token service for ${this.name} unreachable: ${describe(err)}`);
+    }
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      throw new UpstreamError('auth', `token service for ${this.name} answered ${res.statusCode}`, res.statusCode);
+    }
+    const text = await readLimited(res.body, TOKEN_RESPONSE_LIMIT);
+    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new UpstreamError('auth', `token service for ${this.name} sent invalid JSON`);
+    }
+    const token = typeof parsed.token === 'string' ? parsed.token : parsed.access_token;
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new UpstreamError('auth', `token service for ${this.name} sent no token`);
+    }
+    const expiresIn = typeof parsed.expires_in === 'number' ? parsed.expires_in : 60;
+    this.tokens.set(scope, token, expiresIn);
+  }
+
+  /** Follows redirects itself so Authorization is dropped whenever the target leaves the upstream's origin. */
+  private async followRedirects(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>): Promise<UpstreamResponse> {
+    let target = new URL(url);
+    for (let hop = 0; ; hop++) {
+      const sameOrigin = target.origin === this.origin;
+      const sendHeaders = sameOrigin ? headers : withoutAuth(headers);
+      const res = await request(target, { method, headers: sendHeaders, dispatcher: this.dispatcher });
+      const location = header(res.headers, 'location');
+      if (res.statusCode >= 300 && res.statusCode < 400 && location && res.statusCode !== 304) {
+        await res.body.dump();
+        if (hop >= MAX_REDIRECTS) throw new UpstreamError('invalid', `upstream ${this.name} redirected too often`);
+        const next = new URL(location, target);
+        if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+          throw new UpstreamError('invalid', `upstream ${this.name} redirected to an unsupported URL`);
+        }
+        target = next;
+        continue;
+      }
+      return { status: res.statusCode, headers: res.headers, body: res.body as UpstreamResponse['body'] };
+    }
+  }
+}
+
+function withoutAuth(headers: Record<string, string>): Record<string, string> {
+  const { authorization: _dropped, ...rest } = headers;
+  return rest;
+}
+
+export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function readLimited(body: Readable, limit: number): Promise<string> {
+  return (await readLimitedBuffer(body, limit)).toString('utf8');
+}
+
+export async function readLimitedBuffer(body: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw new UpstreamError('invalid', `response larger than ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseRetryAfter(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+function backoff(attempt: number): number {
+  return Math.min(2000, 100 * 2 ** attempt) + Math.floor(Math.random() * 50);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.code ?? e.message ?? String(err);
+}

@@ -1,0 +1,47 @@
+import type { TrustConfig } from '../config/types.js';
+import type { Evidence, EvidenceGatherer, SubjectManifest, ArtifactSource } from './types.js';
+import { GuardedSource } from './guarded-source.js';
+import type { VerifyContext } from './legacy-annotations.js';
+import { gatherLegacyTag } from './legacy-tags.js';
+import { gatherReferrers } from './referrers.js';
+import { loadTrust, type LoadedTrust } from './trust-material.js';
+import { readConfigCreated } from './config-created.js';
+import { toReason } from './verify-error.js';
+
+/**
+ * Builds the gatherer from trust configuration. Loading happens here, so bad trust material fails at start.
+ * gather() never throws: bad artifacts are `rejected`, unreachable ones set `gatherError` (fail closed).
+ */
+export function createEvidenceGatherer(trust: TrustConfig | LoadedTrust, clock: () => Date = () => new Date()): EvidenceGatherer {
+  const loaded = 'material' in trust ? trust : loadTrust(trust);
+  return {
+    fingerprint: loaded.fingerprint,
+    gather: (subject, source) => gatherEvidence(subject, source, loaded, clock()),
+  };
+}
+
+export async function gatherEvidence(subject: SubjectManifest, source: ArtifactSource, trust: LoadedTrust, now: Date): Promise<Evidence> {
+  const evidence: Evidence = { subject: subject.digest, signatures: [], attestations: [], rejected: [], collectedAt: now.toISOString() };
+  const guarded = new GuardedSource(source);
+  const ctx: VerifyContext = { material: trust.material, keys: trust.keys, now };
+  try {
+    const [sig, att, refs, config] = await Promise.all([
+      gatherLegacyTag('sig', subject.digest, guarded, ctx),
+      gatherLegacyTag('att', subject.digest, guarded, ctx),
+      gatherReferrers(subject, guarded, ctx),
+      readConfigCreated(subject, source),
+    ]);
+    for (const part of [sig, att, refs]) {
+      evidence.signatures.push(...part.signatures);
+      evidence.attestations.push(...part.attestations);
+      evidence.rejected.push(...part.rejected);
+    }
+    if (config.created) evidence.configCreated = config.created;
+    if (config.error) evidence.configError = config.error;
+  } catch (err) {
+    // Defensive: the stages catch their own failures, so this is a bug; still never throw, and fail closed.
+    evidence.gatherError = `internal error while gathering evidence: ${toReason(err)}`;
+  }
+  if (guarded.errors.length) evidence.gatherError = [evidence.gatherError, ...guarded.errors].filter(Boolean).join('; ');
+  return evidence;
+}

@@ -1,0 +1,84 @@
+import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { dsse } from '@sigstore/core';
+import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import { Verifier, toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
+import { VerifyFailure } from './verify-error.js';
+
+export interface SigstoreRun {
+  /** Bundle in its JSON form (a real one, or one converted from cosign layer annotations). */
+  bundle: unknown;
+  /** The signed bytes for message signatures. */
+  artifact?: Buffer;
+  /** The operator key to use for `publicKey` bundles. */
+  key?: KeyObject;
+  tlogThreshold: number;
+  timestampThreshold: number;
+  /**
+   * Keep the tlog entry as a timestamp source but skip sigstore-js's tlog step, for entries whose SET and
+   * body the caller has already checked by hand (intoto 0.0.1, which sigstore-js 3.x cannot read).
+   */
+  tlogCheckedByCaller?: boolean;
+}
+
+export function parseBundle(json: unknown): Bundle {
+  try {
+    return bundleFromJSON(json);
+  } catch (err) {
+    throw new VerifyFailure('MALFORMED', `not a valid Sigstore bundle: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Runs sigstore-js's verifier (timestamps, certificate chain at each timestamp, SCTs, tlog SET/inclusion
+ * proof and body, signature) without any identity policy: identities are compared by the policy layer.
+ */
+export function runSigstore(material: TrustMaterial, run: SigstoreRun): void {
+  const bundle = parseBundle(run.bundle);
+  let entity: SignedEntity = toSignedEntity(bundle, run.artifact);
+  if (run.tlogCheckedByCaller) entity = { ...entity, tlogEntries: [] };
+  if (entity.key.$case === 'certificate' && entity.timestamps.length === 0) {
+    // sigstore-js would crash with a TypeError: a short-lived certificate needs a verified time.
+    throw new VerifyFailure('TIMESTAMP', 'no transparency log entry or trusted timestamp for the certificate');
+  }
+  if (run.key?.asymmetricKeyType === 'ed25519' && bundle.content.$case === 'messageSignature' && run.artifact) {
+    // sigstore-js verifies message signatures with a hash algorithm, which pure Ed25519 rejects.
+    const artifact = run.artifact;
+    const sig = entity.signature;
+    entity = {
+      ...entity,
+      signature: { signature: sig.signature, compareSignature: sig.compareSignature.bind(sig), compareDigest: sig.compareDigest.bind(sig), verifySignature: (k) => safeEd25519(artifact, k, sig.signature) },
+    };
+  }
+  if (bundle.content.$case === 'dsseEnvelope' && entity.tlogEntries.some((e) => e.kindVersion?.kind === 'hashedrekord')) {
+    // Rekor v2 logs DSSE as hashedrekord over sha256(PAE); sigstore-js 3.x compares the payload hash instead.
+    const env = bundle.content.dsseEnvelope;
+    const paeDigest = createHash('sha256').update(dsse.preAuthEncoding(env.payloadType, env.payload)).digest();
+    const sig = entity.signature;
+    entity = {
+      ...entity,
+      signature: { signature: sig.signature, compareSignature: sig.compareSignature.bind(sig), verifySignature: sig.verifySignature.bind(sig), compareDigest: (d: Buffer) => d.equals(paeDigest) },
+    };
+  }
+  const key = run.key;
+  const tm: TrustMaterial = {
+    ...material,
+    publicKey: (hint: string) => {
+      if (!key) throw new VerifyFailure('UNTRUSTED_KEY', `no configured key for hint "${hint}"`);
+      return { publicKey: key, validFor: () => true };
+    },
+  };
+  const verifier = new Verifier(tm, {
+    tlogThreshold: run.tlogThreshold,
+    timestampThreshold: run.timestampThreshold,
+    ctlogThreshold: 1,
+  });
+  verifier.verify(entity);
+}
+
+function safeEd25519(data: Buffer, key: KeyObject, sig: Buffer): boolean {
+  try {
+    return cryptoVerify(null, data, key, sig);
+  } catch {
+    return false;
+  }
+}

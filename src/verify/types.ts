@@ -1,0 +1,98 @@
+import type { Digest } from '../oci/digest.js';
+import type { ParsedManifest } from '../oci/manifest.js';
+
+/**
+ * What verification found out about one manifest digest, independent of any policy rule. Every
+ * artifact is verified against all configured trust material (all keys, the trusted root); policy
+ * then only compares identities, so a rule change needs no re-verification.
+ */
+export type Signer =
+  | { type: 'key'; key: string }
+  | { type: 'keyless'; issuer: string; subject: string };
+
+export interface TlogEvidence {
+  logIndex: number;
+  /** ISO 8601 time the log integrated the entry (verified by SET or inclusion proof). */
+  integratedTime: string;
+  logId: string;
+}
+
+export type ArtifactSourceKind = 'sig-tag' | 'att-tag' | 'referrer';
+
+export interface VerifiedSignature {
+  source: ArtifactSourceKind;
+  /** Digest of the signature manifest or bundle the signature came from. */
+  artifactDigest: string;
+  signer: Signer;
+  tlog?: TlogEvidence;
+  /** ISO time from a verified RFC 3161 timestamp. */
+  timestamp?: string;
+}
+
+export interface ProvenanceFacts {
+  predicateType: string;
+  builderId?: string;
+  sourceRepository?: string;
+  /** The git ref built, e.g. `refs/heads/main` (v0.2 configSource.uri after `@`, v1 workflow.ref). */
+  sourceRef?: string;
+  /** ISO time the build finished (v1 runDetails.metadata.finishedOn, v0.2 metadata.buildFinishedOn). */
+  finishedOn?: string;
+}
+
+export interface VerifiedAttestation {
+  source: ArtifactSourceKind;
+  artifactDigest: string;
+  signer: Signer;
+  predicateType: string;
+  /** sha256 of the in-toto statement bytes. */
+  statementDigest: string;
+  tlog?: TlogEvidence;
+  timestamp?: string;
+  provenance?: ProvenanceFacts;
+}
+
+export interface RejectedArtifact {
+  source: ArtifactSourceKind;
+  artifactDigest?: string;
+  /** `<code>: <message>`, e.g. `SIGNATURE_INVALID: signature does not verify with any trusted key`. */
+  reason: string;
+}
+
+export interface Evidence {
+  subject: Digest;
+  signatures: VerifiedSignature[];
+  attestations: VerifiedAttestation[];
+  rejected: RejectedArtifact[];
+  /** The image config's `created`, when the subject is an image manifest. */
+  configCreated?: string;
+  /**
+   * Set when the image config could not be read: only freshness depends on it, so the evaluator fails
+   * closed on it only when a rule has maxAgeDays.
+   */
+  configError?: string;
+  /** Set when evidence could not be gathered at all (upstream down, oversized artifact): fail closed. */
+  gatherError?: string;
+  collectedAt: string;
+}
+
+/** How verify/ reaches signature artifacts: pull/ passes an implementation bound to one upstream repository. */
+export interface ArtifactSource {
+  /** A manifest by tag or digest, or null when the upstream has none (404). */
+  manifest(reference: string): Promise<{ bytes: Buffer; digest: Digest; mediaType: string } | null>;
+  /** A blob's bytes, refused past maxBytes. Digest-checked by the source. */
+  blob(digest: Digest, maxBytes: number): Promise<Buffer>;
+  /** The referrers index JSON for a subject, or null when the upstream lacks the referrers API. */
+  referrers(subject: Digest): Promise<Buffer | null>;
+}
+
+export interface SubjectManifest {
+  digest: Digest;
+  bytes: Buffer;
+  parsed: ParsedManifest;
+}
+
+export interface EvidenceGatherer {
+  gather(subject: SubjectManifest, source: ArtifactSource): Promise<Evidence>;
+  /** Changes whenever the trust material changes; evidence cached under another fingerprint is stale. */
+  readonly fingerprint: string;
+}

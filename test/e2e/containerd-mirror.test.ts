@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ctrContentDigests,
+  ctrImages,
+  ctrPull,
+  readCopiedImage,
+  skopeoCopy,
+  skopeoInspectRaw,
+  startContainerd,
+  writeHostsToml,
+  type Containerd,
+} from '../helpers/clients.js';
+import { startProxy, type Proxy } from '../helpers/proxy.js';
+import { pushImage, pushIndex, startRegistry, type PushedImage, type PushedIndex, type Registry } from '../helpers/registry.js';
+import { haveRoot, haveTools } from '../helpers/tools.js';
+import { removeTempDirs, tempDir, UPSTREAM } from './support.js';
+
+/**
+ * containerd pulling through the proxy as a registry mirror (hosts.toml), which addresses the upstream with
+ * `?ns=`. The default upstream is a dead address, so a pull only succeeds if `ns` picked the upstream; the
+ * hosts.toml server is dead too, so containerd cannot succeed by falling back around the proxy.
+ */
+const skip = !haveTools(['docker-registry', 'skopeo', 'containerd', 'ctr']) || !haveRoot();
+
+describe.skipIf(skip)('containerd mirror and multi-platform pulls', () => {
+  let registry: Registry;
+  let proxy: Proxy;
+  let containerd: Containerd;
+  let hostsDir: string;
+  let app: PushedImage;
+  let amd64: PushedImage;
+  let arm64: PushedImage;
+  let index: PushedIndex;
+
+  beforeAll(async () => {
+    registry = await startRegistry({ dir: await tempDir('registry') });
+    app = await pushImage(registry.url, 'org/app', '1', { layers: 3 });
+    amd64 = await pushImage(registry.url, 'org/multi', 'amd64', { layers: 2 });
+    arm64 = await pushImage(registry.url, 'org/multi', 'arm64', {
+      layers: 2,
+      platform: { os: 'linux', architecture: 'arm64' },
+    });
+    index = await pushIndex(registry.url, 'org/multi', '1', [amd64, arm64]);
+    proxy = await startProxy({
+      upstreams: [
+        { name: UPSTREAM, url: registry.url },
+        { name: 'elsewhere.test', url: 'http://127.0.0.1:9' },
+      ],
+      defaultUpstream: 'elsewhere.test',
+      dataDir: await tempDir('proxy'),
+    });
+    containerd = await startContainerd({ dir: await tempDir('containerd') });
+    hostsDir = await writeHostsToml(join(containerd.dir, 'hosts.d'), UPSTREAM, proxy.url);
+  });
+
+  afterAll(async () => {
+    await containerd?.stop();
+    await proxy?.stop();
+    await registry?.stop();
+    await removeTempDirs();
+  });
+
+  it('ctr pulls and unpacks an image through the proxy as a mirror', async () => {
+    await ctrPull(containerd.socket, `${UPSTREAM}/org/app:1`, { hostsDir });
+    const image = (await ctrImages(containerd.socket)).find((i) => i.ref === `${UPSTREAM}/org/app:1`);
+    expect(image?.digest).toBe(app.digest);
+    const content = await ctrContentDigests(containerd.socket);
+    for (const blob of [app.config, ...app.layers]) expect(content).toContain(blob.digest);
+  });
+
+  it('ctr pulls one platform of a multi-platform index', async () => {
+    await ctrPull(containerd.socket, `${UPSTREAM}/org/multi:1`, { hostsDir, platform: 'linux/arm64' });
+    const image = (await ctrImages(containerd.socket)).find((i) => i.ref === `${UPSTREAM}/org/multi:1`);
+    expect(image?.digest).toBe(index.digest);
+    const content = await ctrContentDigests(containerd.socket);
+    expect(content).toContain(index.digest);
+    expect(content).toContain(arm64.digest);
+    for (const layer of arm64.layers) expect(content).toContain(layer.digest);
+    for (const layer of amd64.layers) expect(content).not.toContain(layer.digest);
+  });
+
+  it('serves the index unchanged and lets skopeo choose the arm64 image', async () => {
+    const raw = await skopeoInspectRaw(`${proxy.host}/${UPSTREAM}/org/multi:1`);
+    expect(raw.equals(index.manifest)).toBe(true);
+    const dest = await tempDir('copy');
+    await skopeoCopy(`${proxy.host}/${UPSTREAM}/org/multi:1`, dest, { overrideArch: 'arm64', overrideOs: 'linux' });
+    const copied = await readCopiedImage(dest);
+    expect(copied.manifestDigest).toBe(arm64.digest);
+    expect(copied.manifest.layers.map((l) => l.digest)).toEqual(arm64.layers.map((l) => l.digest));
+  });
+});

@@ -1,0 +1,56 @@
+import { createTestCtLog, type TestCtLog } from './ct-log.js';
+import { createTestFulcio, type TestFulcio } from './fulcio.js';
+import { createTestRekor, type TestRekor } from './rekor.js';
+import { buildTrustedRoot, writeTrustedRootFile } from './trusted-root.js';
+
+export * from './cosign-bundle.js';
+export * from './cosign-legacy.js';
+export * from './ct-log.js';
+export * from './dsse.js';
+export * from './fulcio.js';
+export * from './keys.js';
+export * from './legacy-bundle.js';
+export * from './oci.js';
+export * from './payloads.js';
+export * from './rekor.js';
+export * from './signer.js';
+export * from './trusted-root.js';
+export { OID } from './x509.js';
+
+/** A complete offline Sigstore: trusted CA + CT log + Rekor, and an untrusted twin of each. */
+export interface TestPki {
+  readonly fulcio: TestFulcio;
+  readonly ctLog: TestCtLog;
+  readonly rekor: TestRekor;
+  /** Same kinds of services, never listed in the trusted root (for negative tests). */
+  readonly untrusted: { readonly fulcio: TestFulcio; readonly ctLog: TestCtLog; readonly rekor: TestRekor };
+  /** trusted_root.json content listing fulcio, ctLog and rekor only. */
+  trustedRoot(): Record<string, unknown>;
+  /** Writes `<dir>/trusted_root.json`; returns the file path. */
+  writeTrustedRoot(dir: string): Promise<string>;
+}
+
+export function createTestPki(): TestPki {
+  const ctLog = createTestCtLog();
+  const fulcio = createTestFulcio({ ctLog });
+  const rekor = createTestRekor();
+  const untrustedCt = createTestCtLog({ baseUrl: 'https://ctfe.untrusted.test/test' });
+  const untrusted = {
+    ctLog: untrustedCt,
+    fulcio: createTestFulcio({ ctLog: untrustedCt }),
+    rekor: createTestRekor({ hostname: 'rekor.untrusted.test' }),
+  };
+  const parts = { fulcio: [fulcio], rekor: [rekor], ctLogs: [ctLog] };
+  return {
+    fulcio,
+    ctLog,
+    rekor,
+    untrusted,
+    trustedRoot: () => buildTrustedRoot(parts),
+    writeTrustedRoot: (dir) => writeTrustedRootFile(dir, parts),
+  };
+}
+
+export async function writeTrustedRoot(dir: string, pki: TestPki): Promise<string> {
+  return pki.writeTrustedRoot(dir);
+}
