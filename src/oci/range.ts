@@ -17,7 +17,7 @@ export function parseRange(header: string | undefined, size: number): RangeResul
   const start = Number(m[1]);
   const end = m[2] === '' ? size - 1 : Number(m[2]);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return { kind: 'none' };
-  if (end < start) return { kind: 'none' };
+  if (m[2] !== '' && end < start) return { kind: 'none' };
   if (start >= size) return { kind: 'unsatisfiable' };
   return { kind: 'range', start, end: Math.min(end, size - 1) };
 }

@@ -74,7 +74,7 @@ export function provenanceMatches(req: ProvenanceRequirement, a: VerifiedAttesta
   return (
     matchesField(p.builderId, req.builderId, req.builderIdRegExp) &&
     matchesField(p.sourceRepository, req.sourceRepository, req.sourceRepositoryRegExp) &&
-    matchesField(p.sourceRef, req.sourceRef, req.sourceRefRegExp)
+    matchesField(p.sourceBranch, req.sourceBranch, req.sourceBranchRegExp)
   );
 }
 
@@ -101,6 +101,6 @@ function provenanceReason(req: ProvenanceRequirement, evidence: Evidence): strin
   if (!matchesField(p.sourceRepository, req.sourceRepository, req.sourceRepositoryRegExp)) {
     diffs.push(`source ${p.sourceRepository ?? '(none)'} is not ${req.sourceRepository ?? `/${req.sourceRepositoryRegExp}/`}`);
   }
-  if (!matchesField(p.sourceRef, req.sourceRef, req.sourceRefRegExp)) diffs.push(`ref ${p.sourceRef ?? '(none)'} is not ${req.sourceRef ?? `/${req.sourceRefRegExp}/`}`);
+  if (!matchesField(p.sourceBranch, req.sourceBranch, req.sourceBranchRegExp)) diffs.push(`branch ${p.sourceBranch ?? '(none)'} is not ${req.sourceBranch ?? `/${req.sourceBranchRegExp}/`}`);
   return `provenance does not match: ${diffs.join(', ')}`;
 }

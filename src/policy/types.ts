@@ -19,9 +19,9 @@ export interface ProvenanceRequirement {
   builderIdRegExp?: string;
   sourceRepository?: string;
   sourceRepositoryRegExp?: string;
-  /** The git ref built, e.g. `refs/heads/main`. */
-  sourceRef?: string;
-  sourceRefRegExp?: string;
+  /** Branch name (`main`), as slsa-verifier's --source-branch: for a tag build, the branch the tag was pushed from. */
+  sourceBranch?: string;
+  sourceBranchRegExp?: string;
 }
 
 export interface PolicyRule {

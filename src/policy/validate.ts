@@ -9,7 +9,7 @@ export interface RuleError {
 const MODES = ['enforce', 'warn', 'allow', 'deny'];
 const RULE_KEYS = ['name', 'match', 'mode', 'signatures', 'provenance', 'maxAgeDays'];
 const IDENTITY_KEYS = ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp'];
-const PROVENANCE_KEYS = ['signedBy', 'builderId', 'builderIdRegExp', 'sourceRepository', 'sourceRepositoryRegExp', 'sourceRef', 'sourceRefRegExp'];
+const PROVENANCE_KEYS = ['signedBy', 'builderId', 'builderIdRegExp', 'sourceRepository', 'sourceRepositoryRegExp', 'sourceBranch', 'sourceBranchRegExp'];
 
 /**
  * Validates policy rules as plain data, reporting every problem with its path (e.g.

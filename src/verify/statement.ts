@@ -53,6 +53,8 @@ export function provenanceFacts(st: Statement): ProvenanceFacts | undefined {
       builderId: str(p.builder?.id),
       sourceRepository: normaliseRepo(str(p.invocation?.configSource?.uri)),
       sourceRef: refOf(str(p.invocation?.configSource?.uri)),
+      sourceBranch:
+        branchOf(refOf(str(p.invocation?.configSource?.uri))) ?? branchOf(str(p.invocation?.environment?.github_event_payload?.base_ref)),
       finishedOn: isoDate(p.metadata?.buildFinishedOn),
     });
   }
@@ -64,6 +66,7 @@ export function provenanceFacts(st: Statement): ProvenanceFacts | undefined {
       builderId: str(p.runDetails?.builder?.id),
       sourceRepository: normaliseRepo(repo),
       sourceRef: str(ext?.workflow?.ref) ?? refOf(str(p.buildDefinition?.resolvedDependencies?.[0]?.uri)),
+      sourceBranch: branchOf(str(ext?.workflow?.ref) ?? refOf(str(p.buildDefinition?.resolvedDependencies?.[0]?.uri))),
       finishedOn: isoDate(p.runDetails?.metadata?.finishedOn),
     });
   }
@@ -92,6 +95,10 @@ export function splitRepoRef(uri: string): { repo: string; ref?: string } {
 
 function refOf(uri: string | undefined): string | undefined {
   return uri ? splitRepoRef(uri).ref : undefined;
+}
+
+function branchOf(ref: string | undefined): string | undefined {
+  return ref?.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) || undefined : undefined;
 }
 
 function str(v: unknown): string | undefined {

@@ -35,6 +35,8 @@ export interface ProvenanceFacts {
   sourceRepository?: string;
   /** The git ref built, e.g. `refs/heads/main` (v0.2 configSource.uri after `@`, v1 workflow.ref). */
   sourceRef?: string;
+  /** Branch name built (`main`); for a GitHub tag push, the event's base_ref branch. */
+  sourceBranch?: string;
   /** ISO time the build finished (v1 runDetails.metadata.finishedOn, v0.2 metadata.buildFinishedOn). */
   finishedOn?: string;
 }

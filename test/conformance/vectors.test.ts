@@ -80,7 +80,7 @@ describe.skipIf(!present)('conformance: legacy cosign .att layouts (SLSA provena
           signedBy: { anyOf: [keylessReq(c)] },
           builderId: c.identity,
           ...(c.source && { sourceRepository: `https://${c.source}` }),
-          ...(c.branch && { sourceRef: `refs/heads/${c.branch}` }),
+          ...(c.branch && { sourceBranch: c.branch }),
         },
       };
       const d = evaluateRule(rule, evidence, { now: NOW });

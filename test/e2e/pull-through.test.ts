@@ -64,6 +64,10 @@ describe.skipIf(skip)('pull-through with skopeo', () => {
       await new Promise((r) => setTimeout(r, 1_200)); // let the tag TTL lapse
       await copyAndCheck(ref(':1'));
       await copyAndCheck(ref(`@${app.digest}`));
+      // Control: something never cached really is unreachable now.
+      const uncached = await fetch(`${proxy.url}/v2/${UPSTREAM}/org/never/manifests/1`);
+      await uncached.arrayBuffer();
+      expect(uncached.status).toBeGreaterThanOrEqual(500);
     } finally {
       await registry.start();
     }
@@ -76,6 +80,18 @@ describe.skipIf(skip)('pull-through with skopeo', () => {
       await copyAndCheck(ref(`@${app.digest}`));
     } finally {
       await registry.start();
+    }
+  });
+
+  it('passes Docker v2 manifests through unconverted', async () => {
+    const docker = await pushImage(registry.url, 'org/docker', '1', { layers: 2, mediaTypeStyle: 'docker' });
+    const dest = await tempDir('copy');
+    await skopeoCopy(`${proxy.host}/${UPSTREAM}/org/docker:1`, dest, { format: 'dir' });
+    const copied = await readCopiedImage(dest, 'dir');
+    expect(copied.manifestDigest).toBe(docker.digest);
+    expect(copied.manifestBytes.equals(docker.manifest)).toBe(true);
+    for (const layer of docker.layers) {
+      expect((await readCopiedBlob(dest, layer.digest, 'dir')).equals(layer.bytes)).toBe(true);
     }
   });
 

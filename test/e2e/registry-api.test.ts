@@ -112,7 +112,7 @@ describe.skipIf(skip)('OCI read API through the proxy', () => {
       expect(res.status, text).toBe(200);
       const body = JSON.parse(text) as { name: string; tags: string[] };
       expect(body.name).toBe(`${UPSTREAM}/org/tags`);
-      expect(body.tags.length).toBeLessThanOrEqual(2);
+      expect(body.tags.length, `${next} -> ${text}`).toBeLessThanOrEqual(2);
       seen.push(...body.tags);
       const link = res.headers.get('link');
       const target = link ? /<([^>]+)>;\s*rel="next"/.exec(link)?.[1] : undefined;

@@ -1,6 +1,6 @@
 import { signEnvelope } from './dsse.js';
 import { keyId } from './keys.js';
-import { artifact, cosignTag, describe, MT, type Descriptor, type OciArtifact } from './oci.js';
+import { artifact, cosignTag, describeBlob, MT, type Descriptor, type OciArtifact } from './oci.js';
 import { COSIGN_SIGN_PREDICATE, inTotoStatement, slsaProvenance, type ProvenanceOptions } from './payloads.js';
 import { bundleTlogEntry, type TestRekor, type TlogEntry } from './rekor.js';
 import { isKeyless, signingKey, verifierPem, type Signer } from './signer.js';
@@ -93,14 +93,14 @@ function referrer(opts: BundleOptions, predicateType: string, predicate: unknown
   const manifest = {
     schemaVersion: 2,
     mediaType: MT.ociManifest,
-    config: describe(EMPTY_CONFIG, MT.ociEmpty, { artifactType: MT.bundleV03 }),
-    layers: [describe(blob, MT.bundleV03)],
+    config: describeBlob(EMPTY_CONFIG, MT.ociEmpty, { artifactType: MT.bundleV03 }),
+    layers: [describeBlob(blob, MT.bundleV03)],
     annotations,
     subject: { mediaType: opts.subject.mediaType, size: opts.subject.size, digest: opts.subject.digest },
     artifactType: MT.bundleV03,
   };
   const a = artifact(manifest, MT.ociManifest, [EMPTY_CONFIG, blob]);
-  const descriptor = { ...describe(a.manifest, a.mediaType), artifactType: MT.bundleV03, annotations };
+  const descriptor = { ...describeBlob(a.manifest, a.mediaType), artifactType: MT.bundleV03, annotations };
   return { ...a, bundle, predicateType, descriptor, ...(tlogEntry ? { tlogEntry } : {}) };
 }
 

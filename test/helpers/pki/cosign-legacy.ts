@@ -1,6 +1,6 @@
 import { signEnvelope } from './dsse.js';
 import { sha256Hex } from './keys.js';
-import { artifact, cosignTag, describe, MT, type OciArtifact } from './oci.js';
+import { artifact, cosignTag, describeBlob, MT, type OciArtifact } from './oci.js';
 import { inTotoStatement, simpleSigningPayload, slsaProvenance, type ProvenanceOptions } from './payloads.js';
 import { rekorBundleAnnotation, type TestRekor, type TlogEntry } from './rekor.js';
 import { isKeyless, signingKey, verifierPem, type Signer } from './signer.js';
@@ -133,8 +133,8 @@ export function cosignManifest(digest: string, layers: CosignLayer[], suffix: 's
   const manifest = {
     schemaVersion: 2,
     mediaType: MT.ociManifest,
-    config: describe(config, MT.ociConfig),
-    layers: layers.map((l) => describe(l.blob, l.mediaType, { annotations: l.annotations })),
+    config: describeBlob(config, MT.ociConfig),
+    layers: layers.map((l) => describeBlob(l.blob, l.mediaType, { annotations: l.annotations })),
   };
   const blobs = [config, ...layers.map((l) => l.blob)];
   return artifact(manifest, MT.ociManifest, dedupe(blobs), cosignTag(digest, suffix));

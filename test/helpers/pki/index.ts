@@ -16,6 +16,7 @@ export * from './rekor.js';
 export * from './signer.js';
 export * from './trusted-root.js';
 export { OID } from './x509.js';
+export * from './sigstore-check.js';
 
 /** A complete offline Sigstore: trusted CA + CT log + Rekor, and an untrusted twin of each. */
 export interface TestPki {

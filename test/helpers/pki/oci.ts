@@ -37,7 +37,7 @@ export function digestOf(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-export function describe(bytes: Buffer, mediaType: string, extra: Partial<Descriptor> = {}): Descriptor {
+export function describeBlob(bytes: Buffer, mediaType: string, extra: Partial<Descriptor> = {}): Descriptor {
   return { mediaType, size: bytes.length, digest: digestOf(bytes), ...extra };
 }
 
@@ -48,7 +48,7 @@ export function artifact(manifestObj: unknown, mediaType: string, blobs: Buffer[
 
 /** Descriptor of a pushed artifact, e.g. to use as a referrer `subject`. */
 export function descriptorOf(a: Pick<OciArtifact, 'manifest' | 'mediaType'>): Descriptor {
-  return describe(a.manifest, a.mediaType);
+  return describeBlob(a.manifest, a.mediaType);
 }
 
 /** cosign's tag for a digest: `sha256-<hex>[.suffix]`. */
@@ -71,8 +71,8 @@ export function createTestImage(label = randomBytes(8).toString('hex'), tag = 'l
   const manifest = {
     schemaVersion: 2,
     mediaType: MT.ociManifest,
-    config: describe(config, MT.ociConfig),
-    layers: [describe(layer, MT.ociLayer)],
+    config: describeBlob(config, MT.ociConfig),
+    layers: [describeBlob(layer, MT.ociLayer)],
   };
   return artifact(manifest, MT.ociManifest, [config, layer], tag);
 }

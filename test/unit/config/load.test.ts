@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile, parseConfig } from '../../../src/config/load.js';
+import { ConfigValidationError } from '../../../src/config/validator.js';
+
+const minimal = {
+  upstreams: [{ name: 'docker.io', url: 'https://registry-1.docker.io' }],
+  policies: [{ name: 'open', match: ['**'], mode: 'allow' }],
+};
+
+function errorsOf(raw: unknown, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(raw, '/etc/portcullis/config.json', env);
+    return [];
+  } catch (e) {
+    return (e as ConfigValidationError).errors.map((x) => `${x.path}: ${x.message}`);
+  }
+}
+
+describe('config', () => {
+  it('resolves relative paths against the config folder and applies defaults', () => {
+    const c = parseConfig({ ...minimal, storage: { path: './store', maxSize: '2GiB' } }, '/etc/portcullis/config.json', {});
+    expect(c.storage.path).toBe('/etc/portcullis/store');
+    expect(c.storage.maxSizeBytes).toBe(2 * 1024 ** 3);
+    expect(c.database.path).toBe('/etc/portcullis/data/portcullis.db');
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 5000 });
+    expect(c.upstreams[0]!.tagTtlMs).toBe(300_000);
+    expect(Object.isFrozen(c.upstreams[0])).toBe(true);
+  });
+
+  it('reports every error at once, each with its path', () => {
+    const errors = errorsOf({
+      listen: 'nope',
+      upstreams: [{ name: 'Bad Name', url: 'ftp://x', tagTtl: 'soon' }, { url: 'https://user:pw@h' }],
+      defaultUpstream: 'missing',
+      policies: [{ name: 'x', match: ['**'], mode: 'sometimes' }],
+      surprise: true,
+    });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        'listen: must be "host:port"',
+        'upstreams[0].name: must be a registry host name such as "ghcr.io"',
+        'upstreams[0].url: must be an http or https URL',
+        expect.stringMatching(/^upstreams\[0\]\.tagTtl: /),
+        'upstreams[1].name: is required',
+        'upstreams[1].url: must not contain credentials; use username and passwordEnv',
+        'defaultUpstream: names no upstream ("missing")',
+        expect.stringMatching(/^policies\[0\]\.mode: /),
+        'surprise: is not a known setting',
+      ]),
+    );
+  });
+
+  it('reads upstream secrets from the environment and hashes API tokens', () => {
+    const raw = {
+      ...minimal,
+      upstreams: [{ name: 'ghcr.io', url: 'https://ghcr.io', username: 'u', passwordEnv: 'GHCR_PW' }],
+      auth: { pull: 'token', tokens: [{ name: 'ci', role: 'puller', tokenEnv: 'CI_TOKEN' }] },
+    };
+    const c = parseConfig(raw, '/x/c.json', { GHCR_PW: 'secret', CI_TOKEN: 'tok' });
+    expect(c.upstreams[0]!.password).toBe('secret');
+    expect(c.auth.tokens[0]!.tokenSha256).toMatch(/^[a-f0-9]{64}$/);
+    expect(JSON.stringify(c.auth)).not.toContain('tok"');
+    expect(errorsOf(raw, {})).toEqual(
+      expect.arrayContaining(['upstreams[0].passwordEnv: environment variable GHCR_PW is not set']),
+    );
+  });
+
+  it('names the file when it cannot be read or parsed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, '{ not json');
+    expect(() => loadConfigFile(file)).toThrow(ConfigValidationError);
+    expect(() => loadConfigFile(join(dir, 'missing.json'))).toThrow(/file not found/);
+  });
+
+  it('accepts the example config shipped with the project', () => {
+    const c = loadConfigFile(join(import.meta.dirname, '../../../config.example.json'));
+    expect(c.upstreams.map((u) => u.name)).toContain('docker.io');
+  });
+});
