@@ -117,7 +117,7 @@ class FollowerStream extends Readable {
     const d = this.download;
     for (;;) {
       if (d.failure) throw d.failure;
-      const limit = this.end !== undefined ? Math.min(d.written, this.end + 1) : d.written;
+      const limit = this.limit();
       if (this.position >= limit) {
         const complete = d.done && (this.end === undefined || this.position > this.end || this.position >= d.written);
         if (complete) {
@@ -139,6 +139,18 @@ class FollowerStream extends Readable {
         return;
       }
     }
+  }
+
+  /**
+   * How far this reader may go now. Until the download is verified, the last byte of the span is withheld:
+   * a client can never see a complete body whose digest has not been checked, so a truncated or wrong
+   * upstream body always ends in a broken connection rather than a response that looks finished.
+   */
+  private limit(): number {
+    const d = this.download;
+    const spanEnd = this.end !== undefined ? this.end + 1 : (d.size ?? Number.POSITIVE_INFINITY);
+    if (d.done) return Math.min(d.written, spanEnd);
+    return Math.max(0, Math.min(d.written, spanEnd - 1, d.size === undefined ? d.written - 1 : Number.POSITIVE_INFINITY));
   }
 
   private async handle(): Promise<FileHandle> {

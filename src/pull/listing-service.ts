@@ -58,27 +58,16 @@ export class ListingService {
         throw new UpstreamError('invalid', `upstream answered ${res.status} for tags`, res.status);
       }
       const parsed = JSON.parse((await readLimitedBuffer(res.body, MAX_TAG_LIST_BYTES)).toString('utf8')) as unknown;
-      const tags = isObject(parsed) && Array.isArray(parsed.tags) ? parsed.tags.filter((t): t is string => typeof t === 'string') : [];
+      const all = isObject(parsed) && Array.isArray(parsed.tags) ? parsed.tags.filter((t): t is string => typeof t === 'string') : [];
+      // Some upstreams (distribution 2.8) ignore n and last and return tags unsorted: page here, in lexical order.
       const link = header(res.headers, 'link');
-      const nextUrl = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
-      let next: TagList['next'];
-      if (nextUrl) {
-        const params = new URL(nextUrl, 'http://upstream').searchParams;
-        const nextLast = params.get('last');
-        if (nextLast) next = { n: params.get('n') ?? undefined, last: nextLast };
-      }
-      return { body: { name: displayName, tags }, next };
+      const upstreamHasMore = link !== undefined && /rel="?next"?/.test(link);
+      return paginate(all, n, last, upstreamHasMore, displayName);
     } catch (err) {
       if (isFallbackWorthy(err)) {
         // Offline: list the tags this proxy has seen, paginated the same way.
-        let tags = this.d.index.listTags(target.upstream.name, target.repository);
-        if (tags.length > 0) {
-          if (last !== undefined) tags = tags.filter((t) => t > last);
-          const limit = n !== undefined ? Number(n) : tags.length;
-          const page = tags.slice(0, limit);
-          const next = page.length < tags.length && page.length > 0 ? { n, last: page[page.length - 1]! } : undefined;
-          return { body: { name: displayName, tags: page }, next };
-        }
+        const tags = this.d.index.listTags(target.upstream.name, target.repository);
+        if (tags.length > 0) return paginate(tags, n, last, false, displayName);
       }
       if (err instanceof SyntaxError) throw new OciError('UPSTREAM_INVALID', 'upstream sent an invalid tag list');
       throw toClientError(err, 'tag list');
@@ -106,4 +95,13 @@ export class ListingService {
     const body = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests };
     return { bytes: Buffer.from(JSON.stringify(body)), filtered: artifactType !== undefined };
   }
+}
+
+function paginate(tags: string[], n: string | undefined, last: string | undefined, moreUpstream: boolean, name: string): TagList {
+  let sorted = [...new Set(tags)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (last !== undefined) sorted = sorted.filter((t) => t > last);
+  const limit = n !== undefined ? Number(n) : sorted.length;
+  const page = sorted.slice(0, limit);
+  const more = page.length < sorted.length || (moreUpstream && page.length > 0);
+  return { body: { name, tags: page }, next: more && page.length > 0 ? { n, last: page[page.length - 1]! } : undefined };
 }

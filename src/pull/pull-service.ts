@@ -71,7 +71,12 @@ export class PullService {
       throw err;
     }
     this.d.observer?.onCache?.('manifest', m.cacheHit);
-    const decision = await this.decideManifest(target, m, ref.kind === 'tag' ? ref.tag : undefined);
+    // Link before deciding: a blob request for a denied image then meets the deny (403) rather than a 404
+    // that would send a mirror client on to the upstream. Blobs take the decision of the linked digest.
+    const tag = ref.kind === 'tag' ? ref.tag : undefined;
+    const linkTo = this.decisionDigest(m, tag) ?? m.digest;
+    this.d.index.linkBlobs(target.upstream.name, target.repository, linkTo, referencedBlobs(m.parsed));
+    const decision = await this.decideManifest(target, m, tag);
     this.d.observer?.onDecision?.('manifest', decision);
     const event: AuditEventInput = { ...base, digest: m.digest, cacheHit: m.cacheHit, ...decisionFields(decision) };
     if (decision.outcome === 'deny') {
@@ -82,8 +87,6 @@ export class PullService {
       this.append({ ...event, status: 404, reasons: [...decision.reasons, `client does not accept ${m.mediaType}`] });
       throw new OciError('MANIFEST_UNKNOWN', `manifest is ${m.mediaType}, which the client's Accept header does not list`);
     }
-    const linkTo = this.decisionDigest(m, ref.kind === 'tag' ? ref.tag : undefined) ?? m.digest;
-    this.d.index.linkBlobs(target.upstream.name, target.repository, linkTo, referencedBlobs(m.parsed));
     this.append({ ...event, status: 200, bytes: m.bytes.length });
     return { digest: m.digest, mediaType: m.mediaType, bytes: m.bytes };
   }

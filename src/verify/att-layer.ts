@@ -50,9 +50,9 @@ export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDige
   if (m.cert) {
     let manualTlog = false;
     if (m.rekor) {
+      verifySet(m.rekor, ctx.material, ctx.now);
       checkEntryKey(m.rekor, m.cert.identity.publicKey);
       if (m.rekor.entry.kind === 'intoto' && m.rekor.entry.apiVersion === '0.0.1') {
-        verifySet(m.rekor, ctx.material, ctx.now);
         checkIntoto001(m.rekor, sha256Hex(layer.blob), payloadHex);
         manualTlog = true;
       }

@@ -31,6 +31,7 @@ export interface BundleEvidence {
   attestations: VerifiedAttestation[];
 }
 
+const CLOCK_SKEW_MS = 5 * 60_000;
 const HASHES: Record<string, string> = { SHA2_256: 'sha256', SHA2_384: 'sha384', SHA2_512: 'sha512' };
 
 /**
@@ -50,6 +51,11 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
   const bundle = parseBundle(json);
   const content = checkContent(bundle, target);
   const tlogCount = bundle.verificationMaterial.tlogEntries.length;
+  for (const e of bundle.verificationMaterial.tlogEntries) {
+    if (Number(e.integratedTime) * 1000 > ctx.now.getTime() + CLOCK_SKEW_MS) {
+      throw new VerifyFailure('UNTRUSTED_TLOG', `integratedTime ${e.integratedTime} is in the future`);
+    }
+  }
   const signers: Signer[] = [];
   const vm = bundle.verificationMaterial.content;
   if (vm.$case === 'publicKey') {

@@ -33,6 +33,8 @@ export function verifySigLayer(layer: LegacyLayer, subject: Digest, artifactDige
 
   if (m.cert) {
     if (m.rekor) {
+      // Checked here as well as by sigstore-js: this also refuses integrated times in the future.
+      verifySet(m.rekor, ctx.material, ctx.now);
       checkEntryKey(m.rekor, m.cert.identity.publicKey);
       if (m.rekor.entry.kind !== 'hashedrekord') throw new VerifyFailure('UNSUPPORTED', `Rekor entry kind ${m.rekor.entry.kind} ${m.rekor.entry.apiVersion}`);
     }

@@ -53,7 +53,7 @@ describe.skipIf(!present)('conformance: legacy cosign .sig layouts', () => {
   for (const c of cases.legacy_sig_layouts) {
     const label = `${c.layout.split('/').pop()} ${c.identity ?? c.key.split('/').pop()}${c.issuer ? ` ${c.issuer}` : ''}${c.tlog ? ` tlog ${c.tlog}` : ''}`;
     it(`${label} → ${c.expect}`, async () => {
-      const keys = c.key ? { k: readFileSync(v(c.key), 'utf8') } : {};
+      const keys: Record<string, string> = c.key ? { k: readFileSync(v(c.key), 'utf8') } : {};
       const source = new OciLayoutSource(v(c.layout));
       const evidence = await gatherEvidence(source.subject(), source, trust(v(c.trust ?? cases.defaults.trust), keys), NOW);
       const req: SignatureRequirement = c.key ? { key: 'k', tlog: c.tlog === 'not-required' ? 'optional' : 'required' } : keylessReq(c);

@@ -5,8 +5,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTrust, TrustMaterialError } from '../../../src/verify/trust-material.js';
 
-const pub = (type: 'ec' | 'ed25519' | 'rsa', opts: object = {}) =>
-  generateKeyPairSync(type as 'ec', { namedCurve: 'P-256', ...opts } as never).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+const pub = (type: 'ec' | 'ed25519' | 'rsa', opts: { modulusLength?: number } = {}): string => {
+  const pair =
+    type === 'ec'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : type === 'rsa'
+        ? generateKeyPairSync('rsa', { modulusLength: opts.modulusLength ?? 2048 })
+        : generateKeyPairSync('ed25519');
+  return pair.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+};
 
 describe('loadTrust', () => {
   it('loads the public-good root shipped with the code, offline, with EC, RSA and Ed25519 keys', () => {
