@@ -17,6 +17,7 @@ export interface ProvenanceRequirement {
   signedBy: { anyOf: SignatureRequirement[] };
   builderId?: string;
   builderIdRegExp?: string;
+  /** Compared as a URL without ref or `git+`: `https://github.com/owner/repo`. */
   sourceRepository?: string;
   sourceRepositoryRegExp?: string;
   /** Branch name (`main`), as slsa-verifier's --source-branch: for a tag build, the branch the tag was pushed from. */

@@ -13,6 +13,15 @@ export class BlobFetcher {
 
   /** Called with the bytes fetched from an upstream, for metrics. */
   onFetched?: (upstream: string, bytes: number) => void;
+  /** Called once a blob is committed to the store (eviction hooks in here). */
+  onCommitted?: (digest: Digest, size: number) => void;
+  /** Called when an upstream download is rejected or breaks off (wrong digest, short body, disk full). */
+  onFailed?: (target: Target, digest: Digest, error: Error) => void;
+
+  /** Bytes promised to downloads still running, so concurrent downloads cannot overcommit the disk. */
+  private reserved = 0;
+  /** Kept free on the store's filesystem for manifests and the database. */
+  static readonly HEADROOM_BYTES = 8 * 1024 * 1024;
 
   constructor(
     private readonly store: BlobStore,
@@ -57,11 +66,27 @@ export class BlobFetcher {
       await res.body.dump().catch(() => {});
       throw new OciError('UPSTREAM_INVALID', `upstream blob ${digest} is ${length} bytes; its manifest says ${expectedSize}`);
     }
-    const download = new BlobDownload(digest, expectedSize ?? length, this.store.newTempPath());
-    void download.run(res.body, this.store, (size) => {
-      this.index.recordBlob(digest, size);
-      this.onFetched?.(upstream.name, size);
-    });
+    const size = expectedSize ?? length;
+    const reserve = size ?? 0;
+    const free = await this.store.freeBytes();
+    if (free !== undefined && free - this.reserved - reserve < BlobFetcher.HEADROOM_BYTES) {
+      res.body.destroy();
+      const error = new OciError('STORAGE_UNAVAILABLE', `the proxy cache has no room for blob ${digest} (${size ?? 'unknown'} bytes); try again later`);
+      this.onFailed?.(target, digest, error);
+      throw error;
+    }
+    this.reserved += reserve;
+    const download = new BlobDownload(digest, size, this.store.newTempPath());
+    void download
+      .run(res.body, this.store, (written) => {
+        this.index.recordBlob(digest, written);
+        this.onFetched?.(upstream.name, written);
+        this.onCommitted?.(digest, written);
+      })
+      .finally(() => {
+        this.reserved -= reserve;
+        if (download.failure) this.onFailed?.(target, digest, download.failure);
+      });
     return download;
   }
 }

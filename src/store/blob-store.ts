@@ -1,9 +1,11 @@
 import { mkdirSync, readdirSync, rmSync, statSync, createWriteStream, createReadStream, type WriteStream } from 'node:fs';
-import { open, rename, rm, stat, readFile, unlink } from 'node:fs/promises';
+import { open, rename, rm, stat, statfs, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { digestAlgorithm, digestHex, digestOf, type Digest } from '../oci/digest.js';
+
+const READ_CHUNK = 1024 * 1024;
 
 /**
  * Content-addressed files: `blobs/<alg>/<first two hex>/<hex>`. New content is written to `tmp/` and renamed
@@ -54,7 +56,18 @@ export class BlobStore {
   }
 
   createReadStream(digest: Digest, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.pathOf(digest), range ? { start: range.start, end: range.end } : {});
+    // 1 MiB reads: a quarter of the syscalls and event-loop turns of the 64 KiB default for big layers.
+    return createReadStream(this.pathOf(digest), { highWaterMark: READ_CHUNK, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  /** Bytes an unprivileged writer may still use on the store's filesystem; undefined if unknown. */
+  async freeBytes(): Promise<number | undefined> {
+    try {
+      const s = await statfs(this.tmpDir);
+      return s.bavail * s.bsize;
+    } catch {
+      return undefined;
+    }
   }
 
   newTempPath(): string {

@@ -25,8 +25,7 @@ const BATCH = 200;
  *
  * A pull in progress is never broken: its manifest was pulled recently (audited `pull.manifest` events), so
  * every blob it references is protected, as is every blob read or written within the protection window.
- * Files are unlinked before their row goes, so a crash leaves at most a row without a file, which the
- * pull path treats as a cache miss. Readers that already opened a file keep reading it (POSIX unlink).
+ * Readers that already opened a file keep reading it (POSIX unlink semantics).
  */
 export class Evictor {
   private readonly s;
@@ -96,9 +95,10 @@ export class Evictor {
       if (batch.length === 0) break;
       for (const { digest, size } of batch) {
         if (total <= target) break;
-        await this.store.remove(digest as Digest);
-        // The row goes only if nobody touched the blob since we picked it; a re-touched blob was re-served.
+        // The row goes first, and only if nobody touched the blob since it was picked (checked and deleted
+        // in one statement); then the file.
         if (this.s.remove.run(digest, before).changes === 0) continue;
+        await this.store.remove(digest as Digest);
         total -= size;
         freedBytes += size;
         evicted++;

@@ -212,7 +212,8 @@ describe.skipIf(skip)('verify before serving', () => {
       const dest = await tempDir('copy');
       const err = await skopeoCopy(`${proxy.host}/${UPSTREAM}/keyed/wrong:1`, dest).catch((e: Error) => e);
       expect(err).toBeInstanceOf(Error);
-      expect((err as Error).message).toContain('portcullis: policy "keyed"');
+      // skopeo quotes the registry's message: `denied: portcullis: policy \"keyed\": no signature by key …`.
+      expect((err as Error).message).toMatch(/denied: portcullis: policy \\?"keyed\\?": no signature/);
     });
 
     it('requires a transparency-log entry when the rule says tlog: required', async () => {
@@ -293,7 +294,8 @@ describe.skipIf(skip)('verify before serving', () => {
         expect(pulled.map((i) => i.digest)).toContain(images['multi/signed']!.digest);
         const denied = await ctrPull(containerd.socket, `${UPSTREAM}/multi/unsigned:1`, { hostsDir, platform: 'linux/arm64' }).catch((e: Error) => e);
         expect(denied).toBeInstanceOf(Error);
-        expect((denied as Error).message).toContain('portcullis: policy "keyless"');
+        // containerd resolves with HEAD, which has no body to carry the reason: it shows the 403 status.
+        expect((denied as Error).message).toMatch(/403 Forbidden/);
       } finally {
         await containerd?.stop();
       }
