@@ -4,6 +4,7 @@ import type { Config } from './config/types.js';
 import { openDatabase, type Db } from './db/database.js';
 import { CacheIndex } from './db/cache-index.js';
 import { BlobStore } from './store/blob-store.js';
+import { Evictor } from './store/eviction.js';
 import { AuditLog } from './audit/audit-log.js';
 import { UpstreamClient } from './upstream/upstream-client.js';
 import { ManifestFetcher } from './pull/manifest-fetcher.js';
@@ -16,6 +17,7 @@ import { v2Handler } from './http/v2-routes.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { Metrics } from './metrics.js';
 import { createLogger, type Logger } from './logger.js';
+import { OciError } from './oci/errors.js';
 
 export interface App {
   express: Express;
@@ -65,6 +67,25 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const manifests = new ManifestFetcher(index, store, log);
   const blobs = new BlobFetcher(store, index);
   blobs.onFetched = (upstream, bytes) => metrics.bytesFetched.inc({ upstream }, bytes);
+  if (config.storage.maxSizeBytes !== undefined) {
+    const evictor = new Evictor(db, store, { maxSizeBytes: config.storage.maxSizeBytes, protectMs: config.storage.protectRecentMs }, log);
+    blobs.onCommitted = () => {
+      evictor.schedule().catch((err) => log.error('eviction failed', { error: String(err) }));
+    };
+  }
+  // A rejected upstream blob (wrong digest, short body, no disk) is recorded even though a client may have
+  // been streaming it: the audit log shows why the pull broke off.
+  blobs.onFailed = (target, digest, error) => {
+    log.warn('upstream blob rejected', { upstream: target.upstream.name, repository: target.repository, digest, error: error.message });
+    try {
+      audit.append({
+        kind: 'upstream.blob.rejected', upstream: target.upstream.name, repository: target.canonical, reference: digest,
+        digest, cacheHit: false, status: error instanceof OciError ? error.status : 502, reasons: [error.message],
+      });
+    } catch (err) {
+      log.error('audit append failed', { error: String(err) });
+    }
+  };
   const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log);
   decider.onGathered = (seconds) => metrics.verifySeconds.observe({}, seconds);
   const pull = new PullService({

@@ -17,11 +17,14 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** Starts the proxy on the configured address. Resolves once it accepts connections. */
 export async function startServer(config: Config, opts: AppOptions = {}): Promise<Running> {
   const app = createApp(config, opts);
+  // Slow-header clients (slowloris) are cut off; long blob bodies are not limited. Node checks the header
+  // deadline only every connectionsCheckingInterval (30 s by default), so check at a quarter of it.
+  const headersTimeout = config.server?.headersTimeoutMs ?? 15_000;
+  const limits = { headersTimeout, connectionsCheckingInterval: Math.max(250, Math.floor(headersTimeout / 4)) };
   const server: Server = config.tls
-    ? createHttpsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, app.express)
-    : createHttpServer(app.express);
-  // Slow-header clients (slowloris) are cut off; long blob bodies are not limited.
-  server.headersTimeout = 15_000;
+    ? createHttpsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ...limits }, app.express)
+    : createHttpServer(limits, app.express);
+  server.headersTimeout = headersTimeout;
   server.requestTimeout = 0;
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,7 @@ import { validatePolicyRules } from '../policy/validate.js';
 
 const TOP_LEVEL = [
   'listen', 'tls', 'storage', 'database', 'upstreams', 'defaultUpstream', 'policies', 'trust', 'auth', 'audit', 'log',
+  'server',
 ] as const;
 const UPSTREAM_KEYS = [
   'name', 'url', 'username', 'passwordEnv', 'tagTtl', 'connectTimeout', 'idleTimeout', 'retries',
@@ -49,6 +50,16 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     maxSizeBytes = parseSize(storageObj.maxSize as string | number);
     if (maxSizeBytes === undefined) v.error('storage.maxSize', 'must be a size such as "20GiB"');
   }
+  let protectRecentMs: number | undefined;
+  if (storageObj.protectRecent !== undefined) {
+    protectRecentMs = typeof storageObj.protectRecent === 'string' ? parseDuration(storageObj.protectRecent) : undefined;
+    if (protectRecentMs === undefined) v.error('storage.protectRecent', 'must be a duration such as "10m"');
+  }
+  const serverObj = v.object(root.server ?? {}, 'server') ?? {};
+  v.unknownKeys(serverObj, ['headersTimeout'], 'server');
+  const headersRaw = serverObj.headersTimeout ?? '15s';
+  const headersTimeoutMs = typeof headersRaw === 'string' ? parseDuration(headersRaw) : undefined;
+  if (!headersTimeoutMs) v.error('server.headersTimeout', 'must be a positive duration such as "15s"');
   const dbObj = v.object(root.database ?? {}, 'database') ?? {};
   const dbPath = v.string(dbObj.path ?? './data/portcullis.db', 'database.path') ?? '.';
 
@@ -77,7 +88,8 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     source,
     listen,
     tls,
-    storage: { path: at(storagePath), maxSizeBytes },
+    storage: { path: at(storagePath), maxSizeBytes, ...(protectRecentMs !== undefined ? { protectRecentMs } : {}) },
+    server: { headersTimeoutMs: headersTimeoutMs ?? 15_000 },
     database: { path: at(dbPath) },
     upstreams,
     defaultUpstream,

@@ -41,7 +41,10 @@ export interface Config {
   source: string;
   listen: { host: string; port: number };
   tls?: { cert: string; key: string };
-  storage: { path: string; maxSizeBytes?: number };
+  /** `protectRecentMs`: blobs used or referenced by a manifest pulled this recently are never evicted. */
+  storage: { path: string; maxSizeBytes?: number; protectRecentMs?: number };
+  /** HTTP server limits; `headersTimeoutMs` cuts off clients that send headers too slowly (slowloris). */
+  server?: { headersTimeoutMs: number };
   database: { path: string };
   upstreams: UpstreamConfig[];
   defaultUpstream?: string;

@@ -15,7 +15,7 @@ export class BlobFetcher {
   onFetched?: (upstream: string, bytes: number) => void;
   /** Called once a blob is committed to the store (eviction hooks in here). */
   onCommitted?: (digest: Digest, size: number) => void;
-  /** Called when an upstream download is rejected or breaks off (wrong digest, short body, disk full). */
+  /** Called when a started download is rejected or breaks off (wrong digest, short body, disk full mid-way). */
   onFailed?: (target: Target, digest: Digest, error: Error) => void;
 
   /** Bytes promised to downloads still running, so concurrent downloads cannot overcommit the disk. */
@@ -72,7 +72,6 @@ export class BlobFetcher {
     if (free !== undefined && free - this.reserved - reserve < BlobFetcher.HEADROOM_BYTES) {
       res.body.destroy();
       const error = new OciError('STORAGE_UNAVAILABLE', `the proxy cache has no room for blob ${digest} (${size ?? 'unknown'} bytes); try again later`);
-      this.onFailed?.(target, digest, error);
       throw error;
     }
     this.reserved += reserve;

@@ -1,0 +1,45 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+const PREFIX = 'pct1';
+
+/**
+ * Short-lived bearer tokens for the Docker token flow: `pct1.<payload>.<hmac>`, signed with a random
+ * per-process key (a restart simply makes clients fetch a new one). The payload names the identity and
+ * expiry only; the role is looked up again on every use.
+ */
+export class IssuedTokens {
+  private readonly key = randomBytes(32);
+
+  constructor(readonly ttlSeconds = 300) {}
+
+  issue(name: string, now = Date.now()): { token: string; expiresIn: number; issuedAt: string } {
+    const payload = Buffer.from(JSON.stringify({ sub: name, exp: Math.floor(now / 1000) + this.ttlSeconds })).toString('base64url');
+    return { token: `${PREFIX}.${payload}.${this.sign(payload)}`, expiresIn: this.ttlSeconds, issuedAt: new Date(now).toISOString() };
+  }
+
+  /** The name the token was issued to, or a reason it is not valid. */
+  check(token: string, now = Date.now()): { name: string } | { error: string } {
+    const parts = token.split('.');
+    if (parts.length !== 3 || parts[0] !== PREFIX) return { error: 'not a token issued by this proxy' };
+    const expected = Buffer.from(this.sign(parts[1]!));
+    const given = Buffer.from(parts[2]!);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { error: 'token signature invalid' };
+    try {
+      const p = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { sub?: unknown; exp?: unknown };
+      if (typeof p.sub !== 'string' || typeof p.exp !== 'number') return { error: 'token payload invalid' };
+      if (p.exp * 1000 <= now) return { error: 'token expired' };
+      return { name: p.sub };
+    } catch {
+      return { error: 'token payload invalid' };
+    }
+  }
+
+  /** Whether a bearer value has the shape of an issued token (otherwise it is a configured token). */
+  static looksIssued(token: string): boolean {
+    return token.startsWith(`${PREFIX}.`);
+  }
+
+  private sign(payload: string): string {
+    return createHmac('sha256', this.key).update(payload).digest('base64url');
+  }
+}
