@@ -9,8 +9,12 @@ export interface ManifestMeta {
 }
 
 /** Prepared statements over what the proxy has cached: tags, manifests, blob links, evidence. */
+const KNOWN_LIMIT = 100_000;
+
 export class CacheIndex {
   private readonly s;
+  /** Facts that only ever become true (a digest is in a repository, a manifest's blobs are linked): remembered. */
+  private readonly known = new Set<string>();
 
   constructor(private readonly db: Db) {
     this.s = {
@@ -70,7 +74,16 @@ export class CacheIndex {
   }
 
   inRepository(upstream: string, repository: string, digest: string): boolean {
-    return this.s.inRepo.get(upstream, repository, digest) !== undefined;
+    const key = `r\0${upstream}\0${repository}\0${digest}`;
+    if (this.known.has(key)) return true;
+    const found = this.s.inRepo.get(upstream, repository, digest) !== undefined;
+    if (found) this.remember(key);
+    return found;
+  }
+
+  private remember(key: string): void {
+    if (this.known.size >= KNOWN_LIMIT) this.known.clear();
+    this.known.add(key);
   }
 
   parents(upstream: string, repository: string, child: string): string[] {
@@ -78,9 +91,12 @@ export class CacheIndex {
   }
 
   linkBlobs(upstream: string, repository: string, manifest: string, blobs: { digest: string; size: number }[]): void {
+    const key = `l\0${upstream}\0${repository}\0${manifest}\0${blobs.map((b) => b.digest).join(',')}`;
+    if (blobs.length === 0 || this.known.has(key)) return;
     this.db.transaction(() => {
       for (const b of blobs) this.s.link.run(upstream, repository, b.digest, manifest, b.size);
     })();
+    this.remember(key);
   }
 
   /** The manifests of this repository that reference the blob, with the size they declare. */

@@ -27,8 +27,13 @@ export interface FetchedManifest {
  * Manifests: digests local-first, tags remote-first after their TTL with HEAD, falling back to the cached
  * digest when the upstream fails. Bytes are buffered, bounded and digest-checked before anything is stored.
  */
+const MEMORY_BUDGET_BYTES = 32 * 1024 * 1024;
+
 export class ManifestFetcher {
   private readonly flights = new SingleFlight<FetchedManifest>();
+  /** Verified manifests kept in memory (insertion-ordered map used as an LRU), so hot digests skip the disk. */
+  private readonly memory = new Map<string, { bytes: Buffer; mediaType: string; parsed: ParsedManifest }>();
+  private memoryBytes = 0;
 
   constructor(
     private readonly index: CacheIndex,
@@ -122,6 +127,7 @@ export class ManifestFetcher {
     }
     const parsed = parseManifest(bytes, header(res.headers, 'content-type'));
     await this.store.putVerified(digest, bytes);
+    this.remember(digest, bytes, parsed.mediaType, parsed);
     this.index.putManifest(
       upstream.name,
       repository,
@@ -132,6 +138,12 @@ export class ManifestFetcher {
   }
 
   private async load(digest: Digest, stale: boolean): Promise<FetchedManifest | undefined> {
+    const hot = this.memory.get(digest);
+    if (hot) {
+      this.memory.delete(digest);
+      this.memory.set(digest, hot);
+      return { digest, ...hot, cacheHit: true, stale };
+    }
     const meta = this.index.getManifest(digest);
     if (!meta) return undefined;
     let bytes: Buffer;
@@ -143,6 +155,18 @@ export class ManifestFetcher {
     // Re-hash on every load: cheap for manifests, and a damaged file is refetched instead of served.
     if (bytes.length !== meta.size || digestOf(bytes, digestAlgorithm(digest)) !== digest) return undefined;
     const parsed = parseManifest(bytes, meta.mediaType);
+    this.remember(digest, bytes, meta.mediaType, parsed);
     return { digest, bytes, mediaType: meta.mediaType, parsed, cacheHit: true, stale };
+  }
+
+  private remember(digest: Digest, bytes: Buffer, mediaType: string, parsed: ParsedManifest): void {
+    if (this.memory.has(digest) || bytes.length > MEMORY_BUDGET_BYTES / 16) return;
+    this.memory.set(digest, { bytes, mediaType, parsed });
+    this.memoryBytes += bytes.length;
+    while (this.memoryBytes > MEMORY_BUDGET_BYTES) {
+      const [oldest, entry] = this.memory.entries().next().value!;
+      this.memory.delete(oldest);
+      this.memoryBytes -= entry.bytes.length;
+    }
   }
 }
