@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // End-to-end suites start real daemons on fixed state dirs; run files one at a time there.
     fileParallelism: false,
-    reporters: ['default'],
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
