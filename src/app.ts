@@ -17,6 +17,16 @@ import { v2Handler } from './http/v2-routes.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { Metrics } from './metrics.js';
 import { createLogger, type Logger } from './logger.js';
+import { PolicyVersions } from './db/policy-versions.js';
+import { scheduleRetention } from './audit/retention.js';
+import { TokenRegistry } from './auth/token-registry.js';
+import { IssuedTokens } from './auth/issued-tokens.js';
+import { FailureLimiter } from './auth/failure-limiter.js';
+import { Authenticator } from './auth/authenticator.js';
+import { pullAuth, tokenEndpoint } from './auth/pull-auth.js';
+import { apiRouter } from './api/api-router.js';
+import { requestLog } from './http/request-log.js';
+import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
 import { OciError } from './oci/errors.js';
 
 export interface App {
@@ -29,6 +39,10 @@ export interface App {
   log: Logger;
   blobs: BlobFetcher;
   policy: PolicySource;
+  /** Policy versions in SQLite (the default policy source). */
+  policies: PolicyVersions;
+  /** The decision a pull of an image would get now, serving nothing. */
+  evaluate: ImageEvaluator;
   /** Stops upstream connections and closes the database. */
   close(): Promise<void>;
 }
@@ -36,6 +50,11 @@ export interface App {
 export interface AppOptions {
   log?: Logger;
   policy?: (db: Db, config: Config) => PolicySource;
+  /**
+   * Start-up upkeep (default true): adopt the config file's policies when they changed, and run audit
+   * retention now and daily. One-shot CLI commands turn it off and use the stored policy as it is.
+   */
+  maintenance?: boolean;
 }
 
 /** Composes every service from a validated config. Does not listen: main.ts and tests do. */
@@ -62,7 +81,9 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       }),
     ]),
   );
-  const policy = opts.policy ? opts.policy(db, config) : staticPolicy(config);
+  const policies = new PolicyVersions(db, audit);
+  if (opts.maintenance !== false || !policies.hasVersions()) policies.syncFromConfig(config.policies, config.source);
+  const policy = opts.policy ? opts.policy(db, config) : policies;
   const gatherer = createEvidenceGatherer(config.trust);
   const manifests = new ManifestFetcher(index, store, log);
   const blobs = new BlobFetcher(store, index);
@@ -97,6 +118,11 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   });
   const listing = new ListingService({ index, store, manifests, pull, policy, log });
   metrics.gauge('portcullis_blob_downloads_in_flight', 'Upstream blob downloads in progress', () => blobs.active);
+  const evaluate = createImageEvaluator(pull, upstreams, config.defaultUpstream);
+  const auth = new Authenticator(new TokenRegistry(config.auth.tokens), new IssuedTokens(), new FailureLimiter(), audit, log);
+  const retention = opts.maintenance !== false && config.audit.retainDays !== undefined
+    ? scheduleRetention(db, audit, config.audit.retainDays, log)
+    : undefined;
 
   const app = express();
   app.disable('x-powered-by');
@@ -108,8 +134,15 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     res.setHeader('X-Request-Id', res.locals.requestId as string);
     next();
   });
+  app.use(requestLog(log));
   app.use(opsRoutes({ db, store, metrics }));
-  app.use('/v2', v2Handler({ pull, listing, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
+  app.get('/auth/token', tokenEndpoint(auth, log));
+  app.use('/api/v1', apiRouter({
+    db, policies, auth, evaluate, log,
+    knownKeys: new Set(Object.keys(config.trust.keys)),
+    fingerprint: gatherer.fingerprint,
+  }));
+  app.use('/v2', pullAuth(auth, config.auth.pull, log), v2Handler({ pull, listing, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
 
   return {
     express: app,
@@ -121,14 +154,12 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     log,
     blobs,
     policy,
+    policies,
+    evaluate,
     async close() {
+      retention?.stop();
       await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));
       db.close();
     },
   };
-}
-
-function staticPolicy(config: Config): PolicySource {
-  const active = { version: 1, rules: config.policies };
-  return { current: () => active };
 }

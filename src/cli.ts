@@ -30,6 +30,15 @@ async function main(argv: string[]): Promise<number> {
   const two = `${first} ${rest[0] ?? ''}`;
   const command = commands.find((c) => c.name === two) ?? commands.find((c) => c.name === first);
   if (!command) {
+    const group = commands.filter((c) => c.name.startsWith(`${first} `));
+    if (group.length > 0) {
+      const text = `Usage: portcullis ${first} <command> [options]\n\nCommands:\n${group
+        .map((c) => `  ${c.name.padEnd(24)}  ${c.summary}`)
+        .join('\n')}\n\nRun "portcullis ${first} <command> --help" for a command's options.\n`;
+      const asked = rest[0] === undefined || rest[0] === '--help' || rest[0] === '-h';
+      (asked ? process.stdout : process.stderr).write(asked ? text : `portcullis: unknown command "${first} ${rest[0]}"\n\n${text}`);
+      return rest[0] === '--help' || rest[0] === '-h' ? 0 : 2;
+    }
     process.stderr.write(`portcullis: unknown command "${first}"\n\n${help()}`);
     return 2;
   }

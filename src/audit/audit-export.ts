@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { rowToEvent, type StoredRow } from './chain.js';
 import type { AuditEvent } from './types.js';
@@ -58,9 +57,19 @@ export async function writeAuditEvents(
 
 async function write(out: Writable, chunk: string): Promise<void> {
   if (out.destroyed) return;
-  if (!out.write(chunk)) {
-    await Promise.race([once(out, 'drain'), once(out, 'close')]);
-  }
+  if (out.write(chunk)) return;
+  // Wait for drain, or for the destination to go away; remove every listener either way.
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      out.off('error', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+    out.on('error', done);
+  });
 }
 
 export function csvRow(event: AuditEvent): string {

@@ -77,8 +77,8 @@ export class AuditQuery {
   constructor(private readonly db: Db) {}
 
   /** The id after which the page that starts after `afterId` ends, or null when that page is the last. */
-  nextAfter(filter: AuditFilter, afterId: number, limit: number): number | null {
-    const { sql, params } = this.select(filter, 'id', afterId, undefined);
+  nextAfter(filter: AuditFilter, afterId: number, limit: number, uptoId?: number): number | null {
+    const { sql, params } = this.select(filter, 'id', afterId, uptoId);
     const ids = this.db.prepare(`${sql} LIMIT 2 OFFSET ?`).pluck().all(...params, limit - 1) as number[];
     return ids.length === 2 ? ids[0]! : null;
   }

@@ -1,7 +1,8 @@
 /**
  * Slows down guessing: after `maxFailures` bad credentials from one address within `windowMs`, that
  * address is refused (429) for `blockMs`, good credentials included, so guessing cannot continue in the
- * meantime. Bounded memory: the oldest addresses are forgotten first.
+ * meantime. A success does not reset the count, so one valid token cannot cover guessing at others.
+ * Bounded memory: the oldest addresses are forgotten first.
  */
 export class FailureLimiter {
   private readonly entries = new Map<string, { failures: number[]; blockedUntil: number }>();
@@ -35,10 +36,5 @@ export class FailureLimiter {
       return Math.ceil(this.blockMs / 1000);
     }
     return 0;
-  }
-
-  succeed(address: string): void {
-    const e = this.entries.get(address);
-    if (e && e.blockedUntil <= Date.now()) this.entries.delete(address);
   }
 }

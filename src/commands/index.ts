@@ -1,4 +1,15 @@
 import type { Command } from './command.js';
+import { auditQueryCommand } from './audit-query.js';
+import { auditVerifyCommand } from './audit-verify.js';
+import { policyShowCommand } from './policy-show.js';
+import { policyVersionsCommand } from './policy-versions.js';
+import { policyEvaluateCommand } from './policy-evaluate.js';
 
 /** Commands beyond serve and check-config (audit, policy), registered here. */
-export const extraCommands: Command[] = [];
+export const extraCommands: Command[] = [
+  auditQueryCommand,
+  auditVerifyCommand,
+  policyShowCommand,
+  policyVersionsCommand,
+  policyEvaluateCommand,
+];

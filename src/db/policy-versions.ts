@@ -13,6 +13,13 @@ export interface PolicyDiff {
   reordered: boolean;
 }
 
+/** Who made a change: the token name, and the request it came with (for the audit event). */
+export interface Actor {
+  user: string;
+  client?: string | null;
+  requestId?: string | null;
+}
+
 export interface PolicyVersion {
   version: number;
   time: string;
@@ -85,22 +92,22 @@ export class PolicyVersions implements PolicySource {
       if (last && canonicalJson(JSON.parse(last.rules)) === canonicalJson(rules)) {
         return { version: this.current().version, created: false };
       }
-      const version = this.append(rules, 'config', 'config', null, `policies loaded from ${configPath}`);
+      const version = this.append(rules, 'config', { user: 'config' }, null, `policies loaded from ${configPath}`);
       return { version, created: true };
     })();
   }
 
   /** Replaces the rules (already validated) as a new active version. */
-  update(rules: readonly PolicyRule[], author: string, client?: string | null): number {
-    return this.db.transaction(() => this.append(rules, 'api', author, null, undefined, client))();
+  update(rules: readonly PolicyRule[], actor: Actor): number {
+    return this.db.transaction(() => this.append(rules, 'api', actor, null))();
   }
 
   /** Makes an old version's rules active again as a new version. Throws RangeError for an unknown version. */
-  rollback(version: number, author: string, client?: string | null): number {
+  rollback(version: number, actor: Actor): number {
     return this.db.transaction(() => {
       const old = this.s.get.get(version) as Row | undefined;
       if (!old) throw new RangeError(`policy version ${version} does not exist`);
-      return this.append(JSON.parse(old.rules) as PolicyRule[], 'api', author, version, undefined, client);
+      return this.append(JSON.parse(old.rules) as PolicyRule[], 'api', actor, version);
     })();
   }
 
@@ -116,21 +123,21 @@ export class PolicyVersions implements PolicySource {
   private append(
     rules: readonly PolicyRule[],
     source: PolicySourceKind,
-    author: string,
+    actor: Actor,
     rollbackOf: number | null,
     note?: string,
-    client?: string | null,
   ): number {
     const newest = (this.s.newest.get() as { v: number | null }).v;
     const previous = newest === null ? [] : (JSON.parse((this.s.get.get(newest) as Row).rules) as PolicyRule[]);
     const diff = diffRules(previous, rules);
     const version = (newest ?? 0) + 1;
-    this.s.insert.run(version, new Date().toISOString(), author, source, JSON.stringify(rules), JSON.stringify(diff), rollbackOf);
+    this.s.insert.run(version, new Date().toISOString(), actor.user, source, JSON.stringify(rules), JSON.stringify(diff), rollbackOf);
     const summary = summarise(diff);
     this.audit.append({
       kind: rollbackOf === null ? 'policy.update' : 'policy.rollback',
-      client: client ?? null,
-      user: author,
+      requestId: actor.requestId ?? null,
+      client: actor.client ?? null,
+      user: actor.user,
       policyVersion: version,
       reasons: [
         ...(note ? [note] : []),

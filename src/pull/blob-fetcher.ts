@@ -70,7 +70,7 @@ export class BlobFetcher {
     const reserve = size ?? 0;
     const free = await this.store.freeBytes();
     if (free !== undefined && free - this.reserved - reserve < BlobFetcher.HEADROOM_BYTES) {
-      res.body.destroy();
+      res.body.on('error', () => {}).destroy();
       const error = new OciError('STORAGE_UNAVAILABLE', `the proxy cache has no room for blob ${digest} (${size ?? 'unknown'} bytes); try again later`);
       throw error;
     }

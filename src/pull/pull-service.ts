@@ -141,6 +141,13 @@ export class PullService {
     return { status, size, digest, range: span, body: download.createReader(span?.start ?? 0, span?.end) };
   }
 
+  /** The decision a pull of `ref` would get now, without serving, linking blobs or writing an audit event. */
+  async evaluate(target: Target, ref: Reference): Promise<{ manifest: FetchedManifest; decision: DecisionResult }> {
+    const manifest = await this.d.manifests.resolve(target, ref);
+    const decision = await this.decideManifest(target, manifest, ref.kind === 'tag' ? ref.tag : undefined);
+    return { manifest, decision };
+  }
+
   /** Decision for a manifest digest already known in this repository (used for blobs and referrers). */
   async decideDigest(target: Target, digest: string): Promise<DecisionResult> {
     if (!isDigest(digest)) throw new OciError('DIGEST_INVALID');

@@ -1,0 +1,41 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Role } from '../config/types.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Identity } from '../auth/token-registry.js';
+import { sendApiError } from './api-error.js';
+
+export const API_CHALLENGE = 'Bearer realm="portcullis"';
+
+/** Every /api/v1 call needs `Authorization: Bearer <token>`: 401 without a known token, 429 while throttled. */
+export function apiAuth(auth: Authenticator) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const outcome = auth.authenticate(req, res, { basic: false, issued: false });
+    if (outcome.kind === 'ok') {
+      res.locals.user = outcome.identity.name;
+      res.locals.identity = outcome.identity;
+      next();
+      return;
+    }
+    if (outcome.kind === 'blocked') {
+      res.setHeader('Retry-After', String(outcome.retryAfter));
+      sendApiError(res, 429, 'TOOMANYREQUESTS', `too many failed sign-ins from this address; retry in ${outcome.retryAfter} s`);
+      return;
+    }
+    res.setHeader('WWW-Authenticate', API_CHALLENGE);
+    const message = outcome.kind === 'missing' ? 'send Authorization: Bearer <token>' : outcome.reason;
+    sendApiError(res, 401, 'UNAUTHORIZED', message);
+  };
+}
+
+/** 403 unless the caller holds one of the roles (admin holds every role). */
+export function requireRole(auth: Authenticator, ...roles: Role[]) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const identity = res.locals.identity as Identity;
+    if (identity.role === 'admin' || roles.includes(identity.role)) {
+      next();
+      return;
+    }
+    auth.forbidden(req, res, identity, `role ${identity.role} may not ${req.method} ${req.baseUrl}${req.path}`);
+    sendApiError(res, 403, 'DENIED', `"${identity.name}" (${identity.role}) may not do this; it needs ${['admin', ...roles].join(' or ')}`);
+  };
+}

@@ -1,0 +1,42 @@
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Db } from '../db/database.js';
+import type { PolicyVersions } from '../db/policy-versions.js';
+import type { Logger } from '../logger.js';
+import { sendApiError } from './api-error.js';
+import { apiAuth } from './api-auth.js';
+import { auditRoutes } from './audit-routes.js';
+import type { ImageEvaluator } from './image-evaluator.js';
+import { policyRoutes } from './policy-routes.js';
+
+export interface ApiDeps {
+  db: Db;
+  policies: PolicyVersions;
+  auth: Authenticator;
+  knownKeys: ReadonlySet<string>;
+  evaluate: ImageEvaluator;
+  fingerprint?: string;
+  log: Logger;
+}
+
+/** The admin and audit API, mounted at /api/v1. Every route needs a bearer token; roles are per route. */
+export function apiRouter(d: ApiDeps): Router {
+  const r = Router();
+  r.use((_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  r.use(apiAuth(d.auth));
+  r.use(express.json({ limit: '1mb', strict: false }));
+  r.use(policyRoutes(d));
+  r.use(auditRoutes(d));
+  r.use((req, res) => sendApiError(res, 404, 'NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`));
+  r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.parse.failed') return sendApiError(res, 400, 'BAD_REQUEST', 'the body is not valid JSON');
+    if (e.type === 'entity.too.large') return sendApiError(res, 413, 'TOO_LARGE', 'the body is larger than 1 MiB');
+    d.log.error('API request failed', { requestId: res.locals.requestId, path: req.path, error: String((err as Error)?.stack ?? err) });
+    sendApiError(res, 500, 'INTERNAL', 'internal error');
+  });
+  return r;
+}

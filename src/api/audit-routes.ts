@@ -1,0 +1,68 @@
+import { Router } from 'express';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Db } from '../db/database.js';
+import { AUDIT_FORMATS, CONTENT_TYPES, writeAuditEvents, type AuditFormat } from '../audit/audit-export.js';
+import { AuditQuery, decodeCursor, encodeCursor, parseAuditFilter } from '../audit/audit-query.js';
+import { verifyChain } from '../audit/verify-chain.js';
+import { sendApiError, type FieldError } from './api-error.js';
+import { requireRole } from './api-auth.js';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+/**
+ * /audit/events and /audit/verify (admin, auditor). JSON pages hold at most 1000 events; NDJSON and CSV
+ * without `limit` export every matching event up to the newest one at the start, streamed in batches.
+ */
+export function auditRoutes(d: { db: Db; auth: Authenticator }): Router {
+  const r = Router();
+  const readers = requireRole(d.auth, 'auditor');
+  const query = new AuditQuery(d.db);
+
+  r.get('/audit/events', readers, async (req, res) => {
+    const q = req.query as Record<string, unknown>;
+    const { filter, errors } = parseAuditFilter(q);
+    const fieldErrors: FieldError[] = [...errors];
+    const format = (q.format ?? 'json') as AuditFormat;
+    if (!AUDIT_FORMATS.includes(format)) fieldErrors.push({ path: 'format', message: 'must be json, ndjson or csv' });
+    let after = 0;
+    if (q.cursor !== undefined) {
+      const decoded = typeof q.cursor === 'string' ? decodeCursor(q.cursor) : undefined;
+      if (decoded === undefined) fieldErrors.push({ path: 'cursor', message: 'is not a cursor from this API' });
+      else after = decoded;
+    }
+    let limit: number | undefined = format === 'json' ? DEFAULT_LIMIT : undefined;
+    if (q.limit !== undefined) {
+      const n = Number(q.limit);
+      if (typeof q.limit !== 'string' || !Number.isInteger(n) || n < 1 || n > MAX_LIMIT) {
+        fieldErrors.push({ path: 'limit', message: `must be an integer from 1 to ${MAX_LIMIT}` });
+      } else limit = n;
+    }
+    if (fieldErrors.length > 0) {
+      sendApiError(res, 400, 'BAD_REQUEST', `${fieldErrors.length} invalid parameter(s)`, fieldErrors);
+      return;
+    }
+    // Fixing the newest id first makes the page exact while events keep arriving.
+    const newest = query.maxId();
+    const nextAfter = limit === undefined ? null : query.nextAfter(filter, after, limit, newest);
+    const next = nextAfter === null ? null : encodeCursor(nextAfter);
+    const upto = nextAfter ?? newest;
+    res.status(200).setHeader('Content-Type', CONTENT_TYPES[format]);
+    if (next) {
+      res.setHeader('X-Next-Cursor', next);
+      const params = new URLSearchParams(Object.entries(q).filter(([k, v]) => k !== 'cursor' && typeof v === 'string') as [string, string][]);
+      params.set('cursor', next);
+      res.setHeader('Link', `<${req.baseUrl}${req.path}?${params.toString()}>; rel="next"`);
+    }
+    if (format === 'csv') res.setHeader('Content-Disposition', 'attachment; filename="audit-events.csv"');
+    await writeAuditEvents(res, format, query.batches(filter, after, Number.MAX_SAFE_INTEGER, upto), next);
+    res.end();
+  });
+
+  r.get('/audit/verify', readers, async (_req, res) => {
+    const report = await verifyChain(d.db);
+    res.json({ ok: report.ok, events: report.events, firstBroken: report.firstBroken, ...(report.reason ? { reason: report.reason } : {}), head: report.head });
+  });
+
+  return r;
+}

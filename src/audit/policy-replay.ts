@@ -1,0 +1,120 @@
+import type { Db } from '../db/database.js';
+import { evaluateRule } from '../policy/evaluate.js';
+import { matchRule } from '../policy/match.js';
+import type { Outcome, PolicyRule } from '../policy/types.js';
+import type { Evidence } from '../verify/types.js';
+import { AuditQuery } from './audit-query.js';
+
+export type ReplayOutcome = Outcome | 'unknown';
+
+export interface ReplayImage {
+  repository: string;
+  digest: string;
+  references: string[];
+  pulls: number;
+  before: Outcome;
+  after: ReplayOutcome;
+  rule: string | null;
+  reasons: string[];
+}
+
+export interface ReplayGroup {
+  pulls: number;
+  images: ReplayImage[];
+}
+
+export interface ReplayResult {
+  since: string;
+  until: string;
+  /** Manifest pulls with a decision in the window. */
+  pulls: number;
+  unchanged: number;
+  allowToDeny: ReplayGroup;
+  denyToAllow: ReplayGroup;
+  /** Pulls under enforce/warn rules whose digest has no cached evidence: the draft cannot be judged. */
+  unknown: ReplayGroup;
+}
+
+const MAX_IMAGES = 1000;
+
+/**
+ * Evaluates a draft policy against every manifest pull recorded between `since` and `until`, with the
+ * evidence cached for each digest and each pull's own time (freshness is judged as it was then). Served
+ * means allow or warn; a pull flips when the draft changes served to denied or back.
+ */
+export function replayPolicy(db: Db, rules: readonly PolicyRule[], since: string, until: string, fingerprint?: string): ReplayResult {
+  const evidenceStmt = db.prepare(`SELECT json FROM evidence WHERE digest = ?
+    ORDER BY (fingerprint = ?) DESC, expires_at DESC LIMIT 1`).pluck();
+  const evidenceCache = new Map<string, Evidence | null>();
+  const evidenceOf = (digest: string): Evidence | null => {
+    if (!evidenceCache.has(digest)) {
+      if (evidenceCache.size > 10_000) evidenceCache.clear();
+      const json = evidenceStmt.get(digest, fingerprint ?? '') as string | undefined;
+      evidenceCache.set(digest, json ? (JSON.parse(json) as Evidence) : null);
+    }
+    return evidenceCache.get(digest)!;
+  };
+
+  const judge = (repository: string, digest: string, at: Date, parent?: string): { outcome: ReplayOutcome; rule: string | null; reasons: string[] } => {
+    const rule = matchRule(rules, repository);
+    if (!rule) return { outcome: 'deny', rule: null, reasons: [`no policy rule matches ${repository}`] };
+    if (rule.mode === 'allow' || rule.mode === 'deny') {
+      const d = evaluateRule(rule, undefined, { now: at });
+      return { outcome: d.outcome, rule: rule.name, reasons: d.reasons };
+    }
+    const evidence = evidenceOf(digest);
+    if (!evidence) return { outcome: 'unknown', rule: rule.name, reasons: [`no cached evidence for ${digest}`] };
+    let d = evaluateRule(rule, evidence, { now: at });
+    if (d.outcome !== 'allow' && parent) {
+      const p = judge(repository, parent, at);
+      if (p.outcome === 'allow') d = evaluateRule(rule, evidence, { now: at, parentVerdict: 'allow' });
+    }
+    return { outcome: d.outcome, rule: rule.name, reasons: d.reasons };
+  };
+
+  const groups = { allowToDeny: new Map<string, ReplayImage>(), denyToAllow: new Map<string, ReplayImage>(), unknown: new Map<string, ReplayImage>() };
+  const counts = { allowToDeny: 0, denyToAllow: 0, unknown: 0 };
+  let pulls = 0;
+  let unchanged = 0;
+  const query = new AuditQuery(db);
+  const filter = { kind: 'pull.manifest', since, until };
+  for (const batch of query.batches(filter, 0, Number.MAX_SAFE_INTEGER, query.maxId())) {
+    for (const row of batch) {
+      if (!row.decision || !row.digest || !row.repository) continue;
+      pulls++;
+      const recorded = parseEvidence(row.evidence);
+      const digest = typeof recorded.artifactFor === 'string' ? recorded.artifactFor : row.digest;
+      const parent = typeof recorded.coveredByIndex === 'string' ? recorded.coveredByIndex : undefined;
+      const before = row.decision as Outcome;
+      const after = judge(row.repository, digest, new Date(row.time), parent);
+      const servedBefore = before !== 'deny';
+      const key = after.outcome === 'unknown' ? 'unknown' : servedBefore && after.outcome === 'deny' ? 'allowToDeny' : !servedBefore && after.outcome !== 'deny' ? 'denyToAllow' : undefined;
+      if (!key) {
+        unchanged++;
+        continue;
+      }
+      counts[key]++;
+      const id = `${row.repository}@${digest}|${before}|${after.outcome}`;
+      let image = groups[key].get(id);
+      if (!image && groups[key].size < MAX_IMAGES) {
+        image = { repository: row.repository, digest, references: [], pulls: 0, before, after: after.outcome, rule: after.rule, reasons: after.reasons };
+        groups[key].set(id, image);
+      }
+      if (image) {
+        image.pulls++;
+        if (row.reference && !image.references.includes(row.reference) && image.references.length < 20) image.references.push(row.reference);
+      }
+    }
+  }
+  const group = (k: keyof typeof counts): ReplayGroup => ({ pulls: counts[k], images: [...groups[k].values()] });
+  return { since, until, pulls, unchanged, allowToDeny: group('allowToDeny'), denyToAllow: group('denyToAllow'), unknown: group('unknown') };
+}
+
+function parseEvidence(text: string | null): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text ?? 'null') as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,114 @@
+import type { Request, Response } from 'express';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Logger } from '../logger.js';
+import { FailureLimiter } from './failure-limiter.js';
+import { IssuedTokens } from './issued-tokens.js';
+import type { Identity, TokenRegistry } from './token-registry.js';
+
+export type AuthOutcome =
+  | { kind: 'ok'; identity: Identity }
+  | { kind: 'missing' }
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'blocked'; retryAfter: number };
+
+export interface AuthOptions {
+  /** Accept `Basic base64(name:token)`. */
+  basic: boolean;
+  /** Accept bearer tokens issued by the token endpoint (configured tokens are always accepted as bearer). */
+  issued: boolean;
+}
+
+type Presented =
+  | { scheme: 'none' }
+  | { scheme: 'malformed' }
+  | { scheme: 'basic'; name: string; secret: string }
+  | { scheme: 'bearer'; token: string };
+
+/**
+ * Turns an Authorization header into an identity. Bad credentials are counted per client address (too
+ * many and the address waits) and recorded as `auth.failure` audit events naming the claimed user and
+ * why, never the secret.
+ */
+export class Authenticator {
+  constructor(
+    private readonly tokens: TokenRegistry,
+    readonly issued: IssuedTokens,
+    private readonly limiter: FailureLimiter,
+    private readonly audit: AuditLog,
+    private readonly log: Logger,
+  ) {}
+
+  authenticate(req: Request, res: Response, opts: AuthOptions): AuthOutcome {
+    const client = clientAddress(req);
+    const wait = this.limiter.retryAfter(client);
+    if (wait > 0) return { kind: 'blocked', retryAfter: wait };
+    const presented = parseAuthorization(req.headers.authorization);
+    if (presented.scheme === 'none') return { kind: 'missing' };
+    const found = this.identify(presented, opts);
+    if ('identity' in found) {
+      return { kind: 'ok', identity: found.identity };
+    }
+    const blockedFor = this.limiter.fail(client);
+    const claimed = presented.scheme === 'basic' ? presented.name.slice(0, 128) : null;
+    const reasons = [found.reason];
+    if (blockedFor > 0) reasons.push(`too many failed attempts from ${client}: refused for ${blockedFor} s`);
+    this.record(req, res, claimed, 401, reasons);
+    return { kind: 'invalid', reason: found.reason };
+  }
+
+  /** Records a refusal of an authenticated identity (wrong role). */
+  forbidden(req: Request, res: Response, identity: Identity, reason: string): void {
+    this.record(req, res, identity.name, 403, [reason]);
+  }
+
+  /** Matches presented credentials to a configured identity, or says why they do not match. */
+  private identify(p: Presented, opts: AuthOptions): { identity: Identity } | { reason: string } {
+    if (p.scheme === 'none' || p.scheme === 'malformed') return { reason: 'malformed Authorization header' };
+    if (p.scheme === 'basic') {
+      if (!opts.basic) return { reason: 'Basic credentials are not accepted here; send Authorization: Bearer <token>' };
+      const identity = this.tokens.identify(p.secret, p.name);
+      return identity ? { identity } : { reason: `invalid credentials for user "${p.name.slice(0, 128)}"` };
+    }
+    if (opts.issued && IssuedTokens.looksIssued(p.token)) {
+      const checked = this.issued.check(p.token);
+      if ('error' in checked) return { reason: checked.error };
+      const identity = this.tokens.byName(checked.name);
+      return identity ? { identity } : { reason: 'token names an identity that is no longer configured' };
+    }
+    const identity = this.tokens.identify(p.token);
+    return identity ? { identity } : { reason: 'unknown token' };
+  }
+
+  private record(req: Request, res: Response, user: string | null, status: number, reasons: string[]): void {
+    try {
+      this.audit.append({
+        kind: 'auth.failure',
+        requestId: (res.locals.requestId as string | undefined) ?? null,
+        client: clientAddress(req),
+        user,
+        reference: `${req.method} ${req.originalUrl.split('?')[0]!.slice(0, 512)}`,
+        reasons,
+        status,
+      });
+    } catch (err) {
+      this.log.error('audit append failed for an authentication failure', { error: String(err) });
+    }
+  }
+}
+
+export function clientAddress(req: Request): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+function parseAuthorization(header: string | undefined): Presented {
+  if (header === undefined || header.trim() === '') return { scheme: 'none' };
+  const m = /^(\w+)\s+(\S+)\s*$/.exec(header);
+  if (!m) return { scheme: 'malformed' };
+  const scheme = m[1]!.toLowerCase();
+  if (scheme === 'bearer') return { scheme: 'bearer', token: m[2]! };
+  if (scheme !== 'basic') return { scheme: 'malformed' };
+  const decoded = Buffer.from(m[2]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return { scheme: 'malformed' };
+  return { scheme: 'basic', name: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+}

@@ -1,0 +1,68 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../logger.js';
+import { OciError } from '../oci/errors.js';
+import { sendError } from '../http/send-error.js';
+import type { AuthOptions, Authenticator } from './authenticator.js';
+import type { Identity } from './token-registry.js';
+
+export const PULL_CHALLENGE = 'Basic realm="portcullis"';
+const PULL_ROLES = new Set(['puller', 'admin']);
+
+/**
+ * Guards /v2. With `pull: "token"` every request needs Basic credentials (user = token name, password =
+ * token) or a bearer token from /auth/token; the name is kept in res.locals.user for the audit log. With
+ * anonymous pulls, valid credentials still name the user, and anything else is served anonymously.
+ */
+export function pullAuth(auth: Authenticator, mode: 'anonymous' | 'token', log: Logger) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (mode === 'anonymous') {
+      if (req.headers.authorization) {
+        const outcome = auth.authenticate(req, res, { basic: true, issued: true });
+        if (outcome.kind === 'ok') res.locals.user = outcome.identity.name;
+      }
+      next();
+      return;
+    }
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    if (admitPuller(auth, req, res, log, { basic: true, issued: true })) next();
+  };
+}
+
+/**
+ * The Docker token endpoint: GET with Basic credentials answers `{token, access_token, expires_in,
+ * issued_at}` for use as `Authorization: Bearer`. Scope is not narrowed: a puller may pull whatever
+ * the policy allows.
+ */
+export function tokenEndpoint(auth: Authenticator, log: Logger) {
+  return (req: Request, res: Response): void => {
+    res.setHeader('Cache-Control', 'no-store');
+    const identity = admitPuller(auth, req, res, log, { basic: true, issued: false });
+    if (!identity) return;
+    const t = auth.issued.issue(identity.name);
+    res.status(200).json({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt });
+  };
+}
+
+/** The identity when it may pull; otherwise sends the OCI error (429, 401 with a challenge, or 403). */
+function admitPuller(auth: Authenticator, req: Request, res: Response, log: Logger, opts: AuthOptions): Identity | undefined {
+  const outcome = auth.authenticate(req, res, opts);
+  if (outcome.kind === 'blocked') {
+    const retry = String(outcome.retryAfter);
+    const message = `too many failed sign-ins from this address; retry in ${retry} s`;
+    sendError(req, res, new OciError('TOOMANYREQUESTS', message, undefined, { 'Retry-After': retry }), log);
+    return undefined;
+  }
+  if (outcome.kind !== 'ok') {
+    const message = outcome.kind === 'missing' ? 'authentication required' : `authentication failed: ${outcome.reason}`;
+    sendError(req, res, new OciError('UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': PULL_CHALLENGE }), log);
+    return undefined;
+  }
+  const { identity } = outcome;
+  res.locals.user = identity.name;
+  if (!PULL_ROLES.has(identity.role)) {
+    auth.forbidden(req, res, identity, `role ${identity.role} may not pull`);
+    sendError(req, res, new OciError('DENIED', `"${identity.name}" (${identity.role}) may not pull images`), log);
+    return undefined;
+  }
+  return identity;
+}

@@ -1,0 +1,60 @@
+import { loadConfigFile } from '../config/load.js';
+import { openDatabase } from '../db/database.js';
+import { AUDIT_FORMATS, writeAuditEvents, type AuditFormat } from '../audit/audit-export.js';
+import { AuditQuery, decodeCursor, encodeCursor, FILTER_KEYS, parseAuditFilter } from '../audit/audit-query.js';
+import { requireFlag, UsageError, type Command } from './command.js';
+import { checkFlags } from './audit-flags.js';
+
+export const auditQueryCommand: Command = {
+  name: 'audit query',
+  summary: 'print audit events matching filters (json, ndjson or csv)',
+  usage: `portcullis audit query --config FILE [filters] [--format json|ndjson|csv] [--limit N] [--cursor C]
+
+Reads the audit log from the database named in the config file and prints the matching events in id
+order, the same way GET /api/v1/audit/events does. Without --limit every matching event is printed
+(streamed); with it, at most N, and the JSON output's "next" (or stderr for ndjson/csv) gives the cursor
+for the next page.
+
+Filters (all optional, combined with AND):
+  --kind K           pull.manifest, pull.blob, policy.update, policy.rollback, auth.failure, audit.prune, ...
+  --decision D       allow, deny or warn
+  --repository R     canonical repository, e.g. docker.io/library/alpine
+  --digest D         manifest or blob digest
+  --user U           token name of the caller
+  --since T          ISO 8601 time (inclusive) or a duration back from now: 7d, 12h, 30m
+  --until T          ISO 8601 time (exclusive) or a duration back from now
+
+Example: every denied pull of the last week, as CSV:
+  portcullis audit query --config portcullis.json --decision deny --since 7d --format csv`,
+  async run(args) {
+    checkFlags(args, ['config', 'format', 'limit', 'cursor', ...FILTER_KEYS]);
+    const config = loadConfigFile(requireFlag(args, 'config'));
+    const { filter, errors } = parseAuditFilter(args.flags);
+    if (errors.length > 0) throw new UsageError(errors.map((e) => `--${e.path} ${e.message}`).join('; '));
+    const format = (args.flags.format ?? 'json') as AuditFormat;
+    if (!AUDIT_FORMATS.includes(format)) throw new UsageError('--format must be json, ndjson or csv');
+    let limit: number | undefined;
+    if (args.flags.limit !== undefined) {
+      limit = Number(args.flags.limit);
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
+    }
+    let after = 0;
+    if (typeof args.flags.cursor === 'string') {
+      const decoded = decodeCursor(args.flags.cursor);
+      if (decoded === undefined) throw new UsageError('--cursor is not a cursor from a previous query');
+      after = decoded;
+    }
+    const db = openDatabase(config.database.path);
+    try {
+      const query = new AuditQuery(db);
+      const newest = query.maxId();
+      const nextAfter = limit === undefined ? null : query.nextAfter(filter, after, limit, newest);
+      const next = nextAfter === null ? null : encodeCursor(nextAfter);
+      await writeAuditEvents(process.stdout, format, query.batches(filter, after, Number.MAX_SAFE_INTEGER, nextAfter ?? newest), next);
+      if (next && format !== 'json') process.stderr.write(`next: ${next}\n`);
+    } finally {
+      db.close();
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,37 @@
+import { loadConfigFile } from '../config/load.js';
+import { createApp } from '../app.js';
+import { createLogger } from '../logger.js';
+import { OciError } from '../oci/errors.js';
+import { requireFlag, UsageError, type Command } from './command.js';
+import { checkFlags, printJson } from './audit-flags.js';
+
+export const EXIT_DENIED = 3;
+
+export const policyEvaluateCommand: Command = {
+  name: 'policy evaluate',
+  summary: 'show the decision the proxy would make for an image now',
+  usage: `portcullis policy evaluate IMAGE --config FILE
+
+Fetches IMAGE (e.g. docker.io/acme/app:1.2 or ghcr.io/org/app@sha256:...) from its upstream, gathers its
+signatures and attestations and applies the active stored policy, printing the decision with its rule,
+reasons and evidence, as POST /api/v1/policy/evaluate does. Nothing is served and no pull is recorded.
+Exits 0 when the image would be served (allow or warn), ${EXIT_DENIED} when it would be denied, 1 on errors.`,
+  async run(args) {
+    checkFlags(args, ['config'], 1);
+    const image = args.positional[0];
+    if (!image) throw new UsageError('IMAGE is required, e.g. portcullis policy evaluate docker.io/library/alpine:3 --config FILE');
+    const config = loadConfigFile(requireFlag(args, 'config'));
+    const log = createLogger('warn', {}, (line) => process.stderr.write(line));
+    const app = createApp(config, { log, maintenance: false });
+    try {
+      const result = await app.evaluate(image);
+      printJson(result);
+      return result.decision === 'deny' ? EXIT_DENIED : 0;
+    } catch (err) {
+      if (err instanceof OciError) throw new Error(`${err.code}: ${err.message}`);
+      throw err;
+    } finally {
+      await app.close();
+    }
+  },
+};

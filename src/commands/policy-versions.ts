@@ -1,0 +1,26 @@
+import { loadConfigFile } from '../config/load.js';
+import { openDatabase } from '../db/database.js';
+import { PolicyVersions } from '../db/policy-versions.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { requireFlag, type Command } from './command.js';
+import { checkFlags, printJson } from './audit-flags.js';
+
+export const policyVersionsCommand: Command = {
+  name: 'policy versions',
+  summary: 'list policy versions with author, source and diff summary',
+  usage: `portcullis policy versions --config FILE
+
+Prints {"versions": [...]}, newest first, as GET /api/v1/policy/versions does: each with its number,
+time, author, source ("config" or "api"), the version it rolled back to (if any) and what changed.`,
+  async run(args) {
+    checkFlags(args, ['config']);
+    const config = loadConfigFile(requireFlag(args, 'config'));
+    const db = openDatabase(config.database.path);
+    try {
+      printJson({ versions: new PolicyVersions(db, new AuditLog(db)).list() });
+      return 0;
+    } finally {
+      db.close();
+    }
+  },
+};

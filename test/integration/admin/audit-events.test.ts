@@ -1,0 +1,214 @@
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../../src/app.js';
+import type { AuditEventInput } from '../../../src/audit/types.js';
+import { baseConfig, bearer, cli, workspace, type Workspace } from './fixture.js';
+
+/** GET /api/v1/audit/events: filters, keyset pagination while events arrive, and JSON/NDJSON/CSV parity. */
+
+const REPOS = ['upstream.test/org/app', 'upstream.test/org/db'];
+
+function pullEvent(i: number): AuditEventInput {
+  return {
+    kind: i % 5 === 0 ? 'pull.blob' : 'pull.manifest',
+    requestId: `req-${i}`,
+    client: '127.0.0.1',
+    user: i % 2 ? 'ci' : null,
+    upstream: 'upstream.test',
+    repository: REPOS[i % 2],
+    reference: i % 3 ? '1.0' : 'sha256:' + 'a'.repeat(64),
+    digest: `sha256:${i.toString(16).padStart(64, '0')}`,
+    decision: i % 4 === 0 ? 'deny' : i % 7 === 0 ? 'warn' : 'allow',
+    policy: 'signed',
+    policyVersion: 1,
+    mode: 'enforce',
+    // Text that needs CSV quoting and JSON escaping.
+    reasons: i % 4 === 0 ? [`no signature, "quoted", comma, and\nnewline #${i}`] : [],
+    evidence: { signer: { issuer: 'https://issuer.example', subject: `ci@${i}` }, logIndex: i },
+    cacheHit: i % 3 === 0,
+    bytes: i * 100,
+    status: i % 4 === 0 ? 403 : 200,
+  };
+}
+
+/** RFC 4180 parser that keeps whether a cell was quoted: an unquoted empty cell is null. */
+function parseCsv(text: string): { value: string; quoted: boolean }[][] {
+  const rows: { value: string; quoted: boolean }[][] = [];
+  let row: { value: string; quoted: boolean }[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let value = '';
+    let quoted = false;
+    if (text[i] === '"') {
+      quoted = true;
+      i++;
+      for (;;) {
+        if (text[i] === '"' && text[i + 1] === '"') {
+          value += '"';
+          i += 2;
+        } else if (text[i] === '"') {
+          i++;
+          break;
+        } else value += text[i++];
+      }
+    } else {
+      while (i < text.length && text[i] !== ',' && text[i] !== '\r') value += text[i++];
+    }
+    row.push({ value, quoted });
+    if (text[i] === ',') i++;
+    else {
+      i += 2; // \r\n
+      rows.push(row);
+      row = [];
+    }
+  }
+  return rows;
+}
+
+const NUMBERS = new Set(['id', 'policyVersion', 'bytes', 'status']);
+const JSONS = new Set(['reasons', 'evidence']);
+
+function csvToEvents(text: string): Record<string, unknown>[] {
+  const [header, ...rows] = parseCsv(text);
+  const names = header!.map((c) => c.value);
+  return rows.map((cells) =>
+    Object.fromEntries(
+      cells.map((c, k) => {
+        const name = names[k]!;
+        if (!c.quoted && c.value === '') return [name, null];
+        if (NUMBERS.has(name)) return [name, Number(c.value)];
+        if (name === 'cacheHit') return [name, c.value === 'true'];
+        if (JSONS.has(name)) return [name, JSON.parse(c.value)];
+        return [name, c.value];
+      }),
+    ),
+  );
+}
+
+describe('audit events API', () => {
+  let ws: Workspace;
+  let app: App;
+  const get = (query: string, who: 'alice' | 'audrey' = 'audrey') =>
+    request(app.express).get(`/api/v1/audit/events${query}`).set('Authorization', bearer(who));
+
+  beforeAll(async () => {
+    ws = await workspace('events');
+    await ws.write(baseConfig());
+    app = ws.open(); // event 1 is the config policy version
+    for (let i = 1; i <= 240; i++) app.audit.append(pullEvent(i));
+  });
+  afterAll(() => ws.remove());
+
+  it('pages with an opaque cursor that stays correct while new events arrive', async () => {
+    const seen: number[] = [];
+    let cursor: string | null = '';
+    let added = 0;
+    let pages = 0;
+    while (cursor !== null) {
+      const res = await get(`?kind=pull.manifest&limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(res.status, res.text).toBe(200);
+      const ids = (res.body.events as { id: number; kind: string }[]).map((e) => e.id);
+      expect(ids.length).toBeLessThanOrEqual(50);
+      seen.push(...ids);
+      cursor = res.body.next as string | null;
+      pages++;
+      // New events land between page reads, some matching the filter and some not.
+      if (pages <= 3) for (let k = 0; k < 7; k++, added++) app.audit.append(pullEvent(1000 + added));
+    }
+    const expected = app.db.prepare(`SELECT id FROM audit_events WHERE kind = 'pull.manifest' ORDER BY id`).pluck().all();
+    expect(seen).toEqual(expected);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(pages).toBeGreaterThan(4);
+  });
+
+  it('defaults to 100 events per page and refuses more than 1000', async () => {
+    const res = await get('');
+    expect(res.body.events).toHaveLength(100);
+    expect(typeof res.body.next).toBe('string');
+    const tooMany = await get('?limit=1001');
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.errors).toEqual([{ path: 'limit', message: expect.any(String) }]);
+  });
+
+  it('filters by decision, repository, digest, user, kind and time, combined', async () => {
+    const res = await get(`?decision=deny&repository=${encodeURIComponent(REPOS[0]!)}&limit=1000`);
+    const events = res.body.events as Array<Record<string, unknown>>;
+    expect(events.length).toBeGreaterThan(10);
+    expect(events.every((e) => e.decision === 'deny' && e.repository === REPOS[0])).toBe(true);
+    expect(events[0]!.reasons).toEqual([expect.stringContaining('no signature')]);
+
+    const digest = pullEvent(8).digest!;
+    expect((await get(`?digest=${digest}`)).body.events.map((e: { requestId: string }) => e.requestId)).toEqual(['req-8']);
+    const byUser = (await get('?user=ci&limit=1000')).body.events as Array<{ user: string }>;
+    expect(byUser.length).toBeGreaterThan(100);
+    expect(byUser.every((e) => e.user === 'ci')).toBe(true);
+    expect((await get('?since=2000-01-01T00:00:00Z&until=2001-01-01T00:00:00Z')).body).toEqual({ events: [], next: null });
+    expect((await get('?since=1h&limit=1000')).body.events.length).toBeGreaterThan(200);
+
+    const bad = await get('?decision=maybe&since=last-week&format=xml&cursor=zzz');
+    expect(bad.status).toBe(400);
+    expect((bad.body.errors as { path: string }[]).map((e) => e.path).sort()).toEqual(['cursor', 'decision', 'format', 'since']);
+  });
+
+  it('exports NDJSON and CSV that parse back to exactly the JSON events', async () => {
+    const json = (await get('?limit=1000')).body.events as Record<string, unknown>[];
+    expect(json.length).toBeGreaterThan(240);
+    const ndjson = await get('?format=ndjson');
+    expect(ndjson.headers['content-type']).toMatch(/application\/x-ndjson/);
+    const lines = ndjson.text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toEqual(json);
+    const csv = await get('?format=csv');
+    expect(csv.headers['content-type']).toMatch(/text\/csv/);
+    expect(csv.text.split('\r\n')[0]).toBe(
+      'id,time,kind,requestId,client,user,upstream,repository,reference,digest,decision,policy,policyVersion,mode,reasons,evidence,cacheHit,bytes,status,prevHash,hash',
+    );
+    expect(csvToEvents(csv.text)).toEqual(json);
+  });
+
+  it('pages NDJSON and CSV exports too when a limit is given', async () => {
+    const res = await get('?format=ndjson&limit=10');
+    expect(res.text.trim().split('\n')).toHaveLength(10);
+    const next = res.headers['x-next-cursor'];
+    expect(next).toBeTruthy();
+    expect(res.headers.link).toContain('rel="next"');
+    const second = await get(`?format=ndjson&limit=10&cursor=${next}`);
+    expect(JSON.parse(second.text.split('\n')[0]!).id).toBe(JSON.parse(res.text.trim().split('\n')[9]!).id + 1);
+  });
+
+  it('answers the same query from the CLI, for people on the host', async () => {
+    const api = (await get('?decision=deny&format=csv')).text;
+    const local = await cli(['audit', 'query', '--config', ws.configPath, '--decision', 'deny', '--format', 'csv']);
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stdout).toBe(api);
+    const json = await cli(['audit', 'query', '--config', ws.configPath, '--kind', 'pull.blob', '--limit', '5']);
+    const page = JSON.parse(json.stdout);
+    expect(page.events).toHaveLength(5);
+    expect(page.events.every((e: { kind: string }) => e.kind === 'pull.blob')).toBe(true);
+    expect(typeof page.next).toBe('string');
+    const typo = await cli(['audit', 'query', '--config', ws.configPath, '--decison', 'deny']);
+    expect(typo.code).toBe(2);
+  });
+});
+
+describe('audit export size', () => {
+  let ws: Workspace;
+  let app: App;
+
+  beforeAll(async () => {
+    ws = await workspace('export');
+    await ws.write(baseConfig());
+    app = ws.open();
+    const insert = app.db.transaction(() => {
+      for (let i = 0; i < 50_000; i++) app.audit.append(pullEvent(i));
+    });
+    insert();
+  });
+  afterAll(() => ws.remove());
+
+  it('streams a large export in order with every row', async () => {
+    const res = await request(app.express).get('/api/v1/audit/events?format=ndjson').set('Authorization', bearer('alice'));
+    const lines = res.text.trim().split('\n');
+    expect(lines).toHaveLength(50_001);
+    expect(JSON.parse(lines.at(-1)!).id).toBe(50_001);
+  });
+});
