@@ -13,6 +13,9 @@ import type { BlobStore } from '../store/blob-store.js';
  */
 export class BlobDownload extends EventEmitter {
   written = 0;
+  /** Size and digest checked; every byte may be served. */
+  verified = false;
+  /** Committed to the store. */
   done = false;
   failure: Error | undefined;
   /** The temp path while downloading, the store path once committed. */
@@ -55,20 +58,30 @@ export class BlobDownload extends EventEmitter {
       if (actual !== this.digest) {
         throw new OciError('UPSTREAM_INVALID', `upstream content for ${this.digest} has digest ${actual}`);
       }
-      await fh.sync();
+      // Verified: clients may have their last byte now. Making the file durable (fsync, rename) is the
+      // cache's business and stays off their critical path.
+      this.verified = true;
+      this.emit('progress');
       await fh.close();
       fh = undefined;
-      await store.commit(tempPath, this.digest);
-      this.path = store.pathOf(this.digest);
-      this.done = true;
-      onDone(this.written);
-      this.emit('progress');
     } catch (err) {
       this.failure = toOciError(err);
       await fh?.close().catch(() => {});
       await store.discard(tempPath);
       this.emit('progress');
+      return;
     }
+    try {
+      await store.commit(tempPath, this.digest);
+      this.path = store.pathOf(this.digest);
+      this.done = true;
+      onDone(this.written);
+    } catch (err) {
+      // Clients got verified bytes; only the cache entry is lost. Readers still opening the temp file fail.
+      this.failure = toOciError(err);
+      await store.discard(tempPath);
+    }
+    this.emit('progress');
   }
 
   /** A stream of bytes [start, end] that follows the download as it grows. */
@@ -116,10 +129,10 @@ class FollowerStream extends Readable {
   private async pump(): Promise<void> {
     const d = this.download;
     for (;;) {
-      if (d.failure) throw d.failure;
+      if (d.failure && !d.verified) throw d.failure;
       const limit = this.limit();
       if (this.position >= limit) {
-        const complete = d.done && (this.end === undefined || this.position > this.end || this.position >= d.written);
+        const complete = d.verified && (this.end === undefined || this.position > this.end || this.position >= d.written);
         if (complete) {
           this.reading = false;
           this.push(null);
@@ -149,7 +162,7 @@ class FollowerStream extends Readable {
   private limit(): number {
     const d = this.download;
     const spanEnd = this.end !== undefined ? this.end + 1 : (d.size ?? Number.POSITIVE_INFINITY);
-    if (d.done) return Math.min(d.written, spanEnd);
+    if (d.verified) return Math.min(d.written, spanEnd);
     return Math.max(0, Math.min(d.written, spanEnd - 1, d.size === undefined ? d.written - 1 : Number.POSITIVE_INFINITY));
   }
 
@@ -158,8 +171,10 @@ class FollowerStream extends Readable {
     try {
       this.fh = await open(this.download.path, 'r');
     } catch (err) {
-      // The temp file was renamed between our path read and open: use the committed path.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !this.download.done) throw err;
+      // The temp file was renamed (or dropped) between our path read and open: follow it to the store.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await this.download.settled();
+      if (!this.download.done) throw this.download.failure ?? err;
       this.fh = await open(this.download.path, 'r');
     }
     return this.fh;

@@ -1,0 +1,172 @@
+// The systems under test: the distribution upstream, distribution's own pull-through proxy (the peer),
+// nginx serving the upstream's blob files straight from disk (the near-limit), and Portcullis.
+import { mkdir, mkdtemp, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The TypeScript test helpers, loaded through ./ts-hooks.mjs. */
+export async function helpers() {
+  const [tools, registry, proxy] = await Promise.all([
+    import('../../test/helpers/tools.ts'),
+    import('../../test/helpers/registry.ts'),
+    import('../../test/helpers/proxy.ts'),
+  ]);
+  return { ...tools, ...registry, ...proxy };
+}
+
+export const UPSTREAM_NAME = 'upstream.test';
+
+/** CNCF distribution as a pull-through cache (`proxy.remoteurl`), with its own storage. */
+export async function startPeer(h, upstreamUrl, root) {
+  const dir = await mkdtemp(join(root, 'peer-'));
+  const port = await h.freePort();
+  const configPath = join(dir, 'config.yml');
+  await writeFile(
+    configPath,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      '  cache:',
+      '    blobdescriptor: inmemory',
+      '  maintenance:',
+      '    uploadpurging:',
+      '      enabled: false',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '  secret: bench-not-a-secret',
+      'proxy:',
+      `  remoteurl: ${upstreamUrl}`,
+      '',
+    ].join('\n'),
+  );
+  const daemon = await h.spawnDaemon(h.REGISTRY_BIN, ['serve', configPath]);
+  const url = `http://127.0.0.1:${port}`;
+  await h.waitUntil(`peer on ${url}`, async () => {
+    if (!daemon.running()) throw new Error(`peer exited:\n${daemon.lines().join('\n')}`);
+    return h.httpAnswers(`${url}/v2/`, 200);
+  });
+  return { name: 'peer', url, pid: daemon.pid, stop: () => daemon.stop('SIGTERM') };
+}
+
+/** nginx mapping /v2/<repo>/blobs|manifests/<digest> to the upstream registry's data files. */
+export async function startNginx(h, registryDir, root) {
+  const dir = await mkdtemp(join(root, 'nginx-'));
+  await mkdir(join(dir, 'tmp'), { recursive: true });
+  const port = await h.freePort();
+  const blobs = join(registryDir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256');
+  const digestRe = (p) => `sha256:(?<${p}hex>(?<${p}pre>[0-9a-f]{2})[0-9a-f]{62})`;
+  const conf = `
+${process.getuid?.() === 0 ? 'user root;' : ''}
+worker_processes auto;
+daemon off;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, 'tmp')};
+  proxy_temp_path ${join(dir, 'tmp')};
+  fastcgi_temp_path ${join(dir, 'tmp')};
+  uwsgi_temp_path ${join(dir, 'tmp')};
+  scgi_temp_path ${join(dir, 'tmp')};
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:${port};
+    location ~ "^/v2/.+/blobs/${digestRe('b')}$" {
+      default_type application/octet-stream;
+      alias ${blobs}/$bpre/$bhex/data;
+    }
+    location ~ "^/v2/.+/manifests/${digestRe('m')}$" {
+      default_type application/vnd.oci.image.manifest.v1+json;
+      alias ${blobs}/$mpre/$mhex/data;
+    }
+  }
+}
+`;
+  const confPath = join(dir, 'nginx.conf');
+  await writeFile(confPath, conf);
+  const daemon = await h.spawnDaemon(h.findTool('nginx') ?? '/usr/sbin/nginx', ['-p', dir, '-c', confPath]);
+  const url = `http://127.0.0.1:${port}`;
+  await h.waitUntil(`nginx on ${url}`, async () => {
+    if (!daemon.running()) throw new Error(`nginx exited:\n${daemon.lines().join('\n')}`);
+    return h.httpAnswers(`${url}/`);
+  });
+  return { name: 'nginx', url, pid: daemon.pid, stop: () => daemon.stop('SIGQUIT') };
+}
+
+/** Portcullis as its own process via the test helper; finds its pid for RSS and fd sampling. */
+export async function startPortcullis(h, upstreamUrl, root, opts = {}) {
+  const dataDir = await mkdtemp(join(root, 'portcullis-'));
+  const proxy = await h.startProxy({
+    upstreams: [{ name: UPSTREAM_NAME, url: upstreamUrl, tagTtl: '5m' }],
+    policies: opts.policies,
+    extra: { log: { level: 'warn' }, ...(opts.extra ?? {}) },
+    dataDir,
+    env: opts.env,
+  });
+  const pid = await pidOf(proxy.configPath);
+  return { name: opts.name ?? 'portcullis', url: proxy.url, pid, proxy, dataDir, stop: () => proxy.stop('SIGTERM') };
+}
+
+/** The pid of the process whose command line names `needle` (the helper does not expose it). */
+export async function pidOf(needle) {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
+      if (cmd.includes(needle)) return Number(entry);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  throw new Error(`no process with ${needle} on its command line`);
+}
+
+/** VmRSS and VmHWM in bytes. */
+export async function memoryOf(pid) {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/** RSS summed over a process and its children (nginx workers). */
+export async function treeRss(pid) {
+  let total = (await memoryOf(pid)).rss;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) total += (await memoryOf(Number(entry))).rss;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+/** Open descriptors: all, and those that are files (not sockets, pipes or event fds). */
+export async function fdCount(pid) {
+  const fds = await readdir(`/proc/${pid}/fd`);
+  let files = 0;
+  for (const fd of fds) {
+    try {
+      if ((await readlink(`/proc/${pid}/fd/${fd}`)).startsWith('/')) files++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return { total: fds.length, files };
+}
+
+export async function benchRoot() {
+  return mkdtemp(join(tmpdir(), 'portcullis-bench-'));
+}

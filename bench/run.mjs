@@ -1,0 +1,176 @@
+// `npm run bench`: Portcullis side by side with CNCF distribution's pull-through proxy (the peer) and nginx
+// serving the same blob files from disk (the near-limit), on loopback, in one run on this machine.
+// Env: BENCH_REPS (default 3), BENCH_BIG_MIB (default 1024), BENCH_DEADLINE_MIN (default 12).
+import { register } from 'node:module';
+import { cpus, freemem, totalmem, release } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+register('./lib/ts-hooks.mjs', import.meta.url);
+const { helpers, startPeer, startNginx, startPortcullis, benchRoot, UPSTREAM_NAME } = await import('./lib/systems.mjs');
+const { createAgent, pullImage, median, timed, ACCEPT } = await import('./lib/client.mjs');
+const { wrk, upstreamBlobFetches, withRssSampling, table, ratio } = await import('./lib/measure.mjs');
+const { createImagePusher, MiB } = await import('./lib/images.mjs');
+
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const BIG = Number(process.env.BENCH_BIG_MIB ?? 1024) * MiB;
+const deadline = setTimeout(() => {
+  console.error('benchmark deadline passed; stopping');
+  process.exit(2);
+}, Number(process.env.BENCH_DEADLINE_MIN ?? 12) * 60_000);
+deadline.unref();
+
+const h = await helpers();
+const pki = await import('../test/helpers/pki/index.ts');
+const root = await benchRoot();
+const stops = [];
+const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+try {
+  log(`root ${root}`);
+  await mkdir(join(root, 'upstream'));
+  const registry = await h.startRegistry({ dir: join(root, 'upstream') });
+  stops.push(() => registry.stop());
+  const pusher = await createImagePusher(h, pki, registry.url, UPSTREAM_NAME);
+  const peer = await startPeer(h, registry.url, root);
+  stops.push(peer.stop);
+  const nginx = await startNginx(h, registry.dir, root);
+  stops.push(nginx.stop);
+  const portcullis = await startPortcullis(h, registry.url, root);
+  stops.push(portcullis.stop);
+  const signed = await startPortcullis(h, registry.url, root, {
+    name: 'portcullis+keyed',
+    policies: [{ name: 'signed', match: ['**'], mode: 'enforce', signatures: { anyOf: [{ key: 'bench', tlog: 'optional' }] } }],
+    extra: { trust: { trustedRoot: 'public-good', keys: { bench: pusher.publicKeyPem } } },
+  });
+  stops.push(signed.stop);
+  const proxies = [portcullis, signed, peer];
+  const agent = createAgent(512);
+  const repo = 'bench/app';
+
+  // Cold pull: one fresh image per repetition; each proxy pulls it through an empty cache.
+  log('cold pulls');
+  const cold = { portcullis: [], signed: [], peer: [], nginx: [] };
+  const coldImages = [];
+  for (let i = 0; i < REPS; i++) {
+    const img = await pusher.push(repo, `cold-${i}`);
+    coldImages.push(img);
+    const order = i % 2 ? [...proxies].reverse() : proxies;
+    for (const sys of order) {
+      const { seconds } = await timed(() => pullImage(agent, sys.url, repo, img.tag, { verify: i === 0 }));
+      cold[sys === signed ? 'signed' : sys.name].push(seconds);
+    }
+    cold.nginx.push((await timed(() => pullImage(agent, nginx.url, repo, img.digest, { verify: i === 0 }))).seconds);
+  }
+
+  // Warm pull throughput from each cache (nginx: the files themselves).
+  log('warm pulls');
+  const warm = { portcullis: [], signed: [], peer: [], nginx: [] };
+  const w = coldImages[0];
+  for (let i = 0; i < REPS + 2; i++) {
+    for (const sys of [...proxies, nginx]) {
+      const ref = sys === nginx ? w.digest : w.tag;
+      const { seconds, value } = await timed(() => pullImage(agent, sys.url, repo, ref));
+      warm[sys === signed ? 'signed' : sys.name].push(value.bytes / MiB / seconds);
+    }
+  }
+
+  // Manifest requests by digest, 32 connections.
+  log('manifest requests (wrk)');
+  const man = { portcullis: [], signed: [], peer: [], nginx: [] };
+  for (let i = 0; i < Math.max(2, REPS - 1); i++) {
+    for (const sys of [...proxies, nginx]) {
+      const r = await wrk(`${sys.url}/v2/${repo}/manifests/${w.digest}`, { accept: ACCEPT, seconds: 5 });
+      if (r.non2xx || r.errors) log(`  ${sys.name}: ${r.non2xx} non-2xx, socket errors ${r.errors}`);
+      man[sys === signed ? 'signed' : sys.name].push(r);
+    }
+  }
+
+  // 16 clients pulling the same uncached image at once; upstream fetches counted from its access log.
+  log('16-client fan-out');
+  const fan = { portcullis: [], signed: [], peer: [] };
+  for (let i = 0; i < REPS; i++) {
+    for (const sys of i % 2 ? [...proxies].reverse() : proxies) {
+      const key = sys === signed ? 'signed' : sys.name;
+      const img = await pusher.push(repo, `fan-${key}-${i}`);
+      const { seconds } = await timed(() =>
+        Promise.all(Array.from({ length: 16 }, () => pullImage(agent, sys.url, repo, img.tag))),
+      );
+      const up = await upstreamBlobFetches(registry, img.blobDigests);
+      fan[key].push({ seconds, fetchesPerBlob: up.gets / img.blobDigests.length, upstreamMiB: up.bytes / MiB, imageMiB: img.bytes / MiB });
+    }
+  }
+
+  // Peak RSS while 16 clients stream one big layer through an empty cache.
+  log(`peak RSS with 16 clients x ${BIG / MiB} MiB`);
+  const big = await pusher.push('bench/big', 'big', { layers: 1, layerSize: BIG, sign: false });
+  const rss = {};
+  const streamTime = {};
+  for (const sys of [portcullis, peer, nginx]) {
+    const ref = sys === nginx ? big.digest : big.tag;
+    const { value, peakRss } = await withRssSampling(
+      sys.pid,
+      () => timed(() => Promise.all(Array.from({ length: 16 }, () => pullImage(agent, sys.url, 'bench/big', ref)))),
+      { tree: sys === nginx },
+    );
+    rss[sys.name] = peakRss / MiB;
+    streamTime[sys.name] = value.seconds;
+  }
+  await agent.close();
+
+  const m = (xs, f = (x) => x) => median(xs.map(f));
+  const R = {
+    coldSeconds: { portcullis: m(cold.portcullis), signed: m(cold.signed), peer: m(cold.peer), nginx: m(cold.nginx) },
+    warmMBps: { portcullis: m(warm.portcullis), signed: m(warm.signed), peer: m(warm.peer), nginx: m(warm.nginx) },
+    manifestRps: Object.fromEntries(Object.entries(man).map(([k, v]) => [k, m(v, (r) => r.rps)])),
+    manifestP99Ms: Object.fromEntries(Object.entries(man).map(([k, v]) => [k, m(v, (r) => r.p99Ms)])),
+    fanoutSeconds: Object.fromEntries(Object.entries(fan).map(([k, v]) => [k, m(v, (r) => r.seconds)])),
+    fanoutFetchesPerBlob: Object.fromEntries(Object.entries(fan).map(([k, v]) => [k, m(v, (r) => r.fetchesPerBlob)])),
+    fanoutUpstreamMiB: Object.fromEntries(Object.entries(fan).map(([k, v]) => [k, m(v, (r) => r.upstreamMiB)])),
+    peakRssMiB: rss,
+    bigStreamSeconds: streamTime,
+  };
+  const rows = [
+    ['cold pull, s (3x32 MiB, lower is better)', R.coldSeconds.portcullis, R.coldSeconds.peer, R.coldSeconds.nginx],
+    ['cold pull with keyed verification, s', R.coldSeconds.signed, R.coldSeconds.peer, R.coldSeconds.nginx],
+    ['warm pull, MB/s', R.warmMBps.portcullis, R.warmMBps.peer, R.warmMBps.nginx],
+    ['manifest by digest, req/s (wrk -c32)', R.manifestRps.portcullis, R.manifestRps.peer, R.manifestRps.nginx],
+    ['manifest by digest, p99 ms', R.manifestP99Ms.portcullis, R.manifestP99Ms.peer, R.manifestP99Ms.nginx],
+    ['manifest by digest with keyed policy, req/s', R.manifestRps.signed, R.manifestRps.peer, R.manifestRps.nginx],
+    ['16 clients same uncached image, s', R.fanoutSeconds.portcullis, R.fanoutSeconds.peer, undefined],
+    ['  upstream GETs per blob', R.fanoutFetchesPerBlob.portcullis, R.fanoutFetchesPerBlob.peer, undefined],
+    ['  MiB fetched from upstream', R.fanoutUpstreamMiB.portcullis, R.fanoutUpstreamMiB.peer, undefined],
+    ['16 clients, keyed verification, s', R.fanoutSeconds.signed, R.fanoutSeconds.peer, undefined],
+    [`peak RSS MiB, 16 clients x ${BIG / MiB} MiB layer`, R.peakRssMiB.portcullis, R.peakRssMiB.peer, R.peakRssMiB.nginx],
+    [`  time for that, s`, R.bigStreamSeconds.portcullis, R.bigStreamSeconds.peer, R.bigStreamSeconds.nginx],
+  ];
+  const targets = {
+    warmAtLeastPeer: R.warmMBps.portcullis >= R.warmMBps.peer,
+    warmAtLeast08Nginx: R.warmMBps.portcullis >= 0.8 * R.warmMBps.nginx,
+    coldVerifiedNoSlowerThanPeer: R.coldSeconds.signed <= R.coldSeconds.peer,
+    manifestAtLeast5xPeer: R.manifestRps.portcullis >= 5 * R.manifestRps.peer,
+    manifestP99Under10ms: R.manifestP99Ms.portcullis < 10,
+    fanoutOneFetchPerBlob: R.fanoutFetchesPerBlob.portcullis === 1 && R.fanoutFetchesPerBlob.signed === 1,
+    fanoutFasterThanPeer: R.fanoutSeconds.portcullis < R.fanoutSeconds.peer,
+    peakRssUnder256MiB: R.peakRssMiB.portcullis < 256,
+  };
+  const machine = {
+    cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1),
+    freeGiB: +(freemem() / 1024 ** 3).toFixed(1), kernel: release(), node: process.version,
+  };
+  console.log(`\nmachine: ${machine.cpus} x ${machine.model}, ${machine.memoryGiB} GiB RAM, Linux ${machine.kernel}, Node ${machine.node}`);
+  console.log(`medians of ${REPS} repetitions (warm ${REPS + 2}, wrk ${Math.max(2, REPS - 1)} x 5 s)\n`);
+  console.log(table(rows));
+  console.log('\ntargets:');
+  for (const [k, ok] of Object.entries(targets)) console.log(`  ${ok ? 'met ' : 'MISS'}  ${k}`);
+  console.log(`  (keyed-policy cold pull vs peer: ${ratio(R.coldSeconds.signed, R.coldSeconds.peer)})`);
+  const dir = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'results');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify({ machine, reps: REPS, bigLayerMiB: BIG / MiB, results: R, raw: { cold, warm, man, fan }, targets }, null, 2));
+  console.log(`\nwritten ${file}`);
+} finally {
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  await rm(root, { recursive: true, force: true });
+  clearTimeout(deadline);
+}
