@@ -135,6 +135,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     next();
   });
   app.use(requestLog(log));
+  // The pull API first: it carries nearly all traffic, so it should not walk past the other routes.
+  app.use('/v2', pullAuth(auth, config.auth.pull, log), v2Handler({ pull, listing, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
   app.use(opsRoutes({ db, store, metrics }));
   app.get('/auth/token', tokenEndpoint(auth, log));
   app.use('/api/v1', apiRouter({
@@ -142,7 +144,6 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     knownKeys: new Set(Object.keys(config.trust.keys)),
     fingerprint: gatherer.fingerprint,
   }));
-  app.use('/v2', pullAuth(auth, config.auth.pull, log), v2Handler({ pull, listing, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
 
   return {
     express: app,

@@ -10,11 +10,13 @@ export interface ManifestMeta {
 
 /** Prepared statements over what the proxy has cached: tags, manifests, blob links, evidence. */
 const KNOWN_LIMIT = 100_000;
+const TOUCH_INTERVAL_MS = 60_000;
 
 export class CacheIndex {
   private readonly s;
   /** Facts that only ever become true (a digest is in a repository, a manifest's blobs are linked): remembered. */
   private readonly known = new Set<string>();
+  private readonly touched = new Map<string, number>();
 
   constructor(private readonly db: Db) {
     this.s = {
@@ -113,8 +115,14 @@ export class CacheIndex {
     this.s.putBlob.run(digest, size, now, now);
   }
 
+  /** Records a cache hit for eviction; at most once a minute per blob, so hits do not each cost a write. */
   touchBlob(digest: string): void {
-    this.s.touchBlob.run(Date.now(), digest);
+    const now = Date.now();
+    const last = this.touched.get(digest);
+    if (last !== undefined && now - last < TOUCH_INTERVAL_MS) return;
+    if (this.touched.size >= KNOWN_LIMIT) this.touched.clear();
+    this.touched.set(digest, now);
+    this.s.touchBlob.run(now, digest);
   }
 
   getEvidence(digest: string, fingerprint: string): { json: string; expiresAt: number } | undefined {

@@ -49,9 +49,12 @@ interface Row {
  * re-reads only when the newest version number moved, so a change made by any process sharing the
  * database applies to the next request. Every change is committed together with its audit event.
  */
+const RECHECK_MS = 1000;
+
 export class PolicyVersions implements PolicySource {
   private readonly s;
   private active: ActivePolicy | undefined;
+  private checkedAt = 0;
 
   constructor(
     private readonly db: Db,
@@ -67,7 +70,14 @@ export class PolicyVersions implements PolicySource {
     };
   }
 
+  /**
+   * Changes made through this object apply at once (update and rollback drop the cached policy); a change
+   * written by another process sharing the file is picked up within RECHECK_MS.
+   */
   current(): ActivePolicy {
+    const now = Date.now();
+    if (this.active && now - this.checkedAt < RECHECK_MS) return this.active;
+    this.checkedAt = now;
     const newest = (this.s.newest.get() as { v: number | null }).v;
     if (newest === null) throw new Error('no policy version is stored; the proxy has not been started with this database');
     if (this.active?.version !== newest) {
@@ -127,6 +137,7 @@ export class PolicyVersions implements PolicySource {
     rollbackOf: number | null,
     note?: string,
   ): number {
+    this.checkedAt = 0;
     const newest = (this.s.newest.get() as { v: number | null }).v;
     const previous = newest === null ? [] : (JSON.parse((this.s.get.get(newest) as Row).rules) as PolicyRule[]);
     const diff = diffRules(previous, rules);

@@ -67,7 +67,7 @@ export class PullService {
     try {
       m = await this.d.manifests.resolve(target, ref);
     } catch (err) {
-      this.recordFailure(base, err);
+      await this.recordFailure(base, err);
       throw err;
     }
     this.d.observer?.onCache?.('manifest', m.cacheHit);
@@ -80,14 +80,14 @@ export class PullService {
     this.d.observer?.onDecision?.('manifest', decision);
     const event: AuditEventInput = { ...base, digest: m.digest, cacheHit: m.cacheHit, ...decisionFields(decision) };
     if (decision.outcome === 'deny') {
-      this.append({ ...event, status: 403 });
+      await this.append({ ...event, status: 403 });
       throw denied(decision);
     }
     if (!acceptsMediaType(accept, m.mediaType)) {
-      this.append({ ...event, status: 404, reasons: [...decision.reasons, `client does not accept ${m.mediaType}`] });
+      await this.append({ ...event, status: 404, reasons: [...decision.reasons, `client does not accept ${m.mediaType}`] });
       throw new OciError('MANIFEST_UNKNOWN', `manifest is ${m.mediaType}, which the client's Accept header does not list`);
     }
-    this.append({ ...event, status: 200, bytes: m.bytes.length });
+    await this.append({ ...event, status: 200, bytes: m.bytes.length });
     return { digest: m.digest, mediaType: m.mediaType, bytes: m.bytes };
   }
 
@@ -95,7 +95,7 @@ export class PullService {
     const base: AuditEventInput = { ...this.baseEvent(req, target, 'pull.blob', digest), digest };
     const links = this.d.index.blobLinks(target.upstream.name, target.repository, digest);
     if (links.length === 0) {
-      this.append({ ...base, status: 404, reasons: ['no manifest pulled through this proxy references this blob in this repository'] });
+      await this.append({ ...base, status: 404, reasons: ['no manifest pulled through this proxy references this blob in this repository'] });
       throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not referenced by any manifest pulled through this proxy for ${target.canonical}`);
     }
     let decision: DecisionResult | undefined;
@@ -106,7 +106,7 @@ export class PullService {
     this.d.observer?.onDecision?.('blob', decision!);
     const event: AuditEventInput = { ...base, ...decisionFields(decision!) };
     if (decision!.outcome === 'deny') {
-      this.append({ ...event, status: 403 });
+      await this.append({ ...event, status: 403 });
       throw denied(decision!);
     }
 
@@ -115,18 +115,18 @@ export class PullService {
     const range = parseRange(rangeHeader, size);
     this.d.observer?.onCache?.('blob', cachedSize !== undefined);
     if (range.kind === 'unsatisfiable') {
-      this.append({ ...event, cacheHit: cachedSize !== undefined, status: 416, bytes: 0 });
+      await this.append({ ...event, cacheHit: cachedSize !== undefined, status: 416, bytes: 0 });
       return { status: 416, size, digest };
     }
     const span = range.kind === 'range' ? { start: range.start, end: range.end } : undefined;
     const status = span ? 206 : 200;
     const bytes = span ? span.end - span.start + 1 : size;
     if (head) {
-      this.append({ ...event, cacheHit: cachedSize !== undefined, status, bytes: 0 });
+      await this.append({ ...event, cacheHit: cachedSize !== undefined, status, bytes: 0 });
       return { status, size, digest, range: span };
     }
     if (cachedSize !== undefined) {
-      this.append({ ...event, cacheHit: true, status, bytes });
+      await this.append({ ...event, cacheHit: true, status, bytes });
       this.d.index.touchBlob(digest);
       return { status, size, digest, range: span, body: this.d.store.createReadStream(digest, span) };
     }
@@ -134,10 +134,10 @@ export class PullService {
     try {
       download = await this.d.blobs.fetch(target, digest, links[0]!.size);
     } catch (err) {
-      this.recordFailure({ ...event, cacheHit: false }, err);
+      await this.recordFailure({ ...event, cacheHit: false }, err);
       throw err;
     }
-    this.append({ ...event, cacheHit: false, status, bytes });
+    await this.append({ ...event, cacheHit: false, status, bytes });
     return { status, size, digest, range: span, body: download.createReader(span?.start ?? 0, span?.end) };
   }
 
@@ -204,15 +204,15 @@ export class PullService {
     };
   }
 
-  private recordFailure(event: AuditEventInput, err: unknown): void {
+  private async recordFailure(event: AuditEventInput, err: unknown): Promise<void> {
     const status = err instanceof OciError ? err.status : 500;
-    this.append({ ...event, status, reasons: [(err as Error).message ?? String(err)] });
+    await this.append({ ...event, status, reasons: [(err as Error).message ?? String(err)] });
   }
 
   /** Commits the audit event; a request whose event cannot be committed is not served. */
-  private append(event: AuditEventInput): void {
+  private async append(event: AuditEventInput): Promise<void> {
     try {
-      this.d.audit.append(event);
+      await this.d.audit.record(event);
     } catch (err) {
       this.d.log.error('audit append failed', { error: String(err) });
       throw new OciError('UNAVAILABLE', 'the audit log cannot be written; refusing to serve');
