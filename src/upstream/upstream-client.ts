@@ -16,6 +16,7 @@ export interface UpstreamStats {
 }
 
 const MAX_REDIRECTS = 5;
+const BODY_BUFFER_BYTES = 1024 * 1024;
 const MAX_RETRY_WAIT_MS = 5_000;
 const TOKEN_RESPONSE_LIMIT = 64 * 1024;
 
@@ -175,7 +176,8 @@ export class UpstreamClient {
     for (let hop = 0; ; hop++) {
       const sameOrigin = target.origin === this.origin;
       const sendHeaders = sameOrigin ? headers : withoutAuth(headers);
-      const res = await request(target, { method, headers: sendHeaders, dispatcher: this.dispatcher });
+      // A large body buffer lets blob downloads take big batches per disk write.
+      const res = await request(target, { method, headers: sendHeaders, dispatcher: this.dispatcher, highWaterMark: BODY_BUFFER_BYTES });
       const location = header(res.headers, 'location');
       if (res.statusCode >= 300 && res.statusCode < 400 && location && res.statusCode !== 304) {
         await res.body.dump();
