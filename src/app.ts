@@ -13,6 +13,9 @@ import { Decider, type PolicySource } from './pull/decider.js';
 import { PullService } from './pull/pull-service.js';
 import { ListingService } from './pull/listing-service.js';
 import { createEvidenceGatherer } from './verify/gatherer.js';
+import { RefreshingTrust } from './verify/trust-refresh.js';
+import { dirname, join } from 'node:path';
+import type { PolicyRule } from './policy/types.js';
 import { v2Handler } from './http/v2-routes.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { Metrics } from './metrics.js';
@@ -84,7 +87,11 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const policies = new PolicyVersions(db, audit);
   if (opts.maintenance !== false || !policies.hasVersions()) policies.syncFromConfig(config.policies, config.source);
   const policy = opts.policy ? opts.policy(db, config) : policies;
-  const gatherer = createEvidenceGatherer(config.trust);
+  const trust = new RefreshingTrust(config.trust, join(dirname(config.database.path), 'trust'), log, () =>
+    policy.current().rules.some(needsTrustedRoot),
+  );
+  if (opts.maintenance !== false) trust.start();
+  const gatherer = createEvidenceGatherer(trust);
   const manifests = new ManifestFetcher(index, store, log);
   const blobs = new BlobFetcher(store, index);
   blobs.onFetched = (upstream, bytes) => metrics.bytesFetched.inc({ upstream }, bytes);
@@ -159,8 +166,16 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     evaluate,
     async close() {
       retention?.stop();
+      trust.stop();
       await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));
       db.close();
     },
   };
+}
+
+/** Whether a rule relies on the Sigstore root (certificates, logs), not only on configured keys. */
+function needsTrustedRoot(rule: PolicyRule): boolean {
+  if (rule.mode !== 'enforce' && rule.mode !== 'warn') return false;
+  const entries = [...(rule.signatures?.anyOf ?? []), ...(rule.provenance?.signedBy.anyOf ?? [])];
+  return entries.some((e) => 'keyless' in e || e.tlog === 'required');
 }

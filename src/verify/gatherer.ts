@@ -12,12 +12,26 @@ import { toReason } from './verify-error.js';
  * Builds the gatherer from trust configuration. Loading happens here, so bad trust material fails at start.
  * gather() never throws: bad artifacts are `rejected`, unreachable ones set `gatherError` (fail closed).
  */
-export function createEvidenceGatherer(trust: TrustConfig | LoadedTrust, clock: () => Date = () => new Date()): EvidenceGatherer {
-  const loaded = 'material' in trust ? trust : loadTrust(trust);
+export function createEvidenceGatherer(
+  trust: TrustConfig | LoadedTrust | TrustSource,
+  clock: () => Date = () => new Date(),
+): EvidenceGatherer {
+  const source: TrustSource = 'current' in trust ? trust : constantTrust('material' in trust ? trust : loadTrust(trust));
   return {
-    fingerprint: loaded.fingerprint,
-    gather: (subject, source) => gatherEvidence(subject, source, loaded, clock()),
+    get fingerprint() {
+      return source.current().fingerprint;
+    },
+    gather: (subject, artifacts) => gatherEvidence(subject, artifacts, source.current(), clock()),
   };
+}
+
+/** Trust material that may be replaced while running (a refreshed public-good root). */
+export interface TrustSource {
+  current(): LoadedTrust;
+}
+
+function constantTrust(loaded: LoadedTrust): TrustSource {
+  return { current: () => loaded };
 }
 
 export async function gatherEvidence(subject: SubjectManifest, source: ArtifactSource, trust: LoadedTrust, now: Date): Promise<Evidence> {

@@ -21,8 +21,7 @@ export class TrustMaterialError extends Error {
 const ROOT_MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.trustedroot(\.v0\.\d+)?\+json(;version=0\.\d+)?$/;
 const SEEDS_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
 
-export function loadTrust(config: TrustConfig): LoadedTrust {
-  const rootBytes = readRootBytes(config.trustedRoot);
+export function loadTrust(config: TrustConfig, rootBytes: Buffer = readRootBytes(config.trustedRoot)): LoadedTrust {
   const material = parseTrustedRoot(rootBytes, config.trustedRoot);
   const keys = new Map<string, KeyObject>();
   const keyPrints: string[] = [];
