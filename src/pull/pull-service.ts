@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { CacheIndex } from '../db/cache-index.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -16,6 +16,9 @@ import type { BlobFetcher } from './blob-fetcher.js';
 import { subjectOfArtifactTag, type Decider, type DecisionResult } from './decider.js';
 import type { FetchedManifest, ManifestFetcher } from './manifest-fetcher.js';
 import type { Target } from './target.js';
+
+/** Blobs up to this size are verified on every read from the cache. */
+const SMALL_BLOB_BYTES = 1024 * 1024;
 
 export interface RequestInfo {
   requestId: string;
@@ -110,7 +113,14 @@ export class PullService {
       throw denied(decision!);
     }
 
-    const cachedSize = await this.d.store.size(digest);
+    let cachedSize = await this.d.store.size(digest);
+    // Small cached blobs (configs, signature layers) are re-hashed on every read: they are stored without
+    // fsync, and this is what guarantees a damaged copy is refetched rather than served.
+    let small: Buffer | undefined;
+    if (cachedSize !== undefined && cachedSize <= SMALL_BLOB_BYTES && !head) {
+      small = await this.d.store.readVerified(digest);
+      if (!small) cachedSize = undefined;
+    }
     const size = cachedSize ?? links[0]!.size;
     const range = parseRange(rangeHeader, size);
     this.d.observer?.onCache?.('blob', cachedSize !== undefined);
@@ -128,7 +138,10 @@ export class PullService {
     if (cachedSize !== undefined) {
       await this.append({ ...event, cacheHit: true, status, bytes });
       this.d.index.touchBlob(digest);
-      return { status, size, digest, range: span, body: this.d.store.createReadStream(digest, span) };
+      const body = small
+        ? Readable.from([span ? small.subarray(span.start, span.end + 1) : small])
+        : this.d.store.createReadStream(digest, span);
+      return { status, size, digest, range: span, body };
     }
     let download;
     try {

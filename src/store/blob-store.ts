@@ -80,15 +80,17 @@ export class BlobStore {
   }
 
   /** Moves a verified temp file into place (atomic rename on one filesystem). */
-  async commit(tempPath: string, digest: Digest): Promise<void> {
+  async commit(tempPath: string, digest: Digest, opts: { sync?: boolean } = {}): Promise<void> {
     const target = this.pathOf(digest);
     mkdirSync(join(target, '..'), { recursive: true });
-    // fsync before rename so a crash cannot leave a renamed but empty file.
-    const fh = await open(tempPath, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+    // fsync before rename so a power loss cannot leave a renamed but empty file.
+    if (opts.sync !== false) {
+      const fh = await open(tempPath, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
     }
     await rename(tempPath, target);
   }
@@ -97,7 +99,11 @@ export class BlobStore {
     await rm(tempPath, { force: true });
   }
 
-  /** Writes small content (manifests) after checking its digest. */
+  /**
+   * Writes small content (manifests, configs, signature layers) after checking its digest. Not fsynced:
+   * small content is re-hashed whenever it is read back (see `readVerified`), so a file damaged by a power
+   * loss is refetched, never served, and pulls do not wait for the disk.
+   */
   async putVerified(digest: Digest, bytes: Buffer): Promise<void> {
     if (digestOf(bytes, digestAlgorithm(digest)) !== digest) throw new Error(`content does not match ${digest}`);
     if ((await this.size(digest)) === bytes.length) return;
@@ -107,11 +113,24 @@ export class BlobStore {
       stream.end(bytes, () => resolve());
     });
     try {
-      await this.commit(path, digest);
+      await this.commit(path, digest, { sync: false });
     } catch (err) {
       await this.discard(path);
       throw err;
     }
+  }
+
+  /** Reads small content and checks it against its digest; a damaged file is removed and reported as absent. */
+  async readVerified(digest: Digest): Promise<Buffer | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await this.read(digest);
+    } catch {
+      return undefined;
+    }
+    if (digestOf(bytes, digestAlgorithm(digest)) === digest) return bytes;
+    await this.remove(digest);
+    return undefined;
   }
 
   async remove(digest: Digest): Promise<void> {
