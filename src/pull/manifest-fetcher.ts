@@ -71,6 +71,13 @@ export class ManifestFetcher {
       if (local) return local;
     }
     try {
+      if (!cachedDigest) {
+        // Nothing cached to compare with: a HEAD would only add a round trip before the GET.
+        const fetched = await this.fetch(target, tag);
+        if (!fetched) throw new OciError('MANIFEST_UNKNOWN', `manifest "${tag}" not found in ${target.canonical}`);
+        this.index.putTag(upstream.name, repository, tag, fetched.digest);
+        return fetched;
+      }
       const head = await upstream.send('HEAD', repository, `${repository}/manifests/${tag}`, { accept: UPSTREAM_ACCEPT });
       await head.body.dump();
       if (head.status === 404) throw new OciError('MANIFEST_UNKNOWN', `manifest "${tag}" not found in ${target.canonical}`);
