@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from './config/types.js';
 import { openDatabase, type Db } from './db/database.js';
 import { CacheIndex } from './db/cache-index.js';
@@ -29,11 +29,14 @@ import { Authenticator } from './auth/authenticator.js';
 import { pullAuth, tokenEndpoint } from './auth/pull-auth.js';
 import { apiRouter } from './api/api-router.js';
 import { requestLog } from './http/request-log.js';
+import { assignRequestId, isV2, v2Pipeline } from './http/v2-pipeline.js';
 import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
 import { OciError } from './oci/errors.js';
 
 export interface App {
   express: Express;
+  /** What the server runs: /v2 straight to the pull pipeline, everything else through express. */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
   config: Config;
   db: Db;
   store: BlobStore;
@@ -135,15 +138,14 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', false);
+  const v2 = v2Pipeline(log, pullAuth(auth, config.auth.pull, log), v2Handler({ pull, listing, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
+  // The pull API goes first and past the framework (see v2-pipeline.ts); the rest is express.
+  app.use((req, res, next) => (isV2(req.url) ? v2(req, res) : next()));
   app.use((req, res, next) => {
-    const given = req.headers['x-request-id'];
-    res.locals.requestId = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-    res.setHeader('X-Request-Id', res.locals.requestId as string);
+    assignRequestId(req, res);
     next();
   });
   app.use(requestLog(log));
-  // The pull API first: it carries nearly all traffic, so it should not walk past the other routes.
-  app.use('/v2', pullAuth(auth, config.auth.pull, log), v2Handler({ pull, listing, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
   app.use(opsRoutes({ db, store, metrics }));
   app.get('/auth/token', tokenEndpoint(auth, log));
   app.use('/api/v1', apiRouter({
@@ -154,6 +156,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
 
   return {
     express: app,
+    handler: (req, res) => (isV2(req.url) ? v2(req, res) : app(req, res)),
     config,
     db,
     store,

@@ -22,8 +22,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const headersTimeout = config.server?.headersTimeoutMs ?? 15_000;
   const limits = { headersTimeout, connectionsCheckingInterval: Math.max(250, Math.floor(headersTimeout / 4)) };
   const server: Server = config.tls
-    ? createHttpsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ...limits }, app.express)
-    : createHttpServer(limits, app.express);
+    ? createHttpsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ...limits }, app.handler)
+    : createHttpServer(limits, app.handler);
   server.headersTimeout = headersTimeout;
   server.requestTimeout = 0;
   server.keepAliveTimeout = 30_000;

@@ -3,7 +3,21 @@ type Labels = Record<string, string>;
 
 const DEFAULT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+const keyCache = new Map<string, string>();
+
+/** The rendered label set; memoised, since the same few label combinations recur on every request. */
 function labelKey(labels: Labels): string {
+  let id = '';
+  for (const k in labels) id += `${k}\u0000${labels[k]}\u0001`;
+  let key = keyCache.get(id);
+  if (key === undefined) {
+    key = renderLabels(labels);
+    if (keyCache.size < 10_000) keyCache.set(id, key);
+  }
+  return key;
+}
+
+function renderLabels(labels: Labels): string {
   return Object.keys(labels)
     .sort()
     .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`)

@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import { pathOf, type HttpRequest as Request, type HttpResponse as Response } from '../http/plain.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../logger.js';
 import { FailureLimiter } from './failure-limiter.js';
@@ -86,7 +86,7 @@ export class Authenticator {
         requestId: (res.locals.requestId as string | undefined) ?? null,
         client: clientAddress(req),
         user,
-        reference: `${req.method} ${req.originalUrl.split('?')[0]!.slice(0, 512)}`,
+        reference: `${req.method} ${pathOf(req).slice(0, 512)}`,
         reasons,
         status,
       });

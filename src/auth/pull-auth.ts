@@ -1,4 +1,5 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
+import type { HttpRequest, HttpResponse } from '../http/plain.js';
 import type { Logger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
 import { sendError } from '../http/send-error.js';
@@ -14,7 +15,7 @@ const PULL_ROLES = new Set(['puller', 'admin']);
  * anonymous pulls, valid credentials still name the user, and anything else is served anonymously.
  */
 export function pullAuth(auth: Authenticator, mode: 'anonymous' | 'token', log: Logger) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+  return (req: HttpRequest, res: HttpResponse, next: () => void): void => {
     if (mode === 'anonymous') {
       if (req.headers.authorization) {
         const outcome = auth.authenticate(req, res, { basic: true, issued: true });
@@ -44,7 +45,7 @@ export function tokenEndpoint(auth: Authenticator, log: Logger) {
 }
 
 /** The identity when it may pull; otherwise sends the OCI error (429, 401 with a challenge, or 403). */
-function admitPuller(auth: Authenticator, req: Request, res: Response, log: Logger, opts: AuthOptions): Identity | undefined {
+function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpResponse, log: Logger, opts: AuthOptions): Identity | undefined {
   const outcome = auth.authenticate(req, res, opts);
   if (outcome.kind === 'blocked') {
     const retry = String(outcome.retryAfter);

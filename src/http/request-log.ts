@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import { pathOf, type HttpRequest, type HttpResponse } from './plain.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
  * (no query string, which may carry anything), status, duration and the authenticated user.
  */
 export function requestLog(log: Logger) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+  return (req: HttpRequest, res: HttpResponse, next: () => void): void => {
     const started = performance.now();
     let done = false;
     const finish = () => {
@@ -15,7 +15,7 @@ export function requestLog(log: Logger) {
       log.info('request', {
         requestId: res.locals.requestId,
         method: req.method,
-        path: req.originalUrl.split('?')[0]!.slice(0, 1024),
+        path: pathOf(req).slice(0, 1024),
         status: res.statusCode,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         user: (res.locals.user as string | undefined) ?? null,
@@ -23,7 +23,7 @@ export function requestLog(log: Logger) {
         ...(res.writableFinished ? {} : { aborted: true }),
       });
     };
-    res.once('finish', finish);
+    // 'close' follows 'finish' on every response, and alone on one the client abandoned.
     res.once('close', finish);
     next();
   };

@@ -1,11 +1,11 @@
-import type { Request, Response } from 'express';
+import { pathOf, type HttpRequest, type HttpResponse } from './plain.js';
 import { OciError } from '../oci/errors.js';
 import type { Logger } from '../logger.js';
 
 /** Sends an OCI error body with the catalogue's status; anything unexpected is logged and becomes a 500. */
-export function sendError(req: Request, res: Response, err: unknown, log: Logger): void {
+export function sendError(req: HttpRequest, res: HttpResponse, err: unknown, log: Logger): void {
   const oci = err instanceof OciError ? err : undefined;
-  if (!oci) log.error('unhandled error', { requestId: res.locals.requestId, path: req.path, error: String((err as Error)?.stack ?? err) });
+  if (!oci) log.error('unhandled error', { requestId: res.locals.requestId, path: pathOf(req), error: String((err as Error)?.stack ?? err) });
   const e = oci ?? new OciError('UNAVAILABLE', 'internal error');
   const status = oci ? e.status : 500;
   if (res.headersSent) {
@@ -15,7 +15,8 @@ export function sendError(req: Request, res: Response, err: unknown, log: Logger
   for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
   if (status === 401 && !res.getHeader('WWW-Authenticate')) res.setHeader('WWW-Authenticate', 'Basic realm="portcullis"');
   const body = JSON.stringify(e.toBody());
-  res.status(status).setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(body));
   if (req.method === 'HEAD') res.end();
   else res.end(body);

@@ -1,4 +1,3 @@
-import type { NextFunction, Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
@@ -10,6 +9,7 @@ import { resolveTarget, type Target } from '../pull/target.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 import type { Metrics } from '../metrics.js';
 import { sendError } from './send-error.js';
+import { pathOf, sendJson, type HttpRequest, type HttpResponse } from './plain.js';
 
 const MANIFEST_RE = /^\/(.+)\/manifests\/([^/]+)$/;
 const UPLOAD_RE = /^\/(.+)\/blobs\/uploads(\/.*)?$/;
@@ -26,17 +26,24 @@ export interface V2Deps {
   log: Logger;
 }
 
-/** The OCI distribution API, pull side. Mounted at /v2; one handler parses the path so names may hold slashes. */
+/**
+ * The OCI distribution API, pull side, for every path under /v2. Plain Node request and response: this is
+ * the hot path, and one handler parses the path so names may hold slashes.
+ */
 export function v2Handler(d: V2Deps) {
-  return async (req: Request, res: Response, _next: NextFunction): Promise<void> => {
+  return async (req: HttpRequest, res: HttpResponse): Promise<void> => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     let route = 'other';
     try {
-      const path = req.path;
+      const path = pathOf(req).slice('/v2'.length);
+      const url = req.url ?? '';
+      const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+      const param = (name: string): string | undefined => query.get(name) ?? undefined;
       if (path === '/' || path === '') {
         route = 'base';
         if (req.method !== 'GET' && req.method !== 'HEAD') throw unsupported(req);
-        res.status(200).setHeader('Content-Type', 'application/json');
+        res.statusCode = 200;
+        res.setHeader('Content-Type', 'application/json');
         res.end(req.method === 'HEAD' ? undefined : '{}');
         return;
       }
@@ -46,7 +53,7 @@ export function v2Handler(d: V2Deps) {
         client: req.socket.remoteAddress ?? 'unknown',
         user: (res.locals.user as string | undefined) ?? null,
       };
-      const ns = typeof req.query.ns === 'string' ? req.query.ns : undefined;
+      const ns = param('ns');
       const target = (name: string): Target => resolveTarget(name, ns, d.upstreams, d.defaultUpstream);
       let m: RegExpExecArray | null;
       if ((m = MANIFEST_RE.exec(path))) {
@@ -54,7 +61,7 @@ export function v2Handler(d: V2Deps) {
         const t = target(m[1]!);
         const ref = parseReference(decodeURIComponentSafe(m[2]!));
         const out = await d.pull.manifest(info, t, ref, req.headers.accept);
-        res.status(200);
+        res.statusCode = 200;
         res.setHeader('Content-Type', out.mediaType);
         res.setHeader('Docker-Content-Digest', out.digest);
         res.setHeader('ETag', `"${out.digest}"`);
@@ -78,7 +85,7 @@ export function v2Handler(d: V2Deps) {
           res.setHeader('Content-Range', `bytes */${out.size}`);
           throw new OciError('RANGE_INVALID', `range not satisfiable for a blob of ${out.size} bytes`);
         }
-        res.status(out.status);
+        res.statusCode = out.status;
         res.setHeader('Content-Type', 'application/octet-stream');
         res.setHeader('ETag', `"${out.digest}"`);
         if (out.range) res.setHeader('Content-Range', `bytes ${out.range.start}-${out.range.end}/${out.size}`);
@@ -103,8 +110,8 @@ export function v2Handler(d: V2Deps) {
       if ((m = TAGS_RE.exec(path))) {
         route = 'tags';
         const t = target(m[1]!);
-        const n = typeof req.query.n === 'string' ? req.query.n : undefined;
-        const last = typeof req.query.last === 'string' ? req.query.last : undefined;
+        const n = param('n');
+        const last = param('last');
         const list = await d.listing.tags(t, n, last, m[1]!);
         if (list.next) {
           const q = new URLSearchParams();
@@ -113,16 +120,17 @@ export function v2Handler(d: V2Deps) {
           if (ns) q.set('ns', ns);
           res.setHeader('Link', `</v2/${m[1]}/tags/list?${q.toString()}>; rel="next"`);
         }
-        res.status(200).json(list.body);
+        sendJson(res, 200, list.body);
         return;
       }
       if ((m = REFERRERS_RE.exec(path))) {
         route = 'referrers';
         const t = target(m[1]!);
         const digest = parseDigest(decodeURIComponentSafe(m[2]!));
-        const artifactType = typeof req.query.artifactType === 'string' ? req.query.artifactType : undefined;
+        const artifactType = param('artifactType');
         const out = await d.listing.referrers(t, digest, artifactType);
-        res.status(200).setHeader('Content-Type', 'application/vnd.oci.image.index.v1+json');
+        res.statusCode = 200;
+        res.setHeader('Content-Type', 'application/vnd.oci.image.index.v1+json');
         if (out.filtered) res.setHeader('OCI-Filters-Applied', 'artifactType');
         res.setHeader('Content-Length', out.bytes.length);
         res.end(req.method === 'HEAD' ? undefined : out.bytes);
@@ -133,12 +141,12 @@ export function v2Handler(d: V2Deps) {
     } catch (err) {
       sendError(req, res, err, d.log);
     } finally {
-      d.metrics.requests.inc({ route, method: req.method, status: String(res.statusCode) });
+      d.metrics.requests.inc({ route, method: req.method ?? '', status: String(res.statusCode) });
     }
   };
 }
 
-function unsupported(req: Request): OciError {
+function unsupported(req: HttpRequest): OciError {
   return new OciError('UNSUPPORTED', `${req.method} is not supported: this is a read-only pull-through proxy`);
 }
 

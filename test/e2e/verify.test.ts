@@ -81,7 +81,7 @@ describe.skipIf(skip)('verify before serving', () => {
 
   async function expectServed(repo: string, ref = '1'): Promise<Response> {
     const res = await getManifest(repo, ref);
-    expect(res.status, await res.clone().text()).toBe(200);
+    expect(res.status, `${repo}@${ref}: ${await res.clone().text()}`).toBe(200);
     return res;
   }
 
@@ -113,6 +113,8 @@ describe.skipIf(skip)('verify before serving', () => {
     await image('keyed/wrong');
     await sign('keyed/wrong', other);
     await image('keyed/unsigned');
+    await image('keyed/never');
+    await sign('keyed/never', acme);
     await image('keyed-tlog/app');
     await sign('keyed-tlog/app', acme);
     await image('keyed-tlog/logged');
@@ -328,6 +330,28 @@ describe.skipIf(skip)('verify before serving', () => {
       const elsewhere = await fetch(`${proxy.url}/v2/${UPSTREAM}/keyed/app/blobs/${layer}`);
       expect(elsewhere.status).not.toBe(200);
       await elsewhere.arrayBuffer();
+    });
+
+    it('keeps serving verified images from cached evidence while the upstream is down, and denies what it cannot verify', async () => {
+      await expectServed('keyless/app');
+      const layer = images['keyless/app']!.layers[0]!.digest;
+      const blobUrl = `${proxy.url}/v2/${UPSTREAM}/keyless/app/blobs/${layer}`;
+      expect((await fetch(blobUrl).then((r) => r.arrayBuffer())).byteLength).toBe(images['keyless/app']!.layers[0]!.size);
+      await registry.stop();
+      try {
+        await expectServed('keyless/app');
+        await expectServed('keyless/app', images['keyless/app']!.digest);
+        const blob = await fetch(blobUrl);
+        expect(blob.status).toBe(200);
+        await blob.arrayBuffer();
+        // Never pulled, so nothing is cached: neither its manifest nor its evidence can be read, and nothing is served.
+        const res = await getManifest('keyed/never', images['keyed/never']!.digest);
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).not.toBe(200);
+        await res.arrayBuffer();
+      } finally {
+        await registry.start();
+      }
     });
 
     it('serves signature artifacts only for subjects that pass', async () => {
