@@ -1,25 +1,16 @@
 import { Router, type Request, type Response } from 'express';
-import type { Authenticator } from '../auth/authenticator.js';
 import type { Identity } from '../auth/token-registry.js';
 import { clientAddress } from '../auth/authenticator.js';
-import type { Db } from '../db/database.js';
 import type { Actor, PolicyVersions } from '../db/policy-versions.js';
 import { OciError } from '../oci/errors.js';
 import { validatePolicyRules } from '../policy/validate.js';
 import { parseTime } from '../audit/audit-query.js';
 import { replayPolicy } from '../audit/policy-replay.js';
-import type { ImageEvaluator } from './image-evaluator.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
+import type { ApiDeps } from './api-router.js';
 
-export interface PolicyRouteDeps {
-  db: Db;
-  policies: PolicyVersions;
-  auth: Authenticator;
-  knownKeys: ReadonlySet<string>;
-  evaluate: ImageEvaluator;
-  fingerprint?: string;
-}
+export type PolicyRouteDeps = Omit<ApiDeps, 'log'>;
 
 /** /policy: read (admin, auditor), replace and roll back (admin), evaluate (admin, auditor), replay (admin). */
 export function policyRoutes(d: PolicyRouteDeps): Router {
