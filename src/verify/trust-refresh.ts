@@ -18,6 +18,8 @@ const FETCH_TIMEOUT_MS = 15_000;
 export class RefreshingTrust implements TrustSource {
   private loaded: LoadedTrust;
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Immediate | undefined;
+  private stopped = false;
   private readonly rootFile: string;
 
   constructor(
@@ -45,22 +47,26 @@ export class RefreshingTrust implements TrustSource {
   start(): void {
     if (this.config.trustedRoot !== 'public-good') return;
     const run = () => void this.refresh();
-    setImmediate(run);
+    this.first = setImmediate(run);
     this.timer = setInterval(run, REFRESH_EVERY_MS);
     this.timer.unref();
   }
 
   stop(): void {
+    this.stopped = true;
+    if (this.first) clearImmediate(this.first);
     if (this.timer) clearInterval(this.timer);
   }
 
   /** Fetches the root through TUF (signed, versioned metadata); keeps the current root on any failure. */
   async refresh(): Promise<boolean> {
-    if (this.config.trustedRoot !== 'public-good' || !this.needsRoot()) return false;
+    if (this.stopped || this.config.trustedRoot !== 'public-good') return false;
     try {
+      if (!this.needsRoot()) return false;
       const [{ getTrustedRoot }, { TrustedRoot }] = await Promise.all([import('@sigstore/tuf'), import('@sigstore/protobuf-specs')]);
       mkdirSync(this.cacheDir, { recursive: true });
       const root = await getTrustedRoot({ cachePath: join(this.cacheDir, 'tuf'), retry: 1, timeout: FETCH_TIMEOUT_MS });
+      if (this.stopped) return false;
       const bytes = Buffer.from(JSON.stringify(TrustedRoot.toJSON(root)));
       const next = loadTrust(this.config, bytes);
       if (next.fingerprint !== this.loaded.fingerprint) {
