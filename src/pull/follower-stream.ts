@@ -1,0 +1,97 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { BlobDownload } from './blob-download.js';
+
+const CHUNK = 1024 * 1024;
+
+/** Reads one download's bytes [start, end] as they arrive: from its memory window, else from its file. */
+export class FollowerStream extends Readable {
+  private fh: FileHandle | undefined;
+  private position: number;
+  private reading = false;
+
+  constructor(
+    private readonly download: BlobDownload,
+    start: number,
+    private readonly end: number | undefined,
+  ) {
+    super({ highWaterMark: CHUNK });
+    this.position = start;
+  }
+
+  override _read(): void {
+    if (this.reading) return;
+    this.reading = true;
+    this.pump().catch((err) => this.destroy(err as Error));
+  }
+
+  private async pump(): Promise<void> {
+    const d = this.download;
+    for (;;) {
+      if (d.failure && !d.verified) throw d.failure;
+      const limit = this.limit();
+      if (this.position >= limit) {
+        const complete = d.verified && (this.end === undefined || this.position > this.end || this.position >= d.received);
+        if (complete) {
+          this.reading = false;
+          this.push(null);
+          return;
+        }
+        await new Promise<void>((resolve) => d.once('progress', resolve));
+        continue;
+      }
+      const memory = d.fromMemory(this.position, limit);
+      if (memory) {
+        this.position += memory.length;
+        if (!this.push(memory)) {
+          this.reading = false;
+          return;
+        }
+        continue;
+      }
+      const fh = await this.handle();
+      const length = Math.min(CHUNK, limit - this.position);
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await fh.read(buf, 0, length, this.position);
+      if (bytesRead === 0) throw new Error('blob file shrank while reading');
+      this.position += bytesRead;
+      if (!this.push(bytesRead === length ? buf : buf.subarray(0, bytesRead))) {
+        this.reading = false;
+        return;
+      }
+    }
+  }
+
+  /**
+   * How far this reader may go now. Until the download is verified, the last byte of the span is withheld:
+   * a client can never see a complete body whose digest has not been checked, so a truncated or wrong
+   * upstream body always ends in a broken connection rather than a response that looks finished.
+   */
+  private limit(): number {
+    const d = this.download;
+    const spanEnd = this.end !== undefined ? this.end + 1 : (d.size ?? Number.POSITIVE_INFINITY);
+    if (d.verified) return Math.min(d.received, spanEnd);
+    return Math.max(0, Math.min(d.received, spanEnd - 1, d.size === undefined ? d.received - 1 : Number.POSITIVE_INFINITY));
+  }
+
+  private async handle(): Promise<FileHandle> {
+    if (this.fh) return this.fh;
+    try {
+      this.fh = await open(this.download.path, 'r');
+    } catch (err) {
+      // The temp file was renamed (or dropped) between our path read and open: follow it to the store.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await this.download.settled();
+      if (!this.download.done) throw this.download.failure ?? err;
+      this.fh = await open(this.download.path, 'r');
+    }
+    return this.fh;
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh) fh.close().then(() => cb(err), () => cb(err));
+    else cb(err);
+  }
+}
