@@ -33,7 +33,9 @@ export async function startDocker(options: { mirror?: string; dir?: string } = {
     `--host=unix://${socket}`,
     ...(options.mirror ? [`--registry-mirror=${options.mirror}`] : []),
   ]);
-  const docker = (args: readonly string[]) => runCommand('docker', ['--host', `unix://${socket}`, ...args], 180_000);
+  // The CLI keeps its own config (logins) in the temp dir, never in the user's ~/.docker.
+  const docker = (args: readonly string[]) =>
+    runCommand('docker', ['--config', join(dir, 'client'), '--host', `unix://${socket}`, ...args], 180_000);
   await waitUntil(
     `dockerd on ${socket}`,
     async () => {
