@@ -60,7 +60,7 @@ export function v2Handler(d: V2Deps) {
         route = 'manifest';
         const t = target(m[1]!);
         const ref = parseReference(decodeURIComponentSafe(m[2]!));
-        const out = await d.pull.manifest(info, t, ref, req.headers.accept);
+        const out = await d.pull.manifest(info, t, ref, req.headers.accept, req.method === 'HEAD');
         res.statusCode = 200;
         res.setHeader('Content-Type', out.mediaType);
         res.setHeader('Docker-Content-Digest', out.digest);

@@ -64,7 +64,13 @@ export class PullService {
     },
   ) {}
 
-  async manifest(req: RequestInfo, target: Target, ref: Reference, accept: string | string[] | undefined): Promise<ManifestResponse> {
+  async manifest(
+    req: RequestInfo,
+    target: Target,
+    ref: Reference,
+    accept: string | string[] | undefined,
+    head = false,
+  ): Promise<ManifestResponse> {
     const base = this.baseEvent(req, target, 'pull.manifest', referenceString(ref));
     let m: FetchedManifest;
     try {
@@ -90,7 +96,7 @@ export class PullService {
       await this.append({ ...event, status: 404, reasons: [...decision.reasons, `client does not accept ${m.mediaType}`] });
       throw new OciError('MANIFEST_UNKNOWN', `manifest is ${m.mediaType}, which the client's Accept header does not list`);
     }
-    await this.append({ ...event, status: 200, bytes: m.bytes.length });
+    await this.append({ ...event, status: 200, bytes: head ? 0 : m.bytes.length });
     return { digest: m.digest, mediaType: m.mediaType, bytes: m.bytes };
   }
 
