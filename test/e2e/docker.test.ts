@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { auditRows } from '../helpers/audit.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDocker, type DockerDaemon } from '../helpers/docker.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
@@ -47,12 +47,8 @@ describe.skipIf(skip)('docker pulls through the proxy', () => {
     expect(out.stdout).toContain(`Digest: ${alpine.digest}`);
     const inspect = await daemon.docker(['image', 'inspect', '--format', '{{json .RepoDigests}}', 'alpine:3']);
     expect(inspect.stdout).toContain(alpine.digest);
-    const db = new Database(join(proxy.dataDir, 'portcullis.db'), { readonly: true });
-    const rows = db
-      .prepare(`SELECT reference, decision FROM audit_events WHERE kind = 'pull.manifest' AND repository = 'docker.io/library/alpine'`)
-      .all() as Array<{ reference: string; decision: string }>;
-    db.close();
-    expect(rows).toContainEqual({ reference: '3', decision: 'allow' });
+    const rows = auditRows(join(proxy.dataDir, 'portcullis.db'), "kind = 'pull.manifest' AND repository = 'docker.io/library/alpine'");
+    expect(rows.map((r) => ({ reference: r.reference, decision: r.decision }))).toContainEqual({ reference: '3', decision: 'allow' });
   });
 
   it('pulls by path prefix and prints the deny reason', async () => {

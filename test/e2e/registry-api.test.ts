@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { auditRows } from '../helpers/audit.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skopeoInspectRaw, skopeoListTags } from '../helpers/clients.js';
 import { ALLOW_ALL, startProxy, type Proxy } from '../helpers/proxy.js';
@@ -60,12 +60,11 @@ describe.skipIf(skip)('OCI read API through the proxy', () => {
     expect(Number(head.headers.get('content-length'))).toBe(app.size);
 
     // The audit log records what was sent: the manifest's bytes for GET, none for HEAD.
-    const db = new Database(join(proxy.dataDir, 'portcullis.db'), { readonly: true });
-    const rows = db
-      .prepare(`SELECT reference, bytes FROM audit_events WHERE kind = 'pull.manifest' AND repository = ? ORDER BY id DESC LIMIT 2`)
-      .all(`${UPSTREAM}/org/app`) as Array<{ reference: string; bytes: number }>;
-    db.close();
-    expect(rows).toEqual([{ reference: app.digest, bytes: 0 }, { reference: '1', bytes: app.size }]);
+    const rows = auditRows(join(proxy.dataDir, 'portcullis.db'), 'kind = ? AND repository = ?', 'pull.manifest', `${UPSTREAM}/org/app`);
+    expect(rows.slice(-2).map((r) => ({ reference: r.reference, bytes: r.bytes }))).toEqual([
+      { reference: '1', bytes: app.size },
+      { reference: app.digest, bytes: 0 },
+    ]);
   });
 
   it('picks the upstream by ?ns= and falls back to the default upstream without prefix or ns', async () => {

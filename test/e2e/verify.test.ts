@@ -1,5 +1,5 @@
+import { auditRows } from '../helpers/audit.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { ctrImages, ctrPull, skopeoCopy, startContainerd, writeHostsToml, type Containerd } from '../helpers/clients.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
@@ -85,16 +85,10 @@ describe.skipIf(skip)('verify before serving', () => {
     return res;
   }
 
-  function auditRows(repo: string): Array<Record<string, unknown>> {
-    const db = new Database(join(proxy.dataDir, 'portcullis.db'), { readonly: true });
-    try {
-      return db
-        .prepare(`SELECT * FROM audit_events WHERE repository = ? AND kind = 'pull.manifest' ORDER BY id`)
-        .all(`${UPSTREAM}/${repo}`) as Array<Record<string, unknown>>;
-    } finally {
-      db.close();
-    }
-  }
+  const manifestRows = (repo: string): Array<Record<string, unknown>> =>
+    auditRows(join(proxy.dataDir, 'portcullis.db'), "repository = ? AND kind = 'pull.manifest'", `${UPSTREAM}/${repo}`) as unknown as Array<
+      Record<string, unknown>
+    >;
 
   beforeAll(async () => {
     registry = await startRegistry({ dir: await tempDir('registry') });
@@ -203,7 +197,7 @@ describe.skipIf(skip)('verify before serving', () => {
       await skopeoCopy(`${proxy.host}/${UPSTREAM}/keyed/app:1`, dest);
       const res = await expectServed('keyed/app');
       expect(res.headers.get('docker-content-digest')).toBe(images['keyed/app']!.digest);
-      const row = auditRows('keyed/app').at(-1)!;
+      const row = manifestRows('keyed/app').at(-1)!;
       expect(row.decision).toBe('allow');
       expect(row.evidence).toContain('acme-release');
     });
@@ -227,7 +221,7 @@ describe.skipIf(skip)('verify before serving', () => {
   describe('keyless signatures', () => {
     it('serves an image signed by the allowed workflow identity and records signer and log entry', async () => {
       await expectServed('keyless/app');
-      const row = auditRows('keyless/app').at(-1)!;
+      const row = manifestRows('keyless/app').at(-1)!;
       expect(row.decision).toBe('allow');
       const evidence = String(row.evidence);
       expect(evidence).toContain(RELEASE);
@@ -262,7 +256,7 @@ describe.skipIf(skip)('verify before serving', () => {
   describe('provenance', () => {
     it('serves an image whose SLSA provenance names the allowed builder and source', async () => {
       await expectServed('prov/good');
-      expect(String(auditRows('prov/good').at(-1)!.evidence)).toContain('https://slsa.dev/provenance/v1');
+      expect(String(manifestRows('prov/good').at(-1)!.evidence)).toContain('https://slsa.dev/provenance/v1');
     });
 
     it('denies provenance from another builder, for another digest, or missing', async () => {
@@ -313,7 +307,7 @@ describe.skipIf(skip)('verify before serving', () => {
   describe('modes and blobs', () => {
     it('serves in warn mode and records the failure', async () => {
       await expectServed('warn/unsigned');
-      const row = auditRows('warn/unsigned').at(-1)!;
+      const row = manifestRows('warn/unsigned').at(-1)!;
       expect(row.decision).toBe('warn');
       expect(String(row.reasons)).toMatch(/signature/i);
     });

@@ -54,7 +54,7 @@ describe('API roles', () => {
         let req = request(endpointApp.express)[e.method](e.path);
         if (caller === 'unknown') req = req.set('Authorization', 'Bearer not-a-configured-token');
         else if (caller !== 'none') req = req.set('Authorization', bearer(caller));
-        const res = e.body === undefined ? await req : await req.send(e.body);
+        const res = e.body === undefined ? await req : await req.send(e.body as object);
         if (expected === 'admitted') {
           expect([401, 403, 429], res.text).not.toContain(res.status);
           if (e.path.includes('evaluate')) expect(res.status, res.text).toBe(502);

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { rowHash, GENESIS_HASH, type StoredRow } from '../../../src/audit/chain.js';
+import { rowHash, GENESIS_HASH } from '../../../src/audit/chain.js';
+import { auditRows } from '../../helpers/audit.js';
 import type { FaultUpstream } from '../../helpers/fault-upstream.js';
 
 /** Shared bits of the fault suites: images on the fault upstream, store and audit inspection. */
@@ -63,14 +64,7 @@ export function tempFiles(dataDir: string): string[] {
 }
 
 /** Audit rows (read-only connection; the proxy may still be running). */
-export function auditRows(dbPath: string, where = '1 = 1', ...params: unknown[]): StoredRow[] {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(`SELECT * FROM audit_events WHERE ${where} ORDER BY id`).all(...params) as StoredRow[];
-  } finally {
-    db.close();
-  }
-}
+export { auditRows };
 
 /** Recomputes the hash chain over every row in id order; returns the first broken id, or null. */
 export function brokenChainAt(dbPath: string): number | null {
