@@ -4,6 +4,7 @@ import type { UpstreamConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import { TokenCache, parseChallenge } from './token-cache.js';
 import { UpstreamError } from './errors.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -34,6 +35,7 @@ export class UpstreamClient {
     readonly config: UpstreamConfig,
     private readonly log: Logger,
     private readonly stats: UpstreamStats = {},
+    readonly breaker = new CircuitBreaker(),
   ) {
     this.origin = new URL(config.url).origin;
     this.dispatcher = new Agent({
@@ -49,12 +51,42 @@ export class UpstreamClient {
     return this.config.name;
   }
 
-  /** Sends a request for `/v2/<repo>/…`, resolving auth challenges and retrying transient failures. */
+  /**
+   * Sends a request for `/v2/<repo>/…`, resolving auth challenges and retrying transient failures. While
+   * the upstream is marked down, fails at once.
+   */
   async send(
     method: 'GET' | 'HEAD',
     repository: string,
     path: string,
     headers: Record<string, string> = {},
+  ): Promise<UpstreamResponse> {
+    const wait = this.breaker.refuse();
+    if (wait !== undefined) {
+      throw new UpstreamError('unreachable', `upstream ${this.name} is marked down after repeated failures; next try in ${wait} s`);
+    }
+    try {
+      const res = await this.attempt(method, repository, path, headers);
+      this.breaker.succeeded();
+      return res;
+    } catch (err) {
+      const kind = err instanceof UpstreamError ? err.kind : 'unreachable';
+      if (kind === 'unreachable' || kind === 'server-error') {
+        const wasOpen = this.breaker.isOpen;
+        this.breaker.failed();
+        if (this.breaker.isOpen && !wasOpen) this.log.warn('upstream marked down', { upstream: this.name, error: (err as Error).message });
+      } else {
+        this.breaker.succeeded();
+      }
+      throw err;
+    }
+  }
+
+  private async attempt(
+    method: 'GET' | 'HEAD',
+    repository: string,
+    path: string,
+    headers: Record<string, string>,
   ): Promise<UpstreamResponse> {
     const url = `${this.config.url}/v2/${path}`;
     const scope = `repository:${repository}:pull`;

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UpstreamClient } from '../../../src/upstream/upstream-client.js';
 import { UpstreamError } from '../../../src/upstream/errors.js';
+import { CircuitBreaker } from '../../../src/upstream/circuit-breaker.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { UpstreamConfig } from '../../../src/config/types.js';
 
@@ -74,10 +75,12 @@ describe('UpstreamClient', () => {
     for (const s of [registry, auth, cdn]) s.server.close();
   });
 
-  const client = (over: Partial<UpstreamConfig> = {}) =>
+  const client = (over: Partial<UpstreamConfig> = {}, breaker?: CircuitBreaker) =>
     new UpstreamClient(
       { name: 'fixture', url: registry.url, username: 'robot', password: 's3cret', tagTtlMs: 1000, connectTimeoutMs: 2000, idleTimeoutMs: 2000, retries: 2, ...over },
       silentLogger,
+      {},
+      breaker,
     );
 
   it('answers a Bearer challenge with the token service and caches the token per scope', async () => {
@@ -131,6 +134,24 @@ describe('UpstreamClient', () => {
   it('reports an unreachable upstream after its retries', async () => {
     const c = client({ url: 'http://127.0.0.1:9', retries: 1 });
     await expect(c.send('GET', 'org/app', 'org/app/manifests/1')).rejects.toMatchObject({ kind: 'unreachable' });
+    await c.close();
+  });
+
+  it('marks an upstream down after repeated failures, fails fast, and probes again after the cooldown', async () => {
+    const c = client({ retries: 0 }, new CircuitBreaker(3, 300));
+    flaky = 1000;
+    for (let i = 0; i < 3; i++) await expect(c.send('GET', 'org/app', 'org/app/flaky')).rejects.toMatchObject({ kind: 'server-error' });
+    const before = registrySeen.length;
+    const started = performance.now();
+    await expect(c.send('GET', 'org/app', 'org/app/flaky')).rejects.toThrow(/marked down/);
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(registrySeen.length).toBe(before);
+    await new Promise((r) => setTimeout(r, 350));
+    flaky = 0;
+    const res = await c.send('GET', 'org/app', 'org/app/flaky');
+    expect(res.status).toBe(200);
+    await res.body.dump();
+    expect(registrySeen.length).toBe(before + 1);
     await c.close();
   });
 });
