@@ -1,4 +1,4 @@
-import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { json as canonicalJson } from '@sigstore/core';
 import type { TrustMaterial } from '@sigstore/verify';
 import type { TlogEvidence } from './types.js';
@@ -119,8 +119,11 @@ export function checkEntryKey(rb: RekorBundle, signer: KeyObject): void {
   throw new VerifyFailure('TLOG_BODY_MISMATCH', 'the Rekor entry names a different key or certificate');
 }
 
-/** hashedrekord 0.0.1 for a key signature: signature and payload hash must be the ones we verified. */
-export function checkHashedRekord(rb: RekorBundle, signature: Buffer, payloadSha256Hex: string): void {
+/**
+ * hashedrekord 0.0.1 for a key signature: signature and payload hash must be the ones we verified. The hash
+ * is sha256, or sha384/sha512 where cosign logs those (Ed25519ph signatures are logged with sha512).
+ */
+export function checkHashedRekord(rb: RekorBundle, signature: Buffer, payload: Buffer): void {
   if (rb.entry.kind !== 'hashedrekord' || rb.entry.apiVersion !== '0.0.1') {
     throw new VerifyFailure('UNSUPPORTED', `Rekor entry kind ${rb.entry.kind} ${rb.entry.apiVersion} for an image signature`);
   }
@@ -128,7 +131,11 @@ export function checkHashedRekord(rb: RekorBundle, signature: Buffer, payloadSha
   if (!Buffer.from(String(s.signature?.content ?? ''), 'base64').equals(signature)) {
     throw new VerifyFailure('TLOG_BODY_MISMATCH', 'the Rekor entry holds a different signature');
   }
-  if (s.data?.hash?.algorithm !== 'sha256' || s.data.hash.value !== payloadSha256Hex) {
+  const algorithm = s.data?.hash?.algorithm;
+  if (algorithm !== 'sha256' && algorithm !== 'sha384' && algorithm !== 'sha512') {
+    throw new VerifyFailure('TLOG_BODY_MISMATCH', `the Rekor entry uses an unknown hash algorithm ${String(algorithm)}`);
+  }
+  if (s.data!.hash!.value !== createHash(algorithm).update(payload).digest('hex')) {
     throw new VerifyFailure('TLOG_BODY_MISMATCH', 'the Rekor entry holds a different payload hash');
   }
 }

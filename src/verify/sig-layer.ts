@@ -73,7 +73,7 @@ export function verifySigLayer(layer: LegacyLayer, subject: Digest, artifactDige
   if (m.rekor) {
     // A log entry that is present must be genuine and about this signature, or the layer is rejected.
     tlog = verifySet(m.rekor, ctx.material, ctx.now);
-    checkHashedRekord(m.rekor, signature, payloadHex);
+    checkHashedRekord(m.rekor, signature, layer.blob);
     for (const [, key] of matched) checkEntryKey(m.rekor, key);
   }
   return matched.map(([name]) => {

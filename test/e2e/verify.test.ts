@@ -35,7 +35,12 @@ const DAY = 86_400_000;
 const keyless = { keyless: { issuer: GITHUB, subjectRegExp: 'https://github\\.com/acme/[^/]+/\\.github/workflows/release\\.yml@refs/tags/v.*' } };
 const POLICIES = [
   { name: 'keyed', match: [`${UPSTREAM}/keyed/*`], mode: 'enforce', signatures: { anyOf: [{ key: 'acme-release' }] } },
-  { name: 'keyed-tlog', match: [`${UPSTREAM}/keyed-tlog/*`], mode: 'enforce', signatures: { anyOf: [{ key: 'acme-release', tlog: 'required' }] } },
+  {
+    name: 'keyed-tlog',
+    match: [`${UPSTREAM}/keyed-tlog/*`],
+    mode: 'enforce',
+    signatures: { anyOf: [{ key: 'acme-release', tlog: 'required' }, { key: 'edwards', tlog: 'required' }] },
+  },
   { name: 'keyless', match: [`${UPSTREAM}/keyless/*`, `${UPSTREAM}/multi/*`], mode: 'enforce', signatures: { anyOf: [keyless] } },
   {
     name: 'provenance',
@@ -55,6 +60,7 @@ describe.skipIf(skip)('verify before serving', () => {
   let pki: TestPki;
   let acme: TestKey;
   let other: TestKey;
+  let edwards: TestKey;
   const images: Record<string, PushedImage> = {};
 
   async function push(artifact: OciArtifact, repo: string): Promise<void> {
@@ -95,6 +101,7 @@ describe.skipIf(skip)('verify before serving', () => {
     pki = createTestPki();
     acme = generateKey('ecdsa-p256');
     other = generateKey('ecdsa-p256');
+    edwards = generateKey('ed25519ph');
     const dataDir = await tempDir('proxy');
     const trustedRoot = await pki.writeTrustedRoot(dataDir);
     const sign = (repo: string, signer: Parameters<typeof createSignatureArtifact>[0]['signer'], extra: Record<string, unknown> = {}) =>
@@ -113,6 +120,8 @@ describe.skipIf(skip)('verify before serving', () => {
     await sign('keyed-tlog/app', acme);
     await image('keyed-tlog/logged');
     await sign('keyed-tlog/logged', acme, { rekor: pki.rekor });
+    await image('keyed-tlog/ed25519ph');
+    await sign('keyed-tlog/ed25519ph', edwards, { rekor: pki.rekor });
 
     // Keyless signatures.
     await image('keyless/app');
@@ -181,7 +190,7 @@ describe.skipIf(skip)('verify before serving', () => {
       upstreams: [{ name: UPSTREAM, url: registry.url }],
       policies: POLICIES,
       dataDir,
-      extra: { trust: { trustedRoot, keys: { 'acme-release': acme.publicKeyPem, 'other-key': other.publicKeyPem } } },
+      extra: { trust: { trustedRoot, keys: { 'acme-release': acme.publicKeyPem, 'other-key': other.publicKeyPem, edwards: edwards.publicKeyPem } } },
     });
   });
 
@@ -215,6 +224,13 @@ describe.skipIf(skip)('verify before serving', () => {
     it('requires a transparency-log entry when the rule says tlog: required', async () => {
       await expectDenied('keyed-tlog/app', 'keyed-tlog', /log|tlog/i);
       await expectServed('keyed-tlog/logged');
+    });
+
+    it('accepts an Ed25519ph key signature (cosign\'s default for Ed25519 keys) with its sha512 log entry', async () => {
+      await expectServed('keyed-tlog/ed25519ph');
+      const row = manifestRows('keyed-tlog/ed25519ph').at(-1)!;
+      expect(String(row.evidence)).toContain('edwards');
+      expect(String(row.evidence)).toMatch(/logIndex/);
     });
   });
 

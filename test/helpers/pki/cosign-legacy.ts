@@ -66,11 +66,13 @@ function identityAnnotations(signer: Signer, includeChain = true): Record<string
 export function createSignatureLayer(opts: SignatureLayerOptions): CosignLayer {
   const payload = opts.payload ?? simpleSigningPayload(opts.repository, opts.digest, opts.optional);
   const signature = signingKey(opts.signer).sign(payload);
+  const signing = signingKey(opts.signer);
   const tlogEntry = opts.rekor?.addHashedRekord({
     payload,
     signature,
     publicKeyPem: verifierPem(opts.signer),
     integratedTime: opts.integratedTime,
+    hash: signing.algorithm === 'ed25519ph' ? 'sha512' : 'sha256',
   });
   return {
     mediaType: MT.simpleSigning,

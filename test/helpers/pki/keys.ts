@@ -1,7 +1,11 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { ed25519ph } from '@noble/curves/ed25519';
 
-/** Key types cosign can sign with (Ed25519 here is pure Ed25519; Node cannot produce Ed25519ph). */
-export type KeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'ed25519';
+/**
+ * Key types cosign can sign with. `ed25519` signs pure Ed25519; `ed25519ph` signs Ed25519ph, cosign's
+ * default for Ed25519 keys (with @noble/curves, since Node cannot), and is logged with a sha512 hash.
+ */
+export type KeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'ed25519' | 'ed25519ph';
 
 export interface TestKey {
   readonly algorithm: KeyAlgorithm;
@@ -11,8 +15,8 @@ export interface TestKey {
   readonly publicKeyPem: string;
   /** SPKI DER. */
   readonly publicKeyDer: Buffer;
-  /** Hash the key signs with (cosign defaults): null for Ed25519. */
-  readonly hash: 'sha256' | 'sha384' | null;
+  /** Hash the key signs with (cosign defaults): null for Ed25519; sha512 is Ed25519ph's prehash. */
+  readonly hash: 'sha256' | 'sha384' | 'sha512' | null;
   /** @sigstore/protobuf-specs PublicKeyDetails name. */
   readonly keyDetails: string;
   /** Signature over data (ECDSA signatures are DER, as cosign writes them). */
@@ -24,6 +28,7 @@ const DETAILS: Record<KeyAlgorithm, { hash: TestKey['hash']; keyDetails: string 
   'ecdsa-p384': { hash: 'sha384', keyDetails: 'PKIX_ECDSA_P384_SHA_384' },
   'rsa-2048': { hash: 'sha256', keyDetails: 'PKIX_RSA_PKCS1V15_2048_SHA256' },
   ed25519: { hash: null, keyDetails: 'PKIX_ED25519' },
+  ed25519ph: { hash: 'sha512', keyDetails: 'PKIX_ED25519_PH' },
 };
 
 function generatePair(algorithm: KeyAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
@@ -35,6 +40,7 @@ function generatePair(algorithm: KeyAlgorithm): { privateKey: KeyObject; publicK
     case 'rsa-2048':
       return generateKeyPairSync('rsa', { modulusLength: 2048 });
     case 'ed25519':
+    case 'ed25519ph':
       return generateKeyPairSync('ed25519');
   }
 }
@@ -50,7 +56,10 @@ export function generateKey(algorithm: KeyAlgorithm = 'ecdsa-p256'): TestKey {
     publicKeyDer: publicKey.export({ type: 'spki', format: 'der' }),
     hash,
     keyDetails,
-    sign: (data: Buffer) => sign(hash, data, privateKey),
+    sign:
+      algorithm === 'ed25519ph'
+        ? (data: Buffer) => Buffer.from(ed25519ph.sign(data, Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url')))
+        : (data: Buffer) => sign(hash, data, privateKey),
   };
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { json } from '@sigstore/core';
 import { generateKey, keyId, sha256Hex, type TestKey } from './keys.js';
 import { inclusionProof, leafHash, rootHash } from './merkle.js';
@@ -37,7 +38,7 @@ export interface TestRekor {
   readonly baseUrl: string;
   readonly origin: string;
   readonly validFrom: Date;
-  addHashedRekord(opts: { payload: Buffer; signature: Buffer; publicKeyPem: string; integratedTime?: Date }): TlogEntry;
+  addHashedRekord(opts: { payload: Buffer; signature: Buffer; publicKeyPem: string; integratedTime?: Date; hash?: 'sha256' | 'sha512' }): TlogEntry;
   addDsse(opts: { envelopeJson: Buffer; payload: Buffer; signature: Buffer; verifierPem: string; integratedTime?: Date }): TlogEntry;
   /** Inclusion proof for an entry against the tree as it is now, with a signed checkpoint. */
   inclusionProof(entry: TlogEntry): InclusionProofJson;
@@ -78,12 +79,12 @@ export function createTestRekor(opts: TestRekorOptions = {}): TestRekor {
     baseUrl: `https://${hostname}`,
     origin,
     validFrom: opts.validFrom ?? new Date(Date.now() - 10 * 365 * 86400_000),
-    addHashedRekord({ payload, signature, publicKeyPem, integratedTime }) {
+    addHashedRekord({ payload, signature, publicKeyPem, integratedTime, hash = 'sha256' }) {
       const body = {
         apiVersion: '0.0.1',
         kind: 'hashedrekord',
         spec: {
-          data: { hash: { algorithm: 'sha256', value: sha256Hex(payload) } },
+          data: { hash: { algorithm: hash, value: createHash(hash).update(payload).digest('hex') } },
           signature: {
             content: signature.toString('base64'),
             publicKey: { content: Buffer.from(publicKeyPem).toString('base64') },
