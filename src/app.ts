@@ -128,6 +128,9 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   });
   const listing = new ListingService({ index, store, manifests, pull, policy, log });
   metrics.gauge('portcullis_blob_downloads_in_flight', 'Upstream blob downloads in progress', () => blobs.active);
+  metrics.gauge('portcullis_upstream_down', '1 while an upstream is marked down after repeated failures', () =>
+    [...upstreams.values()].map((u) => ({ labels: { upstream: u.name }, value: u.breaker.isOpen ? 1 : 0 })),
+  );
   const evaluate = createImageEvaluator(pull, upstreams, config.defaultUpstream);
   const auth = new Authenticator(new TokenRegistry(config.auth.tokens), new IssuedTokens(), new FailureLimiter(), audit, log);
   const retention = opts.maintenance !== false && config.audit.retainDays !== undefined

@@ -38,10 +38,19 @@ class Counter {
   }
 }
 
+/** A gauge read when scraped: one value, or one value per label set. */
 class Gauge {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number | Array<{ labels: Labels; value: number }>,
+  ) {}
   render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join('\n');
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    const value = this.read();
+    if (typeof value === 'number') lines.push(`${this.name} ${value}`);
+    else for (const v of value) lines.push(`${this.name}{${renderLabels(v.labels)}} ${v.value}`);
+    return lines.join('\n');
   }
 }
 
@@ -84,7 +93,7 @@ export class Metrics {
   readonly verifySeconds = new Histogram('portcullis_verification_seconds', 'Time to gather and verify evidence for one digest');
   private readonly gauges: Gauge[] = [];
 
-  gauge(name: string, help: string, read: () => number): void {
+  gauge(name: string, help: string, read: () => number | Array<{ labels: Labels; value: number }>): void {
     this.gauges.push(new Gauge(name, help, read));
   }
 
