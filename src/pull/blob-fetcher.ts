@@ -4,12 +4,13 @@ import { OciError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import { header } from '../upstream/upstream-client.js';
 import { BlobDownload } from './blob-download.js';
+import { PassThroughBlob } from './pass-through.js';
 import { toClientError } from './upstream-errors.js';
 import type { Target } from './target.js';
 
 /** Starts at most one upstream download per blob digest; later requests join the running one. */
 export class BlobFetcher {
-  private readonly downloads = new Map<string, Promise<BlobDownload>>();
+  private readonly downloads = new Map<string, Promise<BlobDownload | PassThroughBlob>>();
 
   /** Called with the bytes fetched from an upstream, for metrics. */
   onFetched?: (upstream: string, bytes: number) => void;
@@ -32,19 +33,20 @@ export class BlobFetcher {
     return this.downloads.size;
   }
 
-  fetch(target: Target, digest: Digest, expectedSize: number | undefined): Promise<BlobDownload> {
+  /** A cached download that clients follow, or, when the disk has no room, a one-client pass-through. */
+  fetch(target: Target, digest: Digest, expectedSize: number | undefined): Promise<BlobDownload | PassThroughBlob> {
     const running = this.downloads.get(digest);
     if (running) return running;
     const started = this.start(target, digest, expectedSize);
     this.downloads.set(digest, started);
     started.then(
-      (d) => d.settled().finally(() => this.downloads.delete(digest)),
+      (d) => (d instanceof BlobDownload ? d.settled() : Promise.resolve()).finally(() => this.downloads.delete(digest)),
       () => this.downloads.delete(digest),
     );
     return started;
   }
 
-  private async start(target: Target, digest: Digest, expectedSize: number | undefined): Promise<BlobDownload> {
+  private async start(target: Target, digest: Digest, expectedSize: number | undefined): Promise<BlobDownload | PassThroughBlob> {
     const { upstream, repository } = target;
     let res;
     try {
@@ -70,9 +72,8 @@ export class BlobFetcher {
     const reserve = size ?? 0;
     const free = await this.store.freeBytes();
     if (free !== undefined && free - this.reserved - reserve < BlobFetcher.HEADROOM_BYTES) {
-      res.body.on('error', () => {}).destroy();
-      const error = new OciError('STORAGE_UNAVAILABLE', `the proxy cache has no room for blob ${digest} (${size ?? 'unknown'} bytes); try again later`);
-      throw error;
+      // No room to cache it: stream it through, still digest-checked, and cache nothing.
+      return new PassThroughBlob(digest, size, res.body, (error) => this.onFailed?.(target, digest, error));
     }
     this.reserved += reserve;
     const download = new BlobDownload(digest, size, this.store.newTempPath());

@@ -149,15 +149,21 @@ export class PullService {
         : this.d.store.createReadStream(digest, span);
       return { status, size, digest, range: span, body };
     }
-    let download;
+    let body: Readable;
     try {
-      download = await this.d.blobs.fetch(target, digest, links[0]!.size);
+      const download = await this.d.blobs.fetch(target, digest, links[0]!.size);
+      body = download.createReader(span?.start ?? 0, span?.end);
     } catch (err) {
       await this.recordFailure({ ...event, cacheHit: false }, err);
       throw err;
     }
-    await this.append({ ...event, cacheHit: false, status, bytes });
-    return { status, size, digest, range: span, body: download.createReader(span?.start ?? 0, span?.end) };
+    try {
+      await this.append({ ...event, cacheHit: false, status, bytes });
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+    return { status, size, digest, range: span, body };
   }
 
   /** The decision a pull of `ref` would get now, without serving, linking blobs or writing an audit event. */

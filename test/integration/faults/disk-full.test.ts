@@ -74,14 +74,20 @@ describe.skipIf(!mounted)('disk full', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it('refuses a blob that does not fit with a clear 507, keeps the cache intact, and recovers', async () => {
+  it('passes a blob that does not fit through uncached, refuses what needs the cache with a clear 507, and recovers', async () => {
     const big = await pushImage(registry.url, 'org/big', '1', { layers: [randomBytes(8 * MiB)] });
+    const digest = big.layers[0]!.digest;
     const filler = fillUpTo(disk, 6 * MiB);
     try {
       expect((await getManifest(proxy.url, 'org/big', '1')).status).toBe(200);
-      const refused = await getBlob(proxy.url, 'org/big', big.layers[0]!.digest);
-      expect(refused.status).toBe(507);
-      expect(JSON.parse(refused.body!).errors[0].code).toBe('STORAGE_UNAVAILABLE');
+      const streamed = await getBlob(proxy.url, 'org/big', digest);
+      expect(streamed.status).toBe(200);
+      expect(streamed.bytes?.equals(big.layers[0]!.bytes), 'passed through byte for byte').toBe(true);
+      const hex = digest.slice('sha256:'.length);
+      expect(existsSync(join(disk, 'blobs', 'sha256', hex.slice(0, 2), hex)), 'not cached').toBe(false);
+      const ranged = await fetch(`${proxy.url}/v2/org/big/blobs/${digest}`, { headers: { range: 'bytes=10-20' } });
+      expect(ranged.status).toBe(507);
+      expect(((await ranged.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('STORAGE_UNAVAILABLE');
       for (const l of small.layers) expect((await getBlob(proxy.url, 'org/small', l.digest)).bytes?.equals(l.bytes)).toBe(true);
       expect(tempFilesOnDisk()).toEqual([]);
     } finally {
