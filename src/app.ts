@@ -12,6 +12,7 @@ import { BlobFetcher } from './pull/blob-fetcher.js';
 import { Decider, type PolicySource } from './pull/decider.js';
 import { PullService } from './pull/pull-service.js';
 import { ListingService } from './pull/listing-service.js';
+import { CachePurge } from './pull/cache-purge.js';
 import { createEvidenceGatherer } from './verify/gatherer.js';
 import { RefreshingTrust } from './verify/trust-refresh.js';
 import { dirname, join } from 'node:path';
@@ -155,6 +156,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     db, policies, auth, evaluate, log,
     knownKeys: new Set(Object.keys(config.trust.keys)),
     fingerprint: gatherer.fingerprint,
+    purge: new CachePurge({ index, store, manifests, decider, audit, upstreams: new Set(upstreams.keys()) }),
   }));
 
   return {

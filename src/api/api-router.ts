@@ -8,6 +8,8 @@ import { apiAuth } from './api-auth.js';
 import { auditRoutes } from './audit-routes.js';
 import type { ImageEvaluator } from './image-evaluator.js';
 import { policyRoutes } from './policy-routes.js';
+import { cacheRoutes } from './cache-routes.js';
+import type { CachePurge } from '../pull/cache-purge.js';
 
 export interface ApiDeps {
   db: Db;
@@ -16,6 +18,7 @@ export interface ApiDeps {
   knownKeys: ReadonlySet<string>;
   evaluate: ImageEvaluator;
   fingerprint?: string;
+  purge: CachePurge;
   log: Logger;
 }
 
@@ -30,6 +33,7 @@ export function apiRouter(d: ApiDeps): Router {
   r.use(express.json({ limit: '1mb', strict: false }));
   r.use(policyRoutes(d));
   r.use(auditRoutes(d));
+  r.use(cacheRoutes(d));
   r.use((req, res) => sendApiError(res, 404, 'NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`));
   r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };

@@ -10,7 +10,7 @@ import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import type { ApiDeps } from './api-router.js';
 
-export type PolicyRouteDeps = Omit<ApiDeps, 'log'>;
+export type PolicyRouteDeps = Omit<ApiDeps, 'log' | 'purge'>;
 
 /** /policy: read (admin, auditor), replace and roll back (admin), evaluate (admin, auditor), replay (admin). */
 export function policyRoutes(d: PolicyRouteDeps): Router {

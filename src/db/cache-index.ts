@@ -125,6 +125,31 @@ export class CacheIndex {
     this.s.touchBlob.run(now, digest);
   }
 
+  /** Forgets a repository's tags (the next pull revalidates upstream); returns its manifest digests. */
+  forgetRepository(upstream: string, repository: string): { tags: number; manifests: string[] } {
+    return this.db.transaction(() => {
+      const tags = this.db.prepare('DELETE FROM tags WHERE upstream = ? AND repository = ?').run(upstream, repository).changes;
+      const manifests = (
+        this.db.prepare('SELECT digest FROM repository_manifests WHERE upstream = ? AND repository = ?').all(upstream, repository) as {
+          digest: string;
+        }[]
+      ).map((r) => r.digest);
+      return { tags, manifests };
+    })();
+  }
+
+  /** Drops cached evidence for digests, so they are verified again on their next pull. */
+  forgetEvidence(digests: readonly string[]): number {
+    const del = this.db.prepare('DELETE FROM evidence WHERE digest = ?');
+    return this.db.transaction(() => digests.reduce((n, d) => n + del.run(d).changes, 0))();
+  }
+
+  /** Drops a stored file's accounting row (blobs) before its file is removed. */
+  forgetContent(digest: string): void {
+    this.db.prepare('DELETE FROM blobs WHERE digest = ?').run(digest);
+    this.touched.delete(digest);
+  }
+
   getEvidence(digest: string, fingerprint: string): { json: string; expiresAt: number } | undefined {
     const r = this.s.getEvidence.get(digest, fingerprint) as { json: string; expires_at: number } | undefined;
     return r && { json: r.json, expiresAt: r.expires_at };

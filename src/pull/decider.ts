@@ -135,6 +135,11 @@ export class Decider {
     return evidence;
   }
 
+  /** Drops remembered evidence for digests (after a purge), so they are verified again. */
+  forget(digests: readonly string[]): void {
+    for (const digest of digests) this.memory.delete(`${digest}|${this.gatherer.fingerprint}`);
+  }
+
   /** Set by the app to observe verification time. */
   onGathered?: (seconds: number) => void;
 

@@ -166,6 +166,14 @@ export class ManifestFetcher {
     return { digest, bytes, mediaType: meta.mediaType, parsed, cacheHit: true, stale };
   }
 
+  /** Drops a manifest from memory (after a purge removed its file). */
+  forget(digest: string): void {
+    const entry = this.memory.get(digest);
+    if (!entry) return;
+    this.memory.delete(digest);
+    this.memoryBytes -= entry.bytes.length;
+  }
+
   private remember(digest: Digest, bytes: Buffer, mediaType: string, parsed: ParsedManifest): void {
     if (this.memory.has(digest) || bytes.length > MEMORY_BUDGET_BYTES / 16) return;
     this.memory.set(digest, { bytes, mediaType, parsed });

@@ -29,6 +29,7 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'get', path: '/api/v1/audit/events', allowed: ['audrey'] },
   { method: 'get', path: '/api/v1/audit/events?format=csv', allowed: ['audrey'] },
   { method: 'get', path: '/api/v1/audit/verify', allowed: ['audrey'] },
+  { method: 'post', path: '/api/v1/cache/purge', body: { repository: 'upstream.test/org/app' }, allowed: [] },
 ];
 
 const CALLERS: Caller[] = ['alice', 'audrey', 'ci', 'none', 'unknown'];

@@ -1,0 +1,43 @@
+import { Router } from 'express';
+import type { Authenticator } from '../auth/authenticator.js';
+import { clientAddress } from '../auth/authenticator.js';
+import type { Identity } from '../auth/token-registry.js';
+import type { CachePurge } from '../pull/cache-purge.js';
+import { sendApiError } from './api-error.js';
+import { requireRole } from './api-auth.js';
+
+/**
+ * POST /cache/purge (admin): `{"repository": "<upstream>/<repo>"}` forgets its tags and re-verifies its
+ * manifests; `{"digest": "sha256:…"}` removes that content from the store and re-verifies it.
+ */
+export function cacheRoutes(d: { auth: Authenticator; purge: CachePurge }): Router {
+  const r = Router();
+  r.post('/cache/purge', requireRole(d.auth), async (req, res) => {
+    const body: unknown = req.body;
+    const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    const repository = fields.repository;
+    const digest = fields.digest;
+    const errors = [
+      ...(repository !== undefined && typeof repository !== 'string' ? [{ path: 'repository', message: 'must be a string' }] : []),
+      ...(digest !== undefined && typeof digest !== 'string' ? [{ path: 'digest', message: 'must be a string' }] : []),
+      ...Object.keys(fields)
+        .filter((k) => k !== 'repository' && k !== 'digest')
+        .map((k) => ({ path: k, message: 'is not a known field' })),
+    ];
+    if (errors.length > 0) {
+      sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"repository": "<upstream>/<repo>"} and/or {"digest": "sha256:…"}', errors);
+      return;
+    }
+    try {
+      const purged = await d.purge.purge(
+        { repository: repository as string | undefined, digest: digest as string | undefined },
+        { user: (res.locals.identity as Identity).name, client: clientAddress(req), requestId: res.locals.requestId as string },
+      );
+      res.json({ purged });
+    } catch (err) {
+      if (err instanceof RangeError) sendApiError(res, 400, 'BAD_REQUEST', err.message);
+      else throw err;
+    }
+  });
+  return r;
+}
