@@ -155,7 +155,10 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   app.use('/api/v1', apiRouter({
     db, policies, auth, evaluate, log,
     knownKeys: new Set(Object.keys(config.trust.keys)),
-    fingerprint: gatherer.fingerprint,
+    // Read per request: a refreshed trusted root changes it.
+    get fingerprint() {
+      return gatherer.fingerprint;
+    },
     purge: new CachePurge({ index, store, manifests, decider, audit, upstreams: new Set(upstreams.keys()) }),
   }));
 
