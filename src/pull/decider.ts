@@ -71,15 +71,15 @@ export class Decider {
       return own;
     } catch (err) {
       this.log.error('decision failed; denying', { image: target.canonical, digest: subject.digest, error: String(err) });
-      const rule = matchRule(active.rules, target.canonical);
-      return {
-        outcome: 'deny',
-        rule: rule?.name ?? null,
-        mode: rule?.mode ?? null,
-        reasons: [`verification failed: ${(err as Error).message ?? String(err)}`],
-        policyVersion: active.version,
-      };
+      return this.deny(target, `verification failed: ${(err as Error).message ?? String(err)}`);
     }
+  }
+
+  /** A deny with a reason, under the rule that matches the target (fail closed when nothing can be decided). */
+  deny(target: Target, reason: string): DecisionResult {
+    const active = this.policy.current();
+    const rule = matchRule(active.rules, target.canonical);
+    return { outcome: 'deny', rule: rule?.name ?? null, mode: rule?.mode ?? null, reasons: [reason], policyVersion: active.version };
   }
 
   private async decideOne(target: Target, subject: SubjectManifest, source: ArtifactSource, active: ActivePolicy): Promise<DecisionResult> {

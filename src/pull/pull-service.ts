@@ -188,12 +188,7 @@ export class PullService {
       try {
         subject = await this.d.manifests.resolve(target, { kind: 'digest', digest: subjectDigest as Digest });
       } catch (err) {
-        const decision = await this.d.decider.decide(target, asSubject(m), this.source(target), () => Promise.resolve(undefined));
-        return {
-          ...decision,
-          outcome: 'deny',
-          reasons: [`signature artifact for ${subjectDigest}, which cannot be fetched: ${(err as Error).message}`],
-        };
+        return this.d.decider.deny(target, `signature artifact for ${subjectDigest}, which cannot be fetched: ${(err as Error).message}`);
       }
       const decision = await this.decide(target, subject);
       return { ...decision, evidence: { ...(decision.evidence ?? {}), artifactFor: subjectDigest } };
