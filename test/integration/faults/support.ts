@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { rowHash, GENESIS_HASH } from '../../../src/audit/chain.js';

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { collect } from '../../helpers/streams.js';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { BlobDownload } from '../../../src/pull/blob-download.js';
 import { BlobStore } from '../../../src/store/blob-store.js';
@@ -15,15 +16,6 @@ function setup() {
   return store;
 }
 
-async function collect(stream: Readable): Promise<{ bytes: Buffer; error?: Error }> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const c of stream) chunks.push(c as Buffer);
-    return { bytes: Buffer.concat(chunks) };
-  } catch (error) {
-    return { bytes: Buffer.concat(chunks), error: error as Error };
-  }
-}
 
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { PassThrough, type Readable } from 'node:stream';
+import { collect } from '../../helpers/streams.js';
+import { PassThrough } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { PassThroughBlob } from '../../../src/pull/pass-through.js';
 import { sha256 } from '../../../src/oci/digest.js';
 
 /** The no-room path: a blob streamed straight through, still digest-checked, last chunk held back. */
-async function collect(stream: Readable): Promise<{ bytes: Buffer; error?: Error }> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const c of stream) chunks.push(c as Buffer);
-    return { bytes: Buffer.concat(chunks) };
-  } catch (error) {
-    return { bytes: Buffer.concat(chunks), error: error as Error };
-  }
-}
 
 function feed(data: Buffer): PassThrough {
   const body = new PassThrough();
