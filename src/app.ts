@@ -10,6 +10,7 @@ import { UpstreamClient } from './upstream/upstream-client.js';
 import { ManifestFetcher } from './pull/manifest-fetcher.js';
 import { BlobFetcher } from './pull/blob-fetcher.js';
 import { Decider, type PolicySource } from './pull/decider.js';
+import { RefusalAudit } from './audit/refusal-audit.js';
 import { PullService } from './pull/pull-service.js';
 import { ListingService } from './pull/listing-service.js';
 import { CachePurge } from './pull/cache-purge.js';
@@ -127,7 +128,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       onCache: (kind, hit) => metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }),
     },
   });
-  const listing = new ListingService({ index, store, manifests, pull, policy, log });
+  const listing = new ListingService({ index, store, manifests, pull, audit, log });
+  const refusals = new RefusalAudit(audit, log);
   metrics.gauge('portcullis_blob_downloads_in_flight', 'Upstream blob downloads in progress', () => blobs.active);
   metrics.gauge('portcullis_upstream_down', '1 while an upstream is marked down after repeated failures', () =>
     [...upstreams.values()].map((u) => ({ labels: { upstream: u.name }, value: u.breaker.isOpen ? 1 : 0 })),
@@ -142,7 +144,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', false);
-  const v2 = v2Pipeline(log, pullAuth(auth, config.auth.pull, log), v2Handler({ pull, listing, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
+  const v2 = v2Pipeline(log, pullAuth(auth, config.auth.pull, log, refusals), v2Handler({ pull, listing, refusals, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
   // The pull API goes first and past the framework (see v2-pipeline.ts); the rest is express.
   app.use((req, res, next) => (isV2(req.url) ? v2(req, res) : next()));
   app.use((req, res, next) => {
@@ -177,6 +179,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     evaluate,
     async close() {
       retention?.stop();
+      refusals.close();
       trust.stop();
       await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));
       db.close();

@@ -43,16 +43,19 @@ const MAX_IMAGES = 1000;
  * means allow or warn; a pull flips when the draft changes served to denied or back.
  */
 export function replayPolicy(db: Db, rules: readonly PolicyRule[], since: string, until: string, fingerprint?: string): ReplayResult {
-  const evidenceStmt = db.prepare(`SELECT json FROM evidence WHERE digest = ?
+  // Evidence belongs to the repository it was gathered in; a canonical name is `<upstream>/<repository>`.
+  const evidenceStmt = db.prepare(`SELECT json FROM evidence WHERE upstream = ? AND repository = ? AND digest = ?
     ORDER BY (fingerprint = ?) DESC, expires_at DESC LIMIT 1`).pluck();
   const evidenceCache = new Map<string, Evidence | null>();
-  const evidenceOf = (digest: string): Evidence | null => {
-    if (!evidenceCache.has(digest)) {
+  const evidenceOf = (canonical: string, digest: string): Evidence | null => {
+    const key = `${canonical}@${digest}`;
+    if (!evidenceCache.has(key)) {
       if (evidenceCache.size > 10_000) evidenceCache.clear();
-      const json = evidenceStmt.get(digest, fingerprint ?? '') as string | undefined;
-      evidenceCache.set(digest, json ? (JSON.parse(json) as Evidence) : null);
+      const slash = canonical.indexOf('/');
+      const json = evidenceStmt.get(canonical.slice(0, slash), canonical.slice(slash + 1), digest, fingerprint ?? '') as string | undefined;
+      evidenceCache.set(key, json ? (JSON.parse(json) as Evidence) : null);
     }
-    return evidenceCache.get(digest)!;
+    return evidenceCache.get(key)!;
   };
 
   const judge = (repository: string, digest: string, at: Date, parent?: string): { outcome: ReplayOutcome; rule: string | null; reasons: string[] } => {
@@ -62,7 +65,7 @@ export function replayPolicy(db: Db, rules: readonly PolicyRule[], since: string
       const d = evaluateRule(rule, undefined, { now: at });
       return { outcome: d.outcome, rule: rule.name, reasons: d.reasons };
     }
-    const evidence = evidenceOf(digest);
+    const evidence = evidenceOf(repository, digest);
     if (!evidence) return { outcome: 'unknown', rule: rule.name, reasons: [`no cached evidence for ${digest}`] };
     let d = evaluateRule(rule, evidence, { now: at });
     if (d.outcome !== 'allow' && parent) {

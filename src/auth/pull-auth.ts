@@ -3,6 +3,9 @@ import type { HttpRequest, HttpResponse } from '../http/plain.js';
 import type { Logger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
 import { sendError } from '../http/send-error.js';
+import { refusalEvent } from '../http/refusal-event.js';
+import { pathOf } from '../http/plain.js';
+import type { RefusalAudit } from '../audit/refusal-audit.js';
 import type { AuthOptions, Authenticator } from './authenticator.js';
 import type { Identity } from './token-registry.js';
 
@@ -14,7 +17,7 @@ const PULL_ROLES = new Set(['puller', 'admin']);
  * token) or a bearer token from /auth/token; the name is kept in res.locals.user for the audit log. With
  * anonymous pulls, valid credentials still name the user, and anything else is served anonymously.
  */
-export function pullAuth(auth: Authenticator, mode: 'anonymous' | 'token', log: Logger) {
+export function pullAuth(auth: Authenticator, mode: 'anonymous' | 'token', log: Logger, refusals?: RefusalAudit) {
   return (req: HttpRequest, res: HttpResponse, next: () => void): void => {
     if (mode === 'anonymous') {
       if (req.headers.authorization) {
@@ -25,7 +28,7 @@ export function pullAuth(auth: Authenticator, mode: 'anonymous' | 'token', log: 
       return;
     }
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-    if (admitPuller(auth, req, res, log, { basic: true, issued: true })) next();
+    if (admitPuller(auth, req, res, log, { basic: true, issued: true }, refusals)) next();
   };
 }
 
@@ -45,7 +48,7 @@ export function tokenEndpoint(auth: Authenticator, log: Logger) {
 }
 
 /** The identity when it may pull; otherwise sends the OCI error (429, 401 with a challenge, or 403). */
-function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpResponse, log: Logger, opts: AuthOptions): Identity | undefined {
+function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpResponse, log: Logger, opts: AuthOptions, refusals?: RefusalAudit): Identity | undefined {
   const outcome = auth.authenticate(req, res, opts);
   if (outcome.kind === 'blocked') {
     const retry = String(outcome.retryAfter);
@@ -55,7 +58,11 @@ function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpResponse, l
   }
   if (outcome.kind !== 'ok') {
     const message = outcome.kind === 'missing' ? 'authentication required' : `authentication failed: ${outcome.reason}`;
-    sendError(req, res, new OciError('UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': PULL_CHALLENGE }), log);
+    const error = new OciError('UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': PULL_CHALLENGE });
+    // Failed credentials are audited by the authenticator (auth.failure); a request with none is audited here.
+    // The base endpoint is how clients ask for the challenge; only requests for content are refusals.
+    if (outcome.kind === 'missing' && !/^\/v2\/?$/.test(pathOf(req))) refusals?.record(refusalEvent(req, res, error));
+    sendError(req, res, error, log);
     return undefined;
   }
   const { identity } = outcome;

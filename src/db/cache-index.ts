@@ -8,6 +8,20 @@ export interface ManifestMeta {
   subject: string | null;
 }
 
+export interface BlobLink {
+  manifest: string;
+  size: number;
+  viaArtifact: boolean;
+}
+
+/** Evidence is gathered in one repository of one upstream, under one set of trust material. */
+export interface EvidenceKey {
+  upstream: string;
+  repository: string;
+  digest: string;
+  fingerprint: string;
+}
+
 /** Prepared statements over what the proxy has cached: tags, manifests, blob links, evidence. */
 const KNOWN_LIMIT = 100_000;
 const TOUCH_INTERVAL_MS = 60_000;
@@ -30,9 +44,9 @@ export class CacheIndex {
       inRepo: db.prepare('SELECT 1 FROM repository_manifests WHERE upstream = ? AND repository = ? AND digest = ?'),
       putInRepo: db.prepare(`INSERT INTO repository_manifests (upstream, repository, digest) VALUES (?, ?, ?)
         ON CONFLICT DO NOTHING`),
-      link: db.prepare(`INSERT INTO blob_links (upstream, repository, digest, manifest, size) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT DO NOTHING`),
-      links: db.prepare('SELECT manifest, size FROM blob_links WHERE upstream = ? AND repository = ? AND digest = ?'),
+      link: db.prepare(`INSERT INTO blob_links (upstream, repository, digest, manifest, size, via_artifact) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT DO UPDATE SET via_artifact = min(via_artifact, excluded.via_artifact)`),
+      links: db.prepare('SELECT manifest, size, via_artifact FROM blob_links WHERE upstream = ? AND repository = ? AND digest = ?'),
       anyLink: db.prepare('SELECT upstream, repository, manifest FROM blob_links WHERE digest = ? LIMIT 50'),
       putChild: db.prepare(`INSERT INTO manifest_children (upstream, repository, parent, child) VALUES (?, ?, ?, ?)
         ON CONFLICT DO NOTHING`),
@@ -40,9 +54,11 @@ export class CacheIndex {
       putBlob: db.prepare(`INSERT INTO blobs (digest, size, stored_at, last_access) VALUES (?, ?, ?, ?)
         ON CONFLICT (digest) DO UPDATE SET last_access = excluded.last_access`),
       touchBlob: db.prepare('UPDATE blobs SET last_access = ? WHERE digest = ?'),
-      getEvidence: db.prepare('SELECT json, expires_at FROM evidence WHERE digest = ? AND fingerprint = ?'),
-      putEvidence: db.prepare(`INSERT INTO evidence (digest, fingerprint, json, expires_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT (digest, fingerprint) DO UPDATE SET json = excluded.json, expires_at = excluded.expires_at`),
+      getEvidence: db.prepare(`SELECT json, expires_at FROM evidence
+        WHERE upstream = ? AND repository = ? AND digest = ? AND fingerprint = ?`),
+      putEvidence: db.prepare(`INSERT INTO evidence (upstream, repository, digest, fingerprint, json, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (upstream, repository, digest, fingerprint)
+        DO UPDATE SET json = excluded.json, expires_at = excluded.expires_at`),
     };
   }
 
@@ -92,18 +108,23 @@ export class CacheIndex {
     return (this.s.parents.all(upstream, repository, child) as { parent: string }[]).map((r) => r.parent);
   }
 
-  linkBlobs(upstream: string, repository: string, manifest: string, blobs: { digest: string; size: number }[]): void {
-    const key = `l\0${upstream}\0${repository}\0${manifest}\0${blobs.map((b) => b.digest).join(',')}`;
+  /**
+   * Makes a manifest's blobs servable in a repository under the decision of `manifest`. `viaArtifact` marks
+   * links from a signature/attestation/SBOM artifact, where `manifest` is the image the artifact is about.
+   */
+  linkBlobs(upstream: string, repository: string, manifest: string, blobs: { digest: string; size: number }[], viaArtifact = false): void {
+    const key = `l\0${upstream}\0${repository}\0${manifest}\0${viaArtifact ? 1 : 0}\0${blobs.map((b) => b.digest).join(',')}`;
     if (blobs.length === 0 || this.known.has(key)) return;
     this.db.transaction(() => {
-      for (const b of blobs) this.s.link.run(upstream, repository, b.digest, manifest, b.size);
+      for (const b of blobs) this.s.link.run(upstream, repository, b.digest, manifest, b.size, viaArtifact ? 1 : 0);
     })();
     this.remember(key);
   }
 
   /** The manifests of this repository that reference the blob, with the size they declare. */
-  blobLinks(upstream: string, repository: string, digest: string): { manifest: string; size: number }[] {
-    return this.s.links.all(upstream, repository, digest) as { manifest: string; size: number }[];
+  blobLinks(upstream: string, repository: string, digest: string): BlobLink[] {
+    const rows = this.s.links.all(upstream, repository, digest) as { manifest: string; size: number; via_artifact: number }[];
+    return rows.map((r) => ({ manifest: r.manifest, size: r.size, viaArtifact: r.via_artifact === 1 }));
   }
 
   linksAnywhere(digest: string): { upstream: string; repository: string; manifest: string }[] {
@@ -150,12 +171,14 @@ export class CacheIndex {
     this.touched.delete(digest);
   }
 
-  getEvidence(digest: string, fingerprint: string): { json: string; expiresAt: number } | undefined {
-    const r = this.s.getEvidence.get(digest, fingerprint) as { json: string; expires_at: number } | undefined;
+  getEvidence(key: EvidenceKey): { json: string; expiresAt: number } | undefined {
+    const r = this.s.getEvidence.get(key.upstream, key.repository, key.digest, key.fingerprint) as
+      | { json: string; expires_at: number }
+      | undefined;
     return r && { json: r.json, expiresAt: r.expires_at };
   }
 
-  putEvidence(digest: string, fingerprint: string, json: string, expiresAt: number): void {
-    this.s.putEvidence.run(digest, fingerprint, json, expiresAt);
+  putEvidence(key: EvidenceKey, json: string, expiresAt: number): void {
+    this.s.putEvidence.run(key.upstream, key.repository, key.digest, key.fingerprint, json, expiresAt);
   }
 }

@@ -2,13 +2,15 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
-import { parseReference } from '../oci/reference.js';
+import { parseReference, type Reference } from '../oci/reference.js';
+import { refusalEvent } from './refusal-event.js';
 import type { PullService, RequestInfo } from '../pull/pull-service.js';
 import type { ListingService } from '../pull/listing-service.js';
 import { resolveTarget, type Target } from '../pull/target.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 import type { Metrics } from '../metrics.js';
 import { sendError } from './send-error.js';
+import type { RefusalAudit } from '../audit/refusal-audit.js';
 import { pathOf, sendJson, type HttpRequest, type HttpResponse } from './plain.js';
 
 const MANIFEST_RE = /^\/(.+)\/manifests\/([^/]+)$/;
@@ -19,6 +21,7 @@ const REFERRERS_RE = /^\/(.+)\/referrers\/([^/]+)$/;
 
 export interface V2Deps {
   pull: PullService;
+  refusals: RefusalAudit;
   listing: ListingService;
   upstreams: ReadonlyMap<string, UpstreamClient>;
   defaultUpstream: string | undefined;
@@ -34,6 +37,9 @@ export function v2Handler(d: V2Deps) {
   return async (req: HttpRequest, res: HttpResponse): Promise<void> => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     let route = 'other';
+    // Until the request reaches the pull or listing service (which audit what they decide), a refusal is
+    // audited here: invalid names and references, unknown namespaces, unsupported methods and paths.
+    let judged = false;
     try {
       const path = pathOf(req).slice('/v2'.length);
       const url = req.url ?? '';
@@ -59,7 +65,12 @@ export function v2Handler(d: V2Deps) {
       if ((m = MANIFEST_RE.exec(path))) {
         route = 'manifest';
         const t = target(m[1]!);
-        const ref = parseReference(decodeURIComponentSafe(m[2]!));
+        const raw = decodeURIComponentSafe(m[2]!);
+        judged = true;
+        await d.pull.admitName(d.pull.baseEvent(info, t, 'pull.manifest', raw), t);
+        judged = false;
+        const ref = manifestReference(raw);
+        judged = true;
         const out = await d.pull.manifest(info, t, ref, req.headers.accept, req.method === 'HEAD');
         res.statusCode = 200;
         res.setHeader('Content-Type', out.mediaType);
@@ -78,6 +89,7 @@ export function v2Handler(d: V2Deps) {
         route = 'blob';
         const t = target(m[1]!);
         const digest = parseDigest(decodeURIComponentSafe(m[2]!));
+        judged = true;
         const out = await d.pull.blob(info, t, digest, req.method === 'HEAD', req.headers.range);
         res.setHeader('Docker-Content-Digest', out.digest);
         res.setHeader('Accept-Ranges', 'bytes');
@@ -112,7 +124,8 @@ export function v2Handler(d: V2Deps) {
         const t = target(m[1]!);
         const n = param('n');
         const last = param('last');
-        const list = await d.listing.tags(t, n, last, m[1]!);
+        judged = true;
+        const list = await d.listing.tags(info, t, n, last, m[1]!);
         if (list.next) {
           const q = new URLSearchParams();
           if (list.next.n) q.set('n', list.next.n);
@@ -128,7 +141,8 @@ export function v2Handler(d: V2Deps) {
         const t = target(m[1]!);
         const digest = parseDigest(decodeURIComponentSafe(m[2]!));
         const artifactType = param('artifactType');
-        const out = await d.listing.referrers(t, digest, artifactType);
+        judged = true;
+        const out = await d.listing.referrers(info, t, digest, artifactType);
         res.statusCode = 200;
         res.setHeader('Content-Type', 'application/vnd.oci.image.index.v1+json');
         if (out.filtered) res.setHeader('OCI-Filters-Applied', 'artifactType');
@@ -139,11 +153,25 @@ export function v2Handler(d: V2Deps) {
       if (path === '/_catalog') throw new OciError('UNSUPPORTED', 'the catalog API is not offered by this proxy');
       throw new OciError('NAME_INVALID', 'unrecognised /v2 path');
     } catch (err) {
+      if (!judged && err instanceof OciError) d.refusals.record(refusalEvent(req, res, err));
       sendError(req, res, err, d.log);
     } finally {
       d.metrics.requests.inc({ route, method: req.method ?? '', status: String(res.statusCode) });
     }
   };
+}
+
+/**
+ * A manifest reference: a digest, or a tag. A string that is neither cannot name a manifest, so it is
+ * unknown (404), as the distribution spec's conformance suite expects; a malformed digest stays a 400.
+ */
+function manifestReference(raw: string): Reference {
+  try {
+    return parseReference(raw);
+  } catch (err) {
+    if (err instanceof OciError && err.code === 'TAG_INVALID') throw new OciError('MANIFEST_UNKNOWN', `${err.message}: no manifest has this reference`);
+    throw err;
+  }
 }
 
 function unsupported(req: HttpRequest): OciError {

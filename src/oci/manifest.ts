@@ -1,6 +1,6 @@
 import { OciError } from './errors.js';
 import { isDigest, type Digest } from './digest.js';
-import { MANIFEST_MEDIA_TYPES, isIndexMediaType } from './media-types.js';
+import { MANIFEST_MEDIA_TYPES, isArtifactLayerSet, isIndexMediaType } from './media-types.js';
 
 /** Manifests larger than this are refused, as distribution and containerd do. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -115,4 +115,15 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 
 function clip(value: string): string {
   return value.length > 80 ? `${value.slice(0, 80)}…` : value;
+}
+
+/**
+ * Whether a manifest is, by its content, a signature, attestation or SBOM artifact that cannot run: a
+ * manifest whose every layer has a known non-executable artifact media type, or an index that lists only
+ * artifacts (every entry has an artifactType and no platform; each entry is still judged on its own when
+ * pulled). Only such a manifest may take the decision of the image it names as its subject.
+ */
+export function isNonRunnableArtifact(m: ParsedManifest): boolean {
+  if (m.isIndex) return m.manifests.every((d) => d.artifactType !== undefined && d.platform === undefined);
+  return isArtifactLayerSet(m.layers.map((l) => l.mediaType));
 }

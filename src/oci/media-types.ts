@@ -40,3 +40,38 @@ export function acceptsMediaType(acceptHeader: string | string[] | undefined, me
   if (values.length === 0) return true;
   return values.some((v) => v === '*/*' || v === mediaType || v === 'application/*');
 }
+
+/**
+ * Layer media types that hold signatures, attestations or SBOMs and that no container runtime unpacks. A
+ * manifest whose every layer is one of these cannot run, so it may take the decision of its subject.
+ * Compared without parameters (`;version=0.3`) and case-insensitively.
+ */
+export const ARTIFACT_LAYER_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  MEDIA_TYPES.cosignSimpleSigning,
+  MEDIA_TYPES.dsseEnvelope,
+  MEDIA_TYPES.sigstoreBundleV03,
+  'application/vnd.dev.sigstore.bundle+json',
+  'application/vnd.in-toto+json',
+  MEDIA_TYPES.ociEmpty,
+  // SBOMs (cosign attach sbom, oras, syft).
+  'text/spdx',
+  'text/spdx+json',
+  'text/spdx+xml',
+  'application/spdx+json',
+  'application/vnd.cyclonedx',
+  'application/vnd.cyclonedx+json',
+  'application/vnd.cyclonedx+xml',
+  'application/vnd.syft+json',
+  // Notary Project signatures.
+  'application/jose+json',
+  'application/cose',
+]);
+
+function bareMediaType(mediaType: string): string {
+  return mediaType.split(';')[0]!.trim().toLowerCase();
+}
+
+/** Whether every layer of a (non-index) manifest is a known non-executable artifact type; an empty manifest is not. */
+export function isArtifactLayerSet(layerMediaTypes: readonly string[]): boolean {
+  return layerMediaTypes.length > 0 && layerMediaTypes.every((t) => ARTIFACT_LAYER_MEDIA_TYPES.has(bareMediaType(t)));
+}

@@ -1,4 +1,4 @@
-import type { CacheIndex } from '../db/cache-index.js';
+import type { CacheIndex, EvidenceKey } from '../db/cache-index.js';
 import type { Logger } from '../logger.js';
 import { matchRule } from '../policy/match.js';
 import { evaluateRule } from '../policy/evaluate.js';
@@ -21,11 +21,18 @@ export interface DecisionResult extends Decision {
 }
 
 const MEMORY_CACHE_LIMIT = 5000;
+/**
+ * Evidence that verified nothing (no signature, no attestation) or could not be gathered is checked again
+ * after this long: a release signed a moment after its first pull is not denied for the whole verifyTtl,
+ * and a hot unsigned image still costs the upstream one lookup per interval, not one per pull.
+ */
+export const RECHECK_NOTHING_MS = 5_000;
 
 /**
- * Decides whether a manifest may be served. Evidence is gathered once per digest and trust material and
- * cached (memory, then SQLite) for verifyTtl; the rule is re-evaluated on every request, so a policy change
- * or a day passing takes effect at once. Anything that goes wrong while deciding denies (fail closed).
+ * Decides whether a manifest may be served. Evidence is gathered in the repository being pulled, once per
+ * digest and trust material, and cached (memory, then the database) for verifyTtl; the rule is re-evaluated
+ * on every request, so a policy change or a day passing takes effect at once. Anything that goes wrong
+ * while deciding denies (fail closed).
  */
 export class Decider {
   private readonly memory = new Map<string, { evidence: Evidence; expiresAt: number }>();
@@ -60,7 +67,7 @@ export class Decider {
         const parentDecision = await this.decideOne(target, parent, source, active);
         if (parentDecision.outcome !== 'allow') continue;
         const rule = matchRule(active.rules, target.canonical)!;
-        const evidence = await this.evidence(subject, source);
+        const evidence = await this.evidence(target, subject, source);
         const covered = evaluateRule(rule, evidence, { now: new Date(), parentVerdict: 'allow' });
         return {
           ...covered,
@@ -73,6 +80,17 @@ export class Decider {
       this.log.error('decision failed; denying', { image: target.canonical, digest: subject.digest, error: String(err) });
       return this.deny(target, `verification failed: ${(err as Error).message ?? String(err)}`);
     }
+  }
+
+  /** The deny for a name that no rule or a `deny` rule covers, decided without any evidence; else undefined. */
+  refuseName(target: Target): DecisionResult | undefined {
+    const active = this.policy.current();
+    const rule = matchRule(active.rules, target.canonical);
+    if (!rule) {
+      return { outcome: 'deny', rule: null, mode: null, reasons: [`no policy rule matches ${target.canonical}`], policyVersion: active.version };
+    }
+    if (rule.mode !== 'deny') return undefined;
+    return { ...evaluateRule(rule, undefined, { now: new Date() }), policyVersion: active.version };
   }
 
   /** A deny with a reason, under the rule that matches the target (fail closed when nothing can be decided). */
@@ -94,50 +112,63 @@ export class Decider {
       };
     }
     const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
-    const evidence = needsEvidence ? await this.evidence(subject, source) : undefined;
+    const evidence = needsEvidence ? await this.evidence(target, subject, source) : undefined;
     return { ...evaluateRule(rule, evidence, { now: new Date() }), policyVersion: active.version };
   }
 
-  /** Cached evidence for a digest, gathered on a miss; expired evidence is kept when regathering fails. */
-  async evidence(subject: SubjectManifest, source: ArtifactSource): Promise<Evidence> {
-    const key = `${subject.digest}|${this.gatherer.fingerprint}`;
+  /** Cached evidence for a digest in the target's repository, gathered on a miss; expired evidence is kept when regathering fails. */
+  async evidence(target: Target, subject: SubjectManifest, source: ArtifactSource): Promise<Evidence> {
+    const key: EvidenceKey = {
+      upstream: target.upstream.name,
+      repository: target.repository,
+      digest: subject.digest,
+      fingerprint: this.gatherer.fingerprint,
+    };
+    const memoryKey = `${key.upstream}\0${key.repository}\0${key.digest}\0${key.fingerprint}`;
     const now = Date.now();
-    const hit = this.memory.get(key);
+    const hit = this.memory.get(memoryKey);
     if (hit && hit.expiresAt > now) return hit.evidence;
-    const stored = hit ? undefined : this.index.getEvidence(subject.digest, this.gatherer.fingerprint);
+    const stored = hit ? undefined : this.index.getEvidence(key);
     const previous = hit?.evidence ?? (stored ? (JSON.parse(stored.json) as Evidence) : undefined);
     if (stored && stored.expiresAt > now && previous) {
-      this.remember(key, previous, stored.expiresAt);
+      this.remember(memoryKey, previous, stored.expiresAt);
       return previous;
     }
-    let pending = this.inflight.get(key);
+    let pending = this.inflight.get(memoryKey);
     if (!pending) {
-      pending = this.gather(subject, source, previous).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, pending);
+      pending = this.gather(key, memoryKey, subject, source, previous).finally(() => this.inflight.delete(memoryKey));
+      this.inflight.set(memoryKey, pending);
     }
     return pending;
   }
 
-  private async gather(subject: SubjectManifest, source: ArtifactSource, previous: Evidence | undefined): Promise<Evidence> {
+  private async gather(key: EvidenceKey, memoryKey: string, subject: SubjectManifest, source: ArtifactSource, previous: Evidence | undefined): Promise<Evidence> {
     const started = performance.now();
     const evidence = await this.gatherer.gather(subject, source);
     this.onGathered?.((performance.now() - started) / 1000);
+    const recheckAt = Date.now() + Math.min(this.verifyTtlMs, RECHECK_NOTHING_MS);
     if (evidence.gatherError) {
       if (previous && !previous.gatherError) {
         this.log.warn('evidence refresh failed; keeping cached evidence', { digest: subject.digest, error: evidence.gatherError });
+        this.remember(memoryKey, previous, recheckAt);
         return previous;
       }
-      return evidence; // not cached: the next request tries again
+      this.remember(memoryKey, evidence, recheckAt); // never stored: a restart or another replica tries at once
+      return evidence;
     }
-    const expiresAt = Date.now() + this.verifyTtlMs;
-    this.index.putEvidence(subject.digest, this.gatherer.fingerprint, JSON.stringify(evidence), expiresAt);
-    this.remember(`${subject.digest}|${this.gatherer.fingerprint}`, evidence, expiresAt);
+    const foundNothing = evidence.signatures.length === 0 && evidence.attestations.length === 0;
+    const expiresAt = foundNothing ? recheckAt : Date.now() + this.verifyTtlMs;
+    this.index.putEvidence(key, JSON.stringify(evidence), expiresAt);
+    this.remember(memoryKey, evidence, expiresAt);
     return evidence;
   }
 
-  /** Drops remembered evidence for digests (after a purge), so they are verified again. */
+  /** Drops remembered evidence for digests in every repository (after a purge), so they are verified again. */
   forget(digests: readonly string[]): void {
-    for (const digest of digests) this.memory.delete(`${digest}|${this.gatherer.fingerprint}`);
+    const gone = new Set(digests);
+    for (const key of [...this.memory.keys()]) {
+      if (gone.has(key.split('\0')[2]!)) this.memory.delete(key);
+    }
   }
 
   /** Set by the app to observe verification time. */

@@ -4,13 +4,12 @@ import { OciError } from '../oci/errors.js';
 import { digestTag, type Digest } from '../oci/digest.js';
 import { isObject, type Descriptor } from '../oci/manifest.js';
 import { MEDIA_TYPES } from '../oci/media-types.js';
-import { matchRule } from '../policy/match.js';
 import { header, readLimitedBuffer } from '../upstream/upstream-client.js';
 import { UpstreamError } from '../upstream/errors.js';
 import { createArtifactSource } from './artifact-source.js';
 import type { ManifestFetcher } from './manifest-fetcher.js';
-import type { PolicySource } from './decider.js';
-import { denied, type PullService } from './pull-service.js';
+import { denied, type PullService, type RequestInfo } from './pull-service.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { isFallbackWorthy, toClientError } from './upstream-errors.js';
 import type { Target } from './target.js';
@@ -31,16 +30,13 @@ export class ListingService {
       store: BlobStore;
       manifests: ManifestFetcher;
       pull: PullService;
-      policy: PolicySource;
+      audit: AuditLog;
       log: Logger;
     },
   ) {}
 
-  async tags(target: Target, n: string | undefined, last: string | undefined, displayName: string): Promise<TagList> {
-    const rule = matchRule(this.d.policy.current().rules, target.canonical);
-    if (!rule || rule.mode === 'deny') {
-      throw new OciError('DENIED', rule ? `portcullis: policy "${rule.name}": denied by policy` : `portcullis: no policy rule matches ${target.canonical}`);
-    }
+  async tags(req: RequestInfo, target: Target, n: string | undefined, last: string | undefined, displayName: string): Promise<TagList> {
+    await this.d.pull.admitName(this.d.pull.baseEvent(req, target, 'pull.tags', 'tags/list'), target);
     if (n !== undefined && !/^\d{1,6}$/.test(n)) throw new OciError('UNSUPPORTED', 'n must be a non-negative integer');
     const query = new URLSearchParams();
     if (n !== undefined) query.set('n', n);
@@ -74,11 +70,26 @@ export class ListingService {
     }
   }
 
-  /** The referrers of an allowed subject: upstream API, else the `sha256-<hex>` tag schema, else empty. */
-  async referrers(target: Target, subject: Digest, artifactType: string | undefined): Promise<{ bytes: Buffer; filtered: boolean }> {
-    const decision = await this.d.pull.decideDigest(target, subject);
-    if (decision.outcome === 'deny') throw denied(decision);
+  /**
+   * The referrers of an allowed subject: upstream API, else the `sha256-<hex>` tag schema, else empty. A
+   * subject the upstream does not have has no referrers (200, empty: the spec forbids 404); a denied one is 403.
+   */
+  async referrers(req: RequestInfo, target: Target, subject: Digest, artifactType: string | undefined): Promise<{ bytes: Buffer; filtered: boolean }> {
+    const base = { ...this.d.pull.baseEvent(req, target, 'pull.referrers', subject), digest: subject };
+    await this.d.pull.admitName(base, target);
     let manifests: Descriptor[] = [];
+    const decision = await this.d.pull.decideDigest(target, subject).catch((err: unknown) => {
+      if (err instanceof OciError && err.code === 'MANIFEST_UNKNOWN') return undefined;
+      throw err;
+    });
+    if (!decision) return { bytes: referrersIndex([]), filtered: artifactType !== undefined };
+    if (decision.outcome === 'deny') {
+      const event = { ...base, decision: 'deny' as const, policy: decision.rule, policyVersion: decision.policyVersion, mode: decision.mode, reasons: decision.reasons, status: 403 };
+      await this.d.audit.record(event).catch(() => {
+        throw new OciError('UNAVAILABLE', 'the audit log cannot be written; refusing to answer');
+      });
+      throw denied(decision);
+    }
     const source = createArtifactSource(target, this.d.manifests, this.d.store, this.d.index);
     try {
       const fromApi = await source.referrers(subject);
@@ -92,9 +103,12 @@ export class ListingService {
       throw toClientError(err, `referrers of ${subject}`);
     }
     if (artifactType) manifests = manifests.filter((m) => isObject(m) && m.artifactType === artifactType);
-    const body = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests };
-    return { bytes: Buffer.from(JSON.stringify(body)), filtered: artifactType !== undefined };
+    return { bytes: referrersIndex(manifests), filtered: artifactType !== undefined };
   }
+}
+
+function referrersIndex(manifests: Descriptor[]): Buffer {
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests }));
 }
 
 function paginate(tags: string[], n: string | undefined, last: string | undefined, moreUpstream: boolean, name: string): TagList {

@@ -6,7 +6,7 @@ import type { AuditEventInput } from '../audit/types.js';
 import type { Logger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
 import { isDigest, type Digest } from '../oci/digest.js';
-import { referencedBlobs } from '../oci/manifest.js';
+import { isNonRunnableArtifact, referencedBlobs } from '../oci/manifest.js';
 import { acceptsMediaType } from '../oci/media-types.js';
 import { parseRange } from '../oci/range.js';
 import { referenceString, type Reference } from '../oci/reference.js';
@@ -72,6 +72,7 @@ export class PullService {
     head = false,
   ): Promise<ManifestResponse> {
     const base = this.baseEvent(req, target, 'pull.manifest', referenceString(ref));
+    await this.admitName(base, target);
     let m: FetchedManifest;
     try {
       m = await this.d.manifests.resolve(target, ref);
@@ -81,10 +82,11 @@ export class PullService {
     }
     this.d.observer?.onCache?.('manifest', m.cacheHit);
     // Link before deciding: a blob request for a denied image then meets the deny (403) rather than a 404
-    // that would send a mirror client on to the upstream. Blobs take the decision of the linked digest.
+    // that would send a mirror client on to the upstream. An artifact's blobs take the decision of the image
+    // it is about; everything else's blobs take the decision of its own digest.
     const tag = ref.kind === 'tag' ? ref.tag : undefined;
-    const linkTo = this.decisionDigest(m, tag) ?? m.digest;
-    this.d.index.linkBlobs(target.upstream.name, target.repository, linkTo, referencedBlobs(m.parsed));
+    const about = this.artifactSubject(m, tag);
+    this.d.index.linkBlobs(target.upstream.name, target.repository, about ?? m.digest, referencedBlobs(m.parsed), about !== undefined);
     const decision = await this.decideManifest(target, m, tag);
     this.d.observer?.onDecision?.('manifest', decision);
     const event: AuditEventInput = { ...base, digest: m.digest, cacheHit: m.cacheHit, ...decisionFields(decision) };
@@ -100,15 +102,31 @@ export class PullService {
     return { digest: m.digest, mediaType: m.mediaType, bytes: m.bytes };
   }
 
+  /**
+   * Refuses, before anything is asked upstream, a name that a `deny` rule or no rule covers: asking would
+   * spend the upstream's rate limit and tell whoever asks which names exist. The refusal is audited.
+   */
+  async admitName(base: AuditEventInput, target: Target): Promise<void> {
+    const refusal = this.d.decider.refuseName(target);
+    if (!refusal) return;
+    this.d.observer?.onDecision?.(base.kind === 'pull.blob' ? 'blob' : 'manifest', refusal);
+    await this.append({ ...base, ...decisionFields(refusal), status: 403 });
+    throw denied(refusal);
+  }
+
   async blob(req: RequestInfo, target: Target, digest: Digest, head: boolean, rangeHeader: string | undefined): Promise<BlobResponse> {
     const base: AuditEventInput = { ...this.baseEvent(req, target, 'pull.blob', digest), digest };
+    await this.admitName(base, target);
     const links = this.d.index.blobLinks(target.upstream.name, target.repository, digest);
     if (links.length === 0) {
       await this.append({ ...base, status: 404, reasons: ['no manifest pulled through this proxy references this blob in this repository'] });
       throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not referenced by any manifest pulled through this proxy for ${target.canonical}`);
     }
+    // A blob that an ordinary manifest of this repository references is served only under that manifest's
+    // decision: an artifact listing an image's layer as its own cannot lend that layer its subject's decision.
+    const own = links.filter((l) => !l.viaArtifact);
     let decision: DecisionResult | undefined;
-    for (const link of links) {
+    for (const link of own.length > 0 ? own : links) {
       decision = await this.decideDigest(target, link.manifest);
       if (decision.outcome !== 'deny') break;
     }
@@ -180,10 +198,10 @@ export class PullService {
     return this.decideManifest(target, m, undefined);
   }
 
-  /** Signature artifacts (cosign tags, referrers) take the decision of the image they are about. */
+  /** Signature, attestation and SBOM artifacts take the decision of the image they are about; the rest their own. */
   private async decideManifest(target: Target, m: FetchedManifest, tag: string | undefined): Promise<DecisionResult> {
-    const subjectDigest = this.decisionDigest(m, tag);
-    if (subjectDigest && subjectDigest !== m.digest) {
+    const subjectDigest = this.artifactSubject(m, tag);
+    if (subjectDigest) {
       let subject: FetchedManifest;
       try {
         subject = await this.d.manifests.resolve(target, { kind: 'digest', digest: subjectDigest as Digest });
@@ -196,8 +214,14 @@ export class PullService {
     return this.decide(target, m);
   }
 
-  private decisionDigest(m: FetchedManifest, tag: string | undefined): string | undefined {
-    return m.parsed.subject?.digest ?? (tag ? subjectOfArtifactTag(tag) : undefined);
+  /**
+   * The image a manifest is about (its OCI subject, or the digest in a cosign tag `sha256-<hex>.sig`), but
+   * only when its content shows it cannot run: anyone who can push can set a subject or choose a tag.
+   */
+  private artifactSubject(m: FetchedManifest, tag: string | undefined): string | undefined {
+    const about = m.parsed.subject?.digest ?? (tag ? subjectOfArtifactTag(tag) : undefined);
+    if (!about || about === m.digest || !isNonRunnableArtifact(m.parsed)) return undefined;
+    return about;
   }
 
   private decide(target: Target, m: FetchedManifest): Promise<DecisionResult> {
@@ -212,7 +236,7 @@ export class PullService {
     return createArtifactSource(target, this.d.manifests, this.d.store, this.d.index);
   }
 
-  private baseEvent(req: RequestInfo, target: Target, kind: string, reference: string): AuditEventInput {
+  baseEvent(req: RequestInfo, target: Target, kind: string, reference: string): AuditEventInput {
     return {
       kind,
       requestId: req.requestId,
