@@ -9,7 +9,8 @@ export type ReplayOutcome = Outcome | 'unknown';
 
 export interface ReplayImage {
   repository: string;
-  digest: string;
+  /** Null for pulls refused by name, before any manifest was resolved. */
+  digest: string | null;
   references: string[];
   pulls: number;
   before: Outcome;
@@ -75,6 +76,16 @@ export function replayPolicy(db: Db, rules: readonly PolicyRule[], since: string
     return { outcome: d.outcome, rule: rule.name, reasons: d.reasons };
   };
 
+  const judgeName = (repository: string): { outcome: ReplayOutcome; rule: string | null; reasons: string[] } => {
+    const rule = matchRule(rules, repository);
+    if (!rule) return { outcome: 'deny', rule: null, reasons: [`no policy rule matches ${repository}`] };
+    if (rule.mode === 'allow' || rule.mode === 'deny') {
+      const d = evaluateRule(rule, undefined, { now: new Date() });
+      return { outcome: d.outcome, rule: rule.name, reasons: d.reasons };
+    }
+    return { outcome: 'unknown', rule: rule.name, reasons: ['refused by name before a digest was resolved: no evidence to judge'] };
+  };
+
   const groups = { allowToDeny: new Map<string, ReplayImage>(), denyToAllow: new Map<string, ReplayImage>(), unknown: new Map<string, ReplayImage>() };
   const counts = { allowToDeny: 0, denyToAllow: 0, unknown: 0 };
   let pulls = 0;
@@ -83,13 +94,14 @@ export function replayPolicy(db: Db, rules: readonly PolicyRule[], since: string
   const filter = { kind: 'pull.manifest', since, until };
   for (const batch of query.batches(filter, 0, Number.MAX_SAFE_INTEGER, query.maxId())) {
     for (const row of batch) {
-      if (!row.decision || !row.digest || !row.repository) continue;
+      if (!row.decision || !row.repository) continue;
       pulls++;
       const recorded = parseEvidence(row.evidence);
       const digest = typeof recorded.artifactFor === 'string' ? recorded.artifactFor : row.digest;
       const parent = typeof recorded.coveredByIndex === 'string' ? recorded.coveredByIndex : undefined;
       const before = row.decision as Outcome;
-      const after = judge(row.repository, digest, new Date(row.time), parent);
+      // A pull refused by its name never resolved a digest: only a draft that decides by name can judge it.
+      const after = digest ? judge(row.repository, digest, new Date(row.time), parent) : judgeName(row.repository);
       const servedBefore = before !== 'deny';
       const key = after.outcome === 'unknown' ? 'unknown' : servedBefore && after.outcome === 'deny' ? 'allowToDeny' : !servedBefore && after.outcome !== 'deny' ? 'denyToAllow' : undefined;
       if (!key) {

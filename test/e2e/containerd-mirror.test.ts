@@ -14,7 +14,9 @@ import {
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { pushImage, pushIndex, startRegistry, type PushedImage, type PushedIndex, type Registry } from '../helpers/registry.js';
 import { haveRoot, haveTools } from '../helpers/tools.js';
-import { removeTempDirs, tempDir, UPSTREAM } from './support.js';
+import { createSignatureArtifact, generateKey } from '../helpers/pki/index.js';
+import { pushBlob, pushManifest } from '../helpers/registry.js';
+import { OCI_MANIFEST, removeTempDirs, tempDir, UPSTREAM } from './support.js';
 
 /**
  * containerd pulling through the proxy as a registry mirror (hosts.toml), which addresses the upstream with
@@ -32,6 +34,7 @@ describe.skipIf(skip)('containerd mirror and multi-platform pulls', () => {
   let amd64: PushedImage;
   let arm64: PushedImage;
   let index: PushedIndex;
+  let borrower: PushedImage;
 
   beforeAll(async () => {
     registry = await startRegistry({ dir: await tempDir('registry') });
@@ -42,7 +45,22 @@ describe.skipIf(skip)('containerd mirror and multi-platform pulls', () => {
       platform: { os: 'linux', architecture: 'arm64' },
     });
     index = await pushIndex(registry.url, 'org/multi', '1', [amd64, arm64]);
+    // A signed image, and an unsigned runnable image pushed beside it that names it as its OCI subject.
+    const acme = generateKey('ecdsa-p256');
+    const signed = await pushImage(registry.url, 'signed/app', '1');
+    const sig = createSignatureArtifact({ digest: signed.digest, repository: `${UPSTREAM}/signed/app`, signer: acme });
+    for (const b of sig.blobs) await pushBlob(registry.url, 'signed/app', b);
+    await pushManifest(registry.url, 'signed/app', sig.tag!, sig.manifest, sig.mediaType);
+    borrower = await pushImage(registry.url, 'signed/app', 'plain');
+    const claimed = { ...JSON.parse(borrower.manifest.toString()), subject: { mediaType: signed.mediaType, digest: signed.digest, size: signed.size } };
+    await pushManifest(registry.url, 'signed/app', 'evil', Buffer.from(JSON.stringify(claimed)), OCI_MANIFEST);
     proxy = await startProxy({
+      policies: [
+        { name: 'signed', match: [`${UPSTREAM}/signed/*`], mode: 'enforce', signatures: { anyOf: [{ key: 'acme' }] } },
+        { name: 'blocked', match: [`${UPSTREAM}/blocked/**`], mode: 'deny' },
+        { name: 'open', match: [`${UPSTREAM}/org/**`], mode: 'allow' },
+      ],
+      extra: { trust: { keys: { acme: acme.publicKeyPem } } },
       upstreams: [
         { name: UPSTREAM, url: registry.url },
         { name: 'elsewhere.test', url: 'http://127.0.0.1:9' },
@@ -88,5 +106,16 @@ describe.skipIf(skip)('containerd mirror and multi-platform pulls', () => {
     const copied = await readCopiedImage(dest);
     expect(copied.manifestDigest).toBe(arm64.digest);
     expect(copied.manifest.layers.map((l) => l.digest)).toEqual(arm64.layers.map((l) => l.digest));
+  });
+
+  it('ctr is refused an unsigned image that names a signed one as its subject, and a blocked name without an upstream request', async () => {
+    const evil = await ctrPull(containerd.socket, `${UPSTREAM}/signed/app:evil`, { hostsDir }).catch((e: Error) => e);
+    expect(evil).toBeInstanceOf(Error);
+    expect((evil as Error).message).toMatch(/403 Forbidden/);
+    const content = await ctrContentDigests(containerd.socket);
+    for (const layer of borrower.layers) expect(content).not.toContain(layer.digest);
+    const blocked = await ctrPull(containerd.socket, `${UPSTREAM}/blocked/app:1`, { hostsDir }).catch((e: Error) => e);
+    expect((blocked as Error).message).toMatch(/403 Forbidden/);
+    expect(await registry.countRequests('/blocked/')).toBe(0);
   });
 });

@@ -159,14 +159,15 @@ describe.skipIf(!haveTools(['docker-registry']))('live policy', () => {
   });
 
   it('replays a draft policy over past pulls: flips both ways and unknowns without cached evidence', async () => {
-    // org/app pulls so far: warn (evidence cached: unsigned), deny ×3, allow, deny. org/other: allowed twice.
+    // org/app pulls so far: warn (evidence cached: unsigned), deny ×3, allow, deny; the denies came from a deny
+    // rule, which refuses by name before a digest is resolved. org/other: allowed twice.
     const until = new Date(Date.now() + 1000).toISOString();
     const open = await api().post('/api/v1/policy/replay').set('Authorization', bearer('alice'))
       .send({ policies: ALLOW_ALL, since: started, until });
     expect(open.status, open.text).toBe(200);
     expect(open.body.denyToAllow.pulls).toBe(4);
     expect(open.body.denyToAllow.images).toEqual([
-      expect.objectContaining({ repository: 'upstream.test/org/app', digest: image.digest, before: 'deny', after: 'allow', pulls: 4 }),
+      expect.objectContaining({ repository: 'upstream.test/org/app', digest: null, references: ['1'], before: 'deny', after: 'allow', pulls: 4 }),
     ]);
     expect(open.body.allowToDeny.pulls).toBe(0);
 
@@ -175,8 +176,9 @@ describe.skipIf(!haveTools(['docker-registry']))('live policy', () => {
     expect(strict.body.pulls).toBe(open.body.pulls);
     expect(strict.body.allowToDeny.pulls).toBe(2);
     expect(strict.body.allowToDeny.images[0]).toMatchObject({ digest: image.digest, after: 'deny', rule: 'signed' });
-    expect(strict.body.unknown.pulls).toBe(2);
-    expect(strict.body.unknown.images.map((i: { digest: string }) => i.digest)).toEqual([other.digest]);
+    // Unknown: org/other (no evidence was gathered under allow) and the name-refused org/app pulls (no digest).
+    expect(strict.body.unknown.pulls).toBe(6);
+    expect(strict.body.unknown.images.map((i: { digest: string }) => i.digest)).toEqual([null, other.digest]);
 
     const invalid = await api().post('/api/v1/policy/replay').set('Authorization', bearer('alice'))
       .send({ policies: [{ name: 'x' }], since: 'yesterday' });
