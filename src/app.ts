@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from './config/types.js';
 import { openDatabase, type Db } from './db/database.js';
 import { CacheIndex } from './db/cache-index.js';
+import { DownloadLeases } from './db/download-leases.js';
 import { BlobStore } from './store/blob-store.js';
 import { Evictor } from './store/eviction.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -34,6 +35,7 @@ import { requestLog } from './http/request-log.js';
 import { assignRequestId, isV2, v2Pipeline } from './http/v2-pipeline.js';
 import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
 import { OciError } from './oci/errors.js';
+import { LocalBus, type ClusterBus } from './cluster/bus.js';
 
 export interface App {
   express: Express;
@@ -63,6 +65,8 @@ export interface AppOptions {
    * retention now and daily. One-shot CLI commands turn it off and use the stored policy as it is.
    */
   maintenance?: boolean;
+  /** How this process tells its sibling workers about a change (default: a single process, itself). */
+  bus?: ClusterBus;
 }
 
 /** Composes every service from a validated config. Does not listen: main.ts and tests do. */
@@ -98,7 +102,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   if (opts.maintenance !== false) trust.start();
   const gatherer = createEvidenceGatherer(trust);
   const manifests = new ManifestFetcher(index, store, log);
-  const blobs = new BlobFetcher(store, index);
+  const blobs = new BlobFetcher(store, index, new DownloadLeases(db));
   blobs.onFetched = (upstream, bytes) => metrics.bytesFetched.inc({ upstream }, bytes);
   if (config.storage.maxSizeBytes !== undefined) {
     const evictor = new Evictor(db, store, { maxSizeBytes: config.storage.maxSizeBytes, protectMs: config.storage.protectRecentMs }, log);
@@ -128,8 +132,18 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       onCache: (kind, hit) => metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }),
     },
   });
+  // What one worker changes, every worker applies before the change is acknowledged.
+  const bus = opts.bus ?? new LocalBus();
+  bus.onMessage((message) => {
+    if (message.type === 'policy.changed') policies.invalidate();
+    else if (message.type === 'cache.purged') {
+      decider.forget(message.digests);
+      for (const d of message.digests) manifests.forget(d);
+    } else if (message.type === 'trust.refreshed') trust.reload();
+  });
+  trust.onRefreshed = () => void bus.broadcast({ type: 'trust.refreshed' });
   const listing = new ListingService({ index, store, manifests, pull, audit, log });
-  const refusals = new RefusalAudit(audit, log);
+  const refusals = new RefusalAudit(audit, log, config.server?.workers ?? 1);
   metrics.gauge('portcullis_blob_downloads_in_flight', 'Upstream blob downloads in progress', () => blobs.active);
   metrics.gauge('portcullis_upstream_down', '1 while an upstream is marked down after repeated failures', () =>
     [...upstreams.values()].map((u) => ({ labels: { upstream: u.name }, value: u.breaker.isOpen ? 1 : 0 })),
@@ -162,6 +176,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       return gatherer.fingerprint;
     },
     purge: new CachePurge({ index, store, manifests, decider, audit, upstreams: new Set(upstreams.keys()) }),
+    announce: (message) => bus.broadcast(message),
   }));
 
   return {

@@ -3,7 +3,12 @@ import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/types.js';
+import cluster from 'node:cluster';
 import { createApp, type App, type AppOptions } from './app.js';
+import { createLogger } from './logger.js';
+import { WorkerBus } from './cluster/bus.js';
+import { superviseWorkers, WORKER_SLOT_ENV } from './cluster/supervisor.js';
+import { prepareSharedState } from './cluster/prepare.js';
 
 export interface Running {
   app: App;
@@ -49,9 +54,34 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   return { app, server, port, stop };
 }
 
-/** Runs until SIGTERM or SIGINT, then stops cleanly. */
+/**
+ * Runs until SIGTERM or SIGINT, then stops cleanly. With `server.workers` above 1 this process becomes the
+ * supervisor: it prepares what workers share (migrations, the config file's policies, the store) once and
+ * forks the workers, each of which runs this same function as a worker.
+ */
 export async function serve(config: Config): Promise<void> {
-  const running = await startServer(config);
+  const workers = config.server?.workers ?? 1;
+  if (workers > 1 && cluster.isPrimary) {
+    const log = createLogger(config.log.level).child({ role: 'supervisor' });
+    prepareSharedState(config, log);
+    return superviseWorkers(config, workers, log);
+  }
+  const slot = cluster.isWorker ? Number(process.env[WORKER_SLOT_ENV] ?? 0) : undefined;
+  const log = slot === undefined ? undefined : createLogger(config.log.level).child({ worker: slot, pid: process.pid });
+  const running = await startServer(config, {
+    log,
+    bus: slot === undefined ? undefined : new WorkerBus(),
+    // One process does the upkeep: adopting the config file (done by the supervisor), trust refresh, retention.
+    maintenance: slot === undefined || slot === 0,
+  });
+  if (slot !== undefined) {
+    // The supervisor is gone (killed): nobody can restart or drain this worker, and a new supervisor will
+    // want the port. Stop at once, as a crash would.
+    process.once('disconnect', () => {
+      running.app.log.error('supervisor gone; exiting');
+      process.exit(1);
+    });
+  }
   const onSignal = (signal: string) => {
     running.app.log.info('signal received', { signal });
     running.stop().then(

@@ -10,6 +10,7 @@ import type { ImageEvaluator } from './image-evaluator.js';
 import { policyRoutes } from './policy-routes.js';
 import { cacheRoutes } from './cache-routes.js';
 import type { CachePurge } from '../pull/cache-purge.js';
+import type { ClusterMessage } from '../cluster/bus.js';
 
 export interface ApiDeps {
   db: Db;
@@ -19,6 +20,8 @@ export interface ApiDeps {
   evaluate: ImageEvaluator;
   fingerprint?: string;
   purge: CachePurge;
+  /** Tells every worker of this machine about a change; resolves once all of them applied it. */
+  announce: (message: ClusterMessage) => Promise<void>;
   log: Logger;
 }
 

@@ -3,6 +3,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { clientAddress } from '../auth/authenticator.js';
 import type { Identity } from '../auth/token-registry.js';
 import type { CachePurge } from '../pull/cache-purge.js';
+import type { ClusterMessage } from '../cluster/bus.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 
@@ -10,7 +11,7 @@ import { requireRole } from './api-auth.js';
  * POST /cache/purge (admin): `{"repository": "<upstream>/<repo>"}` forgets its tags and re-verifies its
  * manifests; `{"digest": "sha256:…"}` removes that content from the store and re-verifies it.
  */
-export function cacheRoutes(d: { auth: Authenticator; purge: CachePurge }): Router {
+export function cacheRoutes(d: { auth: Authenticator; purge: CachePurge; announce: (message: ClusterMessage) => Promise<void> }): Router {
   const r = Router();
   r.post('/cache/purge', requireRole(d.auth), async (req, res) => {
     const body: unknown = req.body;
@@ -29,10 +30,12 @@ export function cacheRoutes(d: { auth: Authenticator; purge: CachePurge }): Rout
       return;
     }
     try {
-      const purged = await d.purge.purge(
+      const { digests, ...purged } = await d.purge.purge(
         { repository: repository as string | undefined, digest: digest as string | undefined },
         { user: (res.locals.identity as Identity).name, client: clientAddress(req), requestId: res.locals.requestId as string },
       );
+      // Workers remember manifests and evidence in memory: each forgets them before the purge is answered.
+      await d.announce({ type: 'cache.purged', digests });
       res.json({ purged });
     } catch (err) {
       if (err instanceof RangeError) sendApiError(res, 400, 'BAD_REQUEST', err.message);

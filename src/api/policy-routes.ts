@@ -23,7 +23,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     res.json({ version: active.version, policies: active.rules });
   });
 
-  r.put('/policy', admins, (req, res) => {
+  r.put('/policy', admins, async (req, res) => {
     const body: unknown = req.body;
     const rules = Array.isArray(body) ? body : isObject(body) ? body.policies : undefined;
     const checked = validatePolicyRules(rules, d.knownKeys);
@@ -32,6 +32,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
       return;
     }
     const version = d.policies.update(checked.rules, actor(req, res));
+    await d.announce({ type: 'policy.changed' });
     res.json(withRules(d.policies, version));
   });
 
@@ -45,7 +46,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     else res.json(found);
   });
 
-  r.post('/policy/rollback', admins, (req, res) => {
+  r.post('/policy/rollback', admins, async (req, res) => {
     const version = isObject(req.body) ? req.body.version : undefined;
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
       sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"version": N} with a positive integer N', [{ path: 'version', message: 'must be a positive integer' }]);
@@ -53,6 +54,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     }
     try {
       const created = d.policies.rollback(version, actor(req, res));
+      await d.announce({ type: 'policy.changed' });
       res.json(withRules(d.policies, created));
     } catch (err) {
       if (err instanceof RangeError) sendApiError(res, 404, 'NOT_FOUND', err.message);

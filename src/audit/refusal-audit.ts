@@ -15,17 +15,24 @@ const FLUSH_MS = 10_000;
  * one `audit.suppressed` event. A refusal serves nothing, so it is not held back for its event to commit.
  */
 export class RefusalAudit {
-  private tokens = BURST;
+  private tokens: number;
+  private readonly burst: number;
+  private readonly perSecond: number;
   private refilledAt = Date.now();
   private suppressed = 0;
   private suppressedSince = '';
   private readonly byClient = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
 
+  /** `processes`: workers sharing the log on this machine; each gets its share of the budget. */
   constructor(
     private readonly audit: AuditLog,
     private readonly log: Logger,
+    processes = 1,
   ) {
+    this.burst = Math.max(1, Math.floor(BURST / processes));
+    this.perSecond = PER_SECOND / processes;
+    this.tokens = this.burst;
     this.timer = setInterval(() => this.flushSuppressed(), FLUSH_MS);
     this.timer.unref();
   }
@@ -51,7 +58,7 @@ export class RefusalAudit {
 
   private refill(): void {
     const now = Date.now();
-    this.tokens = Math.min(BURST, this.tokens + ((now - this.refilledAt) / 1000) * PER_SECOND);
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.perSecond);
     this.refilledAt = now;
   }
 

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
@@ -56,7 +57,11 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     if (protectRecentMs === undefined) v.error('storage.protectRecent', 'must be a duration such as "10m"');
   }
   const serverObj = v.object(root.server ?? {}, 'server') ?? {};
-  v.unknownKeys(serverObj, ['headersTimeout'], 'server');
+  v.unknownKeys(serverObj, ['headersTimeout', 'workers'], 'server');
+  const cpus = availableParallelism();
+  const workersRaw = serverObj.workers ?? cpus;
+  const workers = typeof workersRaw === 'number' && Number.isInteger(workersRaw) && workersRaw >= 1 && workersRaw <= 256 ? workersRaw : undefined;
+  if (workers === undefined) v.error('server.workers', 'must be a whole number of worker processes from 1 to 256');
   const headersRaw = serverObj.headersTimeout ?? '15s';
   const headersTimeoutMs = typeof headersRaw === 'string' ? parseDuration(headersRaw) : undefined;
   if (!headersTimeoutMs) v.error('server.headersTimeout', 'must be a positive duration such as "15s"');
@@ -89,7 +94,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     listen,
     tls,
     storage: { path: at(storagePath), maxSizeBytes, ...(protectRecentMs !== undefined ? { protectRecentMs } : {}) },
-    server: { headersTimeoutMs: headersTimeoutMs ?? 15_000 },
+    server: { headersTimeoutMs: headersTimeoutMs ?? 15_000, workers: workers ?? 1 },
     database: { path: at(dbPath) },
     upstreams,
     defaultUpstream,

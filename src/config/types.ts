@@ -43,8 +43,11 @@ export interface Config {
   tls?: { cert: string; key: string };
   /** `protectRecentMs`: blobs used or referenced by a manifest pulled this recently are never evicted. */
   storage: { path: string; maxSizeBytes?: number; protectRecentMs?: number };
-  /** HTTP server limits; `headersTimeoutMs` cuts off clients that send headers too slowly (slowloris). */
-  server?: { headersTimeoutMs: number };
+  /**
+   * HTTP server limits; `headersTimeoutMs` cuts off clients that send headers too slowly (slowloris).
+   * `workers`: processes serving on this machine (default: the number of CPUs; 1 is a single process).
+   */
+  server?: { headersTimeoutMs: number; workers: number };
   database: { path: string };
   upstreams: UpstreamConfig[];
   defaultUpstream?: string;

@@ -39,15 +39,18 @@ export function migrate(db: Db, dir: string): string[] {
     const version = Number(file.slice(0, 4));
     if (applied.has(version)) continue;
     const sql = readFileSync(join(dir, file), 'utf8');
-    db.transaction(() => {
+    // Immediate, and checked again inside: processes starting together each run a migration at most once.
+    const ranHere = db.transaction(() => {
+      if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(version)) return false;
       db.exec(sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
         version,
         file,
         new Date().toISOString(),
       );
-    })();
-    ran.push(file);
+      return true;
+    }).immediate();
+    if (ranHere) ran.push(file);
   }
   return ran;
 }

@@ -87,6 +87,11 @@ export class PolicyVersions implements PolicySource {
     return this.active;
   }
 
+  /** Forgets the cached active policy, so the next request reads the newest version (another process changed it). */
+  invalidate(): void {
+    this.checkedAt = 0;
+  }
+
   /** Whether any version exists yet. */
   hasVersions(): boolean {
     return (this.s.newest.get() as { v: number | null }).v !== null;
@@ -104,12 +109,13 @@ export class PolicyVersions implements PolicySource {
       }
       const version = this.append(rules, 'config', { user: 'config' }, null, `policies loaded from ${configPath}`);
       return { version, created: true };
-    })();
+    }).immediate();
   }
 
   /** Replaces the rules (already validated) as a new active version. */
   update(rules: readonly PolicyRule[], actor: Actor): number {
-    return this.db.transaction(() => this.append(rules, 'api', actor, null))();
+    // Immediate: the version number is read and then written, and other processes share the file.
+    return this.db.transaction(() => this.append(rules, 'api', actor, null)).immediate();
   }
 
   /** Makes an old version's rules active again as a new version. Throws RangeError for an unknown version. */
@@ -118,7 +124,7 @@ export class PolicyVersions implements PolicySource {
       const old = this.s.get.get(version) as Row | undefined;
       if (!old) throw new RangeError(`policy version ${version} does not exist`);
       return this.append(JSON.parse(old.rules) as PolicyRule[], 'api', actor, version);
-    })();
+    }).immediate();
   }
 
   get(version: number): PolicyVersionWithRules | undefined {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { batches, writeAll } from './batched-body.js';
-import { FollowerStream } from './follower-stream.js';
+import { FollowerStream, type GrowingBlob } from './follower-stream.js';
 import { DigestVerifier, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -22,7 +22,7 @@ let unwrittenTotal = 0;
  * back the download or other clients. The last byte is released only once size and digest match, and the
  * file is renamed into the store only then; otherwise every reader fails.
  */
-export class BlobDownload extends EventEmitter {
+export class BlobDownload extends EventEmitter implements GrowingBlob {
   /** Bytes received from the upstream (hashed; in memory or on disk). */
   received = 0;
   /** Bytes written to the temp file. */

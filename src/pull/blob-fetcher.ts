@@ -3,14 +3,28 @@ import type { BlobStore } from '../store/blob-store.js';
 import { OciError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import { header } from '../upstream/upstream-client.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { DownloadLeases } from '../db/download-leases.js';
 import { BlobDownload } from './blob-download.js';
+import { RemoteDownload } from './remote-download.js';
 import { PassThroughBlob } from './pass-through.js';
 import { toClientError } from './upstream-errors.js';
 import type { Target } from './target.js';
 
-/** Starts at most one upstream download per blob digest; later requests join the running one. */
+/** A download's lease lasts this long unless renewed (every third of it while the download runs). */
+const LEASE_TTL_MS = 15_000;
+const OWNER = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+
+type Fetched = BlobDownload | RemoteDownload | PassThroughBlob;
+
+/**
+ * Starts at most one upstream download per blob digest; later requests join the running one. With leases
+ * (the database every worker and replica shares) that holds across processes: a request for a blob that
+ * another process is downloading follows that download's temp file instead of asking the upstream again.
+ */
 export class BlobFetcher {
-  private readonly downloads = new Map<string, Promise<BlobDownload | PassThroughBlob>>();
+  private readonly downloads = new Map<string, Promise<Fetched>>();
 
   /** Called with the bytes fetched from an upstream, for metrics. */
   onFetched?: (upstream: string, bytes: number) => void;
@@ -27,6 +41,7 @@ export class BlobFetcher {
   constructor(
     private readonly store: BlobStore,
     private readonly index: CacheIndex,
+    private readonly leases?: DownloadLeases,
   ) {}
 
   get active(): number {
@@ -34,19 +49,44 @@ export class BlobFetcher {
   }
 
   /** A cached download that clients follow, or, when the disk has no room, a one-client pass-through. */
-  fetch(target: Target, digest: Digest, expectedSize: number | undefined): Promise<BlobDownload | PassThroughBlob> {
+  fetch(target: Target, digest: Digest, expectedSize: number | undefined): Promise<Fetched> {
     const running = this.downloads.get(digest);
     if (running) return running;
-    const started = this.start(target, digest, expectedSize);
+    const started = this.lead(target, digest, expectedSize);
     this.downloads.set(digest, started);
     started.then(
-      (d) => (d instanceof BlobDownload ? d.settled() : Promise.resolve()).finally(() => this.downloads.delete(digest)),
+      (d) => (d instanceof PassThroughBlob ? Promise.resolve() : d.settled()).finally(() => this.downloads.delete(digest)),
       () => this.downloads.delete(digest),
     );
     return started;
   }
 
-  private async start(target: Target, digest: Digest, expectedSize: number | undefined): Promise<BlobDownload | PassThroughBlob> {
+  /** Downloads the blob here, or follows the process that holds its lease. */
+  private async lead(target: Target, digest: Digest, expectedSize: number | undefined): Promise<Fetched> {
+    const tempPath = this.store.newTempPath();
+    const held = this.leases?.acquire(digest, OWNER, tempPath, LEASE_TTL_MS);
+    if (held) return new RemoteDownload(digest, expectedSize, held.tempPath, this.store, this.leases!);
+    if (!this.leases) return this.start(target, digest, expectedSize, tempPath);
+    const leases = this.leases;
+    const renew = setInterval(() => leases.renew(digest, OWNER, LEASE_TTL_MS), LEASE_TTL_MS / 3);
+    renew.unref();
+    const release = () => {
+      clearInterval(renew);
+      leases.release(digest, OWNER);
+    };
+    try {
+      const d = await this.start(target, digest, expectedSize, tempPath);
+      // A pass-through writes no file for others to follow: let them download for themselves.
+      if (d instanceof PassThroughBlob) release();
+      else void d.settled().finally(release);
+      return d;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  private async start(target: Target, digest: Digest, expectedSize: number | undefined, tempPath: string): Promise<BlobDownload | PassThroughBlob> {
     const { upstream, repository } = target;
     let res;
     try {
@@ -76,7 +116,7 @@ export class BlobFetcher {
       return new PassThroughBlob(digest, size, res.body, (error) => this.onFailed?.(target, digest, error));
     }
     this.reserved += reserve;
-    const download = new BlobDownload(digest, size, this.store.newTempPath());
+    const download = new BlobDownload(digest, size, tempPath);
     void download
       .run(res.body, this.store, (written) => {
         this.index.recordBlob(digest, written);

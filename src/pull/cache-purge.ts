@@ -36,11 +36,12 @@ export class CachePurge {
   ) {}
 
   /** Throws RangeError for a request that names nothing valid. */
-  async purge(request: PurgeRequest, actor: { user: string; client: string; requestId?: string }): Promise<PurgeResult> {
+  async purge(request: PurgeRequest, actor: { user: string; client: string; requestId?: string }): Promise<PurgeResult & { digests: string[] }> {
     if (request.repository === undefined && request.digest === undefined) {
       throw new RangeError('name a repository, a digest, or both');
     }
     const result: PurgeResult = { tags: 0, evidence: 0, files: 0 };
+    const digests: string[] = [];
     let upstream: string | undefined;
     if (request.repository !== undefined) {
       const slash = request.repository.indexOf('/');
@@ -52,12 +53,14 @@ export class CachePurge {
       result.tags += tags;
       result.evidence += this.d.index.forgetEvidence(manifests);
       this.d.decider.forget(manifests);
+      digests.push(...manifests);
     }
     if (request.digest !== undefined) {
       if (!isDigest(request.digest)) throw new RangeError('digest must be an algorithm:hex digest');
       result.evidence += this.d.index.forgetEvidence([request.digest]);
       this.d.decider.forget([request.digest]);
       this.d.manifests.forget(request.digest);
+      digests.push(request.digest);
       if ((await this.d.store.size(request.digest)) !== undefined) {
         this.d.index.forgetContent(request.digest);
         await this.d.store.remove(request.digest);
@@ -75,6 +78,6 @@ export class CachePurge {
       reasons: [`purged ${result.tags} tags, ${result.evidence} evidence records, ${result.files} files`],
       status: 200,
     });
-    return result;
+    return { ...result, digests };
   }
 }

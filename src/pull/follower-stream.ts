@@ -1,8 +1,26 @@
+import type { EventEmitter } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { BlobDownload } from './blob-download.js';
 
 const CHUNK = 1024 * 1024;
+
+/**
+ * A blob download that readers follow as it grows: one run by this process (BlobDownload) or by another
+ * process sharing the store (RemoteDownload). It emits 'progress' whenever any field below changes.
+ */
+export interface GrowingBlob extends EventEmitter {
+  readonly size: number | undefined;
+  /** Bytes that may be read from memory or from `path`. */
+  readonly received: number;
+  /** Size and digest checked: the last byte may be served. */
+  readonly verified: boolean;
+  /** Committed to the store; `path` is the store's file. */
+  readonly done: boolean;
+  readonly failure: Error | undefined;
+  readonly path: string;
+  fromMemory(position: number, limit: number): Buffer | undefined;
+  settled(): Promise<void>;
+}
 
 /** Reads one download's bytes [start, end] as they arrive: from its memory window, else from its file. */
 export class FollowerStream extends Readable {
@@ -11,7 +29,7 @@ export class FollowerStream extends Readable {
   private reading = false;
 
   constructor(
-    private readonly download: BlobDownload,
+    private readonly download: GrowingBlob,
     start: number,
     private readonly end: number | undefined,
   ) {

@@ -1,11 +1,38 @@
 import { mkdirSync, readdirSync, rmSync, statSync, createWriteStream, createReadStream, type WriteStream } from 'node:fs';
 import { open, rename, rm, stat, statfs, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { digestAlgorithm, digestHex, digestOf, type Digest } from '../oci/digest.js';
 
 const READ_CHUNK = 1024 * 1024;
+/** A temp file nobody has written to for this long belongs to a download that is not coming back. */
+const STALE_TEMP_MS = 15 * 60_000;
+const STARTED_AT = Date.now() - Math.ceil(process.uptime() * 1000);
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
+
+function isAbandoned(name: string, path: string): boolean {
+  const m = /^([0-9a-f]{12})-(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
+  // Same pid as this process but older than it: an earlier run of a process that reuses its pid (pid 1 in a container).
+  const earlierRun = m !== null && Number(m[2]) === process.pid && Number(m[3]) < STARTED_AT;
+  if (m && m[1] === HOST_TAG && (earlierRun || !processAlive(Number(m[2])))) return true;
+  try {
+    return Date.now() - statSync(path).mtimeMs > STALE_TEMP_MS || !m;
+  } catch {
+    return false;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /**
  * Content-addressed files: `blobs/<alg>/<first two hex>/<hex>`. New content is written to `tmp/` and renamed
@@ -21,13 +48,22 @@ export class BlobStore {
     this.tmpDir = join(root, 'tmp');
   }
 
-  /** Creates the folders and discards temp files left by a crash. */
+  /**
+   * Creates the folders and discards temp files left by a crash: those of processes of this host that are no
+   * longer running, and any not written for STALE_TEMP_MS (another machine sharing the store died). Temp
+   * files of live processes (sibling workers, other replicas) are downloads in progress and stay.
+   */
   open(): { discardedTempFiles: number } {
     mkdirSync(this.blobsDir, { recursive: true });
     mkdirSync(this.tmpDir, { recursive: true });
-    const leftovers = readdirSync(this.tmpDir);
-    for (const f of leftovers) rmSync(join(this.tmpDir, f), { force: true, recursive: true });
-    return { discardedTempFiles: leftovers.length };
+    let discarded = 0;
+    for (const f of readdirSync(this.tmpDir)) {
+      const path = join(this.tmpDir, f);
+      if (!isAbandoned(f, path)) continue;
+      rmSync(path, { force: true, recursive: true });
+      discarded++;
+    }
+    return { discardedTempFiles: discarded };
   }
 
   pathOf(digest: Digest): string {
@@ -70,8 +106,9 @@ export class BlobStore {
     }
   }
 
+  /** `<host tag>-<pid>-<time>-<random>`: whose download it is, so a restart discards only its own dead ones. */
   newTempPath(): string {
-    return join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    return join(this.tmpDir, `${HOST_TAG}-${process.pid}-${Date.now()}-${randomBytes(8).toString('hex')}`);
   }
 
   createTempWriter(): { path: string; stream: WriteStream } {

@@ -44,6 +44,20 @@ export class RefreshingTrust implements TrustSource {
     return this.loaded;
   }
 
+  /** Called after a refresh wrote a new root, so sibling workers can reload it. */
+  onRefreshed?: () => void;
+
+  /** Reads the refreshed root another process wrote (a sibling worker's refresh). */
+  reload(): void {
+    if (this.config.trustedRoot !== 'public-good') return;
+    try {
+      const next = loadTrust(this.config, readFileSync(this.rootFile));
+      if (next.fingerprint !== this.loaded.fingerprint) this.loaded = next;
+    } catch (err) {
+      this.log.warn('could not reload the refreshed trusted root; keeping the current one', { error: String(err) });
+    }
+  }
+
   start(): void {
     if (this.config.trustedRoot !== 'public-good') return;
     const run = () => void this.refresh();
@@ -74,6 +88,7 @@ export class RefreshingTrust implements TrustSource {
         renameSync(`${this.rootFile}.tmp`, this.rootFile);
         this.loaded = next;
         this.log.info('public-good trusted root refreshed through TUF', { fingerprint: next.fingerprint });
+        this.onRefreshed?.();
       }
       return true;
     } catch (err) {

@@ -1,0 +1,91 @@
+import { EventEmitter } from 'node:events';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { DownloadLeases } from '../db/download-leases.js';
+import type { Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { FollowerStream, type GrowingBlob } from './follower-stream.js';
+
+const POLL_MS = 20;
+/** The lease is looked at every this many polls; the store's file on every poll. */
+const LEASE_EVERY = 10;
+
+/**
+ * A download another process (a sibling worker, another replica) is running into the shared store: its
+ * temp file is read as it grows, and the last byte is served only once the blob has landed in the store,
+ * which the other process does only after checking size and digest. When its lease ends and the blob has
+ * not landed, the download failed and so do the readers; the client's retry starts a new one.
+ */
+export class RemoteDownload extends EventEmitter implements GrowingBlob {
+  received = 0;
+  verified = false;
+  done = false;
+  failure: Error | undefined;
+  path: string;
+  private polls = 0;
+
+  constructor(
+    readonly digest: Digest,
+    readonly size: number | undefined,
+    tempPath: string,
+    private readonly store: BlobStore,
+    private readonly leases: DownloadLeases,
+  ) {
+    super();
+    this.setMaxListeners(0);
+    this.path = tempPath;
+    void this.follow();
+  }
+
+  fromMemory(): Buffer | undefined {
+    return undefined;
+  }
+
+  createReader(start = 0, end?: number): Readable {
+    return new FollowerStream(this, start, end);
+  }
+
+  settled(): Promise<void> {
+    if (this.done || this.failure) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!this.done && !this.failure) return;
+        this.off('progress', check);
+        resolve();
+      };
+      this.on('progress', check);
+    });
+  }
+
+  private async follow(): Promise<void> {
+    const tempPath = this.path;
+    while (!this.done && !this.failure) {
+      if (await this.landed()) break;
+      const grown = await stat(tempPath).then((s) => s.size, () => undefined);
+      if (grown !== undefined && grown > this.received) {
+        this.received = this.size === undefined ? grown : Math.min(grown, this.size);
+        this.emit('progress');
+      }
+      if (++this.polls % LEASE_EVERY === 0 && this.leases.holder(this.digest)?.tempPath !== tempPath) {
+        if (await this.landed()) break;
+        this.failure = new OciError('UPSTREAM_UNAVAILABLE', `the download of ${this.digest} that this request followed did not complete`);
+        this.emit('progress');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
+  /** The blob is in the store: verified, and whole. */
+  private async landed(): Promise<boolean> {
+    const size = await this.store.size(this.digest);
+    if (size === undefined || (this.size !== undefined && size !== this.size)) return false;
+    this.path = this.store.pathOf(this.digest);
+    this.received = size;
+    this.verified = true;
+    this.done = true;
+    this.emit('progress');
+    return true;
+  }
+}
