@@ -1,7 +1,8 @@
 import express, { type Express } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from './config/types.js';
-import { openDatabase, type Db } from './db/database.js';
+import { openDatabase } from './db/open-database.js';
+import type { Database } from './db/types.js';
 import { CacheIndex } from './db/cache-index.js';
 import { DownloadLeases } from './db/download-leases.js';
 import { BlobStore } from './store/blob-store.js';
@@ -42,14 +43,15 @@ export interface App {
   /** What the server runs: /v2 straight to the pull pipeline, everything else through express. */
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   config: Config;
-  db: Db;
+  /** The database (SQLite or PostgreSQL); nothing here depends on which. */
+  db: Database;
   store: BlobStore;
   audit: AuditLog;
   metrics: Metrics;
   log: Logger;
   blobs: BlobFetcher;
   policy: PolicySource;
-  /** Policy versions in SQLite (the default policy source). */
+  /** Policy versions in the database (the default policy source). */
   policies: PolicyVersions;
   /** The decision a pull of an image would get now, serving nothing. */
   evaluate: ImageEvaluator;
@@ -59,7 +61,7 @@ export interface App {
 
 export interface AppOptions {
   log?: Logger;
-  policy?: (db: Db, config: Config) => PolicySource;
+  policy?: (db: Database, config: Config) => PolicySource;
   /**
    * Start-up upkeep (default true): adopt the config file's policies when they changed, and run audit
    * retention now and daily. One-shot CLI commands turn it off and use the stored policy as it is.
@@ -69,16 +71,19 @@ export interface AppOptions {
   bus?: ClusterBus;
 }
 
-/** Composes every service from a validated config. Does not listen: main.ts and tests do. */
-export function createApp(config: Config, opts: AppOptions = {}): App {
+/**
+ * Composes every service from a validated config, once its database is open and migrated. Does not listen:
+ * main.ts and tests do.
+ */
+export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger(config.log.level);
   const metrics = new Metrics();
   const store = new BlobStore(config.storage.path);
   const { discardedTempFiles } = store.open();
   if (discardedTempFiles > 0) log.info('discarded partial downloads from an earlier run', { files: discardedTempFiles });
-  const db = openDatabase(config.database.path);
-  const index = new CacheIndex(db);
-  const audit = new AuditLog(db);
+  const db = await openDatabase(config.database, (err) => log.warn('database connection lost; reconnecting on next use', { error: err.message }));
+  const index = new CacheIndex(db.cache);
+  const audit = new AuditLog(db.audit);
   const upstreams = new Map(
     config.upstreams.map((u) => [
       u.name,
@@ -93,10 +98,14 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       }),
     ]),
   );
-  const policies = new PolicyVersions(db, audit);
-  if (opts.maintenance !== false || !policies.hasVersions()) policies.syncFromConfig(config.policies, config.source);
+  const policies = new PolicyVersions(db.policies);
+  if (opts.maintenance !== false || !(await policies.hasVersions())) await policies.syncFromConfig(config.policies, config.source);
+  else await policies.load();
+  policies.watch();
   const policy = opts.policy ? opts.policy(db, config) : policies;
-  const trust = new RefreshingTrust(config.trust, join(dirname(config.database.path), 'trust'), log, () =>
+  // The refreshed trusted root is kept beside the SQLite file, or beside the store when the database is a server.
+  const trustDir = join(dirname(config.database.path ?? config.storage.path), 'trust');
+  const trust = new RefreshingTrust(config.trust, trustDir, log, () =>
     policy.current().rules.some(needsTrustedRoot),
   );
   if (opts.maintenance !== false) trust.start();
@@ -105,7 +114,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const blobs = new BlobFetcher(store, index, new DownloadLeases(db));
   blobs.onFetched = (upstream, bytes) => metrics.bytesFetched.inc({ upstream }, bytes);
   if (config.storage.maxSizeBytes !== undefined) {
-    const evictor = new Evictor(db, store, { maxSizeBytes: config.storage.maxSizeBytes, protectMs: config.storage.protectRecentMs }, log);
+    const evictor = new Evictor(db.cache, store, { maxSizeBytes: config.storage.maxSizeBytes, protectMs: config.storage.protectRecentMs }, log);
     blobs.onCommitted = () => {
       evictor.schedule().catch((err) => log.error('eviction failed', { error: String(err) }));
     };
@@ -114,14 +123,12 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   // been streaming it: the audit log shows why the pull broke off.
   blobs.onFailed = (target, digest, error) => {
     log.warn('upstream blob rejected', { upstream: target.upstream.name, repository: target.repository, digest, error: error.message });
-    try {
-      audit.append({
+    audit
+      .append({
         kind: 'upstream.blob.rejected', upstream: target.upstream.name, repository: target.canonical, reference: digest,
         digest, cacheHit: false, status: error instanceof OciError ? error.status : 502, reasons: [error.message],
-      });
-    } catch (err) {
-      log.error('audit append failed', { error: String(err) });
-    }
+      })
+      .catch((err: unknown) => log.error('audit append failed', { error: String(err) }));
   };
   const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log);
   decider.onGathered = (seconds) => metrics.verifySeconds.observe({}, seconds);
@@ -149,9 +156,10 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     [...upstreams.values()].map((u) => ({ labels: { upstream: u.name }, value: u.breaker.isOpen ? 1 : 0 })),
   );
   const evaluate = createImageEvaluator(pull, upstreams, config.defaultUpstream);
-  const auth = new Authenticator(new TokenRegistry(config.auth.tokens), new IssuedTokens(), new FailureLimiter(), audit, log);
+  const issued = await IssuedTokens.shared(db.keys);
+  const auth = new Authenticator(new TokenRegistry(config.auth.tokens), issued, new FailureLimiter(db.failures), audit, log);
   const retention = opts.maintenance !== false && config.audit.retainDays !== undefined
-    ? scheduleRetention(db, audit, config.audit.retainDays, log)
+    ? scheduleRetention(db.audit, config.audit.retainDays, log)
     : undefined;
 
   const app = express();
@@ -194,10 +202,13 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     evaluate,
     async close() {
       retention?.stop();
+      policies.stop();
       refusals.close();
       trust.stop();
       await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));
-      db.close();
+      // Refusals counted as suppressed are written on close; let every pending append finish first.
+      await audit.drain();
+      await db.close();
     },
   };
 }

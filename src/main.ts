@@ -21,7 +21,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Starts the proxy on the configured address. Resolves once it accepts connections. */
 export async function startServer(config: Config, opts: AppOptions = {}): Promise<Running> {
-  const app = createApp(config, opts);
+  const app = await createApp(config, opts);
   // Slow-header clients (slowloris) are cut off; long blob bodies are not limited. Node checks the header
   // deadline only every connectionsCheckingInterval (30 s by default), so check at a quarter of it.
   const headersTimeout = config.server?.headersTimeoutMs ?? 15_000;

@@ -8,8 +8,8 @@ export const API_CHALLENGE = 'Bearer realm="portcullis"';
 
 /** Every /api/v1 call needs `Authorization: Bearer <token>`: 401 without a known token, 429 while throttled. */
 export function apiAuth(auth: Authenticator) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const outcome = auth.authenticate(req, res, { basic: false, issued: false });
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const outcome = await auth.authenticate(req, res, { basic: false, issued: false });
     if (outcome.kind === 'ok') {
       res.locals.user = outcome.identity.name;
       res.locals.identity = outcome.identity;
@@ -29,13 +29,13 @@ export function apiAuth(auth: Authenticator) {
 
 /** 403 unless the caller holds one of the roles (admin holds every role). */
 export function requireRole(auth: Authenticator, ...roles: Role[]) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const identity = res.locals.identity as Identity;
     if (identity.role === 'admin' || roles.includes(identity.role)) {
       next();
       return;
     }
-    auth.forbidden(req, res, identity, `role ${identity.role} may not ${req.method} ${req.baseUrl}${req.path}`);
+    await auth.forbidden(req, res, identity, `role ${identity.role} may not ${req.method} ${req.baseUrl}${req.path}`);
     sendApiError(res, 403, 'DENIED', `"${identity.name}" (${identity.role}) may not do this; it needs ${['admin', ...roles].join(' or ')}`);
   };
 }

@@ -1,6 +1,6 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Authenticator } from '../auth/authenticator.js';
-import type { Db } from '../db/database.js';
+import type { Database } from '../db/types.js';
 import type { PolicyVersions } from '../db/policy-versions.js';
 import type { Logger } from '../logger.js';
 import { sendApiError } from './api-error.js';
@@ -13,7 +13,7 @@ import type { CachePurge } from '../pull/cache-purge.js';
 import type { ClusterMessage } from '../cluster/bus.js';
 
 export interface ApiDeps {
-  db: Db;
+  db: Database;
   policies: PolicyVersions;
   auth: Authenticator;
   knownKeys: ReadonlySet<string>;

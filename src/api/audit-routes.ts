@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Authenticator } from '../auth/authenticator.js';
-import type { Db } from '../db/database.js';
+import type { Database } from '../db/types.js';
 import { AUDIT_FORMATS, CONTENT_TYPES, writeAuditEvents, type AuditFormat } from '../audit/audit-export.js';
 import { AuditQuery, decodeCursor, encodeCursor, parseAuditFilter } from '../audit/audit-query.js';
 import { verifyChain } from '../audit/verify-chain.js';
@@ -14,10 +14,10 @@ const MAX_LIMIT = 1000;
  * /audit/events and /audit/verify (admin, auditor). JSON pages hold at most 1000 events; NDJSON and CSV
  * without `limit` export every matching event up to the newest one at the start, streamed in batches.
  */
-export function auditRoutes(d: { db: Db; auth: Authenticator }): Router {
+export function auditRoutes(d: { db: Database; auth: Authenticator }): Router {
   const r = Router();
   const readers = requireRole(d.auth, 'auditor');
-  const query = new AuditQuery(d.db);
+  const query = new AuditQuery(d.db.audit);
 
   r.get('/audit/events', readers, async (req, res) => {
     const q = req.query as Record<string, unknown>;
@@ -43,8 +43,8 @@ export function auditRoutes(d: { db: Db; auth: Authenticator }): Router {
       return;
     }
     // Fixing the newest id first makes the page exact while events keep arriving.
-    const newest = query.maxId();
-    const nextAfter = limit === undefined ? null : query.nextAfter(filter, after, limit, newest);
+    const newest = await query.maxId();
+    const nextAfter = limit === undefined ? null : await query.nextAfter(filter, after, limit, newest);
     const next = nextAfter === null ? null : encodeCursor(nextAfter);
     const upto = nextAfter ?? newest;
     res.status(200).setHeader('Content-Type', CONTENT_TYPES[format]);
@@ -60,7 +60,7 @@ export function auditRoutes(d: { db: Db; auth: Authenticator }): Router {
   });
 
   r.get('/audit/verify', readers, async (_req, res) => {
-    const report = await verifyChain(d.db);
+    const report = await verifyChain(d.db.audit);
     res.json({ ok: report.ok, events: report.events, firstBroken: report.firstBroken, ...(report.reason ? { reason: report.reason } : {}), head: report.head });
   });
 

@@ -31,17 +31,17 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
       sendApiError(res, 400, 'POLICY_INVALID', `the policy has ${checked.errors.length} error(s); the active policy is unchanged`, checked.errors);
       return;
     }
-    const version = d.policies.update(checked.rules, actor(req, res));
+    const version = await d.policies.update(checked.rules, actor(req, res));
     await d.announce({ type: 'policy.changed' });
-    res.json(withRules(d.policies, version));
+    res.json(await withRules(d.policies, version));
   });
 
-  r.get('/policy/versions', readers, (_req, res) => {
-    res.json({ versions: d.policies.list() });
+  r.get('/policy/versions', readers, async (_req, res) => {
+    res.json({ versions: await d.policies.list() });
   });
 
-  r.get('/policy/versions/:version', readers, (req, res) => {
-    const found = d.policies.get(Number(req.params.version));
+  r.get('/policy/versions/:version', readers, async (req, res) => {
+    const found = await d.policies.get(Number(req.params.version));
     if (!found) sendApiError(res, 404, 'NOT_FOUND', `policy version ${String(req.params.version)} does not exist`);
     else res.json(found);
   });
@@ -53,9 +53,9 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
       return;
     }
     try {
-      const created = d.policies.rollback(version, actor(req, res));
+      const created = await d.policies.rollback(version, actor(req, res));
       await d.announce({ type: 'policy.changed' });
-      res.json(withRules(d.policies, created));
+      res.json(await withRules(d.policies, created));
     } catch (err) {
       if (err instanceof RangeError) sendApiError(res, 404, 'NOT_FOUND', err.message);
       else throw err;
@@ -76,7 +76,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     }
   });
 
-  r.post('/policy/replay', admins, (req: Request, res: Response) => {
+  r.post('/policy/replay', admins, async (req: Request, res: Response) => {
     const body = isObject(req.body) ? req.body : {};
     const checked = validatePolicyRules(body.policies, d.knownKeys);
     const errors = [...checked.errors];
@@ -89,7 +89,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
       sendApiError(res, 400, 'BAD_REQUEST', `the replay request has ${errors.length} error(s)`, errors);
       return;
     }
-    res.json(replayPolicy(d.db, checked.rules, since, until, d.fingerprint));
+    res.json(await replayPolicy(d.db, checked.rules, since, until, d.fingerprint));
   });
 
   return r;
@@ -99,8 +99,8 @@ function actor(req: Request, res: Response): Actor {
   return { user: (res.locals.identity as Identity).name, client: clientAddress(req), requestId: res.locals.requestId as string };
 }
 
-function withRules(policies: PolicyVersions, version: number) {
-  const v = policies.get(version)!;
+async function withRules(policies: PolicyVersions, version: number) {
+  const v = (await policies.get(version))!;
   return { version: v.version, policies: v.policies, source: v.source, author: v.author, time: v.time, diff: v.diff, summary: v.summary };
 }
 

@@ -25,7 +25,7 @@ export const CSV_COLUMNS: readonly (keyof AuditEvent)[] = [
 export async function writeAuditEvents(
   out: Writable,
   format: AuditFormat,
-  batches: Iterable<StoredRow[]>,
+  batches: AsyncIterable<StoredRow[]>,
   next: string | null,
 ): Promise<void> {
   let closed = false;
@@ -35,7 +35,7 @@ export async function writeAuditEvents(
     let first = true;
     if (format === 'json') await write(out, '{"events":[');
     if (format === 'csv') await write(out, `${CSV_COLUMNS.join(',')}\r\n`);
-    for (const batch of batches) {
+    for await (const batch of batches) {
       if (closed || out.destroyed) return;
       let chunk = '';
       for (const row of batch) {

@@ -1,104 +1,103 @@
-import type { Db } from '../db/database.js';
-import { GENESIS_HASH, rowHash, type StoredRow } from './chain.js';
+import type { AuditRow, AuditStore, Seal } from '../db/types.js';
+import { GENESIS_HASH, rowHash } from './chain.js';
 import type { AuditEventInput } from './types.js';
+
+interface Pending {
+  input: AuditEventInput;
+  time: string;
+  resolve: (id: number) => void;
+  reject: (err: unknown) => void;
+}
 
 /**
  * Appends hash-chained events, committed before the caller serves anything, so no decision is served
- * unrecorded. The chain head is re-read inside each transaction, so another process appending to the same
- * file keeps the chain intact. Pulls use `record`: events arriving in the same event-loop turn share one
+ * unrecorded. The chain head is read inside each append transaction, under the database's lock, so every
+ * process sharing the database extends one chain. Events arriving in the same event-loop turn share one
  * transaction (group commit), and each caller continues only once its event is committed.
  */
 export class AuditLog {
-  private readonly insert;
-  private readonly head;
-  private readonly appendTx;
-  private readonly batchTx;
-  private queue: Array<{ input: AuditEventInput; time: string; resolve: (id: number) => void; reject: (err: unknown) => void }> = [];
+  private queue: Pending[] = [];
+  private flushing = new Set<Promise<void>>();
 
-  constructor(private readonly db: Db) {
-    this.insert = db.prepare(`INSERT INTO audit_events (id, time, kind, request_id, client, user, upstream,
-      repository, reference, digest, decision, policy, policy_version, mode, reasons, evidence, cache_hit, bytes,
-      status, prev_hash, hash) VALUES (@id, @time, @kind, @request_id, @client, @user, @upstream, @repository,
-      @reference, @digest, @decision, @policy, @policy_version, @mode, @reasons, @evidence, @cache_hit, @bytes,
-      @status, @prev_hash, @hash)`);
-    this.head = db.prepare(
-      `SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1`,
-    );
-    this.appendTx = db.transaction((input: AuditEventInput, time: string) => this.write(input, time));
-    this.batchTx = db.transaction((items: Array<{ input: AuditEventInput; time: string }>) => {
-      const ids: number[] = [];
-      let last = this.head.get() as { id: number; hash: string } | undefined;
-      for (const item of items) {
-        last = this.write(item.input, item.time, last);
-        ids.push(last.id);
-      }
-      return ids;
-    });
-  }
-
-  /** Inserts one row after `last` (read from the table when not given); returns the new head. */
-  private write(input: AuditEventInput, time: string, after?: { id: number; hash: string }): { id: number; hash: string } {
-    const last = after ?? (this.head.get() as { id: number; hash: string } | undefined);
-    const row: Omit<StoredRow, 'hash' | 'prev_hash'> = {
-      id: (last?.id ?? this.prunedUpTo()) + 1,
-      time,
-      kind: input.kind,
-      request_id: input.requestId ?? null,
-      client: input.client ?? null,
-      user: input.user ?? null,
-      upstream: input.upstream ?? null,
-      repository: input.repository ?? null,
-      reference: input.reference ?? null,
-      digest: input.digest ?? null,
-      decision: input.decision ?? null,
-      policy: input.policy ?? null,
-      policy_version: input.policyVersion ?? null,
-      mode: input.mode ?? null,
-      reasons: JSON.stringify(input.reasons ?? []),
-      evidence: input.evidence ? JSON.stringify(input.evidence) : null,
-      cache_hit: input.cacheHit === undefined || input.cacheHit === null ? null : input.cacheHit ? 1 : 0,
-      bytes: input.bytes ?? null,
-      status: input.status ?? null,
-    };
-    const prevHash = last?.hash ?? this.prunedHead();
-    const hash = rowHash(prevHash, row);
-    this.insert.run({ ...row, prev_hash: prevHash, hash });
-    return { id: row.id, hash };
-  }
-
-  /** Appends one event now and returns its id. Throws if the database cannot commit it. */
-  append(input: AuditEventInput): number {
-    return (this.appendTx.immediate(input, new Date().toISOString()) as { id: number }).id;
-  }
+  constructor(private readonly store: AuditStore) {}
 
   /** Appends one event with the others of this event-loop turn; resolves with its id once committed. */
   record(input: AuditEventInput): Promise<number> {
     return new Promise((resolve, reject) => {
-      if (this.queue.length === 0) setImmediate(() => this.flush());
+      if (this.queue.length === 0) {
+        setImmediate(() => {
+          const f = this.flush().finally(() => this.flushing.delete(f));
+          this.flushing.add(f);
+        });
+      }
       this.queue.push({ input, time: new Date().toISOString(), resolve, reject });
     });
   }
 
-  private flush(): void {
+  /** Same as `record`: every append is committed before it resolves. */
+  append(input: AuditEventInput): Promise<number> {
+    return this.record(input);
+  }
+
+  /** Resolves once every event recorded so far is committed or has failed (before closing the database). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing.size > 0) {
+      await new Promise((r) => setImmediate(r));
+      await Promise.all([...this.flushing]);
+    }
+  }
+
+  private async flush(): Promise<void> {
     const items = this.queue;
     this.queue = [];
-    let ids: number[];
+    let rows: AuditRow[];
     try {
-      ids = this.batchTx.immediate(items) as number[];
+      rows = await this.store.append(seal(items.map((i) => ({ input: i.input, time: i.time }))));
     } catch (err) {
       for (const item of items) item.reject(err);
       return;
     }
-    items.forEach((item, i) => item.resolve(ids[i]!));
+    items.forEach((item, i) => item.resolve(rows[i]!.id));
   }
+}
 
-  private prunedUpTo(): number {
-    const r = this.db.prepare('SELECT prune_upto FROM audit_control WHERE id = 1').get() as { prune_upto: number };
-    return r.prune_upto;
-  }
+/** Seals events after the head: ids run on from it, each hash covers the row and the hash before it. */
+export function seal(items: readonly { input: AuditEventInput; time: string }[]): Seal {
+  return (head, prunedUpTo) => {
+    let id = head?.id ?? prunedUpTo;
+    // When every row was pruned, the chain continues from the anchor hash kept in the prune event.
+    let prevHash = head?.hash ?? GENESIS_HASH;
+    return items.map(({ input, time }) => {
+      const row: Omit<AuditRow, 'hash' | 'prev_hash'> = {
+        id: ++id,
+        time,
+        kind: input.kind,
+        request_id: input.requestId ?? null,
+        client: input.client ?? null,
+        user: input.user ?? null,
+        upstream: input.upstream ?? null,
+        repository: input.repository ?? null,
+        reference: input.reference ?? null,
+        digest: input.digest ?? null,
+        decision: input.decision ?? null,
+        policy: input.policy ?? null,
+        policy_version: input.policyVersion ?? null,
+        mode: input.mode ?? null,
+        reasons: JSON.stringify(input.reasons ?? []),
+        evidence: input.evidence ? JSON.stringify(input.evidence) : null,
+        cache_hit: input.cacheHit === undefined || input.cacheHit === null ? null : input.cacheHit ? 1 : 0,
+        bytes: input.bytes ?? null,
+        status: input.status ?? null,
+      };
+      const hash = rowHash(prevHash, row);
+      const sealed = { ...row, prev_hash: prevHash, hash };
+      prevHash = hash;
+      return sealed;
+    });
+  };
+}
 
-  /** When every row was pruned, the chain continues from the anchor hash kept in the prune event. */
-  private prunedHead(): string {
-    return GENESIS_HASH;
-  }
+/** One event sealed now (policy changes, retention anchors): for stores that append it in their own transaction. */
+export function sealOne(input: AuditEventInput): Seal {
+  return seal([{ input, time: new Date().toISOString() }]);
 }

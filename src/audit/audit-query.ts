@@ -1,17 +1,7 @@
-import type { Db } from '../db/database.js';
+import type { AuditFilter, AuditStore } from '../db/types.js';
 import type { StoredRow } from './chain.js';
 
-export interface AuditFilter {
-  kind?: string;
-  decision?: string;
-  repository?: string;
-  digest?: string;
-  user?: string;
-  /** ISO 8601 UTC, inclusive. */
-  since?: string;
-  /** ISO 8601 UTC, exclusive. */
-  until?: string;
-}
+export type { AuditFilter } from '../db/types.js';
 
 export const FILTER_KEYS = ['kind', 'decision', 'repository', 'digest', 'user', 'since', 'until'] as const;
 const DURATION_RE = /^(\d+)(m|h|d)$/;
@@ -71,61 +61,32 @@ export function decodeCursor(cursor: string): number | undefined {
 
 /**
  * Keyset queries over the audit log in id order. Reads go in bounded batches so a long export neither
- * holds much memory nor keeps the shared connection busy between batches (appends interleave freely).
+ * holds much memory nor keeps a connection busy between batches (appends interleave freely).
  */
 export class AuditQuery {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly store: AuditStore) {}
 
   /** The id after which the page that starts after `afterId` ends, or null when that page is the last. */
-  nextAfter(filter: AuditFilter, afterId: number, limit: number, uptoId?: number): number | null {
-    const { sql, params } = this.select(filter, 'id', afterId, uptoId);
-    const ids = this.db.prepare(`${sql} LIMIT 2 OFFSET ?`).pluck().all(...params, limit - 1) as number[];
+  async nextAfter(filter: AuditFilter, afterId: number, limit: number, uptoId = Number.MAX_SAFE_INTEGER): Promise<number | null> {
+    const ids = await this.store.idsAt(filter, afterId, uptoId, limit - 1);
     return ids.length === 2 ? ids[0]! : null;
   }
 
   /** Newest id now: an export stops there, so it is a consistent set even while events arrive. */
-  maxId(): number {
-    return ((this.db.prepare('SELECT max(id) FROM audit_events').pluck().get() as number | null) ?? 0);
+  maxId(): Promise<number> {
+    return this.store.maxId();
   }
 
   /** Rows matching the filter with id > afterId (and <= uptoId), at most `limit`, in batches. */
-  *batches(filter: AuditFilter, afterId: number, limit: number, uptoId?: number, batchSize = 500): Generator<StoredRow[]> {
+  async *batches(filter: AuditFilter, afterId: number, limit: number, uptoId = Number.MAX_SAFE_INTEGER, batchSize = 500): AsyncGenerator<StoredRow[]> {
     let after = afterId;
     let left = limit;
     while (left > 0) {
-      const { sql, params } = this.select(filter, '*', after, uptoId);
-      const batch: StoredRow[] = [];
-      for (const row of this.db.prepare(`${sql} LIMIT ?`).iterate(...params, Math.min(batchSize, left))) {
-        batch.push(row as StoredRow);
-      }
+      const batch = await this.store.rows(filter, after, uptoId, Math.min(batchSize, left));
       if (batch.length === 0) return;
       yield batch;
       left -= batch.length;
       after = batch[batch.length - 1]!.id;
     }
-  }
-
-  private select(filter: AuditFilter, columns: string, afterId: number, uptoId: number | undefined) {
-    const where = ['id > ?'];
-    const params: unknown[] = [afterId];
-    if (uptoId !== undefined) {
-      where.push('id <= ?');
-      params.push(uptoId);
-    }
-    for (const col of ['kind', 'decision', 'repository', 'digest', 'user'] as const) {
-      if (filter[col] !== undefined) {
-        where.push(`${col} = ?`);
-        params.push(filter[col]);
-      }
-    }
-    if (filter.since) {
-      where.push('time >= ?');
-      params.push(filter.since);
-    }
-    if (filter.until) {
-      where.push('time < ?');
-      params.push(filter.until);
-    }
-    return { sql: `SELECT ${columns} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY id`, params };
   }
 }

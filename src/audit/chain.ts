@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { AuditRow } from '../db/types.js';
 import type { AuditEvent } from './types.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -7,29 +8,7 @@ export const GENESIS_HASH = '0'.repeat(64);
  * The hashed content of an event: every column but the hashes, in a fixed order, as they are stored
  * (JSON columns as their stored text), so the check needs nothing but the row.
  */
-export interface StoredRow {
-  id: number;
-  time: string;
-  kind: string;
-  request_id: string | null;
-  client: string | null;
-  user: string | null;
-  upstream: string | null;
-  repository: string | null;
-  reference: string | null;
-  digest: string | null;
-  decision: string | null;
-  policy: string | null;
-  policy_version: number | null;
-  mode: string | null;
-  reasons: string;
-  evidence: string | null;
-  cache_hit: number | null;
-  bytes: number | null;
-  status: number | null;
-  prev_hash: string;
-  hash: string;
-}
+export type StoredRow = AuditRow;
 
 export function rowHash(prevHash: string, row: Omit<StoredRow, 'hash' | 'prev_hash'>): string {
   const content = JSON.stringify([

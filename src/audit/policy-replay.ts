@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.js';
+import type { Database } from '../db/types.js';
 import { evaluateRule } from '../policy/evaluate.js';
 import { matchRule } from '../policy/match.js';
 import type { Outcome, PolicyRule } from '../policy/types.js';
@@ -43,21 +43,17 @@ const MAX_IMAGES = 1000;
  * evidence cached for each digest and each pull's own time (freshness is judged as it was then). Served
  * means allow or warn; a pull flips when the draft changes served to denied or back.
  */
-export function replayPolicy(db: Db, rules: readonly PolicyRule[], since: string, until: string, fingerprint?: string): ReplayResult {
+export async function replayPolicy(db: Database, rules: readonly PolicyRule[], since: string, until: string, fingerprint?: string): Promise<ReplayResult> {
   // Evidence belongs to the repository it was gathered in; a canonical name is `<upstream>/<repository>`.
-  const evidenceStmt = db.prepare(`SELECT json FROM evidence WHERE upstream = ? AND repository = ? AND digest = ?
-    ORDER BY (fingerprint = ?) DESC, expires_at DESC LIMIT 1`).pluck();
   const evidenceCache = new Map<string, Evidence | null>();
-  const evidenceOf = (canonical: string, digest: string): Evidence | null => {
+  const loadEvidence = async (canonical: string, digest: string | null | undefined): Promise<void> => {
     const key = `${canonical}@${digest}`;
-    if (!evidenceCache.has(key)) {
-      if (evidenceCache.size > 10_000) evidenceCache.clear();
-      const slash = canonical.indexOf('/');
-      const json = evidenceStmt.get(canonical.slice(0, slash), canonical.slice(slash + 1), digest, fingerprint ?? '') as string | undefined;
-      evidenceCache.set(key, json ? (JSON.parse(json) as Evidence) : null);
-    }
-    return evidenceCache.get(key)!;
+    if (!digest || evidenceCache.has(key)) return;
+    const slash = canonical.indexOf('/');
+    const json = await db.cache.latestEvidence(canonical.slice(0, slash), canonical.slice(slash + 1), digest, fingerprint ?? '');
+    evidenceCache.set(key, json ? (JSON.parse(json) as Evidence) : null);
   };
+  const evidenceOf = (canonical: string, digest: string): Evidence | null => evidenceCache.get(`${canonical}@${digest}`) ?? null;
 
   const judge = (repository: string, digest: string, at: Date, parent?: string): { outcome: ReplayOutcome; rule: string | null; reasons: string[] } => {
     const rule = matchRule(rules, repository);
@@ -90,15 +86,18 @@ export function replayPolicy(db: Db, rules: readonly PolicyRule[], since: string
   const counts = { allowToDeny: 0, denyToAllow: 0, unknown: 0 };
   let pulls = 0;
   let unchanged = 0;
-  const query = new AuditQuery(db);
+  const query = new AuditQuery(db.audit);
   const filter = { kind: 'pull.manifest', since, until };
-  for (const batch of query.batches(filter, 0, Number.MAX_SAFE_INTEGER, query.maxId())) {
+  for await (const batch of query.batches(filter, 0, Number.MAX_SAFE_INTEGER, await query.maxId())) {
     for (const row of batch) {
       if (!row.decision || !row.repository) continue;
       pulls++;
       const recorded = parseEvidence(row.evidence);
       const digest = typeof recorded.artifactFor === 'string' ? recorded.artifactFor : row.digest;
       const parent = typeof recorded.coveredByIndex === 'string' ? recorded.coveredByIndex : undefined;
+      if (evidenceCache.size > 10_000) evidenceCache.clear();
+      await loadEvidence(row.repository, digest);
+      await loadEvidence(row.repository, parent);
       const before = row.decision as Outcome;
       // A pull refused by its name never resolved a digest: only a draft that decides by name can judge it.
       const after = digest ? judge(row.repository, digest, new Date(row.time), parent) : judgeName(row.repository);

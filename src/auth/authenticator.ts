@@ -38,7 +38,7 @@ export class Authenticator {
     private readonly log: Logger,
   ) {}
 
-  authenticate(req: Request, res: Response, opts: AuthOptions): AuthOutcome {
+  async authenticate(req: Request, res: Response, opts: AuthOptions): Promise<AuthOutcome> {
     const client = clientAddress(req);
     const wait = this.limiter.retryAfter(client);
     if (wait > 0) return { kind: 'blocked', retryAfter: wait };
@@ -48,17 +48,22 @@ export class Authenticator {
     if ('identity' in found) {
       return { kind: 'ok', identity: found.identity };
     }
-    const blockedFor = this.limiter.fail(client);
+    let blockedFor = 0;
+    try {
+      blockedFor = await this.limiter.fail(client);
+    } catch (err) {
+      this.log.error('failed-credential count not recorded', { error: String(err) });
+    }
     const claimed = presented.scheme === 'basic' ? presented.name.slice(0, 128) : null;
     const reasons = [found.reason];
     if (blockedFor > 0) reasons.push(`too many failed attempts from ${client}: refused for ${blockedFor} s`);
-    this.record(req, res, claimed, 401, reasons);
+    await this.record(req, res, claimed, 401, reasons);
     return { kind: 'invalid', reason: found.reason };
   }
 
   /** Records a refusal of an authenticated identity (wrong role). */
-  forbidden(req: Request, res: Response, identity: Identity, reason: string): void {
-    this.record(req, res, identity.name, 403, [reason]);
+  forbidden(req: Request, res: Response, identity: Identity, reason: string): Promise<void> {
+    return this.record(req, res, identity.name, 403, [reason]);
   }
 
   /** Matches presented credentials to a configured identity, or says why they do not match. */
@@ -79,9 +84,10 @@ export class Authenticator {
     return identity ? { identity } : { reason: 'unknown token' };
   }
 
-  private record(req: Request, res: Response, user: string | null, status: number, reasons: string[]): void {
-    try {
-      this.audit.append({
+  /** Commits the event before the refusal is answered; a failure to write it is logged, the refusal stands. */
+  private async record(req: Request, res: Response, user: string | null, status: number, reasons: string[]): Promise<void> {
+    await this.audit
+      .append({
         kind: 'auth.failure',
         requestId: (res.locals.requestId as string | undefined) ?? null,
         client: clientAddress(req),
@@ -89,10 +95,8 @@ export class Authenticator {
         reference: `${req.method} ${pathOf(req).slice(0, 512)}`,
         reasons,
         status,
-      });
-    } catch (err) {
-      this.log.error('audit append failed for an authentication failure', { error: String(err) });
-    }
+      })
+      .catch((err: unknown) => this.log.error('audit append failed for an authentication failure', { error: String(err) }));
   }
 }
 

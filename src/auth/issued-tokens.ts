@@ -1,16 +1,26 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { KeyStore } from '../db/types.js';
 
 const PREFIX = 'pct1';
 
+const KEY_NAME = 'issued-tokens';
+
 /**
- * Short-lived bearer tokens for the Docker token flow: `pct1.<payload>.<hmac>`, signed with a random
- * per-process key (a restart simply makes clients fetch a new one). The payload names the identity and
- * expiry only; the role is looked up again on every use.
+ * Short-lived bearer tokens for the Docker token flow: `pct1.<payload>.<hmac>`, signed with a key kept in
+ * the database (created once), so a token issued by one replica is accepted by every other and survives a
+ * restart for its lifetime. The payload names the identity and expiry only; the role is looked up again on
+ * every use.
  */
 export class IssuedTokens {
-  private readonly key = randomBytes(32);
+  constructor(
+    private readonly key: Buffer,
+    readonly ttlSeconds = 300,
+  ) {}
 
-  constructor(readonly ttlSeconds = 300) {}
+  /** With the signing key shared through the database. */
+  static async shared(keys: KeyStore, ttlSeconds?: number): Promise<IssuedTokens> {
+    return new IssuedTokens(await keys.getOrCreate(KEY_NAME, () => randomBytes(32)), ttlSeconds);
+  }
 
   issue(name: string, now = Date.now()): { token: string; expiresIn: number; issuedAt: string } {
     const payload = Buffer.from(JSON.stringify({ sub: name, exp: Math.floor(now / 1000) + this.ttlSeconds })).toString('base64url');

@@ -18,17 +18,20 @@ const PULL_ROLES = new Set(['puller', 'admin']);
  * anonymous pulls, valid credentials still name the user, and anything else is served anonymously.
  */
 export function pullAuth(auth: Authenticator, mode: 'anonymous' | 'token', log: Logger, refusals?: RefusalAudit) {
-  return (req: HttpRequest, res: HttpResponse, next: () => void): void => {
+  const guard = async (req: HttpRequest, res: HttpResponse, next: () => void): Promise<void> => {
     if (mode === 'anonymous') {
       if (req.headers.authorization) {
-        const outcome = auth.authenticate(req, res, { basic: true, issued: true });
+        const outcome = await auth.authenticate(req, res, { basic: true, issued: true });
         if (outcome.kind === 'ok') res.locals.user = outcome.identity.name;
       }
       next();
       return;
     }
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-    if (admitPuller(auth, req, res, log, { basic: true, issued: true }, refusals)) next();
+    if (await admitPuller(auth, req, res, log, { basic: true, issued: true }, refusals)) next();
+  };
+  return (req: HttpRequest, res: HttpResponse, next: () => void): void => {
+    guard(req, res, next).catch((err: unknown) => sendError(req, res, err, log));
   };
 }
 
@@ -38,9 +41,9 @@ export function pullAuth(auth: Authenticator, mode: 'anonymous' | 'token', log: 
  * the policy allows.
  */
 export function tokenEndpoint(auth: Authenticator, log: Logger) {
-  return (req: Request, res: Response): void => {
+  return async (req: Request, res: Response): Promise<void> => {
     res.setHeader('Cache-Control', 'no-store');
-    const identity = admitPuller(auth, req, res, log, { basic: true, issued: false });
+    const identity = await admitPuller(auth, req, res, log, { basic: true, issued: false });
     if (!identity) return;
     const t = auth.issued.issue(identity.name);
     res.status(200).json({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt });
@@ -48,8 +51,8 @@ export function tokenEndpoint(auth: Authenticator, log: Logger) {
 }
 
 /** The identity when it may pull; otherwise sends the OCI error (429, 401 with a challenge, or 403). */
-function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpResponse, log: Logger, opts: AuthOptions, refusals?: RefusalAudit): Identity | undefined {
-  const outcome = auth.authenticate(req, res, opts);
+async function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpResponse, log: Logger, opts: AuthOptions, refusals?: RefusalAudit): Promise<Identity | undefined> {
+  const outcome = await auth.authenticate(req, res, opts);
   if (outcome.kind === 'blocked') {
     const retry = String(outcome.retryAfter);
     const message = `too many failed sign-ins from this address; retry in ${retry} s`;
@@ -68,7 +71,7 @@ function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpResponse, l
   const { identity } = outcome;
   res.locals.user = identity.name;
   if (!PULL_ROLES.has(identity.role)) {
-    auth.forbidden(req, res, identity, `role ${identity.role} may not pull`);
+    await auth.forbidden(req, res, identity, `role ${identity.role} may not pull`);
     sendError(req, res, new OciError('DENIED', `"${identity.name}" (${identity.role}) may not pull images`), log);
     return undefined;
   }

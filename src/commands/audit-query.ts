@@ -1,5 +1,5 @@
 import { loadConfigFile } from '../config/load.js';
-import { openDatabase } from '../db/database.js';
+import { withDatabase } from './with-database.js';
 import { AUDIT_FORMATS, writeAuditEvents, type AuditFormat } from '../audit/audit-export.js';
 import { AuditQuery, decodeCursor, encodeCursor, FILTER_KEYS, parseAuditFilter } from '../audit/audit-query.js';
 import { requireFlag, UsageError, type Command } from './command.js';
@@ -44,17 +44,14 @@ Example: every denied pull of the last week, as CSV:
       if (decoded === undefined) throw new UsageError('--cursor is not a cursor from a previous query');
       after = decoded;
     }
-    const db = openDatabase(config.database.path);
-    try {
-      const query = new AuditQuery(db);
-      const newest = query.maxId();
-      const nextAfter = limit === undefined ? null : query.nextAfter(filter, after, limit, newest);
+    await withDatabase(config, async (db) => {
+      const query = new AuditQuery(db.audit);
+      const newest = await query.maxId();
+      const nextAfter = limit === undefined ? null : await query.nextAfter(filter, after, limit, newest);
       const next = nextAfter === null ? null : encodeCursor(nextAfter);
       await writeAuditEvents(process.stdout, format, query.batches(filter, after, Number.MAX_SAFE_INTEGER, nextAfter ?? newest), next);
       if (next && format !== 'json') process.stderr.write(`next: ${next}\n`);
-    } finally {
-      db.close();
-    }
+    });
     return 0;
   },
 };

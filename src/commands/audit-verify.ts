@@ -1,5 +1,5 @@
 import { loadConfigFile } from '../config/load.js';
-import { openDatabase } from '../db/database.js';
+import { withDatabase } from './with-database.js';
 import { verifyChain } from '../audit/verify-chain.js';
 import { requireFlag, type Command } from './command.js';
 import { checkFlags, printJson } from './audit-flags.js';
@@ -17,14 +17,11 @@ it means the log was rewritten as a whole.`,
   async run(args) {
     checkFlags(args, ['config']);
     const config = loadConfigFile(requireFlag(args, 'config'));
-    const db = openDatabase(config.database.path);
-    try {
-      const report = await verifyChain(db);
+    return withDatabase(config, async (db) => {
+      const report = await verifyChain(db.audit);
       printJson(report);
       if (!report.ok) process.stderr.write(`portcullis: audit log broken at event ${report.firstBroken}: ${report.reason}\n`);
       return report.ok ? 0 : 1;
-    } finally {
-      db.close();
-    }
+    });
   },
 };

@@ -22,7 +22,7 @@ Exits 0 when the image would be served (allow or warn), ${EXIT_DENIED} when it w
     if (!image) throw new UsageError('IMAGE is required, e.g. portcullis policy evaluate docker.io/library/alpine:3 --config FILE');
     const config = loadConfigFile(requireFlag(args, 'config'));
     const log = createLogger('warn', {}, (line) => process.stderr.write(line));
-    const app = createApp(config, { log, maintenance: false });
+    const app = await createApp(config, { log, maintenance: false });
     try {
       const result = await app.evaluate(image);
       printJson(result);

@@ -1,7 +1,6 @@
 import { loadConfigFile } from '../config/load.js';
-import { openDatabase } from '../db/database.js';
 import { PolicyVersions } from '../db/policy-versions.js';
-import { AuditLog } from '../audit/audit-log.js';
+import { databaseName, withDatabase } from './with-database.js';
 import { requireFlag, UsageError, type Command } from './command.js';
 import { checkFlags, printJson } from './audit-flags.js';
 
@@ -16,21 +15,19 @@ prints that version with its author, source and diff summary.`,
   async run(args) {
     checkFlags(args, ['config', 'version']);
     const config = loadConfigFile(requireFlag(args, 'config'));
-    const db = openDatabase(config.database.path);
-    try {
-      const policies = new PolicyVersions(db, new AuditLog(db));
-      if (!policies.hasVersions()) throw new UsageError(`no policy is stored in ${config.database.path} yet: start the proxy once`);
+    return withDatabase(config, async (db) => {
+      const policies = new PolicyVersions(db.policies);
+      if (!(await policies.hasVersions())) throw new UsageError(`no policy is stored in ${databaseName(config)} yet: start the proxy once`);
       if (args.flags.version !== undefined) {
-        const found = policies.get(Number(args.flags.version));
+        const found = await policies.get(Number(args.flags.version));
         if (!found) throw new UsageError(`policy version ${String(args.flags.version)} does not exist`);
         printJson(found);
       } else {
+        await policies.load();
         const active = policies.current();
         printJson({ version: active.version, policies: active.rules });
       }
       return 0;
-    } finally {
-      db.close();
-    }
+    });
   },
 };

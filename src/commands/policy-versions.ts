@@ -1,7 +1,6 @@
 import { loadConfigFile } from '../config/load.js';
-import { openDatabase } from '../db/database.js';
 import { PolicyVersions } from '../db/policy-versions.js';
-import { AuditLog } from '../audit/audit-log.js';
+import { withDatabase } from './with-database.js';
 import { requireFlag, type Command } from './command.js';
 import { checkFlags, printJson } from './audit-flags.js';
 
@@ -15,12 +14,9 @@ time, author, source ("config" or "api"), the version it rolled back to (if any)
   async run(args) {
     checkFlags(args, ['config']);
     const config = loadConfigFile(requireFlag(args, 'config'));
-    const db = openDatabase(config.database.path);
-    try {
-      printJson({ versions: new PolicyVersions(db, new AuditLog(db)).list() });
+    return withDatabase(config, async (db) => {
+      printJson({ versions: await new PolicyVersions(db.policies).list() });
       return 0;
-    } finally {
-      db.close();
-    }
+    });
   },
 };

@@ -65,8 +65,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   const headersRaw = serverObj.headersTimeout ?? '15s';
   const headersTimeoutMs = typeof headersRaw === 'string' ? parseDuration(headersRaw) : undefined;
   if (!headersTimeoutMs) v.error('server.headersTimeout', 'must be a positive duration such as "15s"');
-  const dbObj = v.object(root.database ?? {}, 'database') ?? {};
-  const dbPath = v.string(dbObj.path ?? './data/portcullis.db', 'database.path') ?? '.';
+  const database = parseDatabase(v, root.database ?? {}, at, env);
 
   const upstreams = parseUpstreams(v, root.upstreams, env);
   const defaultUpstream = v.string(root.defaultUpstream, 'defaultUpstream', { optional: true });
@@ -95,7 +94,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     tls,
     storage: { path: at(storagePath), maxSizeBytes, ...(protectRecentMs !== undefined ? { protectRecentMs } : {}) },
     server: { headersTimeoutMs: headersTimeoutMs ?? 15_000, workers: workers ?? 1 },
-    database: { path: at(dbPath) },
+    database,
     upstreams,
     defaultUpstream,
     policies: policyResult.rules ?? [],
@@ -104,6 +103,27 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     audit: { retainDays },
     log: { level },
   });
+}
+
+/** SQLite at `path` (the default), or PostgreSQL at `url` / the URL in the environment variable `urlEnv`. */
+function parseDatabase(v: Validator, value: unknown, at: (p: string) => string, env: NodeJS.ProcessEnv): Config['database'] {
+  const o = v.object(value, 'database') ?? {};
+  v.unknownKeys(o, ['path', 'url', 'urlEnv'], 'database');
+  const given = ['path', 'url', 'urlEnv'].filter((k) => o[k] !== undefined);
+  if (given.length > 1) v.error('database', `set only one of ${given.join(', ')}`);
+  let url: string | undefined;
+  if (o.urlEnv !== undefined) {
+    const name = v.string(o.urlEnv, 'database.urlEnv');
+    url = name ? env[name] : undefined;
+    if (name && !url) v.error('database.urlEnv', `environment variable ${name} is not set`);
+  } else if (o.url !== undefined) {
+    url = v.string(o.url, 'database.url');
+  }
+  if (url !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(url)) v.error(o.urlEnv !== undefined ? 'database.urlEnv' : 'database.url', 'must be a postgres:// or postgresql:// URL');
+    return { url };
+  }
+  return { path: at(v.string(o.path ?? './data/portcullis.db', 'database.path') ?? '.') };
 }
 
 function parseListen(v: Validator, value: unknown): Config['listen'] {

@@ -48,7 +48,8 @@ export interface Config {
    * `workers`: processes serving on this machine (default: the number of CPUs; 1 is a single process).
    */
   server?: { headersTimeoutMs: number; workers: number };
-  database: { path: string };
+  /** SQLite file (`path`) or PostgreSQL (`url`, which may hold a password: never log it). Exactly one is set. */
+  database: { path: string; url?: undefined } | { url: string; path?: undefined };
   upstreams: UpstreamConfig[];
   defaultUpstream?: string;
   policies: PolicyRule[];

@@ -1,9 +1,9 @@
-import type { Db } from './database.js';
-import type { AuditLog } from '../audit/audit-log.js';
+import { sealOne } from '../audit/audit-log.js';
 import type { ActivePolicy, PolicySource } from '../pull/decider.js';
 import type { PolicyRule } from '../policy/types.js';
+import type { PolicyRow, PolicySourceKind, PolicyState, PolicyStore } from './types.js';
 
-export type PolicySourceKind = 'config' | 'api';
+export type { PolicySourceKind } from './types.js';
 
 export interface PolicyDiff {
   added: string[];
@@ -34,123 +34,116 @@ export interface PolicyVersionWithRules extends PolicyVersion {
   policies: PolicyRule[];
 }
 
-interface Row {
-  version: number;
-  time: string;
-  author: string;
-  source: PolicySourceKind;
-  rules: string;
-  diff: string;
-  rollback_of: number | null;
-}
-
 /**
- * The active policy, kept in SQLite as append-only versions; the newest version is active. `current()`
- * re-reads only when the newest version number moved, so a change made by any process sharing the
- * database applies to the next request. Every change is committed together with its audit event.
+ * The active policy, kept in the database as append-only versions; the newest version is active. It is held
+ * in memory, so deciding a pull never waits for the database: `load()` reads it at start, a change made here
+ * applies at once, and one made by any other process sharing the database arrives through `watch()` (within
+ * a second). Every change is committed together with its audit event.
  */
-const RECHECK_MS = 1000;
-
 export class PolicyVersions implements PolicySource {
-  private readonly s;
   private active: ActivePolicy | undefined;
-  private checkedAt = 0;
+  private watcher: { stop(): void } | undefined;
+  private loading: Promise<void> | undefined;
 
-  constructor(
-    private readonly db: Db,
-    private readonly audit: AuditLog,
-  ) {
-    this.s = {
-      newest: db.prepare('SELECT max(version) AS v FROM policy_versions'),
-      get: db.prepare('SELECT * FROM policy_versions WHERE version = ?'),
-      lastFromConfig: db.prepare(`SELECT * FROM policy_versions WHERE source = 'config' ORDER BY version DESC LIMIT 1`),
-      list: db.prepare('SELECT * FROM policy_versions ORDER BY version DESC'),
-      insert: db.prepare(`INSERT INTO policy_versions (version, time, author, source, rules, diff, rollback_of)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`),
-    };
-  }
+  constructor(private readonly store: PolicyStore) {}
 
-  /**
-   * Changes made through this object apply at once (update and rollback drop the cached policy); a change
-   * written by another process sharing the file is picked up within RECHECK_MS.
-   */
+  /** The active policy (as of the last load or notification). Throws before any version was stored. */
   current(): ActivePolicy {
-    const now = Date.now();
-    if (this.active && now - this.checkedAt < RECHECK_MS) return this.active;
-    this.checkedAt = now;
-    const newest = (this.s.newest.get() as { v: number | null }).v;
-    if (newest === null) throw new Error('no policy version is stored; the proxy has not been started with this database');
-    if (this.active?.version !== newest) {
-      const row = this.s.get.get(newest) as Row;
-      this.active = Object.freeze({ version: newest, rules: deepFreeze(JSON.parse(row.rules) as PolicyRule[]) });
-    }
+    if (!this.active) throw new Error('no policy version is stored; the proxy has not been started with this database');
     return this.active;
   }
 
-  /** Forgets the cached active policy, so the next request reads the newest version (another process changed it). */
-  invalidate(): void {
-    this.checkedAt = 0;
+  /** Reads the newest version when it differs from the one held. */
+  async load(): Promise<void> {
+    const newest = await this.store.newest();
+    if (newest === null || newest === this.active?.version) return;
+    const row = await this.store.get(newest);
+    if (row && (this.active === undefined || row.version > this.active.version)) this.hold(row);
+  }
+
+  /** Re-reads the newest version now (a sibling worker changed it); resolves once it is held. */
+  invalidate(): Promise<void> {
+    return this.load();
+  }
+
+  /** Follows changes made by other processes until `stop()`. */
+  watch(): void {
+    this.watcher ??= this.store.watch(() => {
+      this.loading ??= this.load()
+        .catch(() => {})
+        .finally(() => (this.loading = undefined));
+    });
+  }
+
+  stop(): void {
+    this.watcher?.stop();
+    this.watcher = undefined;
   }
 
   /** Whether any version exists yet. */
-  hasVersions(): boolean {
-    return (this.s.newest.get() as { v: number | null }).v !== null;
+  async hasVersions(): Promise<boolean> {
+    return (await this.store.newest()) !== null;
   }
 
   /**
    * At start: the config file's rules become a new version when they differ from the last version that
    * came from the config file; otherwise the newest version (perhaps set through the API) stays active.
    */
-  syncFromConfig(rules: readonly PolicyRule[], configPath: string): { version: number; created: boolean } {
-    return this.db.transaction(() => {
-      const last = this.s.lastFromConfig.get() as Row | undefined;
-      if (last && canonicalJson(JSON.parse(last.rules)) === canonicalJson(rules)) {
-        return { version: this.current().version, created: false };
-      }
-      const version = this.append(rules, 'config', { user: 'config' }, null, `policies loaded from ${configPath}`);
-      return { version, created: true };
-    }).immediate();
+  async syncFromConfig(rules: readonly PolicyRule[], configPath: string): Promise<{ version: number; created: boolean }> {
+    const row = await this.store.append((state) => {
+      if (state.lastFromConfig && canonicalJson(JSON.parse(state.lastFromConfig.rules)) === canonicalJson(rules)) return undefined;
+      return this.plan(state, rules, 'config', { user: 'config' }, null, `policies loaded from ${configPath}`);
+    });
+    if (row) {
+      this.hold(row);
+      return { version: row.version, created: true };
+    }
+    await this.load();
+    return { version: this.current().version, created: false };
   }
 
   /** Replaces the rules (already validated) as a new active version. */
-  update(rules: readonly PolicyRule[], actor: Actor): number {
-    // Immediate: the version number is read and then written, and other processes share the file.
-    return this.db.transaction(() => this.append(rules, 'api', actor, null)).immediate();
+  async update(rules: readonly PolicyRule[], actor: Actor): Promise<number> {
+    const row = await this.store.append((state) => this.plan(state, rules, 'api', actor, null));
+    this.hold(row!);
+    return row!.version;
   }
 
   /** Makes an old version's rules active again as a new version. Throws RangeError for an unknown version. */
-  rollback(version: number, actor: Actor): number {
-    return this.db.transaction(() => {
-      const old = this.s.get.get(version) as Row | undefined;
-      if (!old) throw new RangeError(`policy version ${version} does not exist`);
-      return this.append(JSON.parse(old.rules) as PolicyRule[], 'api', actor, version);
-    }).immediate();
+  async rollback(version: number, actor: Actor): Promise<number> {
+    const row = await this.store.append((state) => {
+      if (!state.read) throw new RangeError(`policy version ${version} does not exist`);
+      return this.plan(state, JSON.parse(state.read.rules) as PolicyRule[], 'api', actor, version);
+    }, version);
+    this.hold(row!);
+    return row!.version;
   }
 
-  get(version: number): PolicyVersionWithRules | undefined {
-    const row = this.s.get.get(version) as Row | undefined;
+  async get(version: number): Promise<PolicyVersionWithRules | undefined> {
+    const row = Number.isSafeInteger(version) ? await this.store.get(version) : undefined;
     return row && { ...toVersion(row), policies: JSON.parse(row.rules) as PolicyRule[] };
   }
 
-  list(): PolicyVersion[] {
-    return (this.s.list.all() as Row[]).map(toVersion);
+  async list(): Promise<PolicyVersion[]> {
+    return (await this.store.list()).map(toVersion);
   }
 
-  private append(
-    rules: readonly PolicyRule[],
-    source: PolicySourceKind,
-    actor: Actor,
-    rollbackOf: number | null,
-    note?: string,
-  ): number {
-    this.checkedAt = 0;
-    const newest = (this.s.newest.get() as { v: number | null }).v;
-    const previous = newest === null ? [] : (JSON.parse((this.s.get.get(newest) as Row).rules) as PolicyRule[]);
+  private hold(row: PolicyRow): void {
+    if (this.active && this.active.version >= row.version) return;
+    this.active = Object.freeze({ version: row.version, rules: deepFreeze(JSON.parse(row.rules) as PolicyRule[]) });
+  }
+
+  /** The next version and its audit event, planned from what the store read inside its transaction. */
+  private plan(state: PolicyState, rules: readonly PolicyRule[], source: PolicySourceKind, actor: Actor, rollbackOf: number | null, note?: string) {
+    const newest = state.newest?.version ?? null;
+    const previous = state.newest ? (JSON.parse(state.newest.rules) as PolicyRule[]) : [];
     const diff = diffRules(previous, rules);
     const version = (newest ?? 0) + 1;
-    this.s.insert.run(version, new Date().toISOString(), actor.user, source, JSON.stringify(rules), JSON.stringify(diff), rollbackOf);
-    const summary = summarise(diff);
-    this.audit.append({
+    const row: PolicyRow = {
+      version, time: new Date().toISOString(), author: actor.user, source,
+      rules: JSON.stringify(rules), diff: JSON.stringify(diff), rollbackOf,
+    };
+    const seal = sealOne({
       kind: rollbackOf === null ? 'policy.update' : 'policy.rollback',
       requestId: actor.requestId ?? null,
       client: actor.client ?? null,
@@ -159,22 +152,22 @@ export class PolicyVersions implements PolicySource {
       reasons: [
         ...(note ? [note] : []),
         ...(rollbackOf === null ? [] : [`rollback to the rules of version ${rollbackOf}`]),
-        summary,
+        summarise(diff),
       ],
       evidence: { source, previousVersion: newest, ...diff },
     });
-    return version;
+    return { row, seal };
   }
 }
 
-function toVersion(row: Row): PolicyVersion {
+function toVersion(row: PolicyRow): PolicyVersion {
   const diff = JSON.parse(row.diff) as PolicyDiff;
   return {
     version: row.version,
     time: row.time,
     author: row.author,
     source: row.source,
-    rollbackOf: row.rollback_of,
+    rollbackOf: row.rollbackOf,
     diff,
     summary: summarise(diff),
   };

@@ -1,20 +1,19 @@
 import { Router } from 'express';
 import { accessSync, constants } from 'node:fs';
-import type { Db } from '../db/database.js';
+import type { Database } from '../db/types.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Metrics } from '../metrics.js';
 
 /** Liveness, readiness and Prometheus metrics. */
-export function opsRoutes(d: { db: Db; store: BlobStore; metrics: Metrics }): Router {
+export function opsRoutes(d: { db: Database; store: BlobStore; metrics: Metrics }): Router {
   const r = Router();
-  const ping = d.db.prepare('SELECT 1');
   r.get('/healthz', (_req, res) => {
     res.status(200).json({ status: 'ok' });
   });
-  r.get('/readyz', (_req, res) => {
+  r.get('/readyz', async (_req, res) => {
     const problems: string[] = [];
     try {
-      ping.get();
+      await d.db.ping();
     } catch (err) {
       problems.push(`database: ${(err as Error).message}`);
     }

@@ -50,7 +50,7 @@ export function createArtifactSource(
         throw new OciError('UPSTREAM_INVALID', `artifact blob does not match its digest ${digest}`);
       }
       await store.putVerified(digest, bytes);
-      index.recordBlob(digest, bytes.length);
+      await index.recordBlob(digest, bytes.length);
       return bytes;
     },
 

@@ -119,9 +119,9 @@ export class BlobFetcher {
     const download = new BlobDownload(digest, size, tempPath);
     void download
       .run(res.body, this.store, (written) => {
-        this.index.recordBlob(digest, written);
         this.onFetched?.(upstream.name, written);
-        this.onCommitted?.(digest, written);
+        // Accounting before eviction looks; a lost row only hides the file from eviction until it is fetched again.
+        this.index.recordBlob(digest, written).then(() => this.onCommitted?.(digest, written), () => {});
       })
       .finally(() => {
         this.reserved -= reserve;

@@ -49,25 +49,25 @@ export class CachePurge {
       if (!upstream || !this.d.upstreams.has(upstream)) {
         throw new RangeError('repository must be a canonical name "<upstream>/<repository>" with a configured upstream');
       }
-      const { tags, manifests } = this.d.index.forgetRepository(upstream, request.repository.slice(slash + 1));
+      const { tags, manifests } = await this.d.index.forgetRepository(upstream, request.repository.slice(slash + 1));
       result.tags += tags;
-      result.evidence += this.d.index.forgetEvidence(manifests);
+      result.evidence += await this.d.index.forgetEvidence(manifests);
       this.d.decider.forget(manifests);
       digests.push(...manifests);
     }
     if (request.digest !== undefined) {
       if (!isDigest(request.digest)) throw new RangeError('digest must be an algorithm:hex digest');
-      result.evidence += this.d.index.forgetEvidence([request.digest]);
+      result.evidence += await this.d.index.forgetEvidence([request.digest]);
       this.d.decider.forget([request.digest]);
       this.d.manifests.forget(request.digest);
       digests.push(request.digest);
       if ((await this.d.store.size(request.digest)) !== undefined) {
-        this.d.index.forgetContent(request.digest);
+        await this.d.index.forgetContent(request.digest);
         await this.d.store.remove(request.digest);
         result.files++;
       }
     }
-    this.d.audit.append({
+    await this.d.audit.append({
       kind: 'cache.purge',
       requestId: actor.requestId ?? null,
       client: actor.client,

@@ -61,7 +61,7 @@ export class Decider {
       const own = await this.decideOne(target, subject, source, active);
       if (own.outcome === 'allow' || subject.parsed.isIndex) return own;
       // A child of a verified index is covered by the index's signature.
-      for (const parentDigest of this.index.parents(target.upstream.name, target.repository, subject.digest)) {
+      for (const parentDigest of await this.index.parents(target.upstream.name, target.repository, subject.digest)) {
         const parent = await loadParent(parentDigest);
         if (!parent) continue;
         const parentDecision = await this.decideOne(target, parent, source, active);
@@ -128,7 +128,7 @@ export class Decider {
     const now = Date.now();
     const hit = this.memory.get(memoryKey);
     if (hit && hit.expiresAt > now) return hit.evidence;
-    const stored = hit ? undefined : this.index.getEvidence(key);
+    const stored = hit ? undefined : await this.index.getEvidence(key);
     const previous = hit?.evidence ?? (stored ? (JSON.parse(stored.json) as Evidence) : undefined);
     if (stored && stored.expiresAt > now && previous) {
       this.remember(memoryKey, previous, stored.expiresAt);
@@ -158,7 +158,7 @@ export class Decider {
     }
     const foundNothing = evidence.signatures.length === 0 && evidence.attestations.length === 0;
     const expiresAt = foundNothing ? recheckAt : Date.now() + this.verifyTtlMs;
-    this.index.putEvidence(key, JSON.stringify(evidence), expiresAt);
+    await this.index.putEvidence(key, JSON.stringify(evidence), expiresAt);
     this.remember(memoryKey, evidence, expiresAt);
     return evidence;
   }

@@ -62,7 +62,7 @@ export class ListingService {
     } catch (err) {
       if (isFallbackWorthy(err)) {
         // Offline: list the tags this proxy has seen, paginated the same way.
-        const tags = this.d.index.listTags(target.upstream.name, target.repository);
+        const tags = await this.d.index.listTags(target.upstream.name, target.repository);
         if (tags.length > 0) return paginate(tags, n, last, false, displayName);
       }
       if (err instanceof SyntaxError) throw new OciError('UPSTREAM_INVALID', 'upstream sent an invalid tag list');

@@ -48,7 +48,7 @@ export class ManifestFetcher {
 
   /** A manifest by digest when we already hold it for this repository, without any upstream call. */
   async cached(target: Target, digest: Digest): Promise<FetchedManifest | undefined> {
-    if (!this.index.inRepository(target.upstream.name, target.repository, digest)) return undefined;
+    if (!(await this.index.inRepository(target.upstream.name, target.repository, digest))) return undefined;
     return this.load(digest, false);
   }
 
@@ -64,7 +64,7 @@ export class ManifestFetcher {
 
   private async byTag(target: Target, tag: string): Promise<FetchedManifest> {
     const { upstream, repository } = target;
-    const cachedTag = this.index.getTag(upstream.name, repository, tag);
+    const cachedTag = await this.index.getTag(upstream.name, repository, tag);
     const cachedDigest = cachedTag && isDigest(cachedTag.digest) ? cachedTag.digest : undefined;
     if (cachedTag && cachedDigest && Date.now() - cachedTag.checkedAt < upstream.config.tagTtlMs) {
       const local = await this.load(cachedDigest, false);
@@ -75,7 +75,7 @@ export class ManifestFetcher {
         // Nothing cached to compare with: a HEAD would only add a round trip before the GET.
         const fetched = await this.fetch(target, tag);
         if (!fetched) throw new OciError('MANIFEST_UNKNOWN', `manifest "${tag}" not found in ${target.canonical}`);
-        this.index.putTag(upstream.name, repository, tag, fetched.digest);
+        await this.index.putTag(upstream.name, repository, tag, fetched.digest);
         return fetched;
       }
       const head = await upstream.send('HEAD', repository, `${repository}/manifests/${tag}`, { accept: UPSTREAM_ACCEPT });
@@ -85,14 +85,14 @@ export class ManifestFetcher {
       if (head.status === 200 && headDigest && headDigest === cachedDigest) {
         const local = await this.load(cachedDigest, false);
         if (local) {
-          this.index.putTag(upstream.name, repository, tag, cachedDigest);
+          await this.index.putTag(upstream.name, repository, tag, cachedDigest);
           return local;
         }
       }
       const reference = head.status === 200 && headDigest && isDigest(headDigest) ? headDigest : tag;
       const fetched = await this.fetch(target, reference);
       if (!fetched) throw new OciError('MANIFEST_UNKNOWN', `manifest "${tag}" not found in ${target.canonical}`);
-      this.index.putTag(upstream.name, repository, tag, fetched.digest);
+      await this.index.putTag(upstream.name, repository, tag, fetched.digest);
       return fetched;
     } catch (err) {
       if (cachedDigest && isFallbackWorthy(err)) {
@@ -135,7 +135,7 @@ export class ManifestFetcher {
     const parsed = parseManifest(bytes, header(res.headers, 'content-type'));
     await this.store.putVerified(digest, bytes);
     this.remember(digest, bytes, parsed.mediaType, parsed);
-    this.index.putManifest(
+    await this.index.putManifest(
       upstream.name,
       repository,
       { digest, mediaType: parsed.mediaType, size: bytes.length, isIndex: parsed.isIndex, subject: parsed.subject?.digest ?? null },
@@ -151,7 +151,7 @@ export class ManifestFetcher {
       this.memory.set(digest, hot);
       return { digest, ...hot, cacheHit: true, stale };
     }
-    const meta = this.index.getManifest(digest);
+    const meta = await this.index.getManifest(digest);
     if (!meta) return undefined;
     let bytes: Buffer;
     try {

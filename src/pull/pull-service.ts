@@ -86,7 +86,7 @@ export class PullService {
     // it is about; everything else's blobs take the decision of its own digest.
     const tag = ref.kind === 'tag' ? ref.tag : undefined;
     const about = this.artifactSubject(m, tag);
-    this.d.index.linkBlobs(target.upstream.name, target.repository, about ?? m.digest, referencedBlobs(m.parsed), about !== undefined);
+    await this.d.index.linkBlobs(target.upstream.name, target.repository, about ?? m.digest, referencedBlobs(m.parsed), about !== undefined);
     const decision = await this.decideManifest(target, m, tag);
     this.d.observer?.onDecision?.('manifest', decision);
     const event: AuditEventInput = { ...base, digest: m.digest, cacheHit: m.cacheHit, ...decisionFields(decision) };
@@ -117,7 +117,7 @@ export class PullService {
   async blob(req: RequestInfo, target: Target, digest: Digest, head: boolean, rangeHeader: string | undefined): Promise<BlobResponse> {
     const base: AuditEventInput = { ...this.baseEvent(req, target, 'pull.blob', digest), digest };
     await this.admitName(base, target);
-    const links = this.d.index.blobLinks(target.upstream.name, target.repository, digest);
+    const links = await this.d.index.blobLinks(target.upstream.name, target.repository, digest);
     if (links.length === 0) {
       await this.append({ ...base, status: 404, reasons: ['no manifest pulled through this proxy references this blob in this repository'] });
       throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not referenced by any manifest pulled through this proxy for ${target.canonical}`);
@@ -161,7 +161,7 @@ export class PullService {
     }
     if (cachedSize !== undefined) {
       await this.append({ ...event, cacheHit: true, status, bytes });
-      this.d.index.touchBlob(digest);
+      this.d.index.touchBlob(digest, (err) => this.d.log.warn('blob access time not recorded', { digest, error: String(err) }));
       const body = small
         ? Readable.from([span ? small.subarray(span.start, span.end + 1) : small])
         : this.d.store.createReadStream(digest, span);

@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.js';
+import type { CacheStore } from '../db/types.js';
 import type { Logger } from '../logger.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobStore } from './blob-store.js';
@@ -28,36 +28,24 @@ const BATCH = 200;
  * Readers that already opened a file keep reading it (POSIX unlink semantics).
  */
 export class Evictor {
-  private readonly s;
   private running: Promise<EvictionResult> | undefined;
   private again = false;
   private readonly protectMs: number;
   private readonly low: number;
 
   constructor(
-    db: Db,
+    private readonly cache: CacheStore,
     private readonly store: BlobStore,
     private readonly opts: EvictionOptions,
     private readonly log: Logger,
   ) {
     this.protectMs = opts.protectMs ?? DEFAULT_PROTECT_MS;
     this.low = opts.lowWatermark ?? 0.9;
-    this.s = {
-      total: db.prepare('SELECT COALESCE(SUM(size), 0) AS total FROM blobs'),
-      candidates: db.prepare(`SELECT digest, size FROM blobs
-        WHERE last_access < @before
-          AND digest NOT IN (
-            SELECT bl.digest FROM blob_links bl WHERE bl.manifest IN (
-              SELECT digest FROM audit_events
-              WHERE kind = 'pull.manifest' AND status = 200 AND digest IS NOT NULL AND time >= @since))
-        ORDER BY last_access ASC LIMIT ${BATCH}`),
-      remove: db.prepare('DELETE FROM blobs WHERE digest = ? AND last_access < ?'),
-    };
   }
 
   /** Bytes of blobs the index holds. */
-  totalBytes(): number {
-    return (this.s.total.get() as { total: number }).total;
+  totalBytes(): Promise<number> {
+    return this.cache.totalBlobBytes();
   }
 
   /** Runs eviction soon; calls while one runs coalesce into one more round. */
@@ -82,7 +70,7 @@ export class Evictor {
   }
 
   private async evictOnce(): Promise<EvictionResult> {
-    let total = this.totalBytes();
+    let total = await this.totalBytes();
     let evicted = 0;
     let freedBytes = 0;
     if (total <= this.opts.maxSizeBytes) return { evicted, freedBytes, totalBytes: total };
@@ -91,13 +79,13 @@ export class Evictor {
     const before = now - this.protectMs;
     const since = new Date(before).toISOString();
     while (total > target) {
-      const batch = this.s.candidates.all({ before, since }) as { digest: string; size: number }[];
+      const batch = await this.cache.evictionCandidates(before, since, BATCH);
       if (batch.length === 0) break;
       for (const { digest, size } of batch) {
         if (total <= target) break;
         // The row goes first, and only if nobody touched the blob since it was picked (checked and deleted
         // in one statement); then the file.
-        if (this.s.remove.run(digest, before).changes === 0) continue;
+        if (!(await this.cache.removeIdleBlob(digest, before))) continue;
         await this.store.remove(digest as Digest);
         total -= size;
         freedBytes += size;

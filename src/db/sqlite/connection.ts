@@ -5,14 +5,14 @@ import { fileURLToPath } from 'node:url';
 
 export type Db = Database.Database;
 
-/** The migrations folder shipped beside dist/ and src/. */
-export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations');
+/** The SQLite migrations folder shipped beside dist/ and src/ (PostgreSQL's are in its `postgres/` folder). */
+export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 
 /**
  * Opens the database with WAL and applies every numbered migration not yet recorded, in order, each in
  * its own transaction. A migration file is never edited once landed; changes come as new files.
  */
-export function openDatabase(path: string, opts: { readonly?: boolean; migrationsDir?: string } = {}): Db {
+export function openSqlite(path: string, opts: { readonly?: boolean; migrationsDir?: string } = {}): Db {
   if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
   db.pragma('busy_timeout = 5000');
@@ -25,32 +25,29 @@ export function openDatabase(path: string, opts: { readonly?: boolean; migration
   return db;
 }
 
+/**
+ * Applies each pending migration in its own IMMEDIATE transaction, checking inside it whether another
+ * process applied it meanwhile, so processes that start together run each migration once.
+ */
 export function migrate(db: Db, dir: string): string[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-  const applied = new Set(
-    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
-  );
+  const applied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const files = readdirSync(dir)
     .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
     .sort();
   const ran: string[] = [];
   for (const file of files) {
     const version = Number(file.slice(0, 4));
-    if (applied.has(version)) continue;
     const sql = readFileSync(join(dir, file), 'utf8');
-    // Immediate, and checked again inside: processes starting together each run a migration at most once.
-    const ranHere = db.transaction(() => {
-      if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(version)) return false;
+    const done = db.transaction(() => {
+      if (applied.get(version)) return false;
       db.exec(sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
-        version,
-        file,
-        new Date().toISOString(),
-      );
+      record.run(version, file, new Date().toISOString());
       return true;
     }).immediate();
-    if (ranHere) ran.push(file);
+    if (done) ran.push(file);
   }
   return ran;
 }

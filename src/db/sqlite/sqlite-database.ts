@@ -1,0 +1,39 @@
+import type { Database } from '../types.js';
+import { openSqlite, type Db } from './connection.js';
+import { SqliteCacheStore } from './cache-store.js';
+import { SqliteAuditStore } from './audit-store.js';
+import { SqlitePolicyStore } from './policy-store.js';
+import { SqliteFailureStore, SqliteKeyStore } from './auth-store.js';
+
+/** The embedded default: one SQLite file (WAL), shared safely by processes on one machine. */
+export class SqliteDatabase implements Database {
+  readonly description: string;
+  readonly cache;
+  readonly audit;
+  readonly policies;
+  readonly keys;
+  readonly failures;
+  private readonly pingStmt;
+
+  constructor(readonly db: Db) {
+    this.description = `SQLite ${db.name}`;
+    this.cache = new SqliteCacheStore(db);
+    this.audit = new SqliteAuditStore(db);
+    this.policies = new SqlitePolicyStore(db, this.audit);
+    this.keys = new SqliteKeyStore(db);
+    this.failures = new SqliteFailureStore(db);
+    this.pingStmt = db.prepare('SELECT 1');
+  }
+
+  static open(path: string): SqliteDatabase {
+    return new SqliteDatabase(openSqlite(path));
+  }
+
+  async ping() {
+    this.pingStmt.get();
+  }
+
+  async close() {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The database seam: async repositories that every backend (SQLite, PostgreSQL) implements and one contract
+ * test suite checks. Callers hold a `Database` and never learn which backend it is; SQL that differs per
+ * dialect stays in `sqlite/` and `postgres/`.
+ */
+
+export interface ManifestMeta {
+  digest: string;
+  mediaType: string;
+  size: number;
+  isIndex: boolean;
+  subject: string | null;
+}
+
+export interface BlobLink {
+  manifest: string;
+  size: number;
+  viaArtifact: boolean;
+}
+
+/** Evidence is gathered in one repository of one upstream, under one set of trust material. */
+export interface EvidenceKey {
+  upstream: string;
+  repository: string;
+  digest: string;
+  fingerprint: string;
+}
+
+/** Tags, manifests, blob links, blob accounting and evidence: what the proxy has cached. */
+export interface CacheStore {
+  getTag(upstream: string, repository: string, tag: string): Promise<{ digest: string; checkedAt: number } | undefined>;
+  putTag(upstream: string, repository: string, tag: string, digest: string, checkedAt: number): Promise<void>;
+  listTags(upstream: string, repository: string): Promise<string[]>;
+  getManifest(digest: string): Promise<ManifestMeta | undefined>;
+  /** The manifest row, its presence in the repository and its children, in one transaction. */
+  putManifest(upstream: string, repository: string, meta: ManifestMeta, children: readonly string[], storedAt: number): Promise<void>;
+  inRepository(upstream: string, repository: string, digest: string): Promise<boolean>;
+  parents(upstream: string, repository: string, child: string): Promise<string[]>;
+  /** Links in one transaction; a link from an ordinary manifest wins over one from an artifact. */
+  linkBlobs(upstream: string, repository: string, manifest: string, blobs: readonly { digest: string; size: number }[], viaArtifact: boolean): Promise<void>;
+  blobLinks(upstream: string, repository: string, digest: string): Promise<BlobLink[]>;
+  linksAnywhere(digest: string): Promise<{ upstream: string; repository: string; manifest: string }[]>;
+  recordBlob(digest: string, size: number, at: number): Promise<void>;
+  touchBlob(digest: string, at: number): Promise<void>;
+  /** Deletes the repository's tags; returns how many and the repository's manifest digests. */
+  forgetRepository(upstream: string, repository: string): Promise<{ tags: number; manifests: string[] }>;
+  forgetEvidence(digests: readonly string[]): Promise<number>;
+  forgetContent(digest: string): Promise<void>;
+  getEvidence(key: EvidenceKey): Promise<{ json: string; expiresAt: number } | undefined>;
+  putEvidence(key: EvidenceKey, json: string, expiresAt: number): Promise<void>;
+  /** The newest evidence for a digest in a repository, preferring the given trust fingerprint (policy replay). */
+  latestEvidence(upstream: string, repository: string, digest: string, fingerprint: string): Promise<string | undefined>;
+  totalBlobBytes(): Promise<number>;
+  /**
+   * Blobs not accessed since `before` and not referenced by a manifest served (status 200) since `since`,
+   * least recently used first.
+   */
+  evictionCandidates(before: number, since: string, limit: number): Promise<{ digest: string; size: number }[]>;
+  /** Deletes the blob's row only if nobody touched it since `before`; true when it was deleted. */
+  removeIdleBlob(digest: string, before: number): Promise<boolean>;
+}
+
+/** An audit row as stored and hashed: JSON columns as their stored text, booleans as 0/1. */
+export interface AuditRow {
+  id: number;
+  time: string;
+  kind: string;
+  request_id: string | null;
+  client: string | null;
+  user: string | null;
+  upstream: string | null;
+  repository: string | null;
+  reference: string | null;
+  digest: string | null;
+  decision: string | null;
+  policy: string | null;
+  policy_version: number | null;
+  mode: string | null;
+  reasons: string;
+  evidence: string | null;
+  cache_hit: number | null;
+  bytes: number | null;
+  status: number | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The newest row of the chain. */
+export interface ChainHead {
+  id: number;
+  hash: string;
+}
+
+/**
+ * Turns pending events into sealed rows that follow `head` (undefined when the table holds no row; then ids
+ * continue after `prunedUpTo`). Called inside the append transaction, with the head read under its lock.
+ */
+export type Seal = (head: ChainHead | undefined, prunedUpTo: number) => AuditRow[];
+
+export interface AuditFilter {
+  kind?: string;
+  decision?: string;
+  repository?: string;
+  digest?: string;
+  user?: string;
+  /** ISO 8601 UTC, inclusive. */
+  since?: string;
+  /** ISO 8601 UTC, exclusive. */
+  until?: string;
+}
+
+/** What retention removes: rows up to `upto`, the last of which has hash `lastHash`. */
+export interface PrunePlan {
+  upto: number;
+  lastHash: string;
+  pruned: number;
+}
+
+/** The append-only, hash-chained audit log. Appends from every process serialise on the chain head. */
+export interface AuditStore {
+  /** Appends the sealed rows in one transaction, under a lock that serialises appends across processes. */
+  append(seal: Seal): Promise<AuditRow[]>;
+  /**
+   * In one transaction: finds the newest row older than `cutoff`, appends the anchor `anchor(plan)` seals,
+   * raises the prune point and deletes the rows up to it. Undefined when nothing is old enough.
+   */
+  prune(cutoff: string, anchor: (plan: PrunePlan) => Seal): Promise<PrunePlan | undefined>;
+  count(): Promise<number>;
+  maxId(): Promise<number>;
+  prunedUpTo(): Promise<number>;
+  /** The highest id ever appended (remembered even if rows are removed from the end), if the backend keeps it. */
+  highestId(): Promise<number | undefined>;
+  /** The evidence JSON of the newest `audit.prune` event. */
+  latestPruneEvidence(): Promise<string | null>;
+  /** Rows matching the filter with afterId < id <= uptoId, in id order, at most `limit`. */
+  rows(filter: AuditFilter, afterId: number, uptoId: number, limit: number): Promise<AuditRow[]>;
+  /** The id of the `offset`-th (0-based) and following matching row, at most two ids (for page cursors). */
+  idsAt(filter: AuditFilter, afterId: number, uptoId: number, offset: number): Promise<number[]>;
+}
+
+export type PolicySourceKind = 'config' | 'api';
+
+export interface PolicyRow {
+  version: number;
+  time: string;
+  author: string;
+  source: PolicySourceKind;
+  /** JSON text of the rules. */
+  rules: string;
+  /** JSON text of the diff from the version before. */
+  diff: string;
+  rollbackOf: number | null;
+}
+
+/** What a new version is planned from, read inside the append transaction. */
+export interface PolicyState {
+  newest: PolicyRow | undefined;
+  lastFromConfig: PolicyRow | undefined;
+  /** The version asked for with `append(plan, read)`, e.g. the one rolled back to. */
+  read: PolicyRow | undefined;
+}
+
+/** Append-only policy versions; the newest is active. */
+export interface PolicyStore {
+  newest(): Promise<number | null>;
+  get(version: number): Promise<PolicyRow | undefined>;
+  /** Newest first. */
+  list(): Promise<PolicyRow[]>;
+  /**
+   * Inserts the version `plan` returns together with its audit event, in one transaction holding the audit
+   * chain's lock (so versions, like events, are numbered without races); nothing when it returns undefined.
+   */
+  append(plan: (state: PolicyState) => { row: PolicyRow; seal: Seal } | undefined, read?: number): Promise<PolicyRow | undefined>;
+  /**
+   * Calls `onChange` soon after a new version is stored by any process (PostgreSQL: LISTEN/NOTIFY; both: a
+   * check of the newest version every second as the fallback). Stop it before closing the database.
+   */
+  watch(onChange: () => void): { stop(): void };
+}
+
+/** Secrets shared by every replica, created once. */
+export interface KeyStore {
+  /** The key stored under `name`; the first caller's `create()` wins a race, everyone gets the same key. */
+  getOrCreate(name: string, create: () => Buffer): Promise<Buffer>;
+}
+
+/** Failed-credential counts per client address, shared by every replica. */
+export interface FailureStore {
+  /** Counts a failure in the window that started at most `windowMs` ago (or starts one); returns the count. */
+  recordFailure(address: string, now: number, windowMs: number): Promise<number>;
+  /** Blocks the address until `until` if its count still reaches `maxFailures`, resetting it; true if this call did. */
+  block(address: string, maxFailures: number, now: number, until: number): Promise<boolean>;
+  /** Addresses blocked after `now`, with the time their block ends. */
+  blocked(now: number, limit: number): Promise<Map<string, number>>;
+  /** Forgets addresses not seen since `before`, and the oldest beyond `keep`. */
+  prune(before: number, keep: number): Promise<void>;
+}
+
+export interface Database {
+  /** For messages only: callers never branch on it. */
+  readonly description: string;
+  readonly cache: CacheStore;
+  readonly audit: AuditStore;
+  readonly policies: PolicyStore;
+  readonly keys: KeyStore;
+  readonly failures: FailureStore;
+  /** Resolves when the database answers a query; rejects with the reason otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
