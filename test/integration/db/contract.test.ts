@@ -1,0 +1,271 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../../src/db/open-database.js';
+import type { Database, PolicyRow } from '../../../src/db/types.js';
+import { AuditLog, sealOne } from '../../../src/audit/audit-log.js';
+import { verifyChain } from '../../../src/audit/verify-chain.js';
+import { pruneAudit } from '../../../src/audit/retention.js';
+import { AuditQuery } from '../../../src/audit/audit-query.js';
+import { FailureLimiter } from '../../../src/auth/failure-limiter.js';
+import { IssuedTokens } from '../../../src/auth/issued-tokens.js';
+import { useBackends, type BackendName } from '../../helpers/backends.js';
+import { queryColumn } from '../../helpers/db-query.js';
+
+/**
+ * One contract every database backend passes (as distribution's storage-driver testsuites): the cache
+ * index, evidence, policy versions, the audit chain under concurrent appenders, shared keys and failure
+ * counts, and migrations run once by openers that race.
+ */
+
+const backends = useBackends();
+const D = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+describe.each(backends.names)('database contract (%s)', (backend: BackendName) => {
+  let dir: string;
+  const opened: Database[] = [];
+  let config: { path: string } | { url: string };
+
+  /** Another opener of the same database (another replica or worker). */
+  const open = async () => {
+    const db = await openDatabase(config as never);
+    opened.push(db);
+    return db;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `db-contract-${backend}-`));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((db) => db.close()));
+  });
+
+  const fresh = async () => {
+    config = backend === 'sqlite' ? { path: join(dir, `${Math.random().toString(36).slice(2)}.db`) } : await backends.database('postgres');
+  };
+
+  it('runs migrations once when two openers race, and answers ping', async () => {
+    await fresh();
+    const [a, b] = await Promise.all([open(), open()]);
+    await a.ping();
+    await b.ping();
+    const versions = await queryColumn<number>(config as never, 'SELECT version FROM schema_migrations ORDER BY version');
+    expect(versions.length).toBeGreaterThan(0);
+    expect(new Set(versions).size).toBe(versions.length);
+  });
+
+  it('keeps tags, manifests, children and blob links', async () => {
+    await fresh();
+    const { cache } = await open();
+    await cache.putTag('up', 'org/app', 'b', D(1), 1000);
+    await cache.putTag('up', 'org/app', 'B', D(1), 1000);
+    await cache.putTag('up', 'org/app', 'a', D(2), 2000);
+    await cache.putTag('up', 'org/app', 'a', D(3), 3000);
+    expect(await cache.getTag('up', 'org/app', 'a')).toEqual({ digest: D(3), checkedAt: 3000 });
+    expect(await cache.getTag('up', 'org/other', 'a')).toBeUndefined();
+    expect(await cache.listTags('up', 'org/app')).toEqual(['B', 'a', 'b']);
+
+    const meta = { digest: D(10), mediaType: 'application/vnd.oci.image.index.v1+json', size: 512, isIndex: true, subject: null };
+    await cache.putManifest('up', 'org/app', meta, [D(11), D(12), D(11)], 5);
+    await cache.putManifest('up', 'org/app', { ...meta, size: 1 }, [], 6);
+    expect(await cache.getManifest(D(10))).toEqual(meta);
+    expect(await cache.getManifest(D(99))).toBeUndefined();
+    expect(await cache.inRepository('up', 'org/app', D(10))).toBe(true);
+    expect(await cache.inRepository('up', 'org/db', D(10))).toBe(false);
+    expect(await cache.parents('up', 'org/app', D(11))).toEqual([D(10)]);
+
+    const blobs = [{ digest: D(20), size: 7 }, { digest: D(21), size: 8 }, { digest: D(20), size: 7 }];
+    await cache.linkBlobs('up', 'org/app', D(30), blobs, true);
+    expect(await cache.blobLinks('up', 'org/app', D(20))).toEqual([{ manifest: D(30), size: 7, viaArtifact: true }]);
+    // A link from an ordinary manifest wins over the artifact's, and stays.
+    await cache.linkBlobs('up', 'org/app', D(30), blobs, false);
+    await cache.linkBlobs('up', 'org/app', D(30), blobs, true);
+    expect(await cache.blobLinks('up', 'org/app', D(20))).toEqual([{ manifest: D(30), size: 7, viaArtifact: false }]);
+    expect(await cache.linksAnywhere(D(21))).toEqual([{ upstream: 'up', repository: 'org/app', manifest: D(30) }]);
+
+    const forgotten = await cache.forgetRepository('up', 'org/app');
+    expect(forgotten).toEqual({ tags: 3, manifests: [D(10)] });
+    expect(await cache.listTags('up', 'org/app')).toEqual([]);
+  });
+
+  it('keeps evidence per repository and trust fingerprint', async () => {
+    await fresh();
+    const { cache } = await open();
+    const key = { upstream: 'up', repository: 'org/app', digest: D(1), fingerprint: 'fp1' };
+    await cache.putEvidence(key, '{"n":1}', 100);
+    await cache.putEvidence({ ...key, fingerprint: 'fp2' }, '{"n":2}', 200);
+    await cache.putEvidence(key, '{"n":3}', 300);
+    expect(await cache.getEvidence(key)).toEqual({ json: '{"n":3}', expiresAt: 300 });
+    expect(await cache.getEvidence({ ...key, repository: 'org/other' })).toBeUndefined();
+    expect(await cache.latestEvidence('up', 'org/app', D(1), 'fp2')).toBe('{"n":2}');
+    expect(await cache.latestEvidence('up', 'org/app', D(1), 'none')).toBe('{"n":3}');
+    expect(await cache.forgetEvidence([D(1), D(2)])).toBe(2);
+    expect(await cache.getEvidence(key)).toBeUndefined();
+  });
+
+  it('accounts blobs for eviction', async () => {
+    await fresh();
+    const { cache } = await open();
+    await cache.recordBlob(D(1), 100, 1000);
+    await cache.recordBlob(D(2), 50, 2000);
+    await cache.recordBlob(D(3), 25, 3000);
+    await cache.touchBlob(D(1), 4000);
+    expect(await cache.totalBlobBytes()).toBe(175);
+    expect(await cache.evictionCandidates(3500, new Date(0).toISOString(), 10)).toEqual([
+      { digest: D(2), size: 50 },
+      { digest: D(3), size: 25 },
+    ]);
+    expect(await cache.removeIdleBlob(D(1), 3500)).toBe(false);
+    expect(await cache.removeIdleBlob(D(2), 3500)).toBe(true);
+    await cache.forgetContent(D(3));
+    expect(await cache.totalBlobBytes()).toBe(100);
+  });
+
+  it('appends 500 events from two openers concurrently as one intact chain, without gaps or duplicates', async () => {
+    await fresh();
+    const [a, b] = await Promise.all([open(), open()]);
+    const logs = [new AuditLog(a.audit), new AuditLog(b.audit)];
+    const ids = await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        new Promise<number>((resolve, reject) =>
+          // Spread over event-loop turns, so batches of both openers interleave.
+          setTimeout(() => logs[i % 2]!.record({ kind: 'pull.manifest', repository: `r${i}`, reasons: [`n${i}`] }).then(resolve, reject), i % 7),
+        ),
+      ),
+    );
+    expect(new Set(ids).size).toBe(500);
+    expect([...ids].sort((x, y) => x - y)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    for (const db of [a, b]) {
+      const report = await verifyChain(db.audit);
+      expect(report).toMatchObject({ ok: true, events: 500, firstBroken: null });
+    }
+    expect(await a.audit.maxId()).toBe(500);
+    expect(await b.audit.highestId()).toBe(500);
+  });
+
+  it('queries pages with filters and prunes behind an anchor', async () => {
+    await fresh();
+    const db = await open();
+    const log = new AuditLog(db.audit);
+    for (let i = 1; i <= 30; i++) {
+      await log.record({ kind: i % 3 === 0 ? 'pull.blob' : 'pull.manifest', user: i % 2 ? 'ci' : null, decision: i % 5 === 0 ? 'deny' : 'allow' });
+    }
+    const query = new AuditQuery(db.audit);
+    const blobs: number[] = [];
+    for await (const batch of query.batches({ kind: 'pull.blob' }, 0, 100, await query.maxId(), 4)) blobs.push(...batch.map((r) => r.id));
+    expect(blobs).toEqual([3, 6, 9, 12, 15, 18, 21, 24, 27, 30]);
+    expect(await query.nextAfter({ user: 'ci' }, 0, 3)).toBe(5);
+    expect(await query.nextAfter({ decision: 'deny', user: 'ci' }, 0, 3)).toBeNull();
+    const rows = await db.audit.rows({ since: new Date(0).toISOString(), until: new Date(Date.now() + 60_000).toISOString() }, 10, 12, 100);
+    expect(rows.map((r) => r.id)).toEqual([11, 12]);
+
+    const pruned = await pruneAudit(db.audit, 1, new Date(Date.now() + 2 * 86_400_000));
+    expect(pruned).toEqual({ pruned: 30, upto: 30 });
+    expect(await db.audit.prunedUpTo()).toBe(30);
+    expect(await verifyChain(db.audit)).toMatchObject({ ok: true, events: 1 });
+    await log.record({ kind: 'pull.manifest' });
+    expect(await verifyChain(db.audit)).toMatchObject({ ok: true, events: 2 });
+    expect(await db.audit.maxId()).toBe(32);
+  });
+
+  it('refuses to change or delete audit rows outside retention', async () => {
+    await fresh();
+    const db = await open();
+    await new AuditLog(db.audit).record({ kind: 'pull.manifest' });
+    const write = async (sql: string) => {
+      if ('path' in config) {
+        const { default: Sqlite } = await import('better-sqlite3');
+        const raw = new Sqlite(config.path);
+        try {
+          raw.prepare(sql).run();
+        } finally {
+          raw.close();
+        }
+      } else {
+        const { default: pg } = await import('pg');
+        const client = new pg.Client({ connectionString: config.url });
+        await client.connect();
+        try {
+          await client.query(sql);
+        } finally {
+          await client.end();
+        }
+      }
+    };
+    await expect(write(`UPDATE audit_events SET kind = 'x'`)).rejects.toThrow(/append-only/);
+    await expect(write('DELETE FROM audit_events')).rejects.toThrow(/append-only/);
+    expect(await verifyChain(db.audit)).toMatchObject({ ok: true, events: 1 });
+  });
+
+  it('numbers policy versions with their audit events, and tells every opener about a new one', async () => {
+    await fresh();
+    const [a, b] = await Promise.all([open(), open()]);
+    const changes: number[] = [];
+    const watch = b.policies.watch(() => changes.push(Date.now()));
+    try {
+      const plan = (author: string) => (s: { newest: PolicyRow | undefined }) => {
+        const version = (s.newest?.version ?? 0) + 1;
+        return {
+          row: { version, time: new Date().toISOString(), author, source: 'api' as const, rules: '[]', diff: '{}', rollbackOf: null },
+          seal: sealOne({ kind: 'policy.update', policyVersion: version }),
+        };
+      };
+      const rows = await Promise.all([a.policies.append(plan('a')), b.policies.append(plan('b')), a.policies.append(plan('c'))]);
+      expect(rows.map((r) => r!.version).sort()).toEqual([1, 2, 3]);
+      expect(await b.policies.newest()).toBe(3);
+      expect((await a.policies.list()).map((r) => r.version)).toEqual([3, 2, 1]);
+      expect(await a.policies.append(() => undefined)).toBeUndefined();
+      const read = await a.policies.append((s) => {
+        expect(s.read?.author).toBeDefined();
+        return undefined;
+      }, 2);
+      expect(read).toBeUndefined();
+      expect(await verifyChain(a.audit)).toMatchObject({ ok: true, events: 3 });
+      const before = changes.length;
+      await a.policies.append(plan('d'));
+      const deadline = Date.now() + 3000;
+      while (changes.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(changes.length).toBeGreaterThan(before);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('shares the token signing key between openers and across restarts', async () => {
+    await fresh();
+    const [a, b] = await Promise.all([open(), open()]);
+    const [ta, tb] = await Promise.all([IssuedTokens.shared(a.keys), IssuedTokens.shared(b.keys)]);
+    const token = ta.issue('ci').token;
+    expect(tb.check(token)).toEqual({ name: 'ci' });
+    await a.close();
+    const c = await open();
+    expect((await IssuedTokens.shared(c.keys)).check(token)).toEqual({ name: 'ci' });
+  });
+
+  it('counts failed credentials across openers and shares blocks', async () => {
+    await fresh();
+    const [a, b] = await Promise.all([open(), open()]);
+    const la = new FailureLimiter(a.failures, 4, 60_000, 30_000);
+    const lb = new FailureLimiter(b.failures, 4, 60_000, 30_000);
+    const now = Date.now();
+    expect(await la.fail('10.0.0.1', now)).toBe(0);
+    expect(await lb.fail('10.0.0.1', now)).toBe(0);
+    expect(await la.fail('10.0.0.1', now)).toBe(0);
+    expect(await lb.fail('10.0.0.1', now)).toBe(30);
+    expect(lb.retryAfter('10.0.0.1', now)).toBe(30);
+    await la.refresh(now);
+    expect(la.retryAfter('10.0.0.1', now)).toBe(30);
+    expect(la.retryAfter('10.0.0.2', now)).toBe(0);
+    // A failure after the window starts a new count.
+    expect(await a.failures.recordFailure('10.0.0.3', now, 1000)).toBe(1);
+    expect(await a.failures.recordFailure('10.0.0.3', now + 2000, 1000)).toBe(1);
+    expect(await b.failures.recordFailure('10.0.0.3', now + 2100, 1000)).toBe(2);
+    await a.failures.prune(now + 10_000, 1000);
+    expect((await b.failures.blocked(now, 10)).has('10.0.0.1')).toBe(true);
+    expect(await b.failures.recordFailure('10.0.0.3', now + 10_000, 1000)).toBe(1);
+  });
+});
