@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.js';
 import type { AuditEventInput } from '../../../src/audit/types.js';
 import { baseConfig, bearer, cli, workspace, type Workspace } from './fixture.js';
+import { useBackends } from '../../helpers/backends.js';
+import { queryColumn } from '../../helpers/db-query.js';
 
 /** GET /api/v1/audit/events: filters, keyset pagination while events arrive, and JSON/NDJSON/CSV parity. */
 
@@ -85,7 +87,9 @@ function csvToEvents(text: string): Record<string, unknown>[] {
   );
 }
 
-describe('audit events API', () => {
+const backends = useBackends();
+
+describe.each(backends.names)('audit events API (%s)', (backend) => {
   let ws: Workspace;
   let app: App;
   const get = (query: string, who: 'alice' | 'audrey' = 'audrey') =>
@@ -93,9 +97,9 @@ describe('audit events API', () => {
 
   beforeAll(async () => {
     ws = await workspace('events');
-    await ws.write(baseConfig());
-    app = ws.open(); // event 1 is the config policy version
-    for (let i = 1; i <= 240; i++) app.audit.append(pullEvent(i));
+    await ws.write(baseConfig({ database: await backends.database(backend) }));
+    app = await ws.open(); // event 1 is the config policy version
+    await Promise.all(Array.from({ length: 240 }, (_, i) => app.audit.append(pullEvent(i + 1))));
   });
   afterAll(() => ws.remove());
 
@@ -113,9 +117,9 @@ describe('audit events API', () => {
       cursor = res.body.next as string | null;
       pages++;
       // New events land between page reads, some matching the filter and some not.
-      if (pages <= 3) for (let k = 0; k < 7; k++, added++) app.audit.append(pullEvent(1000 + added));
+      if (pages <= 3) for (let k = 0; k < 7; k++, added++) await app.audit.append(pullEvent(1000 + added));
     }
-    const expected = app.db.prepare(`SELECT id FROM audit_events WHERE kind = 'pull.manifest' ORDER BY id`).pluck().all();
+    const expected = await queryColumn(app.config.database, `SELECT id FROM audit_events WHERE kind = 'pull.manifest' ORDER BY id`);
     expect(seen).toEqual(expected);
     expect(new Set(seen).size).toBe(seen.length);
     expect(pages).toBeGreaterThan(4);
@@ -190,18 +194,16 @@ describe('audit events API', () => {
   });
 });
 
-describe('audit export size', () => {
+describe.each(backends.names)('audit export size (%s)', (backend) => {
   let ws: Workspace;
   let app: App;
 
   beforeAll(async () => {
     ws = await workspace('export');
-    await ws.write(baseConfig());
-    app = ws.open();
-    const insert = app.db.transaction(() => {
-      for (let i = 0; i < 50_000; i++) app.audit.append(pullEvent(i));
-    });
-    insert();
+    await ws.write(baseConfig({ database: await backends.database(backend) }));
+    app = await ws.open();
+    // One event-loop turn: one group commit.
+    await Promise.all(Array.from({ length: 50_000 }, (_, i) => app.audit.append(pullEvent(i))));
   });
   afterAll(() => ws.remove());
 

@@ -33,7 +33,7 @@ export interface Workspace {
   dir: string;
   configPath: string;
   write(config: Record<string, unknown>): Promise<void>;
-  open(): App;
+  open(): Promise<App>;
   remove(): Promise<void>;
 }
 
@@ -65,8 +65,8 @@ export async function workspace(prefix: string): Promise<Workspace> {
     dir,
     configPath,
     write: (config) => writeFile(configPath, JSON.stringify(config, null, 2)),
-    open() {
-      const app = createApp(loadConfigFile(configPath), { log: silentLogger });
+    async open() {
+      const app = await createApp(loadConfigFile(configPath), { log: silentLogger });
       apps.push(app);
       return app;
     },

@@ -6,71 +6,76 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../src/audit/audit-log.js';
 import { pruneAudit } from '../../../src/audit/retention.js';
 import { verifyChain } from '../../../src/audit/verify-chain.js';
-import { openDatabase, type Db } from '../../../src/db/database.js';
+import { SqliteDatabase } from '../../../src/db/sqlite/sqlite-database.js';
+import type { Db } from '../../../src/db/sqlite/connection.js';
 
 /** Retention keeps the remaining chain verifiable through its anchor, and tampering stays visible. */
 const DAY = 86_400_000;
 let dir: string;
+let sqlite: SqliteDatabase;
 let db: Db;
 let audit: AuditLog;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'audit-retention-'));
-  db = openDatabase(join(dir, 'audit.db'));
-  audit = new AuditLog(db);
+  sqlite = SqliteDatabase.open(join(dir, 'audit.db'));
+  db = sqlite.db;
+  audit = new AuditLog(sqlite.audit);
 });
 afterEach(async () => {
-  db.close();
+  await sqlite.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-const append = (n: number) => {
-  for (let i = 0; i < n; i++) audit.append({ kind: 'pull.manifest', decision: 'allow', reasons: [`pull ${i}`] });
+const append = async (n: number) => {
+  for (let i = 0; i < n; i++) await audit.append({ kind: 'pull.manifest', decision: 'allow', reasons: [`pull ${i}`] });
 };
+const prune = (days: number, now?: Date) => pruneAudit(sqlite.audit, days, now);
+const verify = () => verifyChain(sqlite.audit);
 
 describe('audit retention', () => {
   it('prunes old events behind an anchor so the rest still verifies, twice over', async () => {
-    append(10);
+    await append(10);
     // Seen from 40 days on with 30 days kept, all ten are old.
-    const first = pruneAudit(db, audit, 30, new Date(Date.now() + 40 * DAY));
+    const first = await prune(30, new Date(Date.now() + 40 * DAY));
     expect(first).toEqual({ pruned: 10, upto: 10 });
     const anchor = db.prepare('SELECT kind, evidence FROM audit_events').all() as { kind: string; evidence: string }[];
     expect(anchor).toHaveLength(1);
     expect(anchor[0]!.kind).toBe('audit.prune');
     expect(JSON.parse(anchor[0]!.evidence)).toMatchObject({ upto: 10, pruned: 10, lastPrunedHash: expect.stringMatching(/^[a-f0-9]{64}$/) });
-    expect(await verifyChain(db)).toMatchObject({ ok: true, events: 1 });
+    expect(await verify()).toMatchObject({ ok: true, events: 1 });
 
-    append(5);
-    expect(await verifyChain(db)).toMatchObject({ ok: true, events: 6 });
-    expect(pruneAudit(db, audit, 30, new Date(Date.now() + 40 * DAY))).toEqual({ pruned: 6, upto: 16 });
-    append(2);
-    expect(await verifyChain(db)).toMatchObject({ ok: true, events: 3, firstBroken: null });
+    await append(5);
+    expect(await verify()).toMatchObject({ ok: true, events: 6 });
+    expect(await prune(30, new Date(Date.now() + 40 * DAY))).toEqual({ pruned: 6, upto: 16 });
+    await append(2);
+    expect(await verify()).toMatchObject({ ok: true, events: 3, firstBroken: null });
   });
 
   it('prunes nothing when no event is old enough', async () => {
-    append(3);
-    expect(pruneAudit(db, audit, 30)).toBeUndefined();
-    expect(await verifyChain(db)).toMatchObject({ ok: true, events: 3 });
+    await append(3);
+    expect(await prune(30)).toBeUndefined();
+    expect(await verify()).toMatchObject({ ok: true, events: 3 });
   });
 
   it('still catches a changed event after pruning, and a forged prune point', async () => {
-    append(4);
-    pruneAudit(db, audit, 1, new Date(Date.now() + 2 * DAY));
-    append(3);
+    await append(4);
+    await prune(1, new Date(Date.now() + 2 * DAY));
+    await append(3);
     const raw = new Database(join(dir, 'audit.db'));
     raw.exec('DROP TRIGGER audit_events_no_update');
     raw.exec(`UPDATE audit_events SET decision = 'deny' WHERE id = 7`);
     raw.close();
-    expect(await verifyChain(db)).toMatchObject({ ok: false, firstBroken: 7 });
+    expect(await verify()).toMatchObject({ ok: false, firstBroken: 7 });
 
     db.prepare('UPDATE audit_control SET prune_upto = 5 WHERE id = 1').run();
-    expect(await verifyChain(db)).toMatchObject({ ok: false, firstBroken: 6 });
+    expect(await verify()).toMatchObject({ ok: false, firstBroken: 6 });
   });
 
   it('continues ids and the chain from the anchor, not from the start', async () => {
-    append(3);
-    pruneAudit(db, audit, 1, new Date(Date.now() + 2 * DAY));
-    append(1);
+    await append(3);
+    await prune(1, new Date(Date.now() + 2 * DAY));
+    await append(1);
     const ids = db.prepare('SELECT id FROM audit_events ORDER BY id').pluck().all();
     expect(ids).toEqual([4, 5]);
   });
