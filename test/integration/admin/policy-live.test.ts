@@ -4,6 +4,8 @@ import type { App } from '../../../src/app.js';
 import { pushImage, startRegistry, type PushedImage, type Registry } from '../../helpers/registry.js';
 import { haveTools } from '../../helpers/tools.js';
 import { ALLOW_ALL, baseConfig, bearer, cli, workspace, type Workspace } from './fixture.js';
+import { useBackends } from '../../helpers/backends.js';
+import { queryColumn } from '../../helpers/db-query.js';
 
 /**
  * Live policy administration against a real distribution registry: a PUT applies to the next pull and
@@ -17,7 +19,9 @@ const BLOCK_APP = [
 ];
 const ENFORCE_SIGNED = [{ name: 'signed', match: ['upstream.test/**'], mode: 'enforce', signatures: { anyOf: [{ key: 'release' }] } }];
 
-describe.skipIf(!haveTools(['docker-registry']))('live policy', () => {
+const backends = useBackends();
+
+describe.skipIf(!haveTools(['docker-registry'])).each(backends.names)('live policy (%s)', (backend) => {
   let registry: Registry;
   let ws: Workspace;
   let app: App;
@@ -30,7 +34,7 @@ describe.skipIf(!haveTools(['docker-registry']))('live policy', () => {
   const api = () => request(app.express);
   const restart = async () => {
     await app.close();
-    app = ws.open();
+    app = await ws.open();
   };
 
   beforeAll(async () => {
@@ -38,9 +42,9 @@ describe.skipIf(!haveTools(['docker-registry']))('live policy', () => {
     image = await pushImage(registry.url, 'org/app', '1');
     other = await pushImage(registry.url, 'org/other', '1');
     ws = await workspace('policy');
-    config = baseConfig({ upstreams: [{ name: 'upstream.test', url: registry.url }], policies: WARN_UNSIGNED });
+    config = baseConfig({ upstreams: [{ name: 'upstream.test', url: registry.url }], policies: WARN_UNSIGNED, database: await backends.database(backend) });
     await ws.write(config);
-    app = ws.open();
+    app = await ws.open();
   });
   afterAll(async () => {
     await ws?.remove();
@@ -137,13 +141,14 @@ describe.skipIf(!haveTools(['docker-registry']))('live policy', () => {
   });
 
   it('evaluates an image without serving it or recording a pull', async () => {
-    const before = app.db.prepare(`SELECT count(*) FROM audit_events WHERE kind LIKE 'pull.%'`).pluck().get();
+    const pulls = () => queryColumn(app.config.database, `SELECT count(*) FROM audit_events WHERE kind LIKE 'pull.%'`);
+    const before = await pulls();
     const res = await api().post('/api/v1/policy/evaluate').set('Authorization', bearer('audrey')).send({ image: 'upstream.test/org/app:1' });
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ repository: 'upstream.test/org/app', digest: image.digest, decision: 'deny', rule: 'blocked', policyVersion: 4 });
     const ok = await api().post('/api/v1/policy/evaluate').set('Authorization', bearer('alice')).send({ image: `upstream.test/org/other@${other.digest}` });
     expect(ok.body).toMatchObject({ decision: 'allow', rule: 'open', digest: other.digest });
-    expect(app.db.prepare(`SELECT count(*) FROM audit_events WHERE kind LIKE 'pull.%'`).pluck().get()).toBe(before);
+    expect(await pulls()).toEqual(before);
     const unknown = await api().post('/api/v1/policy/evaluate').set('Authorization', bearer('alice')).send({ image: 'upstream.test/org/absent:1' });
     expect(unknown.status).toBe(404);
   });
@@ -155,7 +160,7 @@ describe.skipIf(!haveTools(['docker-registry']))('live policy', () => {
     expect(JSON.parse(denied.stdout)).toMatchObject({ decision: 'deny', rule: 'blocked', digest: image.digest });
     const allowed = await cli(['policy', 'evaluate', 'upstream.test/org/other:1', '--config', ws.configPath]);
     expect(allowed.code, allowed.stderr).toBe(0);
-    app = ws.open();
+    app = await ws.open();
   });
 
   it('replays a draft policy over past pulls: flips both ways and unknowns without cached evidence', async () => {
@@ -184,5 +189,27 @@ describe.skipIf(!haveTools(['docker-registry']))('live policy', () => {
       .send({ policies: [{ name: 'x' }], since: 'yesterday' });
     expect(invalid.status).toBe(400);
     expect((invalid.body.errors as { path: string }[]).map((e) => e.path)).toEqual(expect.arrayContaining(['policies[0].match', 'since']));
+  });
+
+  it('applies a change made through another replica within a second', async () => {
+    const other = await ws.open();
+    const waitFor = async (status: number) => {
+      const started = Date.now();
+      while ((await pull()).status !== status) {
+        expect(Date.now() - started, `pull answers ${status} within a second`).toBeLessThan(1500);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      expect((await pull()).status).toBe(403);
+      const put = await request(other.express).put('/api/v1/policy').set('Authorization', bearer('alice')).send({ policies: ALLOW_ALL });
+      expect(put.status, put.text).toBe(200);
+      await waitFor(200);
+      const back = await request(other.express).post('/api/v1/policy/rollback').set('Authorization', bearer('alice')).send({ version: 2 });
+      expect(back.status, back.text).toBe(200);
+      await waitFor(403);
+    } finally {
+      await other.close();
+    }
   });
 });
