@@ -6,11 +6,15 @@ import { createLogger } from '../../../src/logger.js';
 import { pushImage, startRegistry, type PushedImage, type Registry } from '../../helpers/registry.js';
 import { haveTools } from '../../helpers/tools.js';
 import { basic, baseConfig, bearer, TOKENS, workspace, type Workspace } from './fixture.js';
+import { useBackends } from '../../helpers/backends.js';
+import { queryColumn, queryRows } from '../../helpers/db-query.js';
 
 /** `auth.pull: "token"`: challenges, Basic and token-flow credentials, roles, attribution and throttling. */
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json';
 
-describe.skipIf(!haveTools(['docker-registry']))('pulls with tokens', () => {
+const backends = useBackends();
+
+describe.skipIf(!haveTools(['docker-registry'])).each(backends.names)('pulls with tokens (%s)', (backend) => {
   let registry: Registry;
   let image: PushedImage;
   let ws: Workspace;
@@ -20,16 +24,16 @@ describe.skipIf(!haveTools(['docker-registry']))('pulls with tokens', () => {
     const req = request(app.express).get('/v2/upstream.test/org/app/manifests/1').set('Accept', ACCEPT);
     return auth ? req.set('Authorization', auth) : req;
   };
-  const lastPull = () =>
-    app.db.prepare(`SELECT user, status FROM audit_events WHERE kind = 'pull.manifest' ORDER BY id DESC LIMIT 1`).get() as { user: string | null; status: number };
+  const lastPull = async () =>
+    (await queryRows<{ user: string | null; status: number }>(app.config.database, `SELECT "user", status FROM audit_events WHERE kind = 'pull.manifest' ORDER BY id DESC LIMIT 1`))[0]!;
 
   beforeAll(async () => {
     registry = await startRegistry();
     image = await pushImage(registry.url, 'org/app', '1');
     ws = await workspace('pull-auth');
-    const config = baseConfig({ upstreams: [{ name: 'upstream.test', url: registry.url }] });
+    const config = baseConfig({ upstreams: [{ name: 'upstream.test', url: registry.url }], database: await backends.database(backend) });
     await ws.write({ ...config, auth: { ...(config.auth as object), pull: 'token' } });
-    app = createApp(loadConfigFile(ws.configPath), { log: createLogger('info', {}, (l) => logLines.push(l)) });
+    app = await createApp(loadConfigFile(ws.configPath), { log: createLogger('info', {}, (l) => logLines.push(l)) });
   });
   afterAll(async () => {
     await app?.close();
@@ -50,13 +54,13 @@ describe.skipIf(!haveTools(['docker-registry']))('pulls with tokens', () => {
     const res = await manifest(basic('ci', TOKENS.ci.secret));
     expect(res.status, res.text).toBe(200);
     expect(res.headers['docker-content-digest']).toBe(image.digest);
-    expect(lastPull()).toEqual({ user: 'ci', status: 200 });
+    expect(await lastPull()).toEqual({ user: 'ci', status: 200 });
   });
 
   it('refuses a wrong token, or a token under another name, and records why without the secret', async () => {
     expect((await manifest(basic('ci', 'wrong-secret-123'))).status).toBe(401);
     expect((await manifest(basic('alice', TOKENS.ci.secret))).status).toBe(401);
-    const failures = app.db.prepare(`SELECT user, reasons FROM audit_events WHERE kind = 'auth.failure'`).all() as { user: string; reasons: string }[];
+    const failures = await queryRows<{ user: string; reasons: string }>(app.config.database, `SELECT "user", reasons FROM audit_events WHERE kind = 'auth.failure' ORDER BY id`);
     expect(failures.map((f) => f.user)).toEqual(['ci', 'alice']);
     expect(failures[0]!.reasons).toContain('invalid credentials for user');
     expect(JSON.stringify(failures)).not.toContain('wrong-secret-123');
@@ -76,12 +80,20 @@ describe.skipIf(!haveTools(['docker-registry']))('pulls with tokens', () => {
     expect(t.body.access_token).toBe(t.body.token);
     const res = await manifest(`Bearer ${t.body.token}`);
     expect(res.status, res.text).toBe(200);
-    expect(lastPull().user).toBe('alice');
+    expect((await lastPull()).user).toBe('alice');
     const forged = `${t.body.token.slice(0, -4)}AAAA`;
     expect((await manifest(`Bearer ${forged}`)).status).toBe(401);
     expect((await request(app.express).get('/auth/token')).status).toBe(401);
     // A configured token also works as a bearer token directly.
     expect((await manifest(bearer('ci'))).status).toBe(200);
+    // Another replica accepts it too, and so does this one after a restart: the signing key is in the database.
+    const replica = await ws.open();
+    const onReplica = await request(replica.express).get('/v2/upstream.test/org/app/manifests/1').set('Accept', ACCEPT).set('Authorization', `Bearer ${t.body.token}`);
+    expect(onReplica.status, onReplica.text).toBe(200);
+    await replica.close();
+    const restarted = await ws.open();
+    expect((await request(restarted.express).get('/v2/').set('Authorization', `Bearer ${t.body.token}`)).status).toBe(200);
+    await restarted.close();
   });
 
   it('logs one JSON line per request with id, method, path, status, duration and user, and no secret', () => {
@@ -100,16 +112,27 @@ describe.skipIf(!haveTools(['docker-registry']))('pulls with tokens', () => {
     expect(res.status).toBe(429);
     expect(res.body.errors[0].code).toBe('TOOMANYREQUESTS');
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    // The count is kept in the database: another replica refuses the address too, within a second.
+    const replica = await ws.open();
+    try {
+      const started = Date.now();
+      while ((await request(replica.express).get('/v2/').set('Authorization', basic('ci', TOKENS.ci.secret))).status !== 429) {
+        expect(Date.now() - started).toBeLessThan(2000);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await replica.close();
+    }
   });
 });
 
-describe('anonymous pulls', () => {
+describe.each(backends.names)('anonymous pulls (%s)', (backend) => {
   let ws: Workspace;
   let app: App;
   beforeAll(async () => {
     ws = await workspace('anon');
-    await ws.write(baseConfig());
-    app = ws.open();
+    await ws.write(baseConfig({ database: await backends.database(backend) }));
+    app = await ws.open();
   });
   afterAll(() => ws.remove());
 
@@ -117,7 +140,7 @@ describe('anonymous pulls', () => {
     expect((await request(app.express).get('/v2/')).status).toBe(200);
     await request(app.express).get('/v2/upstream.test/org/app/manifests/1').set('Authorization', basic('ci', TOKENS.ci.secret));
     await request(app.express).get('/v2/upstream.test/org/app/manifests/2').set('Authorization', basic('ci', 'stale'));
-    const users = app.db.prepare(`SELECT user FROM audit_events WHERE kind = 'pull.manifest' ORDER BY id`).pluck().all();
+    const users = await queryColumn(app.config.database, `SELECT "user" FROM audit_events WHERE kind = 'pull.manifest' ORDER BY id`);
     expect(users).toEqual(['ci', null]);
   });
 });
