@@ -1,3 +1,4 @@
+import { OciError } from '../oci/errors.js';
 import type { BlobLink, CacheStore, EvidenceKey, ManifestMeta } from './types.js';
 
 export type { BlobLink, EvidenceKey, ManifestMeta } from './types.js';
@@ -17,31 +18,31 @@ export class CacheIndex {
   constructor(private readonly store: CacheStore) {}
 
   getTag(upstream: string, repository: string, tag: string): Promise<{ digest: string; checkedAt: number } | undefined> {
-    return this.store.getTag(upstream, repository, tag);
+    return unavailable(this.store.getTag(upstream, repository, tag));
   }
 
   putTag(upstream: string, repository: string, tag: string, digest: string, checkedAt = Date.now()): Promise<void> {
-    return this.store.putTag(upstream, repository, tag, digest, checkedAt);
+    return unavailable(this.store.putTag(upstream, repository, tag, digest, checkedAt));
   }
 
   listTags(upstream: string, repository: string): Promise<string[]> {
-    return this.store.listTags(upstream, repository);
+    return unavailable(this.store.listTags(upstream, repository));
   }
 
   getManifest(digest: string): Promise<ManifestMeta | undefined> {
-    return this.store.getManifest(digest);
+    return unavailable(this.store.getManifest(digest));
   }
 
   /** Records a manifest as present in a repository (its bytes are already in the store). */
   async putManifest(upstream: string, repository: string, meta: ManifestMeta, children: string[]): Promise<void> {
-    await this.store.putManifest(upstream, repository, meta, children, Date.now());
+    await unavailable(this.store.putManifest(upstream, repository, meta, children, Date.now()));
     this.remember(`r\0${upstream}\0${repository}\0${meta.digest}`);
   }
 
   async inRepository(upstream: string, repository: string, digest: string): Promise<boolean> {
     const key = `r\0${upstream}\0${repository}\0${digest}`;
     if (this.known.has(key)) return true;
-    const found = await this.store.inRepository(upstream, repository, digest);
+    const found = await unavailable(this.store.inRepository(upstream, repository, digest));
     if (found) this.remember(key);
     return found;
   }
@@ -52,7 +53,7 @@ export class CacheIndex {
   }
 
   parents(upstream: string, repository: string, child: string): Promise<string[]> {
-    return this.store.parents(upstream, repository, child);
+    return unavailable(this.store.parents(upstream, repository, child));
   }
 
   /**
@@ -62,21 +63,21 @@ export class CacheIndex {
   async linkBlobs(upstream: string, repository: string, manifest: string, blobs: { digest: string; size: number }[], viaArtifact = false): Promise<void> {
     const key = `l\0${upstream}\0${repository}\0${manifest}\0${viaArtifact ? 1 : 0}\0${blobs.map((b) => b.digest).join(',')}`;
     if (blobs.length === 0 || this.known.has(key)) return;
-    await this.store.linkBlobs(upstream, repository, manifest, blobs, viaArtifact);
+    await unavailable(this.store.linkBlobs(upstream, repository, manifest, blobs, viaArtifact));
     this.remember(key);
   }
 
   /** The manifests of this repository that reference the blob, with the size they declare. */
   blobLinks(upstream: string, repository: string, digest: string): Promise<BlobLink[]> {
-    return this.store.blobLinks(upstream, repository, digest);
+    return unavailable(this.store.blobLinks(upstream, repository, digest));
   }
 
   linksAnywhere(digest: string): Promise<{ upstream: string; repository: string; manifest: string }[]> {
-    return this.store.linksAnywhere(digest);
+    return unavailable(this.store.linksAnywhere(digest));
   }
 
   recordBlob(digest: string, size: number): Promise<void> {
-    return this.store.recordBlob(digest, size, Date.now());
+    return unavailable(this.store.recordBlob(digest, size, Date.now()));
   }
 
   /**
@@ -97,25 +98,32 @@ export class CacheIndex {
 
   /** Forgets a repository's tags (the next pull revalidates upstream); returns its manifest digests. */
   forgetRepository(upstream: string, repository: string): Promise<{ tags: number; manifests: string[] }> {
-    return this.store.forgetRepository(upstream, repository);
+    return unavailable(this.store.forgetRepository(upstream, repository));
   }
 
   /** Drops cached evidence for digests, so they are verified again on their next pull. */
   forgetEvidence(digests: readonly string[]): Promise<number> {
-    return digests.length === 0 ? Promise.resolve(0) : this.store.forgetEvidence(digests);
+    return digests.length === 0 ? Promise.resolve(0) : unavailable(this.store.forgetEvidence(digests));
   }
 
   /** Drops a stored file's accounting row (blobs) before its file is removed. */
   async forgetContent(digest: string): Promise<void> {
-    await this.store.forgetContent(digest);
+    await unavailable(this.store.forgetContent(digest));
     this.touched.delete(digest);
   }
 
   getEvidence(key: EvidenceKey): Promise<{ json: string; expiresAt: number } | undefined> {
-    return this.store.getEvidence(key);
+    return unavailable(this.store.getEvidence(key));
   }
 
   putEvidence(key: EvidenceKey, json: string, expiresAt: number): Promise<void> {
-    return this.store.putEvidence(key, json, expiresAt);
+    return unavailable(this.store.putEvidence(key, json, expiresAt));
   }
+}
+
+/** A database that cannot answer makes the request fail closed with 503 UNAVAILABLE, not a 500. */
+function unavailable<T>(pending: Promise<T>): Promise<T> {
+  return pending.catch((err: unknown) => {
+    throw err instanceof OciError ? err : new OciError('UNAVAILABLE', 'the database cannot be reached; refusing to serve');
+  });
 }

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.js';
 import { ALLOW_ALL, baseConfig, bearer, TOKENS, workspace, type TokenName, type Workspace } from './fixture.js';
+import { queryColumn, queryRows } from '../../helpers/db-query.js';
 
 /**
  * Every role against every /api/v1 endpoint: who gets in (2xx or a non-auth 4xx/5xx), who is refused
@@ -41,7 +42,7 @@ describe('API roles', () => {
   beforeAll(async () => {
     ws = await workspace('roles');
     await ws.write(baseConfig());
-    app = ws.open();
+    app = await ws.open();
   });
   afterAll(() => ws.remove());
 
@@ -51,7 +52,7 @@ describe('API roles', () => {
     for (const caller of CALLERS) {
       const expected = caller === 'none' || caller === 'unknown' ? 401 : caller === 'alice' || e.allowed.includes(caller) ? 'admitted' : 403;
       it(`${e.method.toUpperCase()} ${e.path} as ${caller} → ${expected}`, async () => {
-        endpointApp ??= ws.open();
+        endpointApp ??= await ws.open();
         let req = request(endpointApp.express)[e.method](e.path);
         if (caller === 'unknown') req = req.set('Authorization', 'Bearer not-a-configured-token');
         else if (caller !== 'none') req = req.set('Authorization', bearer(caller));
@@ -81,7 +82,7 @@ describe('API roles', () => {
     const events = res.body.events as Array<{ user: string | null; status: number; reasons: string[]; client: string }>;
     expect(events.some((e) => e.status === 401 && e.reasons.includes('unknown token') && e.client)).toBe(true);
     expect(events.some((e) => e.status === 403 && e.user === 'ci')).toBe(true);
-    const dump = JSON.stringify(app.db.prepare('SELECT * FROM audit_events').all());
+    const dump = JSON.stringify(await queryRows(app.config.database, 'SELECT * FROM audit_events'));
     for (const secret of ['wrong-secret-xyz', ...Object.values(TOKENS).map((t) => t.secret)]) expect(dump).not.toContain(secret);
   });
 });
@@ -93,7 +94,7 @@ describe('repeated bad credentials', () => {
   beforeAll(async () => {
     ws = await workspace('throttle');
     await ws.write(baseConfig());
-    app = ws.open();
+    app = await ws.open();
   });
   afterAll(() => ws.remove());
 
@@ -109,7 +110,7 @@ describe('repeated bad credentials', () => {
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
     expect(blocked.body.error.code).toBe('TOOMANYREQUESTS');
-    const rows = app.db.prepare(`SELECT reasons FROM audit_events WHERE kind = 'auth.failure'`).pluck().all() as string[];
+    const rows = await queryColumn<string>(app.config.database, `SELECT reasons FROM audit_events WHERE kind = 'auth.failure'`);
     expect(rows).toHaveLength(10);
     expect(rows.some((r) => r.includes('too many failed attempts'))).toBe(true);
   });

@@ -20,9 +20,9 @@ afterEach(async () => {
 async function logWithEvents(): Promise<string> {
   ws = await workspace('tamper');
   await ws.write(baseConfig());
-  const app = ws.open();
+  const app = await ws.open();
   for (let i = 2; i <= EVENTS; i++) {
-    app.audit.append({ kind: 'pull.manifest', repository: 'upstream.test/org/app', digest: `sha256:${String(i).padStart(64, '0')}`, decision: i % 3 ? 'allow' : 'deny', reasons: [] });
+    await app.audit.append({ kind: 'pull.manifest', repository: 'upstream.test/org/app', digest: `sha256:${String(i).padStart(64, '0')}`, decision: i % 3 ? 'allow' : 'deny', reasons: [] });
   }
   await app.close();
   return join(ws.dir, 'portcullis.db');
@@ -37,7 +37,7 @@ function tamper(dbPath: string, sql: string[]): void {
 }
 
 async function verifyBoth(): Promise<{ api: Record<string, unknown>; cli: { code: number; report: Record<string, unknown> } }> {
-  const app = ws!.open();
+  const app = await ws!.open();
   const res = await request(app.express).get('/api/v1/audit/verify').set('Authorization', bearer('audrey'));
   expect(res.status).toBe(200);
   await app.close();

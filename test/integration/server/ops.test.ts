@@ -32,7 +32,7 @@ describe.skipIf(!haveTools(['docker-registry']))('operations endpoints', () => {
       },
       join(dir, 'config.json'),
     );
-    app = createApp(config, { log: silentLogger, maintenance: false });
+    app = await createApp(config, { log: silentLogger, maintenance: false });
   });
 
   afterAll(async () => {

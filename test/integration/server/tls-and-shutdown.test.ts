@@ -42,6 +42,6 @@ describe.skipIf(!haveTools(['openssl']))('serve', () => {
     expect(answer).toEqual({ status: 200, header: 'registry/2.0' });
     await running.stop();
     expect(running.server.listening).toBe(false);
-    expect(running.app.db.open).toBe(false);
+    await expect(running.app.db.ping()).rejects.toThrow();
   });
 });
