@@ -4,7 +4,6 @@ import type { Config } from './config/types.js';
 import { openDatabase } from './db/open-database.js';
 import type { Database } from './db/types.js';
 import { CacheIndex } from './db/cache-index.js';
-import { DownloadLeases } from './db/download-leases.js';
 import { BlobStore } from './store/blob-store.js';
 import { Evictor } from './store/eviction.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -111,7 +110,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   if (opts.maintenance !== false) trust.start();
   const gatherer = createEvidenceGatherer(trust);
   const manifests = new ManifestFetcher(index, store, log);
-  const blobs = new BlobFetcher(store, index, new DownloadLeases(db));
+  const blobs = new BlobFetcher(store, index, db.leases);
   blobs.onFetched = (upstream, bytes) => metrics.bytesFetched.inc({ upstream }, bytes);
   if (config.storage.maxSizeBytes !== undefined) {
     const evictor = new Evictor(db.cache, store, { maxSizeBytes: config.storage.maxSizeBytes, protectMs: config.storage.protectRecentMs }, log);
@@ -142,7 +141,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   // What one worker changes, every worker applies before the change is acknowledged.
   const bus = opts.bus ?? new LocalBus();
   bus.onMessage((message) => {
-    if (message.type === 'policy.changed') policies.invalidate();
+    if (message.type === 'policy.changed') return policies.invalidate().catch((err: unknown) => log.warn('policy reload failed; the watch retries', { error: String(err) }));
     else if (message.type === 'cache.purged') {
       decider.forget(message.digests);
       for (const d of message.digests) manifests.forget(d);

@@ -63,7 +63,7 @@ export async function serve(config: Config): Promise<void> {
   const workers = config.server?.workers ?? 1;
   if (workers > 1 && cluster.isPrimary) {
     const log = createLogger(config.log.level).child({ role: 'supervisor' });
-    prepareSharedState(config, log);
+    await prepareSharedState(config, log);
     return superviseWorkers(config, workers, log);
   }
   const slot = cluster.isWorker ? Number(process.env[WORKER_SLOT_ENV] ?? 0) : undefined;

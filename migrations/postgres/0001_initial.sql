@@ -1,4 +1,4 @@
--- The PostgreSQL schema, equal to what the SQLite migrations 0001-0004 build. Times are epoch
+-- The PostgreSQL schema, equal to what the SQLite migrations 0001-0006 build. Times are epoch
 -- milliseconds (BIGINT) or ISO 8601 text (audit and policy times, compared as text as in SQLite); flags
 -- are 0/1 integers, as the audit hash covers them in that form.
 
@@ -156,3 +156,11 @@ CREATE TABLE auth_failures (
 );
 CREATE INDEX auth_failures_by_seen ON auth_failures (seen_at);
 CREATE INDEX auth_failures_by_block ON auth_failures (blocked_until);
+
+-- Who is downloading a blob from the upstream right now, across every replica and worker (SQLite 0005).
+CREATE TABLE blob_fetches (
+  digest      TEXT PRIMARY KEY,
+  owner       TEXT NOT NULL,
+  temp_path   TEXT NOT NULL,
+  expires_at  BIGINT NOT NULL
+);

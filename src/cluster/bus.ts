@@ -11,19 +11,19 @@ export interface ClusterBus {
   /** Applies the message in every process (this one included); resolves once all have applied it. */
   broadcast(message: ClusterMessage): Promise<void>;
   /** Registers what this process does with a message. */
-  onMessage(handler: (message: ClusterMessage) => void): void;
+  onMessage(handler: (message: ClusterMessage) => void | Promise<void>): void;
 }
 
 /** A single process: the message is applied here, and that is everyone. */
 export class LocalBus implements ClusterBus {
-  private readonly handlers: Array<(m: ClusterMessage) => void> = [];
+  private readonly handlers: Array<(m: ClusterMessage) => void | Promise<void>> = [];
 
-  onMessage(handler: (message: ClusterMessage) => void): void {
+  onMessage(handler: (message: ClusterMessage) => void | Promise<void>): void {
     this.handlers.push(handler);
   }
 
   async broadcast(message: ClusterMessage): Promise<void> {
-    for (const h of this.handlers) h(message);
+    for (const h of this.handlers) await h(message);
   }
 }
 
@@ -46,7 +46,7 @@ const ACK_TIMEOUT_MS = 2_000;
  * once each has applied it (or has gone).
  */
 export class WorkerBus implements ClusterBus {
-  private readonly handlers: Array<(m: ClusterMessage) => void> = [];
+  private readonly handlers: Array<(m: ClusterMessage) => void | Promise<void>> = [];
   private readonly pending = new Map<number, () => void>();
   private nextId = 1;
 
@@ -54,15 +54,15 @@ export class WorkerBus implements ClusterBus {
     channel.on('message', (raw: unknown) => {
       if (!isBusEnvelope(raw)) return;
       if (raw.bus === 'apply') {
-        this.apply(raw.message);
-        channel.send?.({ bus: 'applied', id: raw.id, origin: raw.origin } satisfies BusEnvelope);
+        // Acknowledged once applied (a policy change is read from the database first).
+        void this.apply(raw.message).finally(() => channel.send?.({ bus: 'applied', id: raw.id, origin: raw.origin } satisfies BusEnvelope));
       } else if (raw.bus === 'done') {
         this.pending.get(raw.id)?.();
       }
     });
   }
 
-  onMessage(handler: (message: ClusterMessage) => void): void {
+  onMessage(handler: (message: ClusterMessage) => void | Promise<void>): void {
     this.handlers.push(handler);
   }
 
@@ -75,7 +75,7 @@ export class WorkerBus implements ClusterBus {
         resolve();
       };
       const timer = setTimeout(() => {
-        this.apply(message); // at least this process has it
+        void this.apply(message); // at least this process has it
         finish();
       }, ACK_TIMEOUT_MS);
       this.pending.set(id, finish);
@@ -83,7 +83,7 @@ export class WorkerBus implements ClusterBus {
     });
   }
 
-  private apply(message: ClusterMessage): void {
-    for (const h of this.handlers) h(message);
+  private async apply(message: ClusterMessage): Promise<void> {
+    for (const h of this.handlers) await h(message);
   }
 }

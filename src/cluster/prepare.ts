@@ -1,8 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { Logger } from '../logger.js';
-import { openDatabase } from '../db/database.js';
+import { openDatabase } from '../db/open-database.js';
 import { PolicyVersions } from '../db/policy-versions.js';
-import { AuditLog } from '../audit/audit-log.js';
 import { BlobStore } from '../store/blob-store.js';
 
 /**
@@ -10,14 +9,14 @@ import { BlobStore } from '../store/blob-store.js';
  * migrations, adopt the config file's policies when they changed, and clear partial downloads of dead
  * processes from the store.
  */
-export function prepareSharedState(config: Config, log: Logger): void {
+export async function prepareSharedState(config: Config, log: Logger): Promise<void> {
   const { discardedTempFiles } = new BlobStore(config.storage.path).open();
   if (discardedTempFiles > 0) log.info('discarded partial downloads from an earlier run', { files: discardedTempFiles });
-  const db = openDatabase(config.database.path);
+  const db = await openDatabase(config.database);
   try {
-    const { version, created } = new PolicyVersions(db, new AuditLog(db)).syncFromConfig(config.policies, config.source);
+    const { version, created } = await new PolicyVersions(db.policies).syncFromConfig(config.policies, config.source);
     log.info(created ? 'adopted the config file policies' : 'policy unchanged', { version });
   } finally {
-    db.close();
+    await db.close();
   }
 }

@@ -196,6 +196,26 @@ export interface FailureStore {
   prune(before: number, keep: number): Promise<void>;
 }
 
+/** A download in progress elsewhere: follow `tempPath` until the blob lands in the store. */
+export interface HeldLease {
+  owner: string;
+  tempPath: string;
+}
+
+/**
+ * Leases on upstream blob downloads, shared by every process on the database: the first to ask downloads,
+ * the others follow its temp file. A holder renews its lease while it downloads; one that dies stops
+ * renewing, and its lease can be taken once it has expired.
+ */
+export interface LeaseStore {
+  /** Takes the lease (resolves undefined) or names the live holder to follow. */
+  acquire(digest: string, owner: string, tempPath: string, ttlMs: number): Promise<HeldLease | undefined>;
+  /** The live holder of a blob's lease, if any. */
+  holder(digest: string): Promise<HeldLease | undefined>;
+  renew(digest: string, owner: string, ttlMs: number): Promise<void>;
+  release(digest: string, owner: string): Promise<void>;
+}
+
 export interface Database {
   /** For messages only: callers never branch on it. */
   readonly description: string;
@@ -204,6 +224,7 @@ export interface Database {
   readonly policies: PolicyStore;
   readonly keys: KeyStore;
   readonly failures: FailureStore;
+  readonly leases: LeaseStore;
   /** Resolves when the database answers a query; rejects with the reason otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

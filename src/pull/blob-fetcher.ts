@@ -5,7 +5,7 @@ import type { Digest } from '../oci/digest.js';
 import { header } from '../upstream/upstream-client.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { DownloadLeases } from '../db/download-leases.js';
+import type { LeaseStore } from '../db/types.js';
 import { BlobDownload } from './blob-download.js';
 import { RemoteDownload } from './remote-download.js';
 import { PassThroughBlob } from './pass-through.js';
@@ -41,7 +41,7 @@ export class BlobFetcher {
   constructor(
     private readonly store: BlobStore,
     private readonly index: CacheIndex,
-    private readonly leases?: DownloadLeases,
+    private readonly leases?: LeaseStore,
   ) {}
 
   get active(): number {
@@ -64,15 +64,18 @@ export class BlobFetcher {
   /** Downloads the blob here, or follows the process that holds its lease. */
   private async lead(target: Target, digest: Digest, expectedSize: number | undefined): Promise<Fetched> {
     const tempPath = this.store.newTempPath();
-    const held = this.leases?.acquire(digest, OWNER, tempPath, LEASE_TTL_MS);
+    const held = await this.leases?.acquire(digest, OWNER, tempPath, LEASE_TTL_MS).catch(() => {
+      throw new OciError('UNAVAILABLE', 'the database cannot be reached; refusing to serve');
+    });
     if (held) return new RemoteDownload(digest, expectedSize, held.tempPath, this.store, this.leases!);
     if (!this.leases) return this.start(target, digest, expectedSize, tempPath);
     const leases = this.leases;
-    const renew = setInterval(() => leases.renew(digest, OWNER, LEASE_TTL_MS), LEASE_TTL_MS / 3);
+    // A renewal that fails is retried at the next tick; the lease outlives a few of them.
+    const renew = setInterval(() => void leases.renew(digest, OWNER, LEASE_TTL_MS).catch(() => {}), LEASE_TTL_MS / 3);
     renew.unref();
     const release = () => {
       clearInterval(renew);
-      leases.release(digest, OWNER);
+      void leases.release(digest, OWNER).catch(() => {});
     };
     try {
       const d = await this.start(target, digest, expectedSize, tempPath);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { DownloadLeases } from '../db/download-leases.js';
+import type { LeaseStore } from '../db/types.js';
 import type { Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -30,7 +30,7 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
     readonly size: number | undefined,
     tempPath: string,
     private readonly store: BlobStore,
-    private readonly leases: DownloadLeases,
+    private readonly leases: LeaseStore,
   ) {
     super();
     this.setMaxListeners(0);
@@ -67,7 +67,9 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
         this.received = this.size === undefined ? grown : Math.min(grown, this.size);
         this.emit('progress');
       }
-      if (++this.polls % LEASE_EVERY === 0 && this.leases.holder(this.digest)?.tempPath !== tempPath) {
+      // A database that does not answer says nothing about the leader: keep following until it does.
+      const lease = ++this.polls % LEASE_EVERY === 0 ? await this.leases.holder(this.digest).then((h) => ({ h }), () => undefined) : undefined;
+      if (lease && lease.h?.tempPath !== tempPath) {
         if (await this.landed()) break;
         this.failure = new OciError('UPSTREAM_UNAVAILABLE', `the download of ${this.digest} that this request followed did not complete`);
         this.emit('progress');

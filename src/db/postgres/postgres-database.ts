@@ -5,6 +5,7 @@ import { PostgresCacheStore } from './cache-store.js';
 import { PostgresAuditStore } from './audit-store.js';
 import { PostgresPolicyStore } from './policy-store.js';
 import { PostgresFailureStore, PostgresKeyStore } from './auth-store.js';
+import { PostgresLeaseStore } from './lease-store.js';
 
 /**
  * PostgreSQL 13 or newer, shared by any number of replicas. The pool reconnects by itself: while the server
@@ -17,6 +18,7 @@ export class PostgresDatabase implements Database {
   readonly policies;
   readonly keys;
   readonly failures;
+  readonly leases;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -29,6 +31,7 @@ export class PostgresDatabase implements Database {
     this.policies = new PostgresPolicyStore(pool, url, onError);
     this.keys = new PostgresKeyStore(pool);
     this.failures = new PostgresFailureStore(pool);
+    this.leases = new PostgresLeaseStore(pool);
   }
 
   /** Connects and applies pending migrations (once, under an advisory lock, however many replicas start). */

@@ -4,6 +4,7 @@ import { SqliteCacheStore } from './cache-store.js';
 import { SqliteAuditStore } from './audit-store.js';
 import { SqlitePolicyStore } from './policy-store.js';
 import { SqliteFailureStore, SqliteKeyStore } from './auth-store.js';
+import { SqliteLeaseStore } from './lease-store.js';
 
 /** The embedded default: one SQLite file (WAL), shared safely by processes on one machine. */
 export class SqliteDatabase implements Database {
@@ -13,6 +14,7 @@ export class SqliteDatabase implements Database {
   readonly policies;
   readonly keys;
   readonly failures;
+  readonly leases;
   private readonly pingStmt;
 
   constructor(readonly db: Db) {
@@ -22,6 +24,7 @@ export class SqliteDatabase implements Database {
     this.policies = new SqlitePolicyStore(db, this.audit);
     this.keys = new SqliteKeyStore(db);
     this.failures = new SqliteFailureStore(db);
+    this.leases = new SqliteLeaseStore(db);
     this.pingStmt = db.prepare('SELECT 1');
   }
 

@@ -1,17 +1,8 @@
-import type { Db } from './database.js';
+import type { Db } from './connection.js';
+import type { HeldLease, LeaseStore } from '../types.js';
 
-/** A download in progress elsewhere: follow `tempPath` until the blob lands in the store. */
-export interface HeldLease {
-  owner: string;
-  tempPath: string;
-}
-
-/**
- * Leases on upstream blob downloads, shared by every process on the database: the first to ask downloads,
- * the others follow its temp file. A holder renews its lease while it downloads; one that dies stops
- * renewing, and its lease can be taken once it has expired.
- */
-export class DownloadLeases {
+/** Download leases in SQLite: taking one is a single upsert that only replaces an expired lease. */
+export class SqliteLeaseStore implements LeaseStore {
   private readonly s;
 
   constructor(db: Db) {
@@ -25,8 +16,7 @@ export class DownloadLeases {
     };
   }
 
-  /** Takes the lease (returns undefined) or names the live holder to follow. */
-  acquire(digest: string, owner: string, tempPath: string, ttlMs: number): HeldLease | undefined {
+  async acquire(digest: string, owner: string, tempPath: string, ttlMs: number): Promise<HeldLease | undefined> {
     const now = Date.now();
     this.s.take.run({ digest, owner, tempPath, expiresAt: now + ttlMs, now });
     const row = this.s.holder.get(digest) as { owner: string; temp_path: string } | undefined;
@@ -34,17 +24,16 @@ export class DownloadLeases {
     return { owner: row.owner, tempPath: row.temp_path };
   }
 
-  /** The live holder of a blob's lease, if any. */
-  holder(digest: string): HeldLease | undefined {
+  async holder(digest: string): Promise<HeldLease | undefined> {
     const row = this.s.holder.get(digest) as { owner: string; temp_path: string; expires_at: number } | undefined;
     return row && row.expires_at >= Date.now() ? { owner: row.owner, tempPath: row.temp_path } : undefined;
   }
 
-  renew(digest: string, owner: string, ttlMs: number): void {
+  async renew(digest: string, owner: string, ttlMs: number) {
     this.s.renew.run(Date.now() + ttlMs, digest, owner);
   }
 
-  release(digest: string, owner: string): void {
+  async release(digest: string, owner: string) {
     this.s.release.run(digest, owner);
   }
 }
