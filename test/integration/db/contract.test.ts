@@ -268,4 +268,23 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     expect((await b.failures.blocked(now, 10)).has('10.0.0.1')).toBe(true);
     expect(await b.failures.recordFailure('10.0.0.3', now + 10_000, 1000)).toBe(1);
   });
+
+  it('grants one download lease per blob across openers, taken over once it expires', async () => {
+    await fresh();
+    const [a, b] = await Promise.all([open(), open()]);
+    const results = await Promise.all([a.leases.acquire(D(1), 'A', '/tmp/a', 60_000), b.leases.acquire(D(1), 'B', '/tmp/b', 60_000)]);
+    expect(results.filter((r) => r === undefined)).toHaveLength(1);
+    const winner = results[0] === undefined ? 'A' : 'B';
+    expect((await a.leases.holder(D(1)))?.owner).toBe(winner);
+    await a.leases.release(D(1), winner === 'A' ? 'B' : 'A');
+    expect((await b.leases.holder(D(1)))?.owner).toBe(winner);
+    await a.leases.release(D(1), winner);
+    expect(await b.leases.holder(D(1))).toBeUndefined();
+    expect(await a.leases.acquire(D(2), 'A', '/tmp/a', -1)).toBeUndefined();
+    expect(await b.leases.holder(D(2))).toBeUndefined();
+    expect(await b.leases.acquire(D(2), 'B', '/tmp/b', 60_000)).toBeUndefined();
+    expect(await a.leases.acquire(D(2), 'A', '/tmp/a', 60_000)).toEqual({ owner: 'B', tempPath: '/tmp/b' });
+    await b.leases.renew(D(2), 'B', 120_000);
+    expect((await a.leases.holder(D(2)))?.owner).toBe('B');
+  });
 });
