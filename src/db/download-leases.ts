@@ -25,12 +25,19 @@ export class DownloadLeases {
     };
   }
 
-  /** Takes the lease (returns undefined) or names the live holder to follow. */
-  acquire(digest: string, owner: string, tempPath: string, ttlMs: number): HeldLease | undefined {
+  /**
+   * Takes the lease (returns undefined) or names the live holder to follow. A holder that `isGone` says
+   * has died (a killed process of this host) is replaced at once rather than when its lease expires.
+   */
+  acquire(digest: string, owner: string, tempPath: string, ttlMs: number, isGone: (holder: string) => boolean = () => false): HeldLease | undefined {
     const now = Date.now();
     this.s.take.run({ digest, owner, tempPath, expiresAt: now + ttlMs, now });
     const row = this.s.holder.get(digest) as { owner: string; temp_path: string } | undefined;
     if (!row || row.owner === owner) return undefined;
+    if (isGone(row.owner)) {
+      this.s.release.run(digest, row.owner);
+      return this.acquire(digest, owner, tempPath, ttlMs, () => false);
+    }
     return { owner: row.owner, tempPath: row.temp_path };
   }
 

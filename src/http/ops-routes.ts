@@ -2,10 +2,9 @@ import { Router } from 'express';
 import { accessSync, constants } from 'node:fs';
 import type { Db } from '../db/database.js';
 import type { BlobStore } from '../store/blob-store.js';
-import type { Metrics } from '../metrics.js';
 
 /** Liveness, readiness and Prometheus metrics. */
-export function opsRoutes(d: { db: Db; store: BlobStore; metrics: Metrics }): Router {
+export function opsRoutes(d: { db: Db; store: BlobStore; scrape: () => Promise<string> }): Router {
   const r = Router();
   const ping = d.db.prepare('SELECT 1');
   r.get('/healthz', (_req, res) => {
@@ -26,9 +25,11 @@ export function opsRoutes(d: { db: Db; store: BlobStore; metrics: Metrics }): Ro
     }
     res.status(problems.length === 0 ? 200 : 503).json({ status: problems.length === 0 ? 'ready' : 'unavailable', problems });
   });
-  r.get('/metrics', (_req, res) => {
+  // Every worker of this machine's counts, whichever worker the scrape lands on.
+  r.get('/metrics', async (_req, res) => {
+    const text = await d.scrape();
     res.setHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
-    res.end(d.metrics.render());
+    res.end(text);
   });
   return r;
 }

@@ -14,7 +14,20 @@ import type { Target } from './target.js';
 
 /** A download's lease lasts this long unless renewed (every third of it while the download runs). */
 const LEASE_TTL_MS = 15_000;
-const OWNER = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+const HOST = hostname();
+const OWNER = `${HOST}:${process.pid}:${randomBytes(4).toString('hex')}`;
+
+/** A lease held by a process of this host that is no longer running (killed mid-download) can be taken at once. */
+function ownerIsGone(owner: string): boolean {
+  const m = /^(.*):(\d+):[0-9a-f]+$/.exec(owner);
+  if (!m || m[1] !== HOST) return false;
+  try {
+    process.kill(Number(m[2]), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 type Fetched = BlobDownload | RemoteDownload | PassThroughBlob;
 
@@ -64,10 +77,16 @@ export class BlobFetcher {
   /** Downloads the blob here, or follows the process that holds its lease. */
   private async lead(target: Target, digest: Digest, expectedSize: number | undefined): Promise<Fetched> {
     const tempPath = this.store.newTempPath();
-    const held = this.leases?.acquire(digest, OWNER, tempPath, LEASE_TTL_MS);
-    if (held) return new RemoteDownload(digest, expectedSize, held.tempPath, this.store, this.leases!);
+    const held = this.leases?.acquire(digest, OWNER, tempPath, LEASE_TTL_MS, ownerIsGone);
+    if (held) return new RemoteDownload(digest, expectedSize, held.tempPath, this.store, this.leases!, ownerIsGone);
     if (!this.leases) return this.start(target, digest, expectedSize, tempPath);
     const leases = this.leases;
+    // Another process may have committed the blob between the caller's cache check and this lease.
+    const stored = await this.store.size(digest);
+    if (stored !== undefined && (expectedSize === undefined || stored === expectedSize)) {
+      leases.release(digest, OWNER);
+      return new RemoteDownload(digest, expectedSize, tempPath, this.store, leases);
+    }
     const renew = setInterval(() => leases.renew(digest, OWNER, LEASE_TTL_MS), LEASE_TTL_MS / 3);
     renew.unref();
     const release = () => {

@@ -31,6 +31,8 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
     tempPath: string,
     private readonly store: BlobStore,
     private readonly leases: DownloadLeases,
+    /** Whether a lease holder has died (a killed process of this host): no need to wait for its lease to expire. */
+    private readonly isGone: (owner: string) => boolean = () => false,
   ) {
     super();
     this.setMaxListeners(0);
@@ -67,7 +69,7 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
         this.received = this.size === undefined ? grown : Math.min(grown, this.size);
         this.emit('progress');
       }
-      if (++this.polls % LEASE_EVERY === 0 && this.leases.holder(this.digest)?.tempPath !== tempPath) {
+      if (++this.polls % LEASE_EVERY === 0 && !this.leaderAlive(tempPath)) {
         if (await this.landed()) break;
         this.failure = new OciError('UPSTREAM_UNAVAILABLE', `the download of ${this.digest} that this request followed did not complete`);
         this.emit('progress');
@@ -75,6 +77,11 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
+  }
+
+  private leaderAlive(tempPath: string): boolean {
+    const holder = this.leases.holder(this.digest);
+    return holder !== undefined && holder.tempPath === tempPath && !this.isGone(holder.owner);
   }
 
   /** The blob is in the store: verified, and whole. */
