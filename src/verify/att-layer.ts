@@ -8,7 +8,7 @@ import { readLegacyMaterial, type VerifyContext } from './legacy-annotations.js'
 import { checkDsse001, checkEntryKey, checkIntoto001, tlogEvidence, toTlogEntryJson, verifySet, type RekorBundle } from './rekor-bundle.js';
 import type { LegacyLayer } from './sig-layer.js';
 import { runSigstore } from './sigstore-run.js';
-import { parseStatement, provenanceFacts, type Statement } from './statement.js';
+import { parseStatement, provenanceFacts, statementFacts, type Statement } from './statement.js';
 import { VerifyFailure } from './verify-error.js';
 
 export interface Envelope {
@@ -154,5 +154,5 @@ function attestation(
   if (tlog) att.tlog = tlog;
   const facts = provenanceFacts(st);
   if (facts) att.provenance = facts;
-  return att;
+  return { ...att, ...statementFacts(st, env.payload.length) };
 }
