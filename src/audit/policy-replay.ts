@@ -59,7 +59,7 @@ export function replayPolicy(db: Db, rules: readonly PolicyRule[], since: string
     return evidenceCache.get(key)!;
   };
 
-  const judge = (repository: string, digest: string, at: Date, parent?: string): { outcome: ReplayOutcome; rule: string | null; reasons: string[] } => {
+  const judge = (repository: string, digest: string, at: Date, parent?: string, tag = ''): { outcome: ReplayOutcome; rule: string | null; reasons: string[] } => {
     const rule = matchRule(rules, repository);
     if (!rule) return { outcome: 'deny', rule: null, reasons: [`no policy rule matches ${repository}`] };
     if (rule.mode === 'allow' || rule.mode === 'deny') {
@@ -68,10 +68,10 @@ export function replayPolicy(db: Db, rules: readonly PolicyRule[], since: string
     }
     const evidence = evidenceOf(repository, digest);
     if (!evidence) return { outcome: 'unknown', rule: rule.name, reasons: [`no cached evidence for ${digest}`] };
-    let d = evaluateRule(rule, evidence, { now: at });
+    let d = evaluateRule(rule, evidence, { now: at, repository, tag });
     if (d.outcome !== 'allow' && parent) {
       const p = judge(repository, parent, at);
-      if (p.outcome === 'allow') d = evaluateRule(rule, evidence, { now: at, parentVerdict: 'allow' });
+      if (p.outcome === 'allow') d = evaluateRule(rule, evidence, { now: at, parentVerdict: 'allow', repository, tag });
     }
     return { outcome: d.outcome, rule: rule.name, reasons: d.reasons };
   };
@@ -101,7 +101,8 @@ export function replayPolicy(db: Db, rules: readonly PolicyRule[], since: string
       const parent = typeof recorded.coveredByIndex === 'string' ? recorded.coveredByIndex : undefined;
       const before = row.decision as Outcome;
       // A pull refused by its name never resolved a digest: only a draft that decides by name can judge it.
-      const after = digest ? judge(row.repository, digest, new Date(row.time), parent) : judgeName(row.repository);
+      const tag = digest === row.digest && row.reference && !row.reference.includes(':') ? row.reference : '';
+      const after = digest ? judge(row.repository, digest, new Date(row.time), parent, tag) : judgeName(row.repository);
       const servedBefore = before !== 'deny';
       const key = after.outcome === 'unknown' ? 'unknown' : servedBefore && after.outcome === 'deny' ? 'allowToDeny' : !servedBefore && after.outcome !== 'deny' ? 'denyToAllow' : undefined;
       if (!key) {
