@@ -13,9 +13,9 @@ import { pushLayout } from './layout-push.js';
  * pushed into a real distribution registry (2.8: no referrers API, so referrers are found through the
  * `sha256-<hex>` tag schema) and pulled through a running proxy whose policy is the case's; the verdict
  * is the HTTP answer (200 served, 403 denied). `.sig` cases run under a `signatures` rule, `.att` cases
- * under `provenance`, referrer cases under an `attestations` rule for cosign's predicate type. Derived
- * layouts share their image digest with the real one, and the proxy keeps evidence per digest, so each case
- * gets a proxy of its own (fresh data, its own trusted root and keys).
+ * under `provenance`, referrer cases under an `attestations` rule for cosign's predicate type. Each case
+ * has a repository of its own (derived layouts share their image digest with the real one; evidence belongs
+ * to the repository it was found in), and one proxy serves every case of a trusted root.
  */
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const VECTORS = resolve(repoRoot, '../shared/vectors');
@@ -88,16 +88,25 @@ const outcomes: Array<{ group: string; label: string; expect: string; got: strin
 
 describe.skipIf(planned.length === 0)('conformance through the proxy over HTTP', () => {
   let registry: Registry;
-  let proxy: Proxy | undefined;
-  const keys = Object.fromEntries([...keyNames].map(([path, name]) => [name, v(path)]));
+  const proxies = new Map<string, Proxy>();
 
   beforeAll(async () => {
     registry = await startRegistry({ dir: await tempDir('vectors-registry') });
     for (const p of planned) await pushLayout(registry, v(p.c.layout), p.repo, 'vector');
+    const keys = Object.fromEntries([...keyNames].map(([path, name]) => [name, v(path)]));
+    for (const trust of new Set(planned.map((p) => p.trust))) {
+      const proxy = await startProxy({
+        upstreams: [{ name: UPSTREAM, url: registry.url }],
+        policies: planned.filter((p) => p.trust === trust).map((p) => p.rule),
+        dataDir: await tempDir('vectors-proxy'),
+        extra: { trust: { trustedRoot: v(trust), keys }, server: { workers: 1 }, log: { level: 'warn' } },
+      });
+      proxies.set(trust, proxy);
+    }
   }, 180_000);
 
   afterAll(async () => {
-    await proxy?.stop();
+    for (const proxy of proxies.values()) await proxy.stop();
     await registry?.stop();
     await removeTempDirs();
     if (outcomes.length) {
@@ -108,13 +117,7 @@ describe.skipIf(planned.length === 0)('conformance through the proxy over HTTP',
 
   for (const p of planned) {
     it(`${p.group}: ${p.label} → ${p.c.expect}`, async () => {
-      await proxy?.stop();
-      proxy = await startProxy({
-        upstreams: [{ name: UPSTREAM, url: registry.url }],
-        policies: [p.rule],
-        dataDir: await tempDir('vectors-proxy'),
-        extra: { trust: { trustedRoot: v(p.trust), keys }, log: { level: 'warn' } },
-      });
+      const proxy = proxies.get(p.trust)!;
       const res = await fetch(`${proxy.url}/v2/${UPSTREAM}/${p.repo}/manifests/vector`, { headers: { accept: ACCEPT_ALL_MANIFESTS } });
       const body = await res.text();
       expect([200, 403], `${res.status} ${body}`).toContain(res.status);
