@@ -22,6 +22,8 @@ export interface CompiledCondition {
   /** Top-level `&&` operands with their own programs, to name the one that was false. */
   readonly conjuncts: ReadonlyArray<{ text: string; run: Run; operands: ReadonlyArray<{ text: string; run: Run }> }>;
   readonly run: Run;
+  /** Whether it reads `now`: only then can the same evidence give another result later. */
+  readonly usesNow: boolean;
 }
 
 export type CompileResult = { condition: CompiledCondition; error?: undefined } | { condition?: undefined; error: string };
@@ -100,7 +102,7 @@ function compile(source: string, kind: ConditionKind): CompileResult {
     run: program(c),
     operands: comparedOperands(c).map((o) => ({ text: text(o), run: program(o) })),
   }));
-  return { condition: { source, kind, conjuncts, run: program(parsed.expr) } };
+  return { condition: { source, kind, conjuncts, run: program(parsed.expr), usesNow: readsNow(parsed.expr) } };
 }
 
 /**
@@ -210,6 +212,10 @@ function children(e: Expr): Expr[] {
     default:
       return [];
   }
+}
+
+function readsNow(e: Expr): boolean {
+  return (e.exprKind.case === 'identExpr' && e.exprKind.value.name === 'now') || children(e).some(readsNow);
 }
 
 function nodes(e: Expr | undefined): number {

@@ -21,6 +21,13 @@ export interface ConditionOutcome {
 
 type Bindings = Record<string, CelInput>;
 
+/**
+ * Results per evidence object: the decider keeps evidence in memory, and the policy is judged on every
+ * request, so a condition that does not read `now` is evaluated once per evidence, name and tag.
+ */
+const results = new WeakMap<Evidence, Map<string, string | undefined>>();
+const MAX_RESULTS_PER_EVIDENCE = 256;
+
 export function judgeConditions(rule: PolicyRule, evidence: Evidence, ctx: ImageContext, byParent: boolean): ConditionOutcome {
   const out: ConditionOutcome = { reasons: [], met: [] };
   if (!rule.attestations?.length && rule.condition === undefined) return out;
@@ -31,7 +38,7 @@ export function judgeConditions(rule: PolicyRule, evidence: Evidence, ctx: Image
   // A child of an allowed index has the index's attestations (cosign attests the index), as for provenance.
   if (!byParent) {
     for (const entry of rule.attestations ?? []) {
-      const verdict = judgeEntry(entry, evidence, base);
+      const verdict = judgeEntry(entry, evidence, base, `${ctx.repository}\n${ctx.tag}`);
       if ('met' in verdict) out.met.push({ name: entry.name, attestation: verdict.met });
       else out.reasons.push(`attestation "${entry.name}": ${verdict.reason}`);
     }
@@ -46,14 +53,19 @@ export function judgeConditions(rule: PolicyRule, evidence: Evidence, ctx: Image
     } else if (!image.config) {
       out.reasons.push(`${text} cannot be judged: the image config is unreadable${evidence.configError ? ` (${evidence.configError})` : ''}`);
     } else {
-      const r = run(rule.condition, 'rule', base()!);
+      const r = run(rule.condition, 'rule', base, evidence, `rule\n${ctx.repository}\n${ctx.tag}`);
       if (r) out.reasons.push(`${text} ${r}`);
     }
   }
   return out;
 }
 
-function judgeEntry(entry: AttestationRequirement, evidence: Evidence, base: () => Bindings | undefined): { met: VerifiedAttestation } | { reason: string } {
+function judgeEntry(
+  entry: AttestationRequirement,
+  evidence: Evidence,
+  base: () => Bindings | undefined,
+  name: string,
+): { met: VerifiedAttestation } | { reason: string } {
   const typed = evidence.attestations.filter((a) => a.predicateType === entry.predicateType);
   if (typed.length === 0) {
     const rejected = evidence.rejected.filter((r) => r.source !== 'sig-tag').map((r) => r.reason);
@@ -67,26 +79,33 @@ function judgeEntry(entry: AttestationRequirement, evidence: Evidence, base: () 
   if (entry.condition === undefined) return { met: signed[0]! };
   let first: string | undefined;
   for (const a of signed) {
-    const why = judgeAttestation(entry.condition, a, evidence, base);
+    const why = judgeAttestation(entry.condition, a, evidence, base, `attestation ${evidence.attestations.indexOf(a)}\n${name}`);
     if (!why) return { met: a };
     first ??= why;
   }
   return { reason: `condition "${clip(entry.condition, 120)}" ${first}${signed.length > 1 ? ` (none of ${signed.length} attestations passed; the first shown)` : ''}` };
 }
 
-function judgeAttestation(condition: string, a: VerifiedAttestation, evidence: Evidence, base: () => Bindings | undefined): string | undefined {
+function judgeAttestation(condition: string, a: VerifiedAttestation, evidence: Evidence, base: () => Bindings | undefined, key: string): string | undefined {
   if (a.predicateOmitted) return `cannot be judged: ${a.predicateOmitted}`;
   if (a.predicate === undefined) return 'cannot be judged: the evidence holds no predicate for this attestation';
-  const bindings = base();
-  if (!bindings) return `cannot be judged: the evidence for ${evidence.subject} was gathered without image facts`;
-  return run(condition, 'attestation', attestationBindings(bindings, a));
+  if (!evidence.image) return `cannot be judged: the evidence for ${evidence.subject} was gathered without image facts`;
+  return run(condition, 'attestation', () => attestationBindings(base()!, a), evidence, key);
 }
 
 /** undefined when the condition holds; otherwise why not, worded to follow `condition "…"`. */
-function run(source: string, kind: 'rule' | 'attestation', bindings: Bindings): string | undefined {
+function run(source: string, kind: 'rule' | 'attestation', bindings: () => Bindings | undefined, evidence: Evidence, key: string): string | undefined {
   const compiled = compileCondition(source, kind);
   if (!compiled.condition) return `is invalid: ${compiled.error}`;
-  const r = evaluateCondition(compiled.condition, bindings);
-  if ('error' in r) return `could not be evaluated: ${r.error}`;
-  return r.value ? undefined : `is false${r.detail}`;
+  const memoKey = `${key}\n${source}`;
+  let memo = results.get(evidence);
+  if (!compiled.condition.usesNow && memo?.has(memoKey)) return memo.get(memoKey);
+  const r = evaluateCondition(compiled.condition, bindings()!);
+  const why = 'error' in r ? `could not be evaluated: ${r.error}` : r.value ? undefined : `is false${r.detail}`;
+  if (!compiled.condition.usesNow) {
+    if (!memo) results.set(evidence, (memo = new Map()));
+    if (memo.size >= MAX_RESULTS_PER_EVIDENCE) memo.clear();
+    memo.set(memoKey, why);
+  }
+  return why;
 }

@@ -183,6 +183,21 @@ describe('evaluateRule: attestations and conditions', () => {
     expect(judge(evidence(), facts, { tag: 'latest' }).reasons).toEqual([expect.stringMatching(/is false at "tag != "latest"" \(tag is "latest"\)$/)]);
   });
 
+  it('judges the same evidence again as time passes and per tag (results are remembered only where they cannot change)', () => {
+    const weekly: PolicyRule = {
+      name: 'weekly',
+      match: ['**'],
+      mode: 'enforce',
+      attestations: [{ name: 'scan', predicateType: VULN, signedBy: { anyOf: [{ key: 'acme-scanner' }] }, condition: "now - timestamp(predicate.metadata.scanFinishedOn) < duration('168h')" }],
+      condition: "tag != 'latest'",
+    };
+    const ev = evidence({ attestations: [scan(0, daysAgo(2))] });
+    expect(judge(ev, weekly).outcome).toBe('allow');
+    expect(judge(ev, weekly, { now: new Date(NOW.getTime() + 6 * 86_400_000) }).reasons).toEqual([expect.stringMatching(/^attestation "scan": condition .* is false/)]);
+    expect(judge(ev, weekly, { tag: 'latest' }).reasons).toEqual([expect.stringMatching(/^condition "tag != 'latest'" is false \(tag is "latest"\)$/)]);
+    expect(judge(ev, weekly).outcome).toBe('allow');
+  });
+
   it('names a failing macro by the list it ran over', () => {
     const oneProcess: PolicyRule = {
       name: 'one-process',

@@ -26,22 +26,6 @@ describe('validatePolicyRules: attestations and conditions', () => {
     expect(errorsOf(withCondition("image.config.User != 'root'"))).toEqual([]);
   });
 
-  it('accepts the README recipes', () => {
-    const recipes = [
-      "image.config.User != '' && !(image.config.User in ['root', '0']) && !image.config.User.startsWith('root:') && !image.config.User.startsWith('0:')",
-      "!('22/tcp' in image.config.ExposedPorts) && !image.config.Entrypoint.exists(e, e.matches('(^|/)sshd$'))",
-      "!(image.config.Entrypoint + image.config.Cmd).exists(a, a.matches('(^|/)(supervisord|s6-svscan|runsvdir|runit|init|tini -s)$'))",
-      "now - timestamp(predicate.metadata.scanFinishedOn) < duration('168h')",
-    ];
-    const rules = recipes.map((condition, i) => ({
-      name: `r${i}`,
-      match: ['**'],
-      mode: 'enforce',
-      ...(i === 3 ? { attestations: [{ name: 'scan', predicateType: VULN, signedBy: { anyOf: [{ key: 'acme-scanner' }] }, condition }] } : { condition }),
-    }));
-    expect(errorsOf(rules)).toEqual([]);
-  });
-
   it('reports a syntax error with its path and position', () => {
     expect(errorsOf(withCondition("image.config.User != 'root' &&"))).toEqual([
       { path: 'policies[0].condition', message: expect.stringMatching(/^syntax error at 1:\d+: /) },
