@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path';
 import type { PolicyRule } from './policy/types.js';
 import { v2Handler } from './http/v2-routes.js';
 import { opsRoutes } from './http/ops-routes.js';
-import { Metrics } from './metrics.js';
+import { Metrics, mergeExpositions } from './metrics.js';
 import { createLogger, type Logger } from './logger.js';
 import { PolicyVersions } from './db/policy-versions.js';
 import { scheduleRetention } from './audit/retention.js';
@@ -68,6 +68,8 @@ export interface AppOptions {
   maintenance?: boolean;
   /** How this process tells its sibling workers about a change (default: a single process, itself). */
   bus?: ClusterBus;
+  /** The worker slot under a supervisor; absent for a single process. */
+  worker?: number;
 }
 
 /**
@@ -76,7 +78,7 @@ export interface AppOptions {
  */
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger(config.log.level);
-  const metrics = new Metrics();
+  const metrics = new Metrics(opts.worker === undefined ? {} : { worker: String(opts.worker) });
   const store = new BlobStore(config.storage.path);
   const { discardedTempFiles } = store.open();
   if (discardedTempFiles > 0) log.info('discarded partial downloads from an earlier run', { files: discardedTempFiles });
@@ -173,7 +175,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     next();
   });
   app.use(requestLog(log));
-  app.use(opsRoutes({ db, store, metrics }));
+  bus.provide('metrics', () => metrics.render());
+  app.use(opsRoutes({ db, store, scrape: async () => mergeExpositions(await bus.gather('metrics')) }));
   app.get('/auth/token', tokenEndpoint(auth, log));
   app.use('/api/v1', apiRouter({
     db, policies, auth, evaluate, log,

@@ -71,6 +71,7 @@ export async function serve(config: Config): Promise<void> {
   const running = await startServer(config, {
     log,
     bus: slot === undefined ? undefined : new WorkerBus(),
+    worker: slot,
     // One process does the upkeep: adopting the config file (done by the supervisor), trust refresh, retention.
     maintenance: slot === undefined || slot === 0,
   });

@@ -38,18 +38,25 @@ class Counter {
   }
 }
 
-/** A gauge read when scraped: one value, or one value per label set. */
+/**
+ * A gauge read when scraped: one value, or one value per label set. `own` labels (the worker) keep each
+ * process's reading apart when a scrape merges several processes: a gauge is a state, not a sum.
+ */
 class Gauge {
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly read: () => number | Array<{ labels: Labels; value: number }>,
+    private readonly own: Labels = {},
   ) {}
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
     const value = this.read();
-    if (typeof value === 'number') lines.push(`${this.name} ${value}`);
-    else for (const v of value) lines.push(`${this.name}{${renderLabels(v.labels)}} ${v.value}`);
+    const series = typeof value === 'number' ? [{ labels: {}, value }] : value;
+    for (const v of series) {
+      const labels = renderLabels({ ...v.labels, ...this.own });
+      lines.push(`${this.name}${labels ? `{${labels}}` : ''} ${v.value}`);
+    }
     return lines.join('\n');
   }
 }
@@ -93,8 +100,11 @@ export class Metrics {
   readonly verifySeconds = new Histogram('portcullis_verification_seconds', 'Time to gather and verify evidence for one digest');
   private readonly gauges: Gauge[] = [];
 
+  /** `gaugeLabels`: labels every gauge of this process carries (its worker slot). */
+  constructor(private readonly gaugeLabels: Labels = {}) {}
+
   gauge(name: string, help: string, read: () => number | Array<{ labels: Labels; value: number }>): void {
-    this.gauges.push(new Gauge(name, help, read));
+    this.gauges.push(new Gauge(name, help, read, this.gaugeLabels));
   }
 
   render(): string {
@@ -104,4 +114,34 @@ export class Metrics {
     ].map((m) => m.render());
     return `${parts.join('\n')}\n`;
   }
+}
+
+/**
+ * One exposition from several processes' texts: samples with the same name and labels are added
+ * (counters and histogram buckets, sums and counts are totals across workers); gauges carry a `worker`
+ * label, so theirs stay apart. HELP and TYPE lines are kept once, in the order first seen.
+ */
+export function mergeExpositions(texts: readonly string[]): string {
+  if (texts.length === 1) return texts[0]!;
+  const order: string[] = [];
+  const values = new Map<string, number>();
+  const comments = new Set<string>();
+  for (const text of texts) {
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      if (line.startsWith('#')) {
+        if (!comments.has(line)) {
+          comments.add(line);
+          order.push(line);
+        }
+        continue;
+      }
+      const space = line.lastIndexOf(' ');
+      const key = line.slice(0, space);
+      const value = Number(line.slice(space + 1));
+      if (!values.has(key)) order.push(key);
+      values.set(key, (values.get(key) ?? 0) + value);
+    }
+  }
+  return `${order.map((k) => (k.startsWith('#') ? k : `${k} ${values.get(k)}`)).join('\n')}\n`;
 }

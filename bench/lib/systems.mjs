@@ -116,18 +116,23 @@ export async function startPortcullis(h, upstreamUrl, root, opts = {}) {
   return { name: opts.name ?? 'portcullis', url: proxy.url, pid, proxy, dataDir, stop: () => proxy.stop('SIGTERM') };
 }
 
-/** The pid of the process whose command line names `needle` (the helper does not expose it). */
+/**
+ * The pid of the process whose command line names `needle` (the helper does not expose it). Workers share
+ * their supervisor's command line; the supervisor started first, so it has the lowest pid.
+ */
 export async function pidOf(needle) {
+  const found = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmd = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-      if (cmd.includes(needle)) return Number(entry);
+      if (cmd.includes(needle)) found.push(Number(entry));
     } catch {
       // exited meanwhile
     }
   }
-  throw new Error(`no process with ${needle} on its command line`);
+  if (found.length === 0) throw new Error(`no process with ${needle} on its command line`);
+  return Math.min(...found);
 }
 
 /** VmRSS and VmHWM in bytes. */

@@ -55,7 +55,7 @@ export async function replayPolicy(db: Database, rules: readonly PolicyRule[], s
   };
   const evidenceOf = (canonical: string, digest: string): Evidence | null => evidenceCache.get(`${canonical}@${digest}`) ?? null;
 
-  const judge = (repository: string, digest: string, at: Date, parent?: string): { outcome: ReplayOutcome; rule: string | null; reasons: string[] } => {
+  const judge = (repository: string, digest: string, at: Date, parent?: string, tag = ''): { outcome: ReplayOutcome; rule: string | null; reasons: string[] } => {
     const rule = matchRule(rules, repository);
     if (!rule) return { outcome: 'deny', rule: null, reasons: [`no policy rule matches ${repository}`] };
     if (rule.mode === 'allow' || rule.mode === 'deny') {
@@ -64,10 +64,10 @@ export async function replayPolicy(db: Database, rules: readonly PolicyRule[], s
     }
     const evidence = evidenceOf(repository, digest);
     if (!evidence) return { outcome: 'unknown', rule: rule.name, reasons: [`no cached evidence for ${digest}`] };
-    let d = evaluateRule(rule, evidence, { now: at });
+    let d = evaluateRule(rule, evidence, { now: at, repository, tag });
     if (d.outcome !== 'allow' && parent) {
       const p = judge(repository, parent, at);
-      if (p.outcome === 'allow') d = evaluateRule(rule, evidence, { now: at, parentVerdict: 'allow' });
+      if (p.outcome === 'allow') d = evaluateRule(rule, evidence, { now: at, parentVerdict: 'allow', repository, tag });
     }
     return { outcome: d.outcome, rule: rule.name, reasons: d.reasons };
   };
@@ -100,7 +100,8 @@ export async function replayPolicy(db: Database, rules: readonly PolicyRule[], s
       await loadEvidence(row.repository, parent);
       const before = row.decision as Outcome;
       // A pull refused by its name never resolved a digest: only a draft that decides by name can judge it.
-      const after = digest ? judge(row.repository, digest, new Date(row.time), parent) : judgeName(row.repository);
+      const tag = digest === row.digest && row.reference && !row.reference.includes(':') ? row.reference : '';
+      const after = digest ? judge(row.repository, digest, new Date(row.time), parent, tag) : judgeName(row.repository);
       const servedBefore = before !== 'deny';
       const key = after.outcome === 'unknown' ? 'unknown' : servedBefore && after.outcome === 'deny' ? 'allowToDeny' : !servedBefore && after.outcome !== 'deny' ? 'denyToAllow' : undefined;
       if (!key) {

@@ -6,7 +6,7 @@ import type { AuditEventInput } from './types.js';
 const BURST = 100;
 const PER_SECOND = 20;
 /** How often a count of left-out refusals is written when no later refusal writes it first. */
-const FLUSH_MS = 10_000;
+const FLUSH_MS = 2_000;
 
 /**
  * Audits requests refused before any content was judged (invalid names, unknown namespaces, missing

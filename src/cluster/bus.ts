@@ -7,16 +7,24 @@ export type ClusterMessage =
   | { type: 'cache.purged'; digests: string[] }
   | { type: 'trust.refreshed' };
 
+/** What a process can be asked for by a sibling: its Prometheus text, so a scrape sees every worker. */
+export type GatherKind = 'metrics';
+
 export interface ClusterBus {
   /** Applies the message in every process (this one included); resolves once all have applied it. */
   broadcast(message: ClusterMessage): Promise<void>;
   /** Registers what this process does with a message. */
   onMessage(handler: (message: ClusterMessage) => void | Promise<void>): void;
+  /** Asks every process (this one included) for `kind`; resolves with the answers of those that gave one. */
+  gather(kind: GatherKind): Promise<string[]>;
+  /** Registers this process's answer to `kind`. */
+  provide(kind: GatherKind, answer: () => string): void;
 }
 
 /** A single process: the message is applied here, and that is everyone. */
 export class LocalBus implements ClusterBus {
   private readonly handlers: Array<(m: ClusterMessage) => void | Promise<void>> = [];
+  private readonly answers = new Map<GatherKind, () => string>();
 
   onMessage(handler: (message: ClusterMessage) => void | Promise<void>): void {
     this.handlers.push(handler);
@@ -25,6 +33,15 @@ export class LocalBus implements ClusterBus {
   async broadcast(message: ClusterMessage): Promise<void> {
     for (const h of this.handlers) await h(message);
   }
+
+  provide(kind: GatherKind, answer: () => string): void {
+    this.answers.set(kind, answer);
+  }
+
+  async gather(kind: GatherKind): Promise<string[]> {
+    const answer = this.answers.get(kind);
+    return answer ? [answer()] : [];
+  }
 }
 
 /** IPC envelopes between a worker and the supervisor. */
@@ -32,7 +49,11 @@ export type BusEnvelope =
   | { bus: 'broadcast'; id: number; message: ClusterMessage }
   | { bus: 'apply'; id: number; origin: number; message: ClusterMessage }
   | { bus: 'applied'; id: number; origin: number }
-  | { bus: 'done'; id: number };
+  | { bus: 'done'; id: number }
+  | { bus: 'gather'; id: number; kind: GatherKind }
+  | { bus: 'collect'; id: number; origin: number; kind: GatherKind }
+  | { bus: 'collected'; id: number; origin: number; value: string | null }
+  | { bus: 'gathered'; id: number; values: string[] };
 
 export function isBusEnvelope(value: unknown): value is BusEnvelope {
   return typeof value === 'object' && value !== null && typeof (value as { bus?: unknown }).bus === 'string';
@@ -48,6 +69,8 @@ const ACK_TIMEOUT_MS = 2_000;
 export class WorkerBus implements ClusterBus {
   private readonly handlers: Array<(m: ClusterMessage) => void | Promise<void>> = [];
   private readonly pending = new Map<number, () => void>();
+  private readonly gathering = new Map<number, (values: string[]) => void>();
+  private readonly answers = new Map<GatherKind, () => string>();
   private nextId = 1;
 
   constructor(private readonly channel: NodeJS.Process = process) {
@@ -58,7 +81,33 @@ export class WorkerBus implements ClusterBus {
         void this.apply(raw.message).finally(() => channel.send?.({ bus: 'applied', id: raw.id, origin: raw.origin } satisfies BusEnvelope));
       } else if (raw.bus === 'done') {
         this.pending.get(raw.id)?.();
+      } else if (raw.bus === 'collect') {
+        const answer = this.answers.get(raw.kind);
+        channel.send?.({ bus: 'collected', id: raw.id, origin: raw.origin, value: answer ? answer() : null } satisfies BusEnvelope);
+      } else if (raw.bus === 'gathered') {
+        this.gathering.get(raw.id)?.(raw.values);
       }
+    });
+  }
+
+  provide(kind: GatherKind, answer: () => string): void {
+    this.answers.set(kind, answer);
+  }
+
+  gather(kind: GatherKind): Promise<string[]> {
+    const id = this.nextId++;
+    return new Promise<string[]>((resolve) => {
+      const timer = setTimeout(() => {
+        this.gathering.delete(id);
+        const own = this.answers.get(kind);
+        resolve(own ? [own()] : []);
+      }, ACK_TIMEOUT_MS);
+      this.gathering.set(id, (values) => {
+        clearTimeout(timer);
+        this.gathering.delete(id);
+        resolve(values);
+      });
+      this.channel.send?.({ bus: 'gather', id, kind } satisfies BusEnvelope);
     });
   }
 

@@ -22,6 +22,7 @@ export async function superviseWorkers(config: Config, count: number, log: Logge
   const slots = new Map<number, { worker: Worker; startedAt: number; delay: number }>();
   let stopping = false;
   const acks = new Map<string, { origin: Worker; waiting: Set<number> }>();
+  const collections = new Map<string, { origin: Worker; waiting: Set<number>; values: string[] }>();
 
   const fork = (slot: number, delay = RESTART_DELAY_MS): void => {
     const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
@@ -48,6 +49,18 @@ export async function superviseWorkers(config: Config, count: number, log: Logge
       const key = `${from.id}:${raw.id}`;
       acks.set(key, { origin: from, waiting: new Set(live.map((w) => w.id)) });
       for (const w of live) w.send({ bus: 'apply', id: raw.id, origin: from.id, message: raw.message } satisfies BusEnvelope);
+    } else if (raw.bus === 'gather') {
+      const live = [...slots.values()].map((s) => s.worker).filter((w) => w.isConnected());
+      const key = `${from.id}:${raw.id}`;
+      collections.set(key, { origin: from, waiting: new Set(live.map((w) => w.id)), values: [] });
+      for (const w of live) w.send({ bus: 'collect', id: raw.id, origin: from.id, kind: raw.kind } satisfies BusEnvelope);
+    } else if (raw.bus === 'collected') {
+      const key = `${raw.origin}:${raw.id}`;
+      const entry = collections.get(key);
+      if (!entry) return;
+      entry.waiting.delete(from.id);
+      if (raw.value !== null) entry.values.push(raw.value);
+      if (entry.waiting.size === 0) deliver(key);
     } else if (raw.bus === 'applied') {
       const key = `${raw.origin}:${raw.id}`;
       const entry = acks.get(key);
@@ -61,11 +74,21 @@ export async function superviseWorkers(config: Config, count: number, log: Logge
     acks.delete(key);
     if (entry.origin.isConnected()) entry.origin.send({ bus: 'done', id: Number(key.split(':')[1]) } satisfies BusEnvelope);
   };
-  /** A worker that died cannot acknowledge: stop waiting for it. */
+  const deliver = (key: string): void => {
+    const entry = collections.get(key);
+    if (!entry) return;
+    collections.delete(key);
+    if (entry.origin.isConnected()) entry.origin.send({ bus: 'gathered', id: Number(key.split(':')[1]), values: entry.values } satisfies BusEnvelope);
+  };
+  /** A worker that died cannot answer: stop waiting for it. */
   const settleAcksOf = (gone: Worker): void => {
     for (const [key, entry] of acks) {
       entry.waiting.delete(gone.id);
       if (entry.waiting.size === 0) finish(key);
+    }
+    for (const [key, entry] of collections) {
+      entry.waiting.delete(gone.id);
+      if (entry.waiting.size === 0) deliver(key);
     }
   };
 

@@ -2,10 +2,9 @@ import { Router } from 'express';
 import { accessSync, constants } from 'node:fs';
 import type { Database } from '../db/types.js';
 import type { BlobStore } from '../store/blob-store.js';
-import type { Metrics } from '../metrics.js';
 
 /** Liveness, readiness and Prometheus metrics. */
-export function opsRoutes(d: { db: Database; store: BlobStore; metrics: Metrics }): Router {
+export function opsRoutes(d: { db: Database; store: BlobStore; scrape: () => Promise<string> }): Router {
   const r = Router();
   r.get('/healthz', (_req, res) => {
     res.status(200).json({ status: 'ok' });
@@ -25,9 +24,11 @@ export function opsRoutes(d: { db: Database; store: BlobStore; metrics: Metrics 
     }
     res.status(problems.length === 0 ? 200 : 503).json({ status: problems.length === 0 ? 'ready' : 'unavailable', problems });
   });
-  r.get('/metrics', (_req, res) => {
+  // Every worker of this machine's counts, whichever worker the scrape lands on.
+  r.get('/metrics', async (_req, res) => {
+    const text = await d.scrape();
     res.setHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
-    res.end(d.metrics.render());
+    res.end(text);
   });
   return r;
 }

@@ -4,6 +4,7 @@ import { buildTime, type BuildTime } from './build-time.js';
 import { matchesField } from './identity-match.js';
 import { describeRequirement, describeSigner, satisfiesAny } from './signer-match.js';
 import { summarise } from './evidence-summary.js';
+import { judgeConditions } from './conditions.js';
 
 export const SLSA_PREDICATES: readonly string[] = ['https://slsa.dev/provenance/v0.2', 'https://slsa.dev/provenance/v1'];
 const DAY_MS = 86_400_000;
@@ -16,6 +17,9 @@ export interface EvaluateContext {
    * Freshness is still checked when the child has its own build time.
    */
   parentVerdict?: 'allow';
+  /** `<upstream>/<repository>` and the tag asked for ('' by digest): the `repository` and `tag` of conditions. */
+  repository?: string;
+  tag?: string;
 }
 
 /**
@@ -50,6 +54,9 @@ export function evaluateRule(rule: PolicyRule, evidence: Evidence | undefined, c
     provenance = evidence.attestations.filter((a) => SLSA_PREDICATES.includes(a.predicateType) && satisfiesAny(rule.signatures!.anyOf, a));
   }
 
+  const judged = judgeConditions(rule, evidence, { repository: ctx.repository ?? '', tag: ctx.tag ?? '', now: ctx.now }, byParent);
+  reasons.push(...judged.reasons);
+
   let built: BuildTime | undefined;
   if (rule.maxAgeDays !== undefined) {
     built = buildTime(evidence, provenance, accepted);
@@ -59,7 +66,7 @@ export function evaluateRule(rule: PolicyRule, evidence: Evidence | undefined, c
       reasons.push(`image is stale: built ${built.time.toISOString().slice(0, 10)}, older than ${rule.maxAgeDays} days`);
     }
   }
-  return finish(rule, reasons, summarise({ evidence, accepted, provenance, built, byParent }));
+  return finish(rule, reasons, summarise({ evidence, accepted, provenance, built, byParent, met: judged.met, deferred: judged.deferred }));
 }
 
 function finish(rule: PolicyRule, reasons: string[], evidence: Record<string, unknown>): Decision {

@@ -10,8 +10,12 @@ export function summarise(input: {
   provenance: readonly VerifiedAttestation[];
   built?: BuildTime;
   byParent: boolean;
+  /** Attestation entries and the attestation that met each. */
+  met?: ReadonlyArray<{ name: string; attestation: VerifiedAttestation }>;
+  /** Why the rule's condition was not applied to this subject. */
+  deferred?: string;
 }): Record<string, unknown> {
-  const { evidence, accepted, provenance, built, byParent } = input;
+  const { evidence, accepted, provenance, built, byParent, met, deferred } = input;
   const out: Record<string, unknown> = {
     signatures: evidence.signatures.length,
     attestations: evidence.attestations.length,
@@ -27,6 +31,15 @@ export function summarise(input: {
       ...(a.provenance?.sourceRepository && { sourceRepository: a.provenance.sourceRepository }),
     }));
   }
+  if (met?.length) {
+    out.attestationsMet = met.slice(0, MAX_LISTED).map(({ name, attestation: a }) => ({
+      name,
+      predicateType: a.predicateType,
+      statementDigest: a.statementDigest,
+      signer: signerEntry(a).signer,
+    }));
+  }
+  if (deferred) out.conditionDeferred = deferred;
   if (built) out.buildTime = { time: built.time.toISOString(), source: built.source };
   if (evidence.configCreated) out.configCreated = evidence.configCreated;
   if (evidence.rejected.length) {

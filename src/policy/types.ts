@@ -25,6 +25,16 @@ export interface ProvenanceRequirement {
   sourceBranchRegExp?: string;
 }
 
+/** One required attestation: a verified in-toto statement of this predicate type, signed as `signedBy` says. */
+export interface AttestationRequirement {
+  /** Names the requirement in deny reasons. */
+  name: string;
+  predicateType: string;
+  signedBy: { anyOf: SignatureRequirement[] };
+  /** CEL over `predicate`, `statement` and the rule's variables; at least one attestation must make it true. */
+  condition?: string;
+}
+
 export interface PolicyRule {
   name: string;
   /** Globs over `<upstream name>/<repository>`: `*` is one path segment, `**` any number. */
@@ -32,6 +42,10 @@ export interface PolicyRule {
   mode: PolicyMode;
   signatures?: { anyOf: SignatureRequirement[] };
   provenance?: ProvenanceRequirement;
+  /** Every entry must be met by at least one verified attestation. */
+  attestations?: AttestationRequirement[];
+  /** CEL over the image (config, annotations, platform, layers), its name, signatures and attestations. */
+  condition?: string;
   maxAgeDays?: number;
 }
 

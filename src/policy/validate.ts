@@ -1,5 +1,6 @@
 import type { PolicyRule } from './types.js';
 import { regExpError } from './identity-match.js';
+import { validateAttestations, validateCondition } from './validate-conditions.js';
 
 export interface RuleError {
   path: string;
@@ -7,7 +8,7 @@ export interface RuleError {
 }
 
 const MODES = ['enforce', 'warn', 'allow', 'deny'];
-const RULE_KEYS = ['name', 'match', 'mode', 'signatures', 'provenance', 'maxAgeDays'];
+const RULE_KEYS = ['name', 'match', 'mode', 'signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays'];
 const IDENTITY_KEYS = ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp'];
 const PROVENANCE_KEYS = ['signedBy', 'builderId', 'builderIdRegExp', 'sourceRepository', 'sourceRepositoryRegExp', 'sourceBranch', 'sourceBranchRegExp'];
 
@@ -44,11 +45,14 @@ export function validatePolicyRules(rules: unknown, knownKeys: ReadonlySet<strin
       }
     }
     if (rule.provenance !== undefined) provenance(rule.provenance, `${at}.provenance`, knownKeys, err);
+    if (rule.attestations !== undefined) validateAttestations(rule.attestations, `${at}.attestations`, err, (l, p, e) => requirements(l, p, knownKeys, e));
+    if (rule.condition !== undefined) validateCondition(rule.condition, 'rule', `${at}.condition`, err);
     if (rule.maxAgeDays !== undefined && (typeof rule.maxAgeDays !== 'number' || !Number.isFinite(rule.maxAgeDays) || rule.maxAgeDays <= 0)) {
       err(`${at}.maxAgeDays`, 'must be a positive number of days');
     }
-    if ((rule.mode === 'enforce' || rule.mode === 'warn') && rule.signatures === undefined && rule.provenance === undefined && rule.maxAgeDays === undefined) {
-      err(at, `mode "${rule.mode}" needs at least one of signatures, provenance or maxAgeDays`);
+    const requires = ['signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays'];
+    if ((rule.mode === 'enforce' || rule.mode === 'warn') && requires.every((k) => rule[k] === undefined)) {
+      err(at, `mode "${rule.mode}" needs at least one of ${requires.join(', ')}`);
     }
   });
   return errors.length ? { errors } : { rules: rules as PolicyRule[], errors };

@@ -5,7 +5,7 @@ import type { Digest } from '../oci/digest.js';
 import { header } from '../upstream/upstream-client.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { LeaseStore } from '../db/types.js';
+import type { HeldLease, LeaseStore } from '../db/types.js';
 import { BlobDownload } from './blob-download.js';
 import { RemoteDownload } from './remote-download.js';
 import { PassThroughBlob } from './pass-through.js';
@@ -14,7 +14,20 @@ import type { Target } from './target.js';
 
 /** A download's lease lasts this long unless renewed (every third of it while the download runs). */
 const LEASE_TTL_MS = 15_000;
-const OWNER = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+const HOST = hostname();
+const OWNER = `${HOST}:${process.pid}:${randomBytes(4).toString('hex')}`;
+
+/** A lease held by a process of this host that is no longer running (killed mid-download) can be taken at once. */
+function ownerIsGone(owner: string): boolean {
+  const m = /^(.*):(\d+):[0-9a-f]+$/.exec(owner);
+  if (!m || m[1] !== HOST) return false;
+  try {
+    process.kill(Number(m[2]), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 type Fetched = BlobDownload | RemoteDownload | PassThroughBlob;
 
@@ -61,15 +74,36 @@ export class BlobFetcher {
     return started;
   }
 
+  /**
+   * Takes the blob's lease (undefined) or names the live holder to follow. A holder that has died (a killed
+   * process of this host) is replaced at once rather than when its lease expires. A database that cannot
+   * answer fails the request closed.
+   */
+  private async acquire(digest: Digest, tempPath: string): Promise<HeldLease | undefined> {
+    if (!this.leases) return undefined;
+    try {
+      const held = await this.leases.acquire(digest, OWNER, tempPath, LEASE_TTL_MS);
+      if (!held || !ownerIsGone(held.owner)) return held;
+      await this.leases.release(digest, held.owner);
+      return await this.leases.acquire(digest, OWNER, tempPath, LEASE_TTL_MS);
+    } catch {
+      throw new OciError('UNAVAILABLE', 'the database cannot be reached; refusing to serve');
+    }
+  }
+
   /** Downloads the blob here, or follows the process that holds its lease. */
   private async lead(target: Target, digest: Digest, expectedSize: number | undefined): Promise<Fetched> {
     const tempPath = this.store.newTempPath();
-    const held = await this.leases?.acquire(digest, OWNER, tempPath, LEASE_TTL_MS).catch(() => {
-      throw new OciError('UNAVAILABLE', 'the database cannot be reached; refusing to serve');
-    });
-    if (held) return new RemoteDownload(digest, expectedSize, held.tempPath, this.store, this.leases!);
+    const held = await this.acquire(digest, tempPath);
+    if (held) return new RemoteDownload(digest, expectedSize, held.tempPath, this.store, this.leases!, ownerIsGone);
     if (!this.leases) return this.start(target, digest, expectedSize, tempPath);
     const leases = this.leases;
+    // Another process may have committed the blob between the caller's cache check and this lease.
+    const stored = await this.store.size(digest);
+    if (stored !== undefined && (expectedSize === undefined || stored === expectedSize)) {
+      void leases.release(digest, OWNER).catch(() => {});
+      return new RemoteDownload(digest, expectedSize, tempPath, this.store, leases);
+    }
     // A renewal that fails is retried at the next tick; the lease outlives a few of them.
     const renew = setInterval(() => void leases.renew(digest, OWNER, LEASE_TTL_MS).catch(() => {}), LEASE_TTL_MS / 3);
     renew.unref();

@@ -48,17 +48,18 @@ export class Decider {
 
   /**
    * `loadParent` fetches a cached parent index (for multi-platform images); `source` reaches signature
-   * artifacts in the target repository.
+   * artifacts in the target repository; `tag` is the tag the client asked for (policy conditions see it).
    */
   async decide(
     target: Target,
     subject: SubjectManifest,
     source: ArtifactSource,
     loadParent: (digest: string) => Promise<SubjectManifest | undefined>,
+    tag?: string,
   ): Promise<DecisionResult> {
     const active = this.policy.current();
     try {
-      const own = await this.decideOne(target, subject, source, active);
+      const own = await this.decideOne(target, subject, source, active, tag);
       if (own.outcome === 'allow' || subject.parsed.isIndex) return own;
       // A child of a verified index is covered by the index's signature.
       for (const parentDigest of await this.index.parents(target.upstream.name, target.repository, subject.digest)) {
@@ -68,7 +69,7 @@ export class Decider {
         if (parentDecision.outcome !== 'allow') continue;
         const rule = matchRule(active.rules, target.canonical)!;
         const evidence = await this.evidence(target, subject, source);
-        const covered = evaluateRule(rule, evidence, { now: new Date(), parentVerdict: 'allow' });
+        const covered = evaluateRule(rule, evidence, { now: new Date(), parentVerdict: 'allow', repository: target.canonical, tag });
         return {
           ...covered,
           evidence: { ...(covered.evidence ?? {}), coveredByIndex: parent.digest },
@@ -100,7 +101,7 @@ export class Decider {
     return { outcome: 'deny', rule: rule?.name ?? null, mode: rule?.mode ?? null, reasons: [reason], policyVersion: active.version };
   }
 
-  private async decideOne(target: Target, subject: SubjectManifest, source: ArtifactSource, active: ActivePolicy): Promise<DecisionResult> {
+  private async decideOne(target: Target, subject: SubjectManifest, source: ArtifactSource, active: ActivePolicy, tag?: string): Promise<DecisionResult> {
     const rule = matchRule(active.rules, target.canonical);
     if (!rule) {
       return {
@@ -113,7 +114,7 @@ export class Decider {
     }
     const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
     const evidence = needsEvidence ? await this.evidence(target, subject, source) : undefined;
-    return { ...evaluateRule(rule, evidence, { now: new Date() }), policyVersion: active.version };
+    return { ...evaluateRule(rule, evidence, { now: new Date(), repository: target.canonical, tag }), policyVersion: active.version };
   }
 
   /** Cached evidence for a digest in the target's repository, gathered on a miss; expired evidence is kept when regathering fails. */

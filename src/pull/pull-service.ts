@@ -211,7 +211,7 @@ export class PullService {
       const decision = await this.decide(target, subject);
       return { ...decision, evidence: { ...(decision.evidence ?? {}), artifactFor: subjectDigest } };
     }
-    return this.decide(target, m);
+    return this.decide(target, m, tag);
   }
 
   /**
@@ -224,12 +224,13 @@ export class PullService {
     return about;
   }
 
-  private decide(target: Target, m: FetchedManifest): Promise<DecisionResult> {
-    return this.d.decider.decide(target, asSubject(m), this.source(target), async (parent) => {
+  private decide(target: Target, m: FetchedManifest, tag?: string): Promise<DecisionResult> {
+    const loadParent = async (parent: string) => {
       if (!isDigest(parent)) return undefined;
       const p = await this.d.manifests.cached(target, parent);
       return p && asSubject(p);
-    });
+    };
+    return this.d.decider.decide(target, asSubject(m), this.source(target), loadParent, tag);
   }
 
   private source(target: Target) {

@@ -31,6 +31,8 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
     tempPath: string,
     private readonly store: BlobStore,
     private readonly leases: LeaseStore,
+    /** Whether a lease holder has died (a killed process of this host): no need to wait for its lease to expire. */
+    private readonly isGone: (owner: string) => boolean = () => false,
   ) {
     super();
     this.setMaxListeners(0);
@@ -67,9 +69,7 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
         this.received = this.size === undefined ? grown : Math.min(grown, this.size);
         this.emit('progress');
       }
-      // A database that does not answer says nothing about the leader: keep following until it does.
-      const lease = ++this.polls % LEASE_EVERY === 0 ? await this.leases.holder(this.digest).then((h) => ({ h }), () => undefined) : undefined;
-      if (lease && lease.h?.tempPath !== tempPath) {
+      if (++this.polls % LEASE_EVERY === 0 && !(await this.leaderAlive(tempPath))) {
         if (await this.landed()) break;
         this.failure = new OciError('UPSTREAM_UNAVAILABLE', `the download of ${this.digest} that this request followed did not complete`);
         this.emit('progress');
@@ -77,6 +77,17 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
+  }
+
+  /** A database that does not answer says nothing about the leader: keep following until it does. */
+  private async leaderAlive(tempPath: string): Promise<boolean> {
+    let holder;
+    try {
+      holder = await this.leases.holder(this.digest);
+    } catch {
+      return true;
+    }
+    return holder !== undefined && holder.tempPath === tempPath && !this.isGone(holder.owner);
   }
 
   /** The blob is in the store: verified, and whole. */

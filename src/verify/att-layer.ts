@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { dsse } from '@sigstore/core';
 import { sha256Hex, type Digest } from '../oci/digest.js';
 import { MEDIA_TYPES } from '../oci/media-types.js';
@@ -7,15 +8,19 @@ import { readLegacyMaterial, type VerifyContext } from './legacy-annotations.js'
 import { checkDsse001, checkEntryKey, checkIntoto001, tlogEvidence, toTlogEntryJson, verifySet, type RekorBundle } from './rekor-bundle.js';
 import type { LegacyLayer } from './sig-layer.js';
 import { runSigstore } from './sigstore-run.js';
-import { parseStatement, provenanceFacts, type Statement } from './statement.js';
+import { parseStatement, provenanceFacts, statementFacts, type Statement } from './statement.js';
 import { VerifyFailure } from './verify-error.js';
 
 export interface Envelope {
   payloadType: string;
   payload: Buffer;
-  signature: Buffer;
+  /** Every signature of the envelope, in order; cosign co-signing adds more than one. */
+  signatures: Buffer[];
   json: Record<string, unknown>;
 }
+
+/** More signatures than any co-signing workflow makes; beyond this an envelope is refused unread. */
+export const MAX_ENVELOPE_SIGNATURES = 16;
 
 export function parseEnvelope(blob: Buffer): Envelope {
   let doc: any;
@@ -27,16 +32,28 @@ export function parseEnvelope(blob: Buffer): Envelope {
   if (typeof doc?.payloadType !== 'string' || typeof doc.payload !== 'string' || !Array.isArray(doc.signatures)) {
     throw new VerifyFailure('MALFORMED', 'DSSE envelope lacks payloadType, payload or signatures');
   }
-  if (doc.signatures.length !== 1 || typeof doc.signatures[0]?.sig !== 'string') {
-    throw new VerifyFailure('MALFORMED', `DSSE envelope has ${doc.signatures.length} signatures; exactly one is supported`);
+  const count = doc.signatures.length;
+  if (count === 0) throw new VerifyFailure('MALFORMED', 'DSSE envelope has no signatures');
+  if (count > MAX_ENVELOPE_SIGNATURES) {
+    throw new VerifyFailure('TOO_LARGE', `DSSE envelope has ${count} signatures; at most ${MAX_ENVELOPE_SIGNATURES} are read`);
   }
-  return { payloadType: doc.payloadType, payload: Buffer.from(doc.payload, 'base64'), signature: Buffer.from(doc.signatures[0].sig, 'base64'), json: doc };
+  if (!doc.signatures.every((s: any) => typeof s?.sig === 'string')) throw new VerifyFailure('MALFORMED', 'a DSSE signature lacks "sig"');
+  return {
+    payloadType: doc.payloadType,
+    payload: Buffer.from(doc.payload, 'base64'),
+    signatures: doc.signatures.map((s: { sig: string }) => Buffer.from(s.sig, 'base64')),
+    json: doc,
+  };
 }
 
 /**
  * Verifies one layer of a cosign `.att` manifest: a DSSE envelope around an in-toto statement whose subject
  * includes the image digest, signed by a configured key or a Fulcio certificate. The Rekor entry is dsse
  * 0.0.1 (checked by sigstore-js) or intoto 0.0.1 (checked here: sigstore-js 3.x cannot read it).
+ *
+ * A co-signed envelope (several signatures) counts when any one signature verifies against a trusted signer:
+ * DSSE verification with a threshold of one, as cosign and policy-controller do. Its dsse log entry must log
+ * the envelope's signatures, the one that verified among them (checked here: sigstore-js wants exactly one).
  */
 export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDigest: string, ctx: VerifyContext): VerifiedAttestation[] {
   if (layer.mediaType !== MEDIA_TYPES.dsseEnvelope) {
@@ -46,6 +63,7 @@ export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDige
   const statement = parseStatement(env.payloadType, env.payload, { digests: { sha256: subject.slice('sha256:'.length) } });
   const m = readLegacyMaterial(layer.annotations);
   const payloadHex = sha256Hex(env.payload);
+  const cosigned = env.signatures.length > 1;
 
   if (m.cert) {
     let manualTlog = false;
@@ -55,42 +73,66 @@ export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDige
       if (m.rekor.entry.kind === 'intoto' && m.rekor.entry.apiVersion === '0.0.1') {
         checkIntoto001(m.rekor, sha256Hex(layer.blob), payloadHex);
         manualTlog = true;
+      } else if (cosigned) {
+        manualTlog = true;
       }
     }
     // RFC 3161 timestamps on .att layers cover the whole envelope, which sigstore-js cannot check: not used.
-    runSigstore(ctx.material, {
-      bundle: {
-        mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
-        verificationMaterial: {
-          x509CertificateChain: { certificates: [{ rawBytes: m.cert.der.toString('base64') }] },
-          tlogEntries: m.rekor ? [toTlogEntryJson(m.rekor)] : [],
-        },
-        dsseEnvelope: env.json,
-      },
-      tlogThreshold: m.rekor && !manualTlog ? 1 : 0,
-      timestampThreshold: 1,
-      tlogCheckedByCaller: manualTlog,
-    });
-    const signer = { type: 'keyless' as const, issuer: m.cert.identity.issuer, subject: m.cert.identity.subject };
-    return [attestation(statement, env, artifactDigest, signer, m.rekor && tlogEvidence(m.rekor))];
+    const failures: unknown[] = [];
+    const pae = dsse.preAuthEncoding(env.payloadType, env.payload);
+    for (const [i, signature] of env.signatures.entries()) {
+      // Only a signature the certificate's key made can verify; skip the others without a sigstore run.
+      if (cosigned && !verifyWithKey(m.cert.identity.publicKey, pae, signature)) continue;
+      try {
+        runSigstore(ctx.material, {
+          bundle: {
+            mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
+            verificationMaterial: {
+              x509CertificateChain: { certificates: [{ rawBytes: m.cert.der.toString('base64') }] },
+              tlogEntries: m.rekor ? [toTlogEntryJson(m.rekor)] : [],
+            },
+            dsseEnvelope: { ...env.json, signatures: [(env.json.signatures as unknown[])[i]] },
+          },
+          tlogThreshold: m.rekor && !manualTlog ? 1 : 0,
+          timestampThreshold: 1,
+          tlogCheckedByCaller: manualTlog,
+        });
+      } catch (err) {
+        failures.push(err);
+        continue;
+      }
+      if (m.rekor && cosigned && m.rekor.entry.kind === 'dsse') checkDsse001(m.rekor, signature, payloadHex, env.signatures.length);
+      const signer = { type: 'keyless' as const, issuer: m.cert.identity.issuer, subject: m.cert.identity.subject };
+      return [attestation(statement, env, artifactDigest, signer, m.rekor && tlogEvidence(m.rekor))];
+    }
+    if (failures[0]) throw failures[0];
+    throw new VerifyFailure('SIGNATURE_INVALID', 'no envelope signature verifies with the certificate key');
   }
 
   if (ctx.keys.size === 0) throw new VerifyFailure('UNTRUSTED_KEY', 'key-signed attestation, but no keys are configured');
   const pae = dsse.preAuthEncoding(env.payloadType, env.payload);
-  const matched = [...ctx.keys].filter(([, key]) => verifyWithKey(key, pae, env.signature));
-  if (matched.length === 0) throw new VerifyFailure('SIGNATURE_INVALID', 'envelope signature does not verify with any configured key');
+  const matched: Array<{ name: string; key: KeyObject; signature: Buffer }> = [];
+  for (const [name, key] of ctx.keys) {
+    const signature = env.signatures.find((sig) => verifyWithKey(key, pae, sig));
+    if (signature) matched.push({ name, key, signature });
+  }
+  if (matched.length === 0) {
+    throw new VerifyFailure('SIGNATURE_INVALID', `${cosigned ? 'no envelope signature verifies' : 'envelope signature does not verify'} with a configured key`);
+  }
   let tlog: TlogEvidence | undefined;
   if (m.rekor) {
     tlog = verifySet(m.rekor, ctx.material, ctx.now);
-    checkKeyedBody(m.rekor, env.signature, layer.blob, payloadHex);
-    for (const [, key] of matched) checkEntryKey(m.rekor, key);
+    for (const { key, signature } of matched) {
+      checkKeyedBody(m.rekor, signature, layer.blob, payloadHex, env.signatures.length);
+      checkEntryKey(m.rekor, key);
+    }
   }
-  return matched.map(([name]) => attestation(statement, env, artifactDigest, { type: 'key', key: name }, tlog));
+  return matched.map(({ name }) => attestation(statement, env, artifactDigest, { type: 'key', key: name }, tlog));
 }
 
-function checkKeyedBody(rb: RekorBundle, signature: Buffer, blob: Buffer, payloadHex: string): void {
+function checkKeyedBody(rb: RekorBundle, signature: Buffer, blob: Buffer, payloadHex: string, signatureCount: number): void {
   const { kind, apiVersion } = rb.entry;
-  if (kind === 'dsse' && apiVersion === '0.0.1') return checkDsse001(rb, signature, payloadHex);
+  if (kind === 'dsse' && apiVersion === '0.0.1') return checkDsse001(rb, signature, payloadHex, signatureCount);
   if (kind === 'intoto' && apiVersion === '0.0.1') return checkIntoto001(rb, sha256Hex(blob), payloadHex);
   throw new VerifyFailure('UNSUPPORTED', `Rekor entry kind ${kind} ${apiVersion} for an attestation`);
 }
@@ -112,5 +154,5 @@ function attestation(
   if (tlog) att.tlog = tlog;
   const facts = provenanceFacts(st);
   if (facts) att.provenance = facts;
-  return att;
+  return { ...att, ...statementFacts(st, env.payload.length) };
 }

@@ -5,7 +5,7 @@ import { certIdentity } from './certificate-identity.js';
 import type { VerifyContext } from './legacy-annotations.js';
 import { tsaTime } from './legacy-annotations.js';
 import { parseBundle, runSigstore } from './sigstore-run.js';
-import { parseStatement, provenanceFacts, type ExpectedSubject } from './statement.js';
+import { parseStatement, provenanceFacts, statementFacts, type ExpectedSubject } from './statement.js';
 import { VerifyFailure, toReason } from './verify-error.js';
 
 export const BUNDLE_MEDIA_TYPES: readonly string[] = [
@@ -93,7 +93,7 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
       const att: VerifiedAttestation = { ...base, predicateType: content.statement.predicateType, statementDigest: content.statementDigest };
       const facts = provenanceFacts(content.statement);
       if (facts) att.provenance = facts;
-      out.attestations.push(att);
+      out.attestations.push({ ...att, ...statementFacts(content.statement, content.statementBytes) });
     }
   }
   return out;
@@ -101,14 +101,14 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
 
 type Content =
   | { kind: 'message' }
-  | { kind: 'dsse'; statement: ReturnType<typeof parseStatement>; statementDigest: string };
+  | { kind: 'dsse'; statement: ReturnType<typeof parseStatement>; statementDigest: string; statementBytes: number };
 
 function checkContent(bundle: Bundle, target: BundleTarget): Content {
   if (bundle.content.$case === 'dsseEnvelope') {
     const env = bundle.content.dsseEnvelope;
     if (env.signatures.length !== 1) throw new VerifyFailure('MALFORMED', `DSSE envelope has ${env.signatures.length} signatures; bundles allow one`);
     const statement = parseStatement(env.payloadType, env.payload, target.subject);
-    return { kind: 'dsse', statement, statementDigest: `sha256:${createHash('sha256').update(env.payload).digest('hex')}` };
+    return { kind: 'dsse', statement, statementDigest: `sha256:${createHash('sha256').update(env.payload).digest('hex')}`, statementBytes: env.payload.length };
   }
   const ms = bundle.content.messageSignature;
   if (!target.artifact) throw new VerifyFailure('UNSUPPORTED', 'message-signature bundle without the signed artifact');

@@ -5,8 +5,14 @@ import type { VerifyContext } from './legacy-annotations.js';
 import { gatherLegacyTag } from './legacy-tags.js';
 import { gatherReferrers } from './referrers.js';
 import { loadTrust, type LoadedTrust } from './trust-material.js';
-import { readConfigCreated } from './config-created.js';
+import { readImageFacts } from './config-created.js';
 import { toReason } from './verify-error.js';
+
+/**
+ * Marks what evidence records beyond the trust material: evidence cached before image facts and predicates
+ * were kept would leave conditions without their inputs, so it is gathered again rather than reused.
+ */
+export const EVIDENCE_FORMAT = '+facts';
 
 /**
  * Builds the gatherer from trust configuration. Loading happens here, so bad trust material fails at start.
@@ -19,7 +25,7 @@ export function createEvidenceGatherer(
   const source: TrustSource = 'current' in trust ? trust : constantTrust('material' in trust ? trust : loadTrust(trust));
   return {
     get fingerprint() {
-      return source.current().fingerprint;
+      return `${source.current().fingerprint}${EVIDENCE_FORMAT}`;
     },
     gather: (subject, artifacts) => gatherEvidence(subject, artifacts, source.current(), clock()),
   };
@@ -43,13 +49,14 @@ export async function gatherEvidence(subject: SubjectManifest, source: ArtifactS
       gatherLegacyTag('sig', subject.digest, guarded, ctx),
       gatherLegacyTag('att', subject.digest, guarded, ctx),
       gatherReferrers(subject, guarded, ctx),
-      readConfigCreated(subject, source),
+      readImageFacts(subject, source),
     ]);
     for (const part of [sig, att, refs]) {
       evidence.signatures.push(...part.signatures);
       evidence.attestations.push(...part.attestations);
       evidence.rejected.push(...part.rejected);
     }
+    evidence.image = config.facts;
     if (config.created) evidence.configCreated = config.created;
     if (config.error) evidence.configError = config.error;
   } catch (err) {

@@ -151,11 +151,15 @@ export function checkIntoto001(rb: RekorBundle, envelopeSha256Hex: string, paylo
   }
 }
 
-/** dsse 0.0.1 for a key-signed envelope: one signature, ours, over this payload. */
-export function checkDsse001(rb: RekorBundle, signature: Buffer, payloadSha256Hex: string): void {
+/**
+ * dsse 0.0.1: the entry logs this envelope's signatures (as many as the envelope has: one, or each of a
+ * co-signed envelope's), the one we verified among them, over this payload.
+ */
+export function checkDsse001(rb: RekorBundle, signature: Buffer, payloadSha256Hex: string, signatureCount = 1): void {
   const s = rb.entry.spec;
-  const sigs = Array.isArray(s.signatures) ? s.signatures : [];
-  if (sigs.length !== 1 || !Buffer.from(String(sigs[0]?.signature ?? ''), 'base64').equals(signature)) {
+  const sigs: unknown[] = Array.isArray(s.signatures) ? s.signatures : [];
+  const logged = (e: unknown) => Buffer.from(String((e as { signature?: unknown } | null)?.signature ?? ''), 'base64');
+  if (sigs.length !== signatureCount || !sigs.some((e) => logged(e).equals(signature))) {
     throw new VerifyFailure('TLOG_BODY_MISMATCH', 'the dsse Rekor entry holds a different signature');
   }
   if (s.payloadHash?.value !== payloadSha256Hex) {

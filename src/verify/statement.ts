@@ -1,4 +1,4 @@
-import type { ProvenanceFacts } from './types.js';
+import type { ProvenanceFacts, VerifiedAttestation } from './types.js';
 import { VerifyFailure } from './verify-error.js';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -7,6 +7,7 @@ export const SLSA_V1 = 'https://slsa.dev/provenance/v1';
 const STATEMENT_TYPES = ['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1'];
 
 export interface Statement {
+  type: string;
   predicateType: string;
   subjects: Array<{ name?: string; digest: Record<string, string> }>;
   predicate: unknown;
@@ -40,7 +41,24 @@ export function parseStatement(payloadType: string, payload: Buffer, expected: E
       throw new VerifyFailure('DIGEST_MISMATCH', `statement subjects [${named}] do not include ${want}`);
     }
   }
-  return { predicateType: doc.predicateType, subjects, predicate: doc.predicate };
+  return { type: doc._type, predicateType: doc.predicateType, subjects, predicate: doc.predicate };
+}
+
+/** Statements up to this size keep their predicate in evidence for policy conditions. */
+export const MAX_PREDICATE_BYTES = 256 * 1024;
+/** Subjects kept with a predicate (a statement may cover many artifacts; conditions rarely need them all). */
+const MAX_KEPT_SUBJECTS = 64;
+
+/**
+ * The statement's predicate, type and subjects as evidence keeps them for attestation conditions: up to
+ * MAX_PREDICATE_BYTES of statement; beyond that only the reason it was not kept.
+ */
+export function statementFacts(st: Statement, payloadBytes: number): Pick<VerifiedAttestation, 'predicate' | 'statement' | 'predicateOmitted'> {
+  if (payloadBytes > MAX_PREDICATE_BYTES) {
+    return { predicateOmitted: `the statement is ${payloadBytes} bytes; predicates are kept up to ${MAX_PREDICATE_BYTES}` };
+  }
+  const statement = { type: st.type, subject: st.subjects.slice(0, MAX_KEPT_SUBJECTS).map((s) => (s.name === undefined ? { digest: s.digest } : s)) };
+  return { predicate: st.predicate ?? null, statement };
 }
 
 /** Facts the policy can match, from SLSA v0.2 or v1 provenance. Undefined for other predicates. */

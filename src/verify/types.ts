@@ -51,6 +51,40 @@ export interface VerifiedAttestation {
   tlog?: TlogEvidence;
   timestamp?: string;
   provenance?: ProvenanceFacts;
+  /** The verified statement's predicate, kept for policy conditions when the statement is small enough. */
+  predicate?: unknown;
+  /** The statement's `_type` and subjects, kept with the predicate. */
+  statement?: { type: string; subject: Array<{ name?: string; digest: Record<string, string> }> };
+  /** Why `predicate` was not kept (a statement over the size limit). */
+  predicateOmitted?: string;
+}
+
+/** What an image manifest and its config say about the image, for policy conditions. */
+export interface ImageFacts {
+  mediaType: string;
+  /** The manifest's annotations. */
+  annotations: Record<string, string>;
+  /** Layers as the manifest lists them (an index lists none). */
+  layers: Array<{ mediaType: string; size: number; digest: string }>;
+  /** The image config's `config` object; absent for an index, an artifact without a JSON config, or an unreadable config. */
+  config?: ImageConfigFacts;
+  /** The image config's `created`, as written. */
+  created?: string;
+  /** The image config's os, architecture and variant. */
+  platform?: { os: string; architecture: string; variant: string };
+}
+
+/** The fields of an image config's `config` object that conditions may read (Docker/OCI names). */
+export interface ImageConfigFacts {
+  User: string;
+  ExposedPorts: Record<string, Record<string, never>>;
+  Env: string[];
+  Entrypoint: string[];
+  Cmd: string[];
+  Labels: Record<string, string>;
+  WorkingDir: string;
+  Volumes: Record<string, Record<string, never>>;
+  StopSignal: string;
 }
 
 export interface RejectedArtifact {
@@ -67,9 +101,11 @@ export interface Evidence {
   rejected: RejectedArtifact[];
   /** The image config's `created`, when the subject is an image manifest. */
   configCreated?: string;
+  /** Manifest and config facts for policy conditions (evidence gathered before they existed has none). */
+  image?: ImageFacts;
   /**
-   * Set when the image config could not be read: only freshness depends on it, so the evaluator fails
-   * closed on it only when a rule has maxAgeDays.
+   * Set when the image config could not be read: freshness and conditions depend on it, so the evaluator
+   * fails closed on it only when a rule has maxAgeDays or a condition.
    */
   configError?: string;
   /** Set when evidence could not be gathered at all (upstream down, oversized artifact): fail closed. */

@@ -71,6 +71,14 @@ describe.skipIf(!haveTools(['docker-registry', 'skopeo']))('worker processes', (
     }
     expect(await registry.countRequests(`/blobs/${layer.digest}`, 'GET')).toBe(1);
     expect(servedBy(path)).toEqual(new Set([0, 1]));
+    // A scrape counts every worker's requests, whichever worker answers it; gauges say which worker they are.
+    for (let i = 0; i < 4; i++) {
+      const text = (await get('/metrics')).body.toString();
+      const blobs = /^portcullis_http_requests_total\{method="GET",route="blob",status="200"\} (\d+)$/m.exec(text);
+      expect(Number(blobs?.[1])).toBe(16);
+      expect(text).toMatch(/^portcullis_blob_downloads_in_flight\{worker="0"\} \d+$/m);
+      expect(text).toMatch(/^portcullis_blob_downloads_in_flight\{worker="1"\} \d+$/m);
+    }
   });
 
   it('copies a whole image with skopeo through both workers, digests intact', async () => {

@@ -202,6 +202,8 @@ export interface PushImageOptions {
   created?: string;
   platform?: Platform;
   mediaTypeStyle?: MediaTypeStyle;
+  /** Fields of the image config's `config` object (User, ExposedPorts, Entrypoint…), over the default Env. */
+  imageConfig?: Record<string, unknown>;
 }
 
 /** Pushes layers, config and manifest under `tag`. Each generated layer is a gzipped tar holding one file. */
@@ -229,7 +231,7 @@ export async function pushImage(
       architecture: platform.architecture,
       os: platform.os,
       ...(platform.variant ? { variant: platform.variant } : {}),
-      config: { Env: ['PATH=/usr/bin:/bin'] },
+      config: { Env: ['PATH=/usr/bin:/bin'], ...options.imageConfig },
       rootfs: { type: 'layers', diff_ids: layerBlobs.map(diffId) },
       history: layerBlobs.map(() => ({ created, created_by: 'e2e fixture' })),
     }),

@@ -4,6 +4,7 @@ import { artifact, cosignTag, describeBlob, MT, type OciArtifact } from './oci.j
 import { inTotoStatement, simpleSigningPayload, slsaProvenance, type ProvenanceOptions } from './payloads.js';
 import { rekorBundleAnnotation, type TestRekor, type TlogEntry } from './rekor.js';
 import { isKeyless, signingKey, verifierPem, type Signer } from './signer.js';
+import type { TestKey } from './keys.js';
 
 /** cosign's tag-based storage: `sha256-<hex>.sig` / `.att` manifests with one layer per signature. */
 
@@ -53,6 +54,10 @@ export interface AttestationLayerOptions extends CommonOptions {
   subjectDigest?: string;
   subjectName?: string;
   statementType?: 'https://in-toto.io/Statement/v0.1' | 'https://in-toto.io/Statement/v1';
+  /** Keys that co-sign the envelope: their signatures follow the signer's (and are logged with it). */
+  cosigners?: TestKey[];
+  /** Put the co-signers' signatures before the signer's in the envelope (the log keeps the same order). */
+  cosignersFirst?: boolean;
 }
 
 function identityAnnotations(signer: Signer, includeChain = true): Record<string, string> {
@@ -98,12 +103,24 @@ export function createAttestationLayer(opts: AttestationLayerOptions): CosignLay
     predicate,
     statementType: opts.statementType ?? (predicateType.endsWith('/v0.2') ? 'https://in-toto.io/Statement/v0.1' : undefined),
   });
-  const envelope = signEnvelope(signingKey(opts.signer), statement);
+  const cosigners = opts.cosigners ?? [];
+  let envelope = signEnvelope(signingKey(opts.signer), statement, undefined, cosigners);
+  const logged = [
+    { signature: envelope.signature, verifierPem: verifierPem(opts.signer) },
+    ...envelope.cosignatures.map((signature, i) => ({ signature, verifierPem: cosigners[i]!.publicKeyPem })),
+  ];
+  if (opts.cosignersFirst) {
+    logged.push(logged.shift()!);
+    const doc = JSON.parse(envelope.json.toString()) as { signatures: unknown[] };
+    doc.signatures.push(doc.signatures.shift());
+    envelope = { ...envelope, json: Buffer.from(JSON.stringify(doc)) };
+  }
   const tlogEntry = opts.rekor?.addDsse({
     envelopeJson: envelope.json,
     payload: statement,
-    signature: envelope.signature,
-    verifierPem: verifierPem(opts.signer),
+    signature: logged[0]!.signature,
+    verifierPem: logged[0]!.verifierPem,
+    cosigners: logged.slice(1),
     integratedTime: opts.integratedTime,
   });
   return {

@@ -15,16 +15,20 @@ export interface SignedEnvelope {
   readonly payloadType: string;
   readonly payload: Buffer;
   readonly signature: Buffer;
+  /** Further signatures over the same PAE (a co-signed envelope), after `signature`. */
+  readonly cosignatures: readonly Buffer[];
 }
 
-export function signEnvelope(key: TestKey, payload: Buffer, payloadType = IN_TOTO_PAYLOAD_TYPE): SignedEnvelope {
-  const signature = key.sign(preAuthEncoding(payloadType, payload));
+export function signEnvelope(key: TestKey, payload: Buffer, payloadType = IN_TOTO_PAYLOAD_TYPE, cosigners: readonly TestKey[] = []): SignedEnvelope {
+  const pae = preAuthEncoding(payloadType, payload);
+  const signature = key.sign(pae);
+  const others = cosigners.map((k) => k.sign(pae));
   const json = Buffer.from(
     JSON.stringify({
       payloadType,
       payload: payload.toString('base64'),
-      signatures: [{ keyid: '', sig: signature.toString('base64') }],
+      signatures: [signature, ...others].map((s) => ({ keyid: '', sig: s.toString('base64') })),
     }),
   );
-  return { json, payloadType, payload, signature };
+  return { json, payloadType, payload, signature, cosignatures: others };
 }

@@ -39,7 +39,15 @@ export interface TestRekor {
   readonly origin: string;
   readonly validFrom: Date;
   addHashedRekord(opts: { payload: Buffer; signature: Buffer; publicKeyPem: string; integratedTime?: Date; hash?: 'sha256' | 'sha512' }): TlogEntry;
-  addDsse(opts: { envelopeJson: Buffer; payload: Buffer; signature: Buffer; verifierPem: string; integratedTime?: Date }): TlogEntry;
+  /** A dsse 0.0.1 entry; `cosigners` are further signatures of a co-signed envelope, logged after the first. */
+  addDsse(opts: {
+    envelopeJson: Buffer;
+    payload: Buffer;
+    signature: Buffer;
+    verifierPem: string;
+    integratedTime?: Date;
+    cosigners?: ReadonlyArray<{ signature: Buffer; verifierPem: string }>;
+  }): TlogEntry;
   /** Inclusion proof for an entry against the tree as it is now, with a signed checkpoint. */
   inclusionProof(entry: TlogEntry): InclusionProofJson;
 }
@@ -93,16 +101,17 @@ export function createTestRekor(opts: TestRekorOptions = {}): TestRekor {
       };
       return append('hashedrekord', body, integratedTime);
     },
-    addDsse({ envelopeJson, payload, signature, verifierPem, integratedTime }) {
+    addDsse({ envelopeJson, payload, signature, verifierPem, integratedTime, cosigners = [] }) {
       const body = {
         apiVersion: '0.0.1',
         kind: 'dsse',
         spec: {
           envelopeHash: { algorithm: 'sha256', value: sha256Hex(envelopeJson) },
           payloadHash: { algorithm: 'sha256', value: sha256Hex(payload) },
-          signatures: [
-            { signature: signature.toString('base64'), verifier: Buffer.from(verifierPem).toString('base64') },
-          ],
+          signatures: [{ signature, verifierPem }, ...cosigners].map((s) => ({
+            signature: s.signature.toString('base64'),
+            verifier: Buffer.from(s.verifierPem).toString('base64'),
+          })),
         },
       };
       return append('dsse', body, integratedTime);

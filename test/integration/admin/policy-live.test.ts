@@ -75,13 +75,17 @@ describe.skipIf(!haveTools(['docker-registry'])).each(backends.names)('live poli
       { name: 'a', match: [], mode: 'enforce' },
       { name: 'b', match: ['**'], mode: 'sometimes', surprise: true },
       { name: 'c', match: ['**'], mode: 'enforce', signatures: { anyOf: [{ key: 'nobody' }] } },
+      { name: 'd', match: ['**'], mode: 'enforce', condition: "image.config.Usr != 'root'" },
     ];
     const res = await api().put('/api/v1/policy').set('Authorization', bearer('alice')).send({ policies: bad });
     expect(res.status).toBe(400);
     const paths = (res.body.errors as { path: string }[]).map((e) => e.path);
     expect(paths).toEqual(expect.arrayContaining([
-      'policies[0].match', 'policies[0]', 'policies[1].mode', 'policies[1].surprise', 'policies[2].signatures.anyOf[0].key',
+      'policies[0].match', 'policies[0]', 'policies[1].mode', 'policies[1].surprise', 'policies[2].signatures.anyOf[0].key', 'policies[3].condition',
     ]));
+    expect((res.body.errors as { path: string; message: string }[]).find((e) => e.path === 'policies[3].condition')?.message).toBe(
+      "type error at 1:13: image.config has no field 'Usr' (did you mean 'User'?)",
+    );
     const active = await api().get('/api/v1/policy').set('Authorization', bearer('alice'));
     expect(active.body.version).toBe(2);
     expect((await pull()).status).toBe(403);
@@ -184,6 +188,12 @@ describe.skipIf(!haveTools(['docker-registry'])).each(backends.names)('live poli
     // Unknown: org/other (no evidence was gathered under allow) and the name-refused org/app pulls (no digest).
     expect(strict.body.unknown.pulls).toBe(6);
     expect(strict.body.unknown.images.map((i: { digest: string }) => i.digest)).toEqual([null, other.digest]);
+
+    // A condition judges the cached image facts: these images set no user, so a rootless rule denies them.
+    const rootless = await api().post('/api/v1/policy/replay').set('Authorization', bearer('alice'))
+      .send({ policies: [{ name: 'rootless', match: ['**'], mode: 'enforce', condition: "image.config.User != ''" }], since: started, until });
+    expect(rootless.body.allowToDeny.pulls).toBe(2);
+    expect(rootless.body.allowToDeny.images[0]).toMatchObject({ digest: image.digest, rule: 'rootless', reasons: [`condition "image.config.User != ''" is false (image.config.User is "")`] });
 
     const invalid = await api().post('/api/v1/policy/replay').set('Authorization', bearer('alice'))
       .send({ policies: [{ name: 'x' }], since: 'yesterday' });
