@@ -15,10 +15,11 @@ const s = {
   // The lock every appender takes first: one row, so appends from every replica serialise here.
   lockHead: statement<{ prune_upto: number; head_id: number; head_hash: string | null }>('audit_lock_head',
     'SELECT prune_upto, head_id, head_hash FROM audit_control WHERE id = 1 FOR UPDATE'),
-  // Any number of rows in one statement: one array per column.
-  insert: statement('audit_insert', `INSERT INTO audit_events (${COLUMNS.map((c) => `"${c}"`).join(', ')})
-    SELECT * FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c] ?? 'text'}[]`).join(', ')})`),
-  moveHead: statement('audit_move_head', 'UPDATE audit_control SET head_id = $1, head_hash = $2 WHERE id = 1'),
+  // Any number of rows (one array per column) and the new head, in one statement: one round trip.
+  insert: statement('audit_insert', `WITH rows AS (
+      INSERT INTO audit_events (${COLUMNS.map((c) => `"${c}"`).join(', ')})
+      SELECT * FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c] ?? 'text'}[]`).join(', ')}))
+    UPDATE audit_control SET head_id = $${COLUMNS.length + 1}, head_hash = $${COLUMNS.length + 2} WHERE id = 1`),
   lastBefore: statement<ChainHead>('audit_last_before', 'SELECT id, hash FROM audit_events WHERE time < $1 AND id > $2 ORDER BY id DESC LIMIT 1'),
   countUpTo: statement<{ n: number }>('audit_count_upto', 'SELECT count(*) AS n FROM audit_events WHERE id <= $1'),
   setPrune: statement('audit_set_prune', 'UPDATE audit_control SET prune_upto = $1 WHERE id = 1'),
@@ -44,15 +45,14 @@ async function appendAfter(client: pg.PoolClient, control: { prune_upto: number;
   const head = control.head_id > 0 && control.head_hash ? { id: control.head_id, hash: control.head_hash } : undefined;
   const rows = seal(head, control.prune_upto);
   if (rows.length === 0) return rows;
-  await s.insert(client, COLUMNS.map((c) => rows.map((r) => r[c])));
   const last = rows[rows.length - 1]!;
-  await s.moveHead(client, [last.id, last.hash]);
+  await s.insert(client, [...COLUMNS.map((c) => rows.map((r) => r[c])), last.id, last.hash]);
   return rows;
 }
 
 /**
- * The audit log in PostgreSQL. An append is BEGIN, lock the head row, insert every row of the batch in one
- * statement, move the head, COMMIT: one chain across replicas, and a batch is either all there or absent.
+ * The audit log in PostgreSQL. An append is BEGIN, lock the head row, insert every row of the batch and move
+ * the head in one statement, COMMIT: one chain across replicas, and a batch is either all there or absent.
  */
 export class PostgresAuditStore implements AuditStore {
   /** Filtered queries get a named statement per shape (a handful of filter combinations). */
