@@ -3,14 +3,11 @@ import type { HeldLease, LeaseStore } from '../types.js';
 import { statement } from './statement.js';
 
 const s = {
-  // One statement: takes a free or expired lease, and answers who holds it now either way.
-  take: statement<{ owner: string; temp_path: string }>('lease_take', `WITH taken AS (
-      INSERT INTO blob_fetches (digest, owner, temp_path, expires_at) VALUES ($1, $2, $3, $4)
-      ON CONFLICT (digest) DO UPDATE SET owner = excluded.owner, temp_path = excluded.temp_path, expires_at = excluded.expires_at
-      WHERE blob_fetches.expires_at < $5
-      RETURNING owner, temp_path)
-    SELECT owner, temp_path FROM taken
-    UNION ALL SELECT owner, temp_path FROM blob_fetches WHERE digest = $1 AND NOT EXISTS (SELECT 1 FROM taken)`),
+  // Takes a free or expired lease; returns a row only when this caller now holds it.
+  take: statement<{ owner: string }>('lease_take', `INSERT INTO blob_fetches (digest, owner, temp_path, expires_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (digest) DO UPDATE SET owner = excluded.owner, temp_path = excluded.temp_path, expires_at = excluded.expires_at
+    WHERE blob_fetches.expires_at < $5
+    RETURNING owner`),
   holder: statement<{ owner: string; temp_path: string; expires_at: number }>('lease_holder',
     'SELECT owner, temp_path, expires_at FROM blob_fetches WHERE digest = $1'),
   renew: statement('lease_renew', 'UPDATE blob_fetches SET expires_at = $1 WHERE digest = $2 AND owner = $3'),
@@ -23,7 +20,10 @@ export class PostgresLeaseStore implements LeaseStore {
 
   async acquire(digest: string, owner: string, tempPath: string, ttlMs: number): Promise<HeldLease | undefined> {
     const now = Date.now();
-    const row = (await s.take(this.pool, [digest, owner, tempPath, now + ttlMs, now])).rows[0];
+    if ((await s.take(this.pool, [digest, owner, tempPath, now + ttlMs, now])).rowCount) return undefined;
+    // Read the holder in a statement of its own: a lease taken concurrently by another replica committed after
+    // the INSERT's snapshot, so only a new statement sees it.
+    const row = (await s.holder(this.pool, [digest])).rows[0];
     if (!row || row.owner === owner) return undefined;
     return { owner: row.owner, tempPath: row.temp_path };
   }
