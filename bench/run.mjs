@@ -1,13 +1,13 @@
 // `npm run bench`: Portcullis side by side with CNCF distribution's pull-through proxy (the peer) and nginx
 // serving the same blob files from disk (the near-limit), on loopback, in one run on this machine.
-// Env: BENCH_REPS (default 3), BENCH_BIG_MIB (default 1024), BENCH_DEADLINE_MIN (default 12).
+// Env: BENCH_REPS (default 3), BENCH_BIG_MIB (default 1024), BENCH_DEADLINE_MIN (default 25).
 import { register } from 'node:module';
 import { cpus, freemem, totalmem, release } from 'node:os';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 register('./lib/ts-hooks.mjs', import.meta.url);
-const { helpers, startPeer, startNginx, startPortcullis, benchRoot, UPSTREAM_NAME } = await import('./lib/systems.mjs');
+const { helpers, startPeer, startNginx, startPortcullis, startReplicas, benchRoot, UPSTREAM_NAME } = await import('./lib/systems.mjs');
 const { createAgent, pullImage, median, timed, ACCEPT } = await import('./lib/client.mjs');
 const { wrk, upstreamBlobFetches, withRssSampling, table, ratio } = await import('./lib/measure.mjs');
 const { createImagePusher, MiB } = await import('./lib/images.mjs');
@@ -17,7 +17,7 @@ const BIG = Number(process.env.BENCH_BIG_MIB ?? 1024) * MiB;
 const deadline = setTimeout(() => {
   console.error('benchmark deadline passed; stopping');
   process.exit(2);
-}, Number(process.env.BENCH_DEADLINE_MIN ?? 12) * 60_000);
+}, Number(process.env.BENCH_DEADLINE_MIN ?? 25) * 60_000);
 deadline.unref();
 
 const h = await helpers();
@@ -47,6 +47,9 @@ try {
   // The same proxy as one process, to show what the workers add.
   const single = await startPortcullis(h, registry.url, root, { name: 'portcullis-1w', extra: { server: { workers: 1 } } });
   stops.push(single.stop);
+  // Three replicas on PostgreSQL behind nginx.
+  const replicas = await startReplicas(h, registry.url, root);
+  stops.push(replicas.stop);
   const proxies = [portcullis, signed, peer];
   const agent = createAgent(512);
   const repo = 'bench/app';
@@ -83,7 +86,7 @@ try {
   const aggregate = { 8: {}, 32: {} };
   for (const clients of [8, 32]) {
     for (let i = 0; i < REPS; i++) {
-      for (const sys of [portcullis, single, peer, nginx]) {
+      for (const sys of [portcullis, single, replicas, peer, nginx]) {
         const ref = sys === nginx ? w.digest : w.tag;
         const many = createAgent(clients * 4);
         const { seconds, value } = await timed(() => Promise.all(Array.from({ length: clients }, () => pullImage(many, sys.url, repo, ref))));
@@ -98,7 +101,7 @@ try {
   log('manifest requests (wrk)');
   const man = { portcullis: [], signed: [], peer: [], nginx: [] };
   for (let i = 0; i < Math.max(2, REPS - 1); i++) {
-    for (const sys of [...proxies, single, nginx]) {
+    for (const sys of [...proxies, single, replicas, nginx]) {
       const r = await wrk(`${sys.url}/v2/${repo}/manifests/${w.digest}`, { accept: ACCEPT, seconds: 5 });
       if (r.non2xx || r.errors) log(`  ${sys.name}: ${r.non2xx} non-2xx, socket errors ${r.errors}`);
       (man[sys === signed ? 'signed' : sys.name] ??= []).push(r);
@@ -107,9 +110,9 @@ try {
 
   // 16 clients pulling the same uncached image at once; upstream fetches counted from its access log.
   log('16-client fan-out');
-  const fan = { portcullis: [], signed: [], peer: [] };
+  const fan = { portcullis: [], signed: [], peer: [], replicas: [] };
   for (let i = 0; i < REPS; i++) {
-    for (const sys of i % 2 ? [...proxies].reverse() : proxies) {
+    for (const sys of i % 2 ? [...proxies, replicas].reverse() : [...proxies, replicas]) {
       const key = sys === signed ? 'signed' : sys.name;
       const img = await pusher.push(repo, `fan-${key}-${i}`);
       const { seconds } = await timed(() =>
@@ -156,16 +159,22 @@ try {
     ['warm pull, MB/s', R.warmMBps.portcullis, R.warmMBps.peer, R.warmMBps.nginx],
     ['warm aggregate, 8 clients, MB/s', R.aggregateMBps[8].portcullis, R.aggregateMBps[8].peer, R.aggregateMBps[8].nginx],
     ['  same, one process (workers: 1)', R.aggregateMBps[8]['portcullis-1w'], R.aggregateMBps[8].peer, R.aggregateMBps[8].nginx],
+    ['  same, 3 replicas on PostgreSQL behind nginx', R.aggregateMBps[8].replicas, R.aggregateMBps[8].peer, R.aggregateMBps[8].nginx],
     ['warm aggregate, 32 clients, MB/s', R.aggregateMBps[32].portcullis, R.aggregateMBps[32].peer, R.aggregateMBps[32].nginx],
     ['  same, one process (workers: 1)', R.aggregateMBps[32]['portcullis-1w'], R.aggregateMBps[32].peer, R.aggregateMBps[32].nginx],
+    ['  same, 3 replicas on PostgreSQL behind nginx', R.aggregateMBps[32].replicas, R.aggregateMBps[32].peer, R.aggregateMBps[32].nginx],
     ['manifest by digest, req/s (wrk -c32)', R.manifestRps.portcullis, R.manifestRps.peer, R.manifestRps.nginx],
     ['  same, one process (workers: 1)', R.manifestRps['portcullis-1w'], R.manifestRps.peer, R.manifestRps.nginx],
+    ['  same, 3 replicas on PostgreSQL behind nginx', R.manifestRps.replicas, R.manifestRps.peer, R.manifestRps.nginx],
+    ['  p99 ms, 3 replicas on PostgreSQL', R.manifestP99Ms.replicas, R.manifestP99Ms.peer, R.manifestP99Ms.nginx],
     ['manifest by digest, p99 ms', R.manifestP99Ms.portcullis, R.manifestP99Ms.peer, R.manifestP99Ms.nginx],
     ['manifest by digest with keyed policy, req/s', R.manifestRps.signed, R.manifestRps.peer, R.manifestRps.nginx],
     ['16 clients same uncached image, s', R.fanoutSeconds.portcullis, R.fanoutSeconds.peer, undefined],
     ['  upstream GETs per blob', R.fanoutFetchesPerBlob.portcullis, R.fanoutFetchesPerBlob.peer, undefined],
     ['  MiB fetched from upstream', R.fanoutUpstreamMiB.portcullis, R.fanoutUpstreamMiB.peer, undefined],
     ['16 clients, keyed verification, s', R.fanoutSeconds.signed, R.fanoutSeconds.peer, undefined],
+    ['16 clients, 3 replicas on PostgreSQL, s', R.fanoutSeconds.replicas, R.fanoutSeconds.peer, undefined],
+    ['  upstream GETs per blob', R.fanoutFetchesPerBlob.replicas, R.fanoutFetchesPerBlob.peer, undefined],
     [`peak RSS MiB (all processes), 16 clients x ${BIG / MiB} MiB layer`, R.peakRssMiB.portcullis, R.peakRssMiB.peer, R.peakRssMiB.nginx],
     [`  time for that, s`, R.bigStreamSeconds.portcullis, R.bigStreamSeconds.peer, R.bigStreamSeconds.nginx],
   ];
@@ -177,6 +186,8 @@ try {
     coldKeyedWithin1_1xUnverified: R.coldSeconds.signed <= 1.1 * R.coldSeconds.portcullis,
     manifestAtLeast15xPeer: R.manifestRps.portcullis >= 15 * R.manifestRps.peer,
     manifestP99Under10ms: R.manifestP99Ms.portcullis < 10,
+    postgresWithin20PctOfSqlite: R.manifestRps.replicas >= 0.8 * R.manifestRps.portcullis && R.aggregateMBps[8].replicas >= 0.8 * R.aggregateMBps[8].portcullis,
+    replicasOneFetchPerBlob: R.fanoutFetchesPerBlob.replicas === 1,
     fanoutOneFetchPerBlob: R.fanoutFetchesPerBlob.portcullis === 1 && R.fanoutFetchesPerBlob.signed === 1,
     fanoutFasterThanPeer: R.fanoutSeconds.portcullis < R.fanoutSeconds.peer,
     // Supervisor and workers together: 256 MiB for each worker process.

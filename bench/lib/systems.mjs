@@ -6,12 +6,14 @@ import { join } from 'node:path';
 
 /** The TypeScript test helpers, loaded through ./ts-hooks.mjs. */
 export async function helpers() {
-  const [tools, registry, proxy] = await Promise.all([
+  const [tools, registry, proxy, postgres, lb] = await Promise.all([
     import('../../test/helpers/tools.ts'),
     import('../../test/helpers/registry.ts'),
     import('../../test/helpers/proxy.ts'),
+    import('../../test/helpers/postgres.ts'),
+    import('../../test/helpers/load-balancer.ts'),
   ]);
-  return { ...tools, ...registry, ...proxy };
+  return { ...tools, ...registry, ...proxy, ...postgres, ...lb };
 }
 
 export const UPSTREAM_NAME = 'upstream.test';
@@ -114,6 +116,38 @@ export async function startPortcullis(h, upstreamUrl, root, opts = {}) {
   });
   const pid = await pidOf(proxy.configPath);
   return { name: opts.name ?? 'portcullis', url: proxy.url, pid, proxy, dataDir, stop: () => proxy.stop('SIGTERM') };
+}
+
+/**
+ * Portcullis as three replicas (one process each) on one throwaway PostgreSQL database and one shared store,
+ * behind nginx as the load balancer: the deployment the README describes, on one machine.
+ */
+export async function startReplicas(h, upstreamUrl, root, count = 3) {
+  const pg = await h.startPostgres();
+  const url = await pg.createDatabase('bench');
+  const store = join(root, 'replicas-store');
+  await mkdir(store, { recursive: true });
+  const replicas = [];
+  for (let i = 0; i < count; i++) {
+    replicas.push(
+      await h.startProxy({
+        upstreams: [{ name: UPSTREAM_NAME, url: upstreamUrl, tagTtl: '5m' }],
+        extra: { log: { level: 'warn' }, database: { urlEnv: 'BENCH_DATABASE_URL' }, storage: { path: store }, server: { workers: 1 } },
+        dataDir: await mkdtemp(join(root, `replica-${i}-`)),
+        env: { BENCH_DATABASE_URL: url },
+      }),
+    );
+  }
+  const lb = await h.startLoadBalancer(replicas.map((r) => r.url));
+  return {
+    name: 'replicas',
+    url: lb.url,
+    stop: async () => {
+      await lb.stop();
+      for (const r of replicas) await r.stop('SIGTERM');
+      await pg.destroy();
+    },
+  };
 }
 
 /**
