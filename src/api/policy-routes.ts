@@ -52,6 +52,14 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
       sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"version": N} with a positive integer N', [{ path: 'version', message: 'must be a positive integer' }]);
       return;
     }
+    // A version stored before a rule of validation existed (e.g. patterns that are not RE2) is checked
+    // again, so a rollback cannot bring back what a PUT would refuse.
+    const stored = await d.policies.get(version);
+    const checked = stored && validatePolicyRules(stored.policies, d.knownKeys);
+    if (checked && !checked.rules) {
+      sendApiError(res, 400, 'POLICY_INVALID', `policy version ${version} has ${checked.errors.length} error(s) today; the active policy is unchanged`, checked.errors);
+      return;
+    }
     try {
       const created = await d.policies.rollback(version, actor(req, res));
       await d.announce({ type: 'policy.changed' });

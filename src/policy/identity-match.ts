@@ -1,17 +1,39 @@
+import { RE2JS } from '@bufbuild/re2';
+import { PatternCache } from './pattern-cache.js';
+
 /**
  * Exact-or-pattern string matching for identities, builders and repositories. Patterns always match the
  * WHOLE string: `foo@example\.com` never matches `evilfoo@example.com.attacker.net`.
+ *
+ * Patterns are RE2 regular expressions, run by RE2JS (the engine CEL's `matches()` uses): matching takes
+ * time linear in the input whatever the pattern, as in cosign and policy-controller (Go's regexp). The
+ * string matched (a certificate identity, a builder id) is chosen by whoever obtained the certificate, so a
+ * backtracking engine would let a nested quantifier an admin wrote freeze the proxy. What RE2 cannot run in
+ * linear time (backreferences, lookahead, lookbehind) is refused when a policy is validated. The pattern is
+ * compiled on its own and matched with both ends anchored, so it cannot escape an anchoring group.
  */
-const compiled = new Map<string, RegExp>();
+export interface WholeMatcher {
+  /** Whether the pattern matches the whole of `value`. */
+  test(value: string): boolean;
+}
 
-export function anchored(pattern: string): RegExp {
-  let re = compiled.get(pattern);
-  if (!re) {
-    re = new RegExp(`^(?:${pattern})$`, 'u');
-    if (compiled.size > 1000) compiled.clear();
-    compiled.set(pattern, re);
+const compiled = new PatternCache<WholeMatcher>(1000, (pattern) => {
+  const re = compileRe2(pattern);
+  return { test: (value) => re.testExact(value) };
+});
+
+function compileRe2(pattern: string): RE2JS {
+  try {
+    return RE2JS.compile(pattern);
+  } catch (err) {
+    const message = ((err as Error).message ?? String(err)).replace(/^error parsing regexp: /, '');
+    throw new SyntaxError(`${message} (patterns use RE2 syntax, which runs in linear time: no backreferences or lookaround)`);
   }
-  return re;
+}
+
+/** The compiled pattern, matching whole strings; throws a SyntaxError when RE2 refuses the pattern. */
+export function anchored(pattern: string): WholeMatcher {
+  return compiled.get(pattern);
 }
 
 /** Whether a pattern compiles; returns the error message when it does not. */

@@ -69,3 +69,43 @@ describe('validatePolicyRules', () => {
     expect(validatePolicyRules({}).errors).toEqual([{ path: 'policies', message: 'must be an array of rules' }]);
   });
 });
+
+describe('validatePolicyRules: patterns that cannot run in linear time', () => {
+  const keyless = (id: Record<string, string>) => ({ name: 'k', match: ['**'], mode: 'enforce', signatures: { anyOf: [{ keyless: { issuer: 'i', subject: 's', ...id } }] } });
+  const prov = (p: Record<string, string>) => ({ name: 'p', match: ['**'], mode: 'enforce', provenance: { signedBy: { anyOf: [{ key: 'release' }] }, ...p } });
+
+  it('refuses backreferences and lookaround in every *RegExp, naming the path', () => {
+    const r = validatePolicyRules(
+      [
+        keyless({ subjectRegExp: '(a)\\1' }),
+        { ...keyless({ issuerRegExp: 'https://(?=accounts).*' }), name: 'k2' },
+        prov({ builderIdRegExp: '(?!evil).*', sourceRepositoryRegExp: '(?<=x)y', sourceBranchRegExp: '(?<b>main)\\k<b>' }),
+      ],
+      KEYS,
+    );
+    expect(r.rules).toBeUndefined();
+    expect(r.errors.map((e) => e.path)).toEqual([
+      'policies[0].signatures.anyOf[0].keyless.subjectRegExp',
+      'policies[1].signatures.anyOf[0].keyless.issuerRegExp',
+      'policies[2].provenance.builderIdRegExp',
+      'policies[2].provenance.sourceRepositoryRegExp',
+      'policies[2].provenance.sourceBranchRegExp',
+    ]);
+    for (const e of r.errors) expect(e.message).toMatch(/RE2/);
+  });
+
+  it('refuses a pattern that would only be balanced inside the anchoring group', () => {
+    // Wrapped as ^(?:a)|(b)$ it would match anything that starts with "a".
+    const r = validatePolicyRules([keyless({ subjectRegExp: 'a)|(b' })], KEYS);
+    expect(r.errors.map((e) => e.path)).toEqual(['policies[0].signatures.anyOf[0].keyless.subjectRegExp']);
+  });
+
+  it('accepts the RE2 syntax admins use: classes, alternation, Unicode classes, (?i), named groups', () => {
+    const r = validatePolicyRules(
+      [keyless({ subjectRegExp: 'https://github\\.com/acme/[^/]+/\\.github/workflows/release\\.yml@refs/tags/v\\d+(\\.\\d+)*', issuerRegExp: '(?i)https://ACCOUNTS\\.google\\.com|\\p{L}+' }),
+        prov({ builderIdRegExp: '(?P<host>https://github\\.com)/.*', sourceBranchRegExp: 'main|release/.+' })],
+      KEYS,
+    );
+    expect(r.errors).toEqual([]);
+  });
+});
