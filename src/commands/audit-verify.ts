@@ -11,8 +11,9 @@ export const auditVerifyCommand: Command = {
 
 Recomputes the hash chain of the audit log in the database named in the config file and prints
 {"ok", "events", "firstBroken", "reason", "head"} like GET /api/v1/audit/verify. Exits 0 when the log
-is intact and 1 when an event was changed, removed (from the middle or the end) or moved; "firstBroken"
-names the first event that fails. Keep "head" somewhere else: a later head that does not descend from
+is intact and 1 when an event was changed, removed (from the middle or the end, even when new events
+were appended since: ids are never reused) or moved; "firstBroken" names the first event that fails,
+and "reason" where the log was cut. Keep "head" somewhere else: a later head that does not descend from
 it means the log was rewritten as a whole.`,
   async run(args) {
     checkFlags(args, ['config']);

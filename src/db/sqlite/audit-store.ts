@@ -37,10 +37,17 @@ export class SqliteAuditStore implements AuditStore {
     return this.db.transaction(() => this.appendInTx(seal)).immediate();
   }
 
-  /** Inside a transaction: reads the head, seals after it, inserts. Shared with policy versions. */
+  /**
+   * Inside a transaction: reads the head, seals after it, inserts. Shared with policy versions. Ids are
+   * never given out twice: they continue from the highest id ever written (the AUTOINCREMENT counter, or
+   * the prune point), not from the newest row left, so rows deleted from the end stay a gap once new events
+   * arrive. The hash chains to the newest row there is.
+   */
   appendInTx(seal: Seal): AuditRow[] {
-    const head = this.s.head.get() as ChainHead | undefined;
-    const rows = seal(head, this.s.prunedUpTo.get() as number);
+    const newest = this.s.head.get() as ChainHead | undefined;
+    const highest = Math.max((this.s.highest.get() as number | undefined) ?? 0, this.s.prunedUpTo.get() as number);
+    const head = newest && { id: Math.max(newest.id, highest), hash: newest.hash };
+    const rows = seal(head, highest);
     for (const row of rows) this.s.insert.run(row);
     return rows;
   }

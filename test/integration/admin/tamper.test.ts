@@ -75,6 +75,31 @@ describe('audit log tamper evidence', () => {
     ['the oldest rows deleted without a retention anchor', ['DELETE FROM audit_events WHERE id <= 2'], 1],
   ];
 
+  it('detects the newest rows deleted after the proxy has appended past them, and says where the log was cut', async () => {
+    const path = await logWithEvents();
+    tamper(path, [`DELETE FROM audit_events WHERE id > ${EVENTS - 4}`]);
+    // The proxy runs on and records more than was removed: six requests with a wrong token.
+    const app = await ws!.open();
+    for (let i = 0; i < 6; i++) {
+      const res = await request(app.express).get('/api/v1/audit/verify').set('Authorization', 'Bearer not-a-token');
+      expect(res.status).toBe(401);
+    }
+    await app.close();
+    const db = new Database(path, { readonly: true });
+    const ids = db.prepare('SELECT id FROM audit_events ORDER BY id').pluck().all() as number[];
+    db.close();
+    // Ids are never given out twice: the new events come after the removed ones.
+    expect(ids).toEqual([...Array.from({ length: EVENTS - 4 }, (_, i) => i + 1), ...Array.from({ length: 6 }, (_, i) => EVENTS + 1 + i)]);
+
+    const { api, cli: local } = await verifyBoth();
+    const firstBroken = EVENTS - 3;
+    expect(api).toMatchObject({ ok: false, firstBroken });
+    expect(api.reason).toContain(`${firstBroken}..${EVENTS}`);
+    expect(api.reason).toContain(`cut after event ${EVENTS - 4}`);
+    expect(local.code).toBe(1);
+    expect(local.report).toMatchObject({ ok: false, firstBroken, reason: api.reason });
+  });
+
   for (const [what, sql, firstBroken] of cases) {
     it(`detects ${what}`, async () => {
       tamper(await logWithEvents(), sql);
