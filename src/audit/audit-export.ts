@@ -76,8 +76,15 @@ export function csvRow(event: AuditEvent): string {
   return CSV_COLUMNS.map((c) => csvCell(event[c])).join(',');
 }
 
+/** First characters that make a spreadsheet read a cell as a formula (OWASP's list for CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
+  // Text can be chosen by clients (a claimed user name, a request id). Text a spreadsheet would run as a
+  // formula is neutralised as OWASP recommends: a leading single quote, and the cell quoted. JSON and
+  // NDJSON exports keep it exact.
+  if (typeof value === 'string' && FORMULA_START.test(value)) return `"'${value.replace(/"/g, '""')}"`;
   const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
   // RFC 4180 quoting; an empty string is quoted so it reads back apart from null (an empty cell).
   return text === '' || /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

