@@ -17,9 +17,17 @@ export interface WholeMatcher {
   test(value: string): boolean;
 }
 
+/**
+ * Policies are re-evaluated on every request, against the few identities the cached evidence holds. RE2JS
+ * took about 2.5 µs for a typical subjectRegExp where V8 took 50 ns, so each pattern remembers its answer
+ * for the last values it saw (a Map lookup on the hot path).
+ */
+const ANSWERS_PER_PATTERN = 64;
+
 const compiled = new PatternCache<WholeMatcher>(1000, (pattern) => {
   const re = compileRe2(pattern);
-  return { test: (value) => re.testExact(value) };
+  const answers = new PatternCache(ANSWERS_PER_PATTERN, (value) => re.testExact(value));
+  return { test: (value) => answers.get(value) };
 });
 
 function compileRe2(pattern: string): RE2JS {

@@ -1,7 +1,7 @@
 /**
- * A bounded cache of compiled patterns. Policies hold a few hundred patterns at most, but the evaluate and
- * replay APIs compile drafts too, so the cache must not grow without end: past `limit` entries the oldest
- * is dropped (a pattern still in use is simply compiled again).
+ * A bounded cache keyed by string: compiled patterns, and the answers of one pattern. Policies hold a few
+ * hundred patterns at most, but PUT, replay and rollback compile drafts too, so the cache must not grow
+ * without end: past `limit` entries the oldest is dropped (one still in use is simply computed again).
  */
 export class PatternCache<T> {
   private readonly entries = new Map<string, T>();
@@ -11,7 +11,7 @@ export class PatternCache<T> {
     private readonly compile: (pattern: string) => T,
   ) {}
 
-  /** The compiled pattern; throws what `compile` throws (a pattern that does not compile is not kept). */
+  /** The cached value, computed on a miss; throws what `compile` throws (and then keeps nothing). */
   get(pattern: string): T {
     let value = this.entries.get(pattern);
     if (value === undefined) {
