@@ -1,5 +1,6 @@
 import { celEnv, type CelType, type parse } from '@bufbuild/cel';
 import { BOOL, DYN, DOUBLE, INT, NULL, STRING, TYPE, UINT, BYTES, DURATION, TIMESTAMP, list, map, typeName, type CelT } from './cel-schema.js';
+import { regExpError } from './identity-match.js';
 
 /**
  * Static type check of a parsed CEL expression against declared variables. @bufbuild/cel 0.6.1 evaluates
@@ -202,6 +203,14 @@ export function checkExpr(
     if (fits.length === 0) {
       const shape = `${t ? `${typeName(t)}.` : ''}${display(fn)}(${a.map(typeName).join(', ')})`;
       return fail(e, `no matching overload for ${shape}`);
+    }
+    if (fn === 'matches') {
+      // A pattern written in the policy is checked now, like the *RegExp fields: RE2 or refused.
+      const pattern = (target ? args[0] : args[1])?.exprKind;
+      if (pattern?.case === 'constExpr' && pattern.value.constantKind.case === 'stringValue') {
+        const problem = regExpError(pattern.value.constantKind.value);
+        if (problem) fail(target ? args[0]! : args[1]!, `invalid regular expression: ${problem}`);
+      }
     }
     if (fn === '@in') {
       const [elem, coll] = a as [CelT, CelT];

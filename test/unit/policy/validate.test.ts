@@ -109,3 +109,12 @@ describe('validatePolicyRules: patterns that cannot run in linear time', () => {
     expect(r.errors).toEqual([]);
   });
 });
+
+describe('validatePolicyRules: matches() in conditions', () => {
+  it('refuses a pattern literal RE2 cannot run, with the path of the condition', () => {
+    const r = validatePolicyRules([{ name: 'c', match: ['**'], mode: 'enforce', condition: 'repository.matches("^org/(?!internal)") && image.config.User != "root"' }], KEYS);
+    expect(r.errors).toEqual([{ path: 'policies[0].condition', message: expect.stringMatching(/1:20: .*invalid or unsupported Perl syntax.*RE2/) }]);
+    const ok = validatePolicyRules([{ name: 'c', match: ['**'], mode: 'enforce', condition: 'repository.matches("^org/(public|shared)/")' }], KEYS);
+    expect(ok.errors).toEqual([]);
+  });
+});
