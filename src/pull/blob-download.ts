@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { batches, writeAll } from './batched-body.js';
-import { FollowerStream, type GrowingBlob } from './follower-stream.js';
+import { FollowerStream, whenSettled, type GrowingBlob } from './follower-stream.js';
 import { DigestVerifier, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -172,16 +172,7 @@ export class BlobDownload extends EventEmitter implements GrowingBlob {
 
   /** Waits until the download has finished (committed) or failed. */
   settled(): Promise<void> {
-    if (this.done || this.failure) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = () => {
-        if (this.done || this.failure) {
-          this.off('progress', check);
-          resolve();
-        }
-      };
-      this.on('progress', check);
-    });
+    return whenSettled(this);
   }
 }
 

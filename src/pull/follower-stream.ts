@@ -22,6 +22,19 @@ export interface GrowingBlob extends EventEmitter {
   settled(): Promise<void>;
 }
 
+/** Resolves once a download has finished (committed) or failed. */
+export function whenSettled(blob: GrowingBlob): Promise<void> {
+  if (blob.done || blob.failure) return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!blob.done && !blob.failure) return;
+      blob.off('progress', check);
+      resolve();
+    };
+    blob.on('progress', check);
+  });
+}
+
 /** Reads one download's bytes [start, end] as they arrive: from its memory window, else from its file. */
 export class FollowerStream extends Readable {
   private fh: FileHandle | undefined;

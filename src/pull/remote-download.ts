@@ -5,7 +5,7 @@ import type { LeaseStore } from '../db/types.js';
 import type { Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { FollowerStream, type GrowingBlob } from './follower-stream.js';
+import { FollowerStream, whenSettled, type GrowingBlob } from './follower-stream.js';
 
 const POLL_MS = 20;
 /** The lease is looked at every this many polls; the store's file on every poll. */
@@ -49,15 +49,7 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
   }
 
   settled(): Promise<void> {
-    if (this.done || this.failure) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = () => {
-        if (!this.done && !this.failure) return;
-        this.off('progress', check);
-        resolve();
-      };
-      this.on('progress', check);
-    });
+    return whenSettled(this);
   }
 
   private async follow(): Promise<void> {
