@@ -162,7 +162,7 @@ function bundleVerdict(
     return { ok: false, detail: `trust material rejected: ${(err as Error).message}`, predicateTypes: [] };
   }
   try {
-    const found = verifyBundleBytes(bytes, { subject, artifact, source: 'referrer', artifactDigest: 'bundle' }, { material: t.material, keys: t.keys, now: NOW });
+    const found = verifyBundleBytes(bytes, { subject, artifact, source: 'referrer', artifactDigest: 'bundle' }, { roots: t.roots, keys: t.keys, now: NOW });
     const all = [...found.signatures, ...found.attestations];
     const reqs: SignatureRequirement[] = id.identity ? [keylessReq(id)] : Object.keys(keys).map((k) => ({ key: k }));
     const ok = all.some((s) => satisfiesAny(reqs, s));
