@@ -83,7 +83,7 @@ describe('evaluateRule: keyless identity', () => {
     const d = evaluateRule(mitrRule, evidence({ signatures: [keyless('mitr@redhat.com')] }), { now: NOW });
     expect(d.outcome).toBe('allow');
     expect(d.evidence?.matchedSigners).toEqual([
-      expect.objectContaining({ signer: { issuer: 'https://github.com/login/oauth', subject: 'mitr@redhat.com' }, tlog: { logIndex: 42, integratedTime: daysAgo(1) } }),
+      expect.objectContaining({ signer: { issuer: 'https://github.com/login/oauth', subject: 'mitr@redhat.com', roots: ['default'] }, tlog: { logIndex: 42, integratedTime: daysAgo(1) } }),
     ]);
   });
 
