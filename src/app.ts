@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from './config/types.js';
+import { knownRoots } from './config/load.js';
 import { openDatabase } from './db/open-database.js';
 import type { Database } from './db/types.js';
 import { CacheIndex } from './db/cache-index.js';
@@ -181,6 +182,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   app.use('/api/v1', apiRouter({
     db, policies, auth, evaluate, log,
     knownKeys: new Set(Object.keys(config.trust.keys)),
+    knownRoots: knownRoots(config.trust),
     // Read per request: a refreshed trusted root changes it.
     get fingerprint() {
       return gatherer.fingerprint;
@@ -219,5 +221,6 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 function needsTrustedRoot(rule: PolicyRule): boolean {
   if (rule.mode !== 'enforce' && rule.mode !== 'warn') return false;
   const entries = [...(rule.signatures?.anyOf ?? []), ...(rule.provenance?.signedBy.anyOf ?? [])];
-  return entries.some((e) => 'keyless' in e || e.tlog === 'required');
+  // A keyless entry naming another root relies on that file, not on the refreshed default root.
+  return entries.some((e) => ('keyless' in e && !e.keyless.root) || ('key' in e && e.tlog === 'required'));
 }

@@ -17,6 +17,8 @@ export interface ApiDeps {
   policies: PolicyVersions;
   auth: Authenticator;
   knownKeys: ReadonlySet<string>;
+  /** Root names a keyless entry may give (default: only the default root). */
+  knownRoots?: ReadonlySet<string>;
   evaluate: ImageEvaluator;
   fingerprint?: string;
   purge: CachePurge;

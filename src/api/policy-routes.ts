@@ -26,7 +26,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
   r.put('/policy', admins, async (req, res) => {
     const body: unknown = req.body;
     const rules = Array.isArray(body) ? body : isObject(body) ? body.policies : undefined;
-    const checked = validatePolicyRules(rules, d.knownKeys);
+    const checked = validatePolicyRules(rules, d.knownKeys, d.knownRoots);
     if (!checked.rules) {
       sendApiError(res, 400, 'POLICY_INVALID', `the policy has ${checked.errors.length} error(s); the active policy is unchanged`, checked.errors);
       return;
@@ -86,7 +86,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
 
   r.post('/policy/replay', admins, async (req: Request, res: Response) => {
     const body = isObject(req.body) ? req.body : {};
-    const checked = validatePolicyRules(body.policies, d.knownKeys);
+    const checked = validatePolicyRules(body.policies, d.knownKeys, d.knownRoots);
     const errors = [...checked.errors];
     const now = new Date();
     const since = body.since === undefined ? parseTime('7d', now) : typeof body.since === 'string' ? parseTime(body.since, now) : undefined;

@@ -6,6 +6,7 @@ import type { AuthConfig, Config, TokenConfig, TrustConfig, UpstreamConfig } fro
 import { ConfigValidationError, Validator } from './validator.js';
 import { parseDuration, parseSize } from './units.js';
 import { validatePolicyRules } from '../policy/validate.js';
+import { DEFAULT_ROOT } from '../verify/types.js';
 
 const TOP_LEVEL = [
   'listen', 'tls', 'storage', 'database', 'upstreams', 'defaultUpstream', 'policies', 'trust', 'auth', 'audit', 'log',
@@ -14,6 +15,7 @@ const TOP_LEVEL = [
 const UPSTREAM_KEYS = [
   'name', 'url', 'username', 'passwordEnv', 'tagTtl', 'connectTimeout', 'idleTimeout', 'retries',
 ] as const;
+const ROOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const UPSTREAM_NAME_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/;
 
 /** Reads, validates and freezes a config file. Throws ConfigValidationError listing every problem. */
@@ -74,7 +76,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   }
 
   const trust = parseTrust(v, root.trust, at);
-  const policyResult = validatePolicyRules(root.policies ?? [], new Set(Object.keys(trust.keys)));
+  const policyResult = validatePolicyRules(root.policies ?? [], new Set(Object.keys(trust.keys)), knownRoots(trust));
   for (const e of policyResult.errors) v.error(e.path.startsWith('policies') ? e.path : `policies${e.path}`, e.message);
 
   const auth = parseAuth(v, root.auth, env);
@@ -194,9 +196,17 @@ function parseUpstreams(v: Validator, value: unknown, env: NodeJS.ProcessEnv): U
 
 function parseTrust(v: Validator, value: unknown, at: (p: string) => string): TrustConfig {
   const o = v.object(value ?? {}, 'trust') ?? {};
-  v.unknownKeys(o, ['trustedRoot', 'keys', 'verifyTtl'], 'trust');
+  v.unknownKeys(o, ['trustedRoot', 'roots', 'keys', 'verifyTtl'], 'trust');
   const rootValue = v.string(o.trustedRoot ?? 'public-good', 'trust.trustedRoot') ?? 'public-good';
   const trustedRoot = rootValue === 'public-good' ? rootValue : at(rootValue);
+  const roots: Record<string, string> = {};
+  for (const [name, path] of Object.entries(v.object(o.roots ?? {}, 'trust.roots') ?? {})) {
+    const p = `trust.roots.${name}`;
+    if (!ROOT_NAME_RE.test(name) || name === DEFAULT_ROOT) v.error(p, `must be named with letters, digits, ".", "_" or "-", and not "${DEFAULT_ROOT}" (the name of trust.trustedRoot)`);
+    else if (typeof path !== 'string' || !path) v.error(p, 'must be a path to a trusted_root.json or a .jsonl of roots');
+    else if (path === 'public-good') v.error(p, 'must be a file: "public-good" is only for trust.trustedRoot');
+    else roots[name] = at(path);
+  }
   const keys: Record<string, string> = {};
   const keyObj = v.object(o.keys ?? {}, 'trust.keys') ?? {};
   for (const [name, ref] of Object.entries(keyObj)) {
@@ -218,7 +228,12 @@ function parseTrust(v: Validator, value: unknown, at: (p: string) => string): Tr
   const ttlRaw = o.verifyTtl ?? '1h';
   const verifyTtlMs = typeof ttlRaw === 'string' ? parseDuration(ttlRaw) : undefined;
   if (verifyTtlMs === undefined) v.error('trust.verifyTtl', 'must be a duration such as "1h"');
-  return { trustedRoot, keys, verifyTtlMs: verifyTtlMs ?? 3_600_000 };
+  return { trustedRoot, roots, keys, verifyTtlMs: verifyTtlMs ?? 3_600_000 };
+}
+
+/** The root names a keyless entry may give: the default and every trust.roots name. */
+export function knownRoots(trust: TrustConfig): ReadonlySet<string> {
+  return new Set([DEFAULT_ROOT, ...Object.keys(trust.roots ?? {})]);
 }
 
 function parseAuth(v: Validator, value: unknown, env: NodeJS.ProcessEnv): AuthConfig {

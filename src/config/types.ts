@@ -17,6 +17,11 @@ export interface UpstreamConfig {
 export interface TrustConfig {
   /** `public-good` or an absolute path to a Sigstore trusted_root.json. */
   trustedRoot: string;
+  /**
+   * Further roots by name → absolute path of a trusted_root.json or a `.jsonl` of roots (every line trusted
+   * under the name). Keyless entries name one with `root`; without it they use `trustedRoot`.
+   */
+  roots?: Record<string, string>;
   /** Key name → PEM public key. */
   keys: Record<string, string>;
   verifyTtlMs: number;

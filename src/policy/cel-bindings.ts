@@ -69,7 +69,7 @@ function attestationValue(a: VerifiedAttestation): CelInput {
 }
 
 function signerValue(s: Signer): CelInput {
-  return s.type === 'key' ? { type: 'key', key: s.key, issuer: '', subject: '' } : { type: 'keyless', key: '', issuer: s.issuer, subject: s.subject };
+  return s.type === 'key' ? { type: 'key', key: s.key, issuer: '', subject: '' } : { type: 'keyless', key: '', issuer: s.issuer ?? '', subject: s.subject };
 }
 
 function logged(tlog: TlogEvidence | undefined): Record<string, CelInput> {

@@ -52,7 +52,7 @@ export function summarise(input: {
 }
 
 function signerEntry(s: VerifiedSignature | VerifiedAttestation): Record<string, unknown> {
-  const signer = s.signer.type === 'key' ? { key: s.signer.key } : { issuer: s.signer.issuer, subject: s.signer.subject };
+  const signer = s.signer.type === 'key' ? { key: s.signer.key } : { issuer: s.signer.issuer ?? null, subject: s.signer.subject, roots: s.signer.roots };
   const e: Record<string, unknown> = { signer, source: s.source, artifact: s.artifactDigest };
   if (s.tlog) e.tlog = { logIndex: s.tlog.logIndex, integratedTime: s.tlog.integratedTime };
   if (s.timestamp) e.timestamp = s.timestamp;

@@ -1,4 +1,4 @@
-import type { Signer, VerifiedAttestation, VerifiedSignature } from '../verify/types.js';
+import { DEFAULT_ROOT, type Signer, type VerifiedAttestation, type VerifiedSignature } from '../verify/types.js';
 import type { SignatureRequirement } from './types.js';
 import { matchesField } from './identity-match.js';
 
@@ -10,7 +10,15 @@ export function satisfies(req: SignatureRequirement, sig: Pick<VerifiedSignature
   }
   if (sig.signer.type !== 'keyless') return false;
   const id = req.keyless;
-  return matchesField(sig.signer.issuer, id.issuer, id.issuerRegExp) && matchesField(sig.signer.subject, id.subject, id.subjectRegExp);
+  const s = sig.signer;
+  // Evidence records every root the certificate chained to, so naming another root needs no re-verification.
+  if (!(s.roots ?? []).includes(id.root ?? DEFAULT_ROOT)) return false;
+  if (!matchesField(s.issuer, id.issuer, id.issuerRegExp) || !matchesField(s.subject, id.subject, id.subjectRegExp)) return false;
+  const ext = s.extensions ?? {};
+  return (
+    Object.entries(id.extensions ?? {}).every(([name, value]) => matchesField(ext[name], value, undefined)) &&
+    Object.entries(id.extensionsRegExp ?? {}).every(([name, pattern]) => matchesField(ext[name], undefined, pattern))
+  );
 }
 
 export function satisfiesAny(reqs: readonly SignatureRequirement[], sig: Pick<VerifiedSignature, 'signer' | 'tlog'>): boolean {
@@ -18,13 +26,19 @@ export function satisfiesAny(reqs: readonly SignatureRequirement[], sig: Pick<Ve
 }
 
 export function describeSigner(s: Signer): string {
-  return s.type === 'key' ? `key "${s.key}"` : `${s.subject} (issuer ${s.issuer})`;
+  if (s.type === 'key') return `key "${s.key}"`;
+  const roots = s.roots?.length && !(s.roots.length === 1 && s.roots[0] === DEFAULT_ROOT) ? `, root ${s.roots.join('/')}` : '';
+  return `${s.subject} (issuer ${s.issuer ?? 'none'}${roots})`;
 }
 
 export function describeRequirement(r: SignatureRequirement): string {
   if ('key' in r) return `key "${r.key}"${r.tlog === 'required' ? ' with a transparency log entry' : ''}`;
   const id = r.keyless;
   const subj = id.subject ?? `/${id.subjectRegExp}/`;
-  const iss = id.issuer ?? `/${id.issuerRegExp}/`;
-  return `${subj} (issuer ${iss})`;
+  const iss = id.issuer ?? (id.issuerRegExp === undefined ? 'any' : `/${id.issuerRegExp}/`);
+  const exts = [
+    ...Object.entries(id.extensions ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...Object.entries(id.extensionsRegExp ?? {}).map(([k, v]) => `${k}=/${v}/`),
+  ];
+  return `${subj} (issuer ${iss}${id.root ? `, root ${id.root}` : ''}${exts.length ? `, ${exts.join(', ')}` : ''})`;
 }

@@ -3,10 +3,17 @@
 export type PolicyMode = 'enforce' | 'warn' | 'allow' | 'deny';
 
 export interface IdentityMatch {
+  /** A name under trust.roots the certificate must chain to; without it, trust.trustedRoot. */
+  root?: string;
+  /** Without issuer and issuerRegExp, certificates that carry no issuer extension also match. */
   issuer?: string;
   issuerRegExp?: string;
   subject?: string;
   subjectRegExp?: string;
+  /** Fulcio certificate extensions by sigstore-go name (`sourceRepositoryURI`, …): exact values. */
+  extensions?: Record<string, string>;
+  /** The same names: patterns that must match the whole value. */
+  extensionsRegExp?: Record<string, string>;
 }
 
 export type SignatureRequirement =

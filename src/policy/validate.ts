@@ -1,6 +1,8 @@
 import type { PolicyRule } from './types.js';
 import { regExpError } from './identity-match.js';
 import { validateAttestations, validateCondition } from './validate-conditions.js';
+import { FULCIO_EXTENSION_NAMES } from '../verify/fulcio-extensions.js';
+import { DEFAULT_ROOT } from '../verify/types.js';
 
 export interface RuleError {
   path: string;
@@ -9,7 +11,8 @@ export interface RuleError {
 
 const MODES = ['enforce', 'warn', 'allow', 'deny'];
 const RULE_KEYS = ['name', 'match', 'mode', 'signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays'];
-const IDENTITY_KEYS = ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp'];
+const IDENTITY_STRINGS = ['root', 'issuer', 'issuerRegExp', 'subject', 'subjectRegExp'];
+const IDENTITY_KEYS = [...IDENTITY_STRINGS, 'extensions', 'extensionsRegExp'];
 const PROVENANCE_KEYS = ['signedBy', 'builderId', 'builderIdRegExp', 'sourceRepository', 'sourceRepositoryRegExp', 'sourceBranch', 'sourceBranchRegExp'];
 
 /**
@@ -17,7 +20,12 @@ const PROVENANCE_KEYS = ['signedBy', 'builderId', 'builderIdRegExp', 'sourceRepo
  * `policies[2].signatures.anyOf[0].keyless.subjectRegExp`). Returns the rules only when there are no errors.
  * The config loader and the admin API both use it, so a rule that loads is a rule that evaluates.
  */
-export function validatePolicyRules(rules: unknown, knownKeys: ReadonlySet<string> = new Set()): { rules?: PolicyRule[]; errors: RuleError[] } {
+export function validatePolicyRules(
+  rules: unknown,
+  knownKeys: ReadonlySet<string> = new Set(),
+  knownRoots: ReadonlySet<string> = new Set([DEFAULT_ROOT]),
+): { rules?: PolicyRule[]; errors: RuleError[] } {
+  const known: KnownNames = { keys: knownKeys, roots: knownRoots };
   const errors: RuleError[] = [];
   const err = (path: string, message: string) => errors.push({ path, message });
   if (!Array.isArray(rules)) {
@@ -41,11 +49,11 @@ export function validatePolicyRules(rules: unknown, knownKeys: ReadonlySet<strin
       if (!isObject(rule.signatures)) err(`${at}.signatures`, 'must be an object with anyOf');
       else {
         unknownKeys(rule.signatures, ['anyOf'], `${at}.signatures`, err);
-        requirements(rule.signatures.anyOf, `${at}.signatures.anyOf`, knownKeys, err);
+        requirements(rule.signatures.anyOf, `${at}.signatures.anyOf`, known, err);
       }
     }
-    if (rule.provenance !== undefined) provenance(rule.provenance, `${at}.provenance`, knownKeys, err);
-    if (rule.attestations !== undefined) validateAttestations(rule.attestations, `${at}.attestations`, err, (l, p, e) => requirements(l, p, knownKeys, e));
+    if (rule.provenance !== undefined) provenance(rule.provenance, `${at}.provenance`, known, err);
+    if (rule.attestations !== undefined) validateAttestations(rule.attestations, `${at}.attestations`, err, (l, p, e) => requirements(l, p, known, e));
     if (rule.condition !== undefined) validateCondition(rule.condition, 'rule', `${at}.condition`, err);
     if (rule.maxAgeDays !== undefined && (typeof rule.maxAgeDays !== 'number' || !Number.isFinite(rule.maxAgeDays) || rule.maxAgeDays <= 0)) {
       err(`${at}.maxAgeDays`, 'must be a positive number of days');
@@ -59,8 +67,12 @@ export function validatePolicyRules(rules: unknown, knownKeys: ReadonlySet<strin
 }
 
 type Err = (path: string, message: string) => void;
+interface KnownNames {
+  keys: ReadonlySet<string>;
+  roots: ReadonlySet<string>;
+}
 
-function requirements(list: unknown, at: string, knownKeys: ReadonlySet<string>, err: Err): void {
+function requirements(list: unknown, at: string, known: KnownNames, err: Err): void {
   if (!Array.isArray(list) || list.length === 0) return err(at, 'must be a non-empty array');
   list.forEach((req, j) => {
     const p = `${at}[${j}]`;
@@ -71,7 +83,7 @@ function requirements(list: unknown, at: string, knownKeys: ReadonlySet<string>,
     if (hasKey) {
       unknownKeys(req, ['key', 'tlog'], p, err);
       if (typeof req.key !== 'string' || !req.key) err(`${p}.key`, 'must be a key name');
-      else if (!knownKeys.has(req.key)) err(`${p}.key`, `unknown key "${req.key}" (not in trust.keys)`);
+      else if (!known.keys.has(req.key)) err(`${p}.key`, `unknown key "${req.key}" (not in trust.keys)`);
       if (req.tlog !== undefined && req.tlog !== 'required' && req.tlog !== 'optional') err(`${p}.tlog`, 'must be "required" or "optional"');
       return;
     }
@@ -79,22 +91,39 @@ function requirements(list: unknown, at: string, knownKeys: ReadonlySet<string>,
     unknownKeys(req, ['keyless'], p, err);
     if (!isObject(id)) return err(`${p}.keyless`, 'must be an object');
     unknownKeys(id, IDENTITY_KEYS, `${p}.keyless`, err);
-    for (const k of IDENTITY_KEYS) {
+    for (const k of IDENTITY_STRINGS) {
       if (id[k] !== undefined && (typeof id[k] !== 'string' || !id[k])) err(`${p}.keyless.${k}`, 'must be a non-empty string');
     }
-    if (id.issuer === undefined && id.issuerRegExp === undefined) err(`${p}.keyless`, 'needs issuer or issuerRegExp');
+    if (typeof id.root === 'string' && id.root && !known.roots.has(id.root)) {
+      err(`${p}.keyless.root`, `unknown root "${id.root}" (not "${DEFAULT_ROOT}" or in trust.roots)`);
+    }
     if (id.subject === undefined && id.subjectRegExp === undefined) err(`${p}.keyless`, 'needs subject or subjectRegExp');
     for (const k of ['issuerRegExp', 'subjectRegExp']) regexp(id[k], `${p}.keyless.${k}`, err);
+    extensions(id.extensions, `${p}.keyless.extensions`, false, err);
+    extensions(id.extensionsRegExp, `${p}.keyless.extensionsRegExp`, true, err);
   });
 }
 
-function provenance(prov: unknown, at: string, knownKeys: ReadonlySet<string>, err: Err): void {
+/** Names as sigstore-go gives Fulcio's extensions; values non-empty strings, or whole-string patterns. */
+function extensions(value: unknown, at: string, patterns: boolean, err: Err): void {
+  if (value === undefined) return;
+  if (!isObject(value) || Object.keys(value).length === 0) return err(at, 'must be an object of extension names to values');
+  for (const [name, v] of Object.entries(value)) {
+    const p = `${at}.${name}`;
+    if (name === 'issuer') err(p, 'the issuer is matched by keyless.issuer / issuerRegExp');
+    else if (!FULCIO_EXTENSION_NAMES.includes(name)) err(p, `unknown certificate extension (known: ${FULCIO_EXTENSION_NAMES.join(', ')})`);
+    else if (typeof v !== 'string' || !v) err(p, 'must be a non-empty string');
+    else if (patterns) regexp(v, p, err);
+  }
+}
+
+function provenance(prov: unknown, at: string, known: KnownNames, err: Err): void {
   if (!isObject(prov)) return err(at, 'must be an object');
   unknownKeys(prov, PROVENANCE_KEYS, at, err);
   if (!isObject(prov.signedBy)) err(`${at}.signedBy`, 'must be an object with anyOf');
   else {
     unknownKeys(prov.signedBy, ['anyOf'], `${at}.signedBy`, err);
-    requirements(prov.signedBy.anyOf, `${at}.signedBy.anyOf`, knownKeys, err);
+    requirements(prov.signedBy.anyOf, `${at}.signedBy.anyOf`, known, err);
   }
   for (const k of PROVENANCE_KEYS.slice(1)) {
     if (prov[k] !== undefined && (typeof prov[k] !== 'string' || !prov[k])) err(`${at}.${k}`, 'must be a non-empty string');

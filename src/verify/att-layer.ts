@@ -7,6 +7,7 @@ import { verifyWithKey } from './key-signature.js';
 import { readLegacyMaterial, type VerifyContext } from './legacy-annotations.js';
 import { checkDsse001, checkEntryKey, checkIntoto001, tlogEvidence, toTlogEntryJson, verifySet, type RekorBundle } from './rekor-bundle.js';
 import type { LegacyLayer } from './sig-layer.js';
+import { chainedRoots, verifySetUnderRoots } from './root-attempts.js';
 import { runSigstore } from './sigstore-run.js';
 import { parseStatement, provenanceFacts, statementFacts, type Statement } from './statement.js';
 import { VerifyFailure } from './verify-error.js';
@@ -67,11 +68,11 @@ export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDige
 
   if (m.cert) {
     let manualTlog = false;
-    if (m.rekor) {
-      verifySet(m.rekor, ctx.material, ctx.now);
-      checkEntryKey(m.rekor, m.cert.identity.publicKey);
-      if (m.rekor.entry.kind === 'intoto' && m.rekor.entry.apiVersion === '0.0.1') {
-        checkIntoto001(m.rekor, sha256Hex(layer.blob), payloadHex);
+    const rekor = m.rekor;
+    if (rekor) {
+      checkEntryKey(rekor, m.cert.identity.publicKey);
+      if (rekor.entry.kind === 'intoto' && rekor.entry.apiVersion === '0.0.1') {
+        checkIntoto001(rekor, sha256Hex(layer.blob), payloadHex);
         manualTlog = true;
       } else if (cosigned) {
         manualTlog = true;
@@ -83,27 +84,28 @@ export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDige
     for (const [i, signature] of env.signatures.entries()) {
       // Only a signature the certificate's key made can verify; skip the others without a sigstore run.
       if (cosigned && !verifyWithKey(m.cert.identity.publicKey, pae, signature)) continue;
+      const bundle = {
+        mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
+        verificationMaterial: {
+          x509CertificateChain: { certificates: [{ rawBytes: m.cert.der.toString('base64') }] },
+          tlogEntries: rekor ? [toTlogEntryJson(rekor)] : [],
+        },
+        dsseEnvelope: { ...env.json, signatures: [(env.json.signatures as unknown[])[i]] },
+      };
+      let chained;
       try {
-        runSigstore(ctx.material, {
-          bundle: {
-            mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
-            verificationMaterial: {
-              x509CertificateChain: { certificates: [{ rawBytes: m.cert.der.toString('base64') }] },
-              tlogEntries: m.rekor ? [toTlogEntryJson(m.rekor)] : [],
-            },
-            dsseEnvelope: { ...env.json, signatures: [(env.json.signatures as unknown[])[i]] },
-          },
-          tlogThreshold: m.rekor && !manualTlog ? 1 : 0,
-          timestampThreshold: 1,
-          tlogCheckedByCaller: manualTlog,
+        chained = chainedRoots(ctx.roots, (root) => {
+          if (rekor && root.hasTlogs) verifySet(rekor, root.material, ctx.now);
+          runSigstore(root, { bundle, tlogThreshold: rekor && !manualTlog ? 1 : 0, timestampThreshold: 1, tlogCheckedByCaller: manualTlog });
         });
       } catch (err) {
         failures.push(err);
         continue;
       }
-      if (m.rekor && cosigned && m.rekor.entry.kind === 'dsse') checkDsse001(m.rekor, signature, payloadHex, env.signatures.length);
-      const signer = { type: 'keyless' as const, issuer: m.cert.identity.issuer, subject: m.cert.identity.subject };
-      return [attestation(statement, env, artifactDigest, signer, m.rekor && tlogEvidence(m.rekor))];
+      if (rekor && cosigned && rekor.entry.kind === 'dsse') checkDsse001(rekor, signature, payloadHex, env.signatures.length);
+      const { issuer, subject, extensions } = m.cert.identity;
+      const signer = { type: 'keyless' as const, ...(issuer !== undefined && { issuer }), subject, roots: chained.roots, extensions };
+      return [attestation(statement, env, artifactDigest, signer, rekor && chained.tlogVerified ? tlogEvidence(rekor) : undefined)];
     }
     if (failures[0]) throw failures[0];
     throw new VerifyFailure('SIGNATURE_INVALID', 'no envelope signature verifies with the certificate key');
@@ -121,7 +123,7 @@ export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDige
   }
   let tlog: TlogEvidence | undefined;
   if (m.rekor) {
-    tlog = verifySet(m.rekor, ctx.material, ctx.now);
+    tlog = verifySetUnderRoots(m.rekor, ctx.roots, ctx.now);
     for (const { key, signature } of matched) {
       checkKeyedBody(m.rekor, signature, layer.blob, payloadHex, env.signatures.length);
       checkEntryKey(m.rekor, key);

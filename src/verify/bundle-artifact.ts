@@ -4,6 +4,7 @@ import type { ArtifactSourceKind, Signer, TlogEvidence, VerifiedAttestation, Ver
 import { certIdentity } from './certificate-identity.js';
 import type { VerifyContext } from './legacy-annotations.js';
 import { tsaTime } from './legacy-annotations.js';
+import { chainedRoots, underSomeRoot } from './root-attempts.js';
 import { parseBundle, runSigstore } from './sigstore-run.js';
 import { parseStatement, provenanceFacts, statementFacts, type ExpectedSubject } from './statement.js';
 import { VerifyFailure, toReason } from './verify-error.js';
@@ -35,8 +36,9 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 const HASHES: Record<string, string> = { SHA2_256: 'sha256', SHA2_384: 'sha384', SHA2_512: 'sha512' };
 
 /**
- * Verifies one Sigstore bundle about a subject. Keyless bundles are checked against the trusted root;
- * key bundles against every configured key (one result per key that verifies). Throws VerifyFailure.
+ * Verifies one Sigstore bundle about a subject. Keyless bundles are checked under every trusted root (the
+ * signer records those it chained to); key bundles against every configured key (one result per key that
+ * verifies). Throws VerifyFailure.
  */
 export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: VerifyContext): BundleEvidence {
   let json: any;
@@ -57,12 +59,15 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
     }
   }
   const signers: Signer[] = [];
+  let tlogVerified = tlogCount > 0;
   const vm = bundle.verificationMaterial.content;
   if (vm.$case === 'publicKey') {
     const failures: string[] = [];
     for (const [name, key] of ctx.keys) {
       try {
-        runSigstore(ctx.material, { bundle: json, artifact: target.artifact, key, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 0 });
+        underSomeRoot(ctx.roots, tlogCount > 0, (root) =>
+          runSigstore(root, { bundle: json, artifact: target.artifact, key, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 0 }),
+        );
         signers.push({ type: 'key', key: name });
       } catch (err) {
         failures.push(toReason(err));
@@ -77,11 +82,16 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
     const der = vm.$case === 'certificate' ? vm.certificate.rawBytes : vm.x509CertificateChain.certificates[0]?.rawBytes;
     if (!der) throw new VerifyFailure('MALFORMED', 'bundle has an empty certificate chain');
     const id = certIdentity(Buffer.from(der));
-    runSigstore(ctx.material, { bundle: json, artifact: target.artifact, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 1 });
-    signers.push({ type: 'keyless', issuer: id.issuer, subject: id.subject });
+    const chained = chainedRoots(ctx.roots, (root) =>
+      runSigstore(root, { bundle: json, artifact: target.artifact, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 1 }),
+    );
+    tlogVerified &&= chained.tlogVerified;
+    const { issuer, subject, extensions } = id;
+    signers.push({ type: 'keyless', ...(issuer !== undefined && { issuer }), subject, roots: chained.roots, extensions });
   }
 
-  const tlog = tlogOf(bundle);
+  // A log entry only a root without logs accepted (by ignoring it) is no evidence of logging.
+  const tlog = tlogVerified ? tlogOf(bundle) : undefined;
   const tsa = bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps[0];
   const timestamp = tsa ? tsaTime(Buffer.from(tsa.signedTimestamp).toString('base64')) : undefined;
   const out: BundleEvidence = { signatures: [], attestations: [] };

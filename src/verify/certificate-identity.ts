@@ -1,5 +1,6 @@
 import { X509Certificate as NodeX509, createPublicKey, type KeyObject } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
+import { readFulcioExtensions } from './fulcio-extensions.js';
 import { VerifyFailure } from './verify-error.js';
 
 const OID_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
@@ -8,15 +9,18 @@ const OID_SAN = '2.5.29.17';
 const EKU_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 
 export interface CertIdentity {
-  issuer: string;
+  /** Absent on certificates without an OIDC issuer extension (GitHub's long-lived release-attestation certificate). */
+  issuer?: string;
   subject: string;
+  /** Fulcio extensions by sigstore-go name (`sourceRepositoryURI`, …). */
+  extensions: Record<string, string>;
   publicKey: KeyObject;
 }
 
 /**
  * Reads the signer identity of a Fulcio leaf: issuer from OID .1.8 (DER UTF8String) falling back to .1.1
- * (raw), subject = the SAN (URI, email, or otherName such as Fulcio's username SAN). Also enforces the
- * codeSigning EKU that sigstore-js does not check.
+ * (raw), subject = the SAN (URI, email, or otherName such as Fulcio's username SAN), and the Fulcio
+ * extensions. Also enforces the codeSigning EKU that sigstore-js does not check.
  */
 export function certIdentity(der: Buffer): CertIdentity {
   let cert: X509Certificate;
@@ -32,10 +36,10 @@ export function certIdentity(der: Buffer): CertIdentity {
     throw new VerifyFailure('CERT_CHAIN', 'leaf certificate lacks the codeSigning extended key usage');
   }
   const issuer = readIssuer(cert);
-  if (!issuer) throw new VerifyFailure('CERT_CHAIN', 'certificate has no OIDC issuer extension');
   const subject = readSan(cert);
   if (!subject) throw new VerifyFailure('CERT_CHAIN', 'certificate has no URI, email or otherName SAN');
-  return { issuer, subject, publicKey: createPublicKey(node.publicKey.export({ type: 'spki', format: 'pem' })) };
+  const publicKey = createPublicKey(node.publicKey.export({ type: 'spki', format: 'pem' }));
+  return { ...(issuer ? { issuer } : {}), subject, extensions: readFulcioExtensions(cert), publicKey };
 }
 
 function readIssuer(cert: X509Certificate): string | undefined {

@@ -9,10 +9,11 @@ import { readImageFacts } from './config-created.js';
 import { toReason } from './verify-error.js';
 
 /**
- * Marks what evidence records beyond the trust material: evidence cached before image facts and predicates
- * were kept would leave conditions without their inputs, so it is gathered again rather than reused.
+ * Marks what evidence records beyond the trust material: evidence cached before image facts, predicates,
+ * the roots a certificate chained to and its extensions were kept would leave conditions and keyless
+ * entries without their inputs, so it is gathered again rather than reused.
  */
-export const EVIDENCE_FORMAT = '+facts';
+export const EVIDENCE_FORMAT = '+facts+roots';
 
 /**
  * Builds the gatherer from trust configuration. Loading happens here, so bad trust material fails at start.
@@ -22,7 +23,7 @@ export function createEvidenceGatherer(
   trust: TrustConfig | LoadedTrust | TrustSource,
   clock: () => Date = () => new Date(),
 ): EvidenceGatherer {
-  const source: TrustSource = 'current' in trust ? trust : constantTrust('material' in trust ? trust : loadTrust(trust));
+  const source: TrustSource = 'current' in trust ? trust : constantTrust('fingerprint' in trust ? trust : loadTrust(trust));
   return {
     get fingerprint() {
       return `${source.current().fingerprint}${EVIDENCE_FORMAT}`;
@@ -43,7 +44,7 @@ function constantTrust(loaded: LoadedTrust): TrustSource {
 export async function gatherEvidence(subject: SubjectManifest, source: ArtifactSource, trust: LoadedTrust, now: Date): Promise<Evidence> {
   const evidence: Evidence = { subject: subject.digest, signatures: [], attestations: [], rejected: [], collectedAt: now.toISOString() };
   const guarded = new GuardedSource(source);
-  const ctx: VerifyContext = { material: trust.material, keys: trust.keys, now };
+  const ctx: VerifyContext = { roots: trust.roots, keys: trust.keys, now };
   try {
     const [sig, att, refs, config] = await Promise.all([
       gatherLegacyTag('sig', subject.digest, guarded, ctx),

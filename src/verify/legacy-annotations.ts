@@ -1,8 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { RFC3161Timestamp } from '@sigstore/core';
-import type { TrustMaterial } from '@sigstore/verify';
 import { certIdentity, pemToDers, type CertIdentity } from './certificate-identity.js';
 import { parseRekorBundle, type RekorBundle } from './rekor-bundle.js';
+import type { TrustRoot } from './trust-material.js';
 import { VerifyFailure } from './verify-error.js';
 
 /** Layer annotations cosign writes on `.sig` / `.att` layers (keys as in cosign's code, not its spec prose). */
@@ -22,7 +22,8 @@ export interface LegacyMaterial {
 }
 
 export interface VerifyContext {
-  material: TrustMaterial;
+  /** Every configured root, the default first: keyless signatures are checked under each. */
+  roots: readonly TrustRoot[];
   keys: ReadonlyMap<string, KeyObject>;
   now: Date;
 }

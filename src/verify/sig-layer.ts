@@ -4,6 +4,7 @@ import type { TlogEvidence, VerifiedSignature } from './types.js';
 import { verifyWithKey } from './key-signature.js';
 import { ANN, readLegacyMaterial, tsaTime, type VerifyContext } from './legacy-annotations.js';
 import { checkEntryKey, checkHashedRekord, tlogEvidence, toTlogEntryJson, verifySet } from './rekor-bundle.js';
+import { chainedRoots, verifySetUnderRoots } from './root-attempts.js';
 import { runSigstore } from './sigstore-run.js';
 import { VerifyFailure } from './verify-error.js';
 
@@ -18,7 +19,7 @@ export interface LegacyLayer {
 /**
  * Verifies one layer of a cosign `.sig` manifest: the simple-signing claim must name the subject, and the
  * signature must verify with a configured key (each matching key yields a signature) or with a Fulcio
- * certificate chained to the trusted root at a verified log or TSA time. Throws VerifyFailure.
+ * certificate chained to a trusted root at a verified log or TSA time. Throws VerifyFailure.
  */
 export function verifySigLayer(layer: LegacyLayer, subject: Digest, artifactDigest: string, ctx: VerifyContext): VerifiedSignature[] {
   if (layer.mediaType !== MEDIA_TYPES.cosignSimpleSigning) {
@@ -32,35 +33,35 @@ export function verifySigLayer(layer: LegacyLayer, subject: Digest, artifactDige
   const payloadHex = sha256Hex(layer.blob);
 
   if (m.cert) {
-    if (m.rekor) {
-      // Checked here as well as by sigstore-js: this also refuses integrated times in the future.
-      verifySet(m.rekor, ctx.material, ctx.now);
-      checkEntryKey(m.rekor, m.cert.identity.publicKey);
-      if (m.rekor.entry.kind !== 'hashedrekord') throw new VerifyFailure('UNSUPPORTED', `Rekor entry kind ${m.rekor.entry.kind} ${m.rekor.entry.apiVersion}`);
+    const rekor = m.rekor;
+    if (rekor) {
+      checkEntryKey(rekor, m.cert.identity.publicKey);
+      if (rekor.entry.kind !== 'hashedrekord') throw new VerifyFailure('UNSUPPORTED', `Rekor entry kind ${rekor.entry.kind} ${rekor.entry.apiVersion}`);
     }
-    runSigstore(ctx.material, {
-      bundle: {
-        mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
-        verificationMaterial: {
-          x509CertificateChain: { certificates: [{ rawBytes: m.cert.der.toString('base64') }] },
-          tlogEntries: m.rekor ? [toTlogEntryJson(m.rekor)] : [],
-          timestampVerificationData: { rfc3161Timestamps: m.rfc3161 ? [{ signedTimestamp: m.rfc3161 }] : [] },
-        },
-        messageSignature: {
-          messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(payloadHex, 'hex').toString('base64') },
-          signature: sigB64,
-        },
+    const bundle = {
+      mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
+      verificationMaterial: {
+        x509CertificateChain: { certificates: [{ rawBytes: m.cert.der.toString('base64') }] },
+        tlogEntries: rekor ? [toTlogEntryJson(rekor)] : [],
+        timestampVerificationData: { rfc3161Timestamps: m.rfc3161 ? [{ signedTimestamp: m.rfc3161 }] : [] },
       },
-      artifact: layer.blob,
-      tlogThreshold: m.rekor ? 1 : 0,
-      timestampThreshold: 1,
+      messageSignature: {
+        messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(payloadHex, 'hex').toString('base64') },
+        signature: sigB64,
+      },
+    };
+    const chained = chainedRoots(ctx.roots, (root) => {
+      // Checked here as well as by sigstore-js: this also refuses integrated times in the future.
+      if (rekor && root.hasTlogs) verifySet(rekor, root.material, ctx.now);
+      runSigstore(root, { bundle, artifact: layer.blob, tlogThreshold: rekor ? 1 : 0, timestampThreshold: 1 });
     });
+    const { issuer, subject, extensions } = m.cert.identity;
     const sig: VerifiedSignature = {
       source: 'sig-tag',
       artifactDigest,
-      signer: { type: 'keyless', issuer: m.cert.identity.issuer, subject: m.cert.identity.subject },
+      signer: { type: 'keyless', ...(issuer !== undefined && { issuer }), subject, roots: chained.roots, extensions },
     };
-    if (m.rekor) sig.tlog = tlogEvidence(m.rekor);
+    if (rekor && chained.tlogVerified) sig.tlog = tlogEvidence(rekor);
     const ts = m.rfc3161 ? tsaTime(m.rfc3161) : undefined;
     if (ts) sig.timestamp = ts;
     return [sig];
@@ -72,7 +73,7 @@ export function verifySigLayer(layer: LegacyLayer, subject: Digest, artifactDige
   let tlog: TlogEvidence | undefined;
   if (m.rekor) {
     // A log entry that is present must be genuine and about this signature, or the layer is rejected.
-    tlog = verifySet(m.rekor, ctx.material, ctx.now);
+    tlog = verifySetUnderRoots(m.rekor, ctx.roots, ctx.now);
     checkHashedRekord(m.rekor, signature, layer.blob);
     for (const [, key] of matched) checkEntryKey(m.rekor, key);
   }

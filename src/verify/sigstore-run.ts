@@ -2,6 +2,7 @@ import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { dsse } from '@sigstore/core';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { Verifier, toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
+import type { RootInstance } from './trusted-root-file.js';
 import { VerifyFailure } from './verify-error.js';
 
 export interface SigstoreRun {
@@ -30,15 +31,28 @@ export function parseBundle(json: unknown): Bundle {
 
 /**
  * Runs sigstore-js's verifier (timestamps, certificate chain at each timestamp, SCTs, tlog SET/inclusion
- * proof and body, signature) without any identity policy: identities are compared by the policy layer.
+ * proof and body, signature) under one trusted root, without any identity policy: identities are compared
+ * by the policy layer. What the root lists decides what is required: SCTs only when it lists CT logs; a
+ * root without transparency logs cannot vouch for a log entry, so its time must come from its own
+ * timestamp authorities.
  */
-export function runSigstore(material: TrustMaterial, run: SigstoreRun): void {
+export function runSigstore(root: RootInstance, run: SigstoreRun): void {
   const bundle = parseBundle(run.bundle);
   let entity: SignedEntity = toSignedEntity(bundle, run.artifact);
   if (run.tlogCheckedByCaller) entity = { ...entity, tlogEntries: [] };
+  let { tlogThreshold, timestampThreshold } = run;
+  if (!root.hasTlogs) {
+    entity = { ...entity, tlogEntries: [], timestamps: entity.timestamps.filter((t) => t.$case === 'timestamp-authority') };
+    tlogThreshold = 0;
+  }
   if (entity.key.$case === 'certificate' && entity.timestamps.length === 0) {
     // sigstore-js would crash with a TypeError: a short-lived certificate needs a verified time.
-    throw new VerifyFailure('TIMESTAMP', 'no transparency log entry or trusted timestamp for the certificate');
+    throw new VerifyFailure(
+      'TIMESTAMP',
+      root.hasTlogs
+        ? 'no transparency log entry or trusted timestamp for the certificate'
+        : 'no RFC 3161 timestamp for the certificate (its root lists no transparency log)',
+    );
   }
   if (run.key?.asymmetricKeyType === 'ed25519' && bundle.content.$case === 'messageSignature' && run.artifact) {
     // sigstore-js verifies message signatures with a hash algorithm, which pure Ed25519 rejects.
@@ -61,17 +75,13 @@ export function runSigstore(material: TrustMaterial, run: SigstoreRun): void {
   }
   const key = run.key;
   const tm: TrustMaterial = {
-    ...material,
+    ...root.material,
     publicKey: (hint: string) => {
       if (!key) throw new VerifyFailure('UNTRUSTED_KEY', `no configured key for hint "${hint}"`);
       return { publicKey: key, validFor: () => true };
     },
   };
-  const verifier = new Verifier(tm, {
-    tlogThreshold: run.tlogThreshold,
-    timestampThreshold: run.timestampThreshold,
-    ctlogThreshold: 1,
-  });
+  const verifier = new Verifier(tm, { tlogThreshold, timestampThreshold, ctlogThreshold: root.hasCtlogs ? 1 : 0 });
   verifier.verify(entity);
 }
 

@@ -2,27 +2,45 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import type { TrustConfig } from '../config/types.js';
+import { parseRootFile, TrustMaterialError, type RootInstance } from './trusted-root-file.js';
+import { DEFAULT_ROOT } from './types.js';
 
-/** Trust material loaded once at start: the Sigstore trusted root plus the operator's named keys. */
+export { parseTrustedRoot, TrustMaterialError, type RootInstance } from './trusted-root-file.js';
+
+export { DEFAULT_ROOT } from './types.js';
+
+/** A named trusted root: every root its file lists (a `.jsonl` lists several) is trusted under the name. */
+export interface TrustRoot {
+  name: string;
+  instances: RootInstance[];
+}
+
+/** Trust material loaded once at start: the trusted roots plus the operator's named keys. */
 export interface LoadedTrust {
-  /** Trust material for sigstore-js; `publicKey` is replaced per verification. */
-  material: TrustMaterial;
+  /** The default root first, then `trust.roots` by name. */
+  roots: TrustRoot[];
   keys: ReadonlyMap<string, KeyObject>;
+  /** Covers every root and key: evidence gathered under other trust material is stale. */
   fingerprint: string;
 }
 
-export class TrustMaterialError extends Error {
-  override readonly name = 'TrustMaterialError';
-}
-
-const ROOT_MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.trustedroot(\.v0\.\d+)?\+json(;version=0\.\d+)?$/;
 const SEEDS_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
 
-export function loadTrust(config: TrustConfig, rootBytes: Buffer = readRootBytes(config.trustedRoot)): LoadedTrust {
-  const material = parseTrustedRoot(rootBytes, config.trustedRoot);
+/**
+ * Loads every root and key, failing with the path of the first that does not load (fail closed: the proxy
+ * does not start with a root missing). `defaultRootBytes` replaces the default root's file (a refreshed
+ * public-good root).
+ */
+export function loadTrust(config: TrustConfig, defaultRootBytes: Buffer = readRootBytes(config.trustedRoot)): LoadedTrust {
+  const sources = [{ name: DEFAULT_ROOT, label: config.trustedRoot, bytes: defaultRootBytes }];
+  for (const name of Object.keys(config.roots ?? {}).sort()) {
+    if (!name.trim() || name === DEFAULT_ROOT) throw new TrustMaterialError(`trust.roots: "${name}" is not a usable root name`);
+    const path = config.roots![name]!;
+    const label = `trust.roots.${name} (${path})`;
+    sources.push({ name, label, bytes: readFile(path, label) });
+  }
+  const roots = sources.map((s) => ({ name: s.name, instances: parseRootFile(s.bytes, s.label) }));
   const keys = new Map<string, KeyObject>();
   const keyPrints: string[] = [];
   for (const name of Object.keys(config.keys).sort()) {
@@ -30,12 +48,9 @@ export function loadTrust(config: TrustConfig, rootBytes: Buffer = readRootBytes
     keys.set(name, key);
     keyPrints.push(`${name}=${key.export({ type: 'spki', format: 'der' }).toString('base64')}`);
   }
-  const fingerprint = createHash('sha256')
-    .update(createHash('sha256').update(rootBytes).digest('hex'))
-    .update('\n')
-    .update(keyPrints.join('\n'))
-    .digest('hex');
-  return { material, keys, fingerprint };
+  const rootPrints = sources.map((s) => `${s.name}=${createHash('sha256').update(s.bytes).digest('hex')}`);
+  const fingerprint = createHash('sha256').update(rootPrints.join('\n')).update('\n\n').update(keyPrints.join('\n')).digest('hex');
+  return { roots, keys, fingerprint };
 }
 
 /** "public-good" is the copy embedded in @sigstore/tuf's seeds.json: shipped with the code, never fetched. */
@@ -49,61 +64,15 @@ function readRootBytes(source: string): Buffer {
     return Buffer.from(encoded, 'base64');
   }
   if (!isAbsolute(source)) throw new TrustMaterialError(`trust.trustedRoot must be "public-good" or an absolute path, got "${source}"`);
-  try {
-    return readFileSync(source);
-  } catch (err) {
-    throw new TrustMaterialError(`cannot read trusted root ${source}: ${(err as Error).message}`);
-  }
+  return readFile(source, 'trusted root');
 }
 
-/**
- * Parses and checks a trusted_root.json. sigstore-js treats a missing validity start as "since the epoch",
- * which would trust a log or CA for signatures made before it existed, so every authority must state it.
- */
-export function parseTrustedRoot(bytes: Buffer, label = 'trusted root'): TrustMaterial {
-  let json: Record<string, unknown>;
+function readFile(path: string, label: string): Buffer {
+  if (!isAbsolute(path)) throw new TrustMaterialError(`${label} must be an absolute path`);
   try {
-    json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    throw new TrustMaterialError(`${label} is not valid JSON`);
-  }
-  if (typeof json.mediaType !== 'string' || !ROOT_MEDIA_TYPE.test(json.mediaType)) {
-    throw new TrustMaterialError(`${label}: unsupported mediaType ${JSON.stringify(json.mediaType)}`);
-  }
-  let root: TrustedRoot;
-  try {
-    root = TrustedRoot.fromJSON(json);
+    return readFileSync(path);
   } catch (err) {
-    throw new TrustMaterialError(`${label}: ${(err as Error).message}`);
-  }
-  const problems: string[] = [];
-  root.tlogs.forEach((t, i) => {
-    if (!t.publicKey?.rawBytes?.length) problems.push(`tlogs[${i}] has no public key`);
-    else if (!t.publicKey.validFor?.start) problems.push(`tlogs[${i}].publicKey.validFor.start is missing`);
-    if (!t.logId?.keyId?.length) problems.push(`tlogs[${i}] has no logId`);
-  });
-  root.ctlogs.forEach((t, i) => {
-    if (!t.publicKey?.rawBytes?.length) problems.push(`ctlogs[${i}] has no public key`);
-    else if (!t.publicKey.validFor?.start) problems.push(`ctlogs[${i}].publicKey.validFor.start is missing`);
-  });
-  root.certificateAuthorities.forEach((ca, i) => {
-    if (!ca.certChain?.certificates.length) problems.push(`certificateAuthorities[${i}] has no certificates`);
-    if (!ca.validFor?.start) problems.push(`certificateAuthorities[${i}].validFor.start is missing`);
-  });
-  root.timestampAuthorities.forEach((ca, i) => {
-    if (!ca.certChain?.certificates.length) problems.push(`timestampAuthorities[${i}] has no certificates`);
-    if (!ca.validFor?.start) problems.push(`timestampAuthorities[${i}].validFor.start is missing`);
-  });
-  if (root.tlogs.length + root.certificateAuthorities.length + root.timestampAuthorities.length === 0) {
-    problems.push('no transparency logs, certificate authorities or timestamp authorities');
-  }
-  if (problems.length) throw new TrustMaterialError(`${label}: ${problems.join('; ')}`);
-  try {
-    return toTrustMaterial(root, () => {
-      throw new TrustMaterialError('no key selected');
-    });
-  } catch (err) {
-    throw new TrustMaterialError(`${label}: ${(err as Error).message}`);
+    throw new TrustMaterialError(`cannot read ${label === 'trusted root' ? `trusted root ${path}` : label}: ${(err as Error).message}`);
   }
 }
 

@@ -3,12 +3,24 @@ import type { ParsedManifest } from '../oci/manifest.js';
 
 /**
  * What verification found out about one manifest digest, independent of any policy rule. Every
- * artifact is verified against all configured trust material (all keys, the trusted root); policy
+ * artifact is verified against all configured trust material (all keys, every trusted root); policy
  * then only compares identities, so a rule change needs no re-verification.
  */
-export type Signer =
-  | { type: 'key'; key: string }
-  | { type: 'keyless'; issuer: string; subject: string };
+export type Signer = { type: 'key'; key: string } | KeylessSigner;
+
+/** The name `trust.trustedRoot` goes by among the roots; a keyless entry without `root` means this one. */
+export const DEFAULT_ROOT = 'default';
+
+export interface KeylessSigner {
+  type: 'keyless';
+  /** The OIDC issuer extension; absent on certificates that carry none (GitHub release attestations). */
+  issuer?: string;
+  subject: string;
+  /** The trusted roots the certificate chained to (`default` is trust.trustedRoot), with its required time and SCTs. */
+  roots: string[];
+  /** Fulcio extensions by sigstore-go name, e.g. `sourceRepositoryURI`. */
+  extensions: Record<string, string>;
+}
 
 export interface TlogEvidence {
   logIndex: number;

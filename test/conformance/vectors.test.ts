@@ -41,12 +41,15 @@ function record(group: string, name: string, expected: 'pass' | 'fail', got: 'pa
   expect(got, `${name}: ${detail}`).toBe(expected);
 }
 
-const cases = present ? JSON.parse(readFileSync(v('cases.json'), 'utf8')) : { legacy_sig_layouts: [], legacy_att_layouts: [], referrer_layouts: [], bundles: [] };
+const cases = present
+  ? JSON.parse(readFileSync(v('cases.json'), 'utf8'))
+  : { legacy_sig_layouts: [], legacy_att_layouts: [], referrer_layouts: [], bundles: [], bundles_github_instance: [] };
 const defaultRoot = v(cases.defaults?.trust ?? 'public-good/trusted_root.json');
 const NOW = new Date();
 
-function keylessReq(c: { identity?: string; issuer?: string }): SignatureRequirement {
-  return { keyless: { subject: c.identity, ...(c.issuer ? { issuer: c.issuer } : { issuerRegExp: '.*' }) } };
+/** A case without an issuer accepts any issuer, and none (GitHub's release-attestation certificate has none). */
+function keylessReq(c: { identity?: string; issuer?: string }, root?: string): SignatureRequirement {
+  return { keyless: { subject: c.identity, ...(c.issuer && { issuer: c.issuer }), ...(root && { root }) } };
 }
 
 describe.skipIf(!present)('conformance: legacy cosign .sig layouts', () => {
@@ -105,28 +108,100 @@ describe.skipIf(!present)('conformance: OCI 1.1 referrer layouts', () => {
   }
 });
 
-describe.skipIf(!present)('conformance: standalone bundles', () => {
-  for (const c of cases.bundles) {
-    const label = c.bundle.split('/').pop();
+for (const [group, list] of [['bundles', cases.bundles], ['github instance', cases.bundles_github_instance ?? []]] as const) {
+  describe.skipIf(!present)(`conformance: standalone bundles (${group})`, () => {
+    for (const c of list) {
+      const label = `${c.bundle.split('/').pop()}${c.trust ? '' : ' (public-good root)'} ${c.identity ?? ''}`;
+      it(`${label} → ${c.expect}`, () => {
+        const { keys, subject, artifact } = caseInputs(c);
+        const verdict = bundleVerdict(readFileSync(v(c.bundle)), v(c.trust ?? cases.defaults.trust), keys, subject, artifact, c);
+        if (verdict.ok && c.predicateType) expect(verdict.predicateTypes).toContain(c.predicateType);
+        record(group, label, c.expect, verdict.ok ? 'pass' : 'fail', verdict.detail);
+      });
+    }
+  });
+}
+
+/**
+ * The GitHub-instance cases once more as a platform team configures them: the public-good root as the
+ * default and `gh attestation trusted-root`'s JSON Lines (public-good and GitHub lines) as root "github";
+ * a case on GitHub's root names that root, a case on the default root names none.
+ */
+const GITHUB_JSONL = 'github-attestations/trusted_root.jsonl';
+describe.skipIf(!present || !existsSync(v(GITHUB_JSONL)))('conformance: GitHub-instance bundles beside the public-good root', () => {
+  for (const c of cases.bundles_github_instance ?? []) {
+    const root = c.trust ? 'github' : undefined;
+    const label = `${c.bundle.split('/').pop()} root ${root ?? 'default'} ${c.identity ?? ''}`;
     it(`${label} → ${c.expect}`, () => {
-      let keys: Record<string, string> = {};
-      if (c.key) keys = { k: readFileSync(v(c.key), 'utf8') };
-      if (c.keys) {
-        const doc = JSON.parse(readFileSync(v(c.keys), 'utf8')) as { keys: Array<{ keyId: string; keyUsage: string; publicKey: { rawBytes: string } }> };
-        for (const k of doc.keys) if (k.keyUsage === c.keyUsage) keys[k.keyId] = pem(k.publicKey.rawBytes);
-      }
-      const artifact = c.artifactText !== undefined ? Buffer.from(c.artifactText) : undefined;
-      const subject = c.subjectDigest
-        ? { digests: { sha256: c.subjectDigest.replace('sha256:', '') } }
-        : artifact
-          ? { digests: { sha256: createHash('sha256').update(artifact).digest('hex') } }
-          : ('unchecked' as const);
-      const verdict = bundleVerdict(readFileSync(v(c.bundle)), v(c.trust ?? cases.defaults.trust), keys, subject, artifact, c);
-      if (verdict.ok && c.predicateType) expect(verdict.predicateTypes).toContain(c.predicateType);
-      record('bundles', label, c.expect, verdict.ok ? 'pass' : 'fail', verdict.detail);
+      const { keys, subject, artifact } = caseInputs(c);
+      const both = loadTrust({ trustedRoot: defaultRoot, roots: { github: v(GITHUB_JSONL) }, keys, verifyTtlMs: 0 });
+      const verdict = bundleVerdict(readFileSync(v(c.bundle)), both, keys, subject, artifact, c, root);
+      record('github instance, two roots', label, c.expect, verdict.ok ? 'pass' : 'fail', verdict.detail);
     });
   }
 });
+
+/**
+ * What `gh attestation verify --owner/--signer-workflow` and cosign's `--certificate-github-workflow-*`
+ * check, as keyless `extensions` over real certificates: a reusable workflow trusted for one owner's
+ * callers only (the caller is in sourceRepositoryURI, the SAN is the reusable workflow), and a private
+ * repository's attestation from GitHub's instance.
+ */
+describe.skipIf(!present || !existsSync(v(GITHUB_JSONL)))('conformance: certificate extensions of real GitHub attestations', () => {
+  const GH_ISSUER = 'https://token.actions.githubusercontent.com';
+  const reusable = {
+    bundle: 'github-attestations/public-good-instance/reusable-workflow-attestation.sigstore.json',
+    subject: 'sha256:49a3aa6075e0f49f82843e74b5baa614ad2a588e6675612bf108a0a008c5ac25',
+    signer: 'https://github\\.com/github/artifact-attestations-workflows/\\.github/workflows/attest\\.yml@.*',
+  };
+  const opa = {
+    bundle: 'github-attestations/github-instance/artifact-attestations-opa-provider.valid-bundle.json',
+    subject: 'sha256:d57f9212097b86c8d75158ea1d974721e7c6f8c33bd77838b242c8f6a2d21813',
+    signer: 'https://github\\.com/github/artifact-attestations-opa-provider/\\.github/workflows/docker\\.yaml@.*',
+  };
+  const table: Array<[string, typeof reusable, 'pass' | 'fail', Record<string, unknown>]> = [
+    ['reusable workflow, callers of owner malancas', reusable, 'pass', { extensions: { sourceRepositoryOwnerURI: 'https://github.com/malancas', runnerEnvironment: 'github-hosted' } }],
+    ['reusable workflow, callers of another owner', reusable, 'fail', { extensions: { sourceRepositoryOwnerURI: 'https://github.com/acme' } }],
+    ['reusable workflow, caller repository pattern', reusable, 'pass', { extensionsRegExp: { sourceRepositoryURI: 'https://github\\.com/malancas/[^/]+' } }],
+    ['reusable workflow named as the caller workflow', reusable, 'fail', { extensionsRegExp: { buildSignerURI: 'https://github\\.com/malancas/.*' } }],
+    ['private repository on GitHub\'s instance', opa, 'pass', { root: 'github', extensions: { sourceRepositoryVisibilityAtSigning: 'private', sourceRepositoryOwnerURI: 'https://github.com/github' } }],
+    ['private repository, pinned to another repository', opa, 'fail', { root: 'github', extensions: { sourceRepositoryURI: 'https://github.com/github/other' } }],
+    ['private repository, public-good root named', opa, 'fail', { extensions: { sourceRepositoryOwnerURI: 'https://github.com/github' } }],
+  ];
+  for (const [label, c, expected, extra] of table) {
+    it(`${label} → ${expected}`, () => {
+      const both = loadTrust({ trustedRoot: defaultRoot, roots: { github: v(GITHUB_JSONL) }, keys: {}, verifyTtlMs: 0 });
+      const subject = { digests: { sha256: c.subject.replace('sha256:', '') } };
+      let got: 'pass' | 'fail' = 'fail';
+      let detail = 'no match';
+      try {
+        const found = verifyBundleBytes(readFileSync(v(c.bundle)), { subject, source: 'referrer', artifactDigest: 'bundle' }, { roots: both.roots, keys: both.keys, now: NOW });
+        const req = { keyless: { issuer: GH_ISSUER, subjectRegExp: c.signer, ...extra } } as SignatureRequirement;
+        got = found.attestations.some((a) => satisfiesAny([req], a)) ? 'pass' : 'fail';
+        detail = got === 'pass' ? 'verified' : `signers: ${found.attestations.map((a) => JSON.stringify(a.signer)).join(', ')}`;
+      } catch (err) {
+        detail = toReason(err);
+      }
+      record('certificate extensions', label, expected, got, detail);
+    });
+  }
+});
+
+function caseInputs(c: any): { keys: Record<string, string>; subject: { digests: Record<string, string> } | 'unchecked'; artifact?: Buffer } {
+  let keys: Record<string, string> = {};
+  if (c.key) keys = { k: readFileSync(v(c.key), 'utf8') };
+  if (c.keys) {
+    const doc = JSON.parse(readFileSync(v(c.keys), 'utf8')) as { keys: Array<{ keyId: string; keyUsage: string; publicKey: { rawBytes: string } }> };
+    for (const k of doc.keys) if (k.keyUsage === c.keyUsage) keys[k.keyId] = pem(k.publicKey.rawBytes);
+  }
+  const artifact = c.artifactText !== undefined ? Buffer.from(c.artifactText) : undefined;
+  const subject = c.subjectDigest
+    ? { digests: { sha256: c.subjectDigest.replace('sha256:', '') } }
+    : artifact
+      ? { digests: { sha256: createHash('sha256').update(artifact).digest('hex') } }
+      : ('unchecked' as const);
+  return { keys, subject, ...(artifact && { artifact }) };
+}
 
 describe.skipIf(!present)('conformance: sigstore-conformance bundle-verify', () => {
   const base = v('sigstore-conformance/bundle-verify');
@@ -149,22 +224,23 @@ describe.skipIf(!present)('conformance: sigstore-conformance bundle-verify', () 
 
 function bundleVerdict(
   bytes: Buffer,
-  rootPath: string,
+  rootPath: string | LoadedTrust,
   keys: Record<string, string>,
   subject: { digests: Record<string, string> } | 'unchecked',
   artifact: Buffer | undefined,
   id: { identity?: string; issuer?: string },
+  root?: string,
 ): { ok: boolean; detail: string; predicateTypes: string[] } {
   let t: LoadedTrust;
   try {
-    t = trust(rootPath, keys);
+    t = typeof rootPath === 'string' ? trust(rootPath, keys) : rootPath;
   } catch (err) {
     return { ok: false, detail: `trust material rejected: ${(err as Error).message}`, predicateTypes: [] };
   }
   try {
-    const found = verifyBundleBytes(bytes, { subject, artifact, source: 'referrer', artifactDigest: 'bundle' }, { material: t.material, keys: t.keys, now: NOW });
+    const found = verifyBundleBytes(bytes, { subject, artifact, source: 'referrer', artifactDigest: 'bundle' }, { roots: t.roots, keys: t.keys, now: NOW });
     const all = [...found.signatures, ...found.attestations];
-    const reqs: SignatureRequirement[] = id.identity ? [keylessReq(id)] : Object.keys(keys).map((k) => ({ key: k }));
+    const reqs: SignatureRequirement[] = id.identity ? [keylessReq(id, root)] : Object.keys(keys).map((k) => ({ key: k }));
     const ok = all.some((s) => satisfiesAny(reqs, s));
     const signers = all.map((s) => JSON.stringify(s.signer)).join(', ');
     return { ok, detail: ok ? 'verified' : `verified, but signer ${signers} does not match`, predicateTypes: found.attestations.map((a) => a.predicateType) };

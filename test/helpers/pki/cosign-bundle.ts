@@ -4,6 +4,7 @@ import { artifact, cosignTag, describeBlob, MT, type Descriptor, type OciArtifac
 import { COSIGN_SIGN_PREDICATE, inTotoStatement, slsaProvenance, type ProvenanceOptions } from './payloads.js';
 import { bundleTlogEntry, type TestRekor, type TlogEntry } from './rekor.js';
 import { isKeyless, signingKey, verifierPem, type Signer } from './signer.js';
+import type { TestTsa } from './tsa.js';
 
 /** cosign v3 (`--new-bundle-format`): Sigstore bundle v0.3 stored as an OCI 1.1 referrer of the image. */
 
@@ -26,6 +27,10 @@ export interface BundleOptions {
   created?: Date;
   /** Statement subject digest (default subject.digest). */
   subjectDigest?: string;
+  /** An RFC 3161 timestamp over the signature from this authority (as GitHub's instance adds instead of a log entry). */
+  tsa?: TestTsa;
+  /** When the authority stamps it (default now). */
+  tsaTime?: Date;
 }
 
 export interface AttestationBundleOptions extends BundleOptions {
@@ -67,7 +72,13 @@ export function createSigstoreBundle(
     : { publicKey: { hint: opts.keyHint ?? keyId(signer).toString('base64') } };
   const bundle = {
     mediaType: MT.bundleV03,
-    verificationMaterial: { ...keyMaterial, tlogEntries },
+    verificationMaterial: {
+      ...keyMaterial,
+      tlogEntries,
+      ...(opts.tsa && {
+        timestampVerificationData: { rfc3161Timestamps: [{ signedTimestamp: opts.tsa.timestamp(envelope.signature, opts.tsaTime).toString('base64') }] },
+      }),
+    },
     dsseEnvelope: {
       payload: statement.toString('base64'),
       payloadType: envelope.payloadType,

@@ -4,6 +4,7 @@ import type { TestCtLog } from './ct-log.js';
 import type { TestFulcio } from './fulcio.js';
 import type { TestKey } from './keys.js';
 import type { TestRekor } from './rekor.js';
+import type { TestTsa } from './tsa.js';
 
 /** Sigstore trusted_root.json (protobuf-specs TrustedRoot, JSON form) for the test CA and logs. */
 
@@ -13,6 +14,7 @@ export interface TrustedRootParts {
   fulcio: TestFulcio[];
   rekor: TestRekor[];
   ctLogs: TestCtLog[];
+  tsas?: TestTsa[];
 }
 
 function rfc3339(date: Date): string {
@@ -43,14 +45,19 @@ export function buildTrustedRoot(parts: TrustedRootParts): Record<string, unknow
       validFor: { start: rfc3339(f.validFrom), end: rfc3339(f.validTo) },
     })),
     ctlogs: parts.ctLogs.map((c) => transparencyLog(c.baseUrl, c.key, c.logId, c.validFrom)),
-    timestampAuthorities: [],
+    timestampAuthorities: (parts.tsas ?? []).map((t) => ({
+      subject: { organization: 'portcullis.test', commonName: 'portcullis-test-tsa' },
+      uri: 'https://timestamp.portcullis.test',
+      certChain: { certificates: [{ rawBytes: t.leaf.der.toString('base64') }, { rawBytes: t.root.der.toString('base64') }] },
+      validFor: { start: rfc3339(t.validFrom) },
+    })),
   };
 }
 
-/** Writes `<dir>/trusted_root.json` and returns its path. */
-export async function writeTrustedRootFile(dir: string, parts: TrustedRootParts): Promise<string> {
+/** Writes `<dir>/<file>` (default trusted_root.json) and returns its path. */
+export async function writeTrustedRootFile(dir: string, parts: TrustedRootParts, file = 'trusted_root.json'): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const path = join(dir, 'trusted_root.json');
+  const path = join(dir, file);
   await writeFile(path, `${JSON.stringify(buildTrustedRoot(parts), null, 2)}\n`);
   return path;
 }

@@ -81,3 +81,31 @@ describe('config', () => {
     expect(c.upstreams.map((u) => u.name)).toContain('docker.io');
   });
 });
+
+describe('config: several trusted roots', () => {
+  const keyless = (root?: string) => ({ keyless: { ...(root && { root }), issuer: 'https://token.actions.githubusercontent.com', subject: 'x' } });
+  const rule = (root?: string) => ({ name: 'r', match: ['**'], mode: 'enforce', signatures: { anyOf: [keyless(root)] } });
+
+  it('resolves trust.roots against the config folder, and keyless entries may name them', () => {
+    const c = parseConfig(
+      { ...minimal, trust: { roots: { github: 'trust/github-trusted-root.jsonl', corp: '/srv/corp.json' } }, policies: [rule('github'), { ...rule('corp'), name: 's' }, { ...rule(), name: 't' }] },
+      '/etc/portcullis/config.json',
+      {},
+    );
+    expect(c.trust.roots).toEqual({ github: '/etc/portcullis/trust/github-trusted-root.jsonl', corp: '/srv/corp.json' });
+    expect(c.trust.trustedRoot).toBe('public-good');
+  });
+
+  it('reports unknown roots, reserved names and public-good outside trustedRoot with their paths', () => {
+    const errors = errorsOf({ ...minimal, trust: { roots: { default: 'a.json', 'bad name': 'b.json', pg: 'public-good', empty: '' } }, policies: [rule('corp')] });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^trust\.roots\.default: must be named/),
+        expect.stringMatching(/^trust\.roots\.bad name: must be named/),
+        expect.stringMatching(/^trust\.roots\.pg: must be a file/),
+        expect.stringMatching(/^trust\.roots\.empty: must be a path/),
+        'policies[0].signatures.anyOf[0].keyless.root: unknown root "corp" (not "default" or in trust.roots)',
+      ]),
+    );
+  });
+});

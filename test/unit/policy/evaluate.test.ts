@@ -21,7 +21,7 @@ function evidence(parts: Partial<Evidence> = {}): Evidence {
 const keyless = (subject: string, issuer = 'https://github.com/login/oauth', tlogDaysAgo = 1): VerifiedSignature => ({
   source: 'sig-tag',
   artifactDigest: 'sha256:sig',
-  signer: { type: 'keyless', issuer, subject },
+  signer: { type: 'keyless', issuer, subject, roots: ['default'], extensions: {} },
   tlog: { logIndex: 42, integratedTime: daysAgo(tlogDaysAgo), logId: 'c0d2' },
 });
 
@@ -38,7 +38,7 @@ const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs
 const provenance = (over: Partial<VerifiedAttestation['provenance']> = {}, subject = WORKFLOW): VerifiedAttestation => ({
   source: 'att-tag',
   artifactDigest: 'sha256:att',
-  signer: { type: 'keyless', issuer: GH, subject },
+  signer: { type: 'keyless', issuer: GH, subject, roots: ['default'], extensions: {} },
   predicateType: 'https://slsa.dev/provenance/v1',
   statementDigest: 'sha256:stmt',
   provenance: {
@@ -83,7 +83,7 @@ describe('evaluateRule: keyless identity', () => {
     const d = evaluateRule(mitrRule, evidence({ signatures: [keyless('mitr@redhat.com')] }), { now: NOW });
     expect(d.outcome).toBe('allow');
     expect(d.evidence?.matchedSigners).toEqual([
-      expect.objectContaining({ signer: { issuer: 'https://github.com/login/oauth', subject: 'mitr@redhat.com' }, tlog: { logIndex: 42, integratedTime: daysAgo(1) } }),
+      expect.objectContaining({ signer: { issuer: 'https://github.com/login/oauth', subject: 'mitr@redhat.com', roots: ['default'] }, tlog: { logIndex: 42, integratedTime: daysAgo(1) } }),
     ]);
   });
 

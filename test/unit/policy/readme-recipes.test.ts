@@ -69,7 +69,7 @@ describe('README recipes', () => {
     expect(outcome(sbom, evidence({}, [spdx]))).toBe('allow');
     expect(outcome(sbom, evidence({}, []))).toBe('deny');
 
-    const scanner = { type: 'keyless' as const, issuer: 'https://token.actions.githubusercontent.com', subject: 'https://github.com/acme/app/.github/workflows/scan.yml@refs/heads/main' };
+    const scanner = { type: 'keyless' as const, issuer: 'https://token.actions.githubusercontent.com', subject: 'https://github.com/acme/app/.github/workflows/scan.yml@refs/heads/main', roots: ['default'], extensions: {} };
     const scan = (daysAgo: number, critical: number) =>
       att(VULN, { scanner: { result: { summary: { CRITICAL: critical } } }, metadata: { scanFinishedOn: new Date(NOW.getTime() - daysAgo * 86_400_000).toISOString() } }, scanner);
     expect(outcome(weeklyScan, evidence({}, [scan(2, 0)]))).toBe('allow');

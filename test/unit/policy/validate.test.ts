@@ -44,9 +44,30 @@ describe('validatePolicyRules', () => {
     expect(r.errors.find((e) => e.path.endsWith('subjectRegExp'))?.message).toContain('invalid regular expression');
   });
 
-  it('requires both an issuer and a subject constraint for keyless identities', () => {
-    const r = validatePolicyRules([{ name: 'a', match: ['**'], mode: 'enforce', signatures: { anyOf: [{ keyless: { subject: 'me@example.com' } }] } }], KEYS);
-    expect(r.errors).toEqual([{ path: 'policies[0].signatures.anyOf[0].keyless', message: 'needs issuer or issuerRegExp' }]);
+  it('requires a subject constraint for keyless identities; the issuer may be left out', () => {
+    const only = (keyless: object) => [{ name: 'a', match: ['**'], mode: 'enforce', signatures: { anyOf: [{ keyless }] } }];
+    expect(validatePolicyRules(only({ subject: 'me@example.com' }), KEYS).errors).toEqual([]);
+    expect(validatePolicyRules(only({ issuer: 'https://accounts.example.com' }), KEYS).errors).toEqual([
+      { path: 'policies[0].signatures.anyOf[0].keyless', message: 'needs subject or subjectRegExp' },
+    ]);
+  });
+
+  it('checks roots against trust.roots and extensions against Fulcio names and RE2 patterns, with paths', () => {
+    const keyless = {
+      root: 'corp',
+      subject: 'x',
+      extensions: { sourceRepositoryURI: 'https://github.com/acme/app', sourceRepo: 'x', issuer: 'y' },
+      extensionsRegExp: { sourceRepositoryOwnerURI: '(', runnerEnvironment: 'github-hosted' },
+    };
+    const rules = [{ name: 'a', match: ['**'], mode: 'enforce', provenance: { signedBy: { anyOf: [{ keyless }] } } }];
+    const at = 'policies[0].provenance.signedBy.anyOf[0].keyless';
+    const r = validatePolicyRules(rules, KEYS);
+    expect(r.errors.map((e) => e.path).sort()).toEqual(
+      [`${at}.extensions.issuer`, `${at}.extensions.sourceRepo`, `${at}.extensionsRegExp.sourceRepositoryOwnerURI`, `${at}.root`].sort(),
+    );
+    expect(r.errors.find((e) => e.path === `${at}.root`)?.message).toContain('unknown root "corp"');
+    expect(r.errors.find((e) => e.path === `${at}.extensions.sourceRepo`)?.message).toContain('sourceRepositoryURI');
+    expect(validatePolicyRules(rules, KEYS, new Set(['default', 'corp'])).errors.map((e) => e.path)).not.toContain(`${at}.root`);
   });
 
   it('rejects unknown fields, a key+keyless mix, and enforce rules that require nothing', () => {

@@ -52,7 +52,7 @@ describe('co-signed legacy .att envelopes', () => {
     const { src, subject } = load(image, att);
     const ev = await gatherer.gather(subject, src);
     expect(ev.rejected).toEqual([]);
-    expect(ev.attestations.map((a) => a.signer)).toEqual([{ type: 'keyless', issuer: 'https://accounts.acme.test', subject: 'dev@acme.test' }]);
+    expect(ev.attestations.map((a) => a.signer)).toEqual([{ type: 'keyless', issuer: 'https://accounts.acme.test', subject: 'dev@acme.test', roots: ['default'], extensions: {} }]);
   });
 
   it('still rejects an envelope none of whose signatures verifies', async () => {

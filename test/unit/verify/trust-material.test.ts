@@ -18,8 +18,11 @@ const pub = (type: 'ec' | 'ed25519' | 'rsa', opts: { modulusLength?: number } = 
 describe('loadTrust', () => {
   it('loads the public-good root shipped with the code, offline, with EC, RSA and Ed25519 keys', () => {
     const t = loadTrust({ trustedRoot: 'public-good', keys: { ec: pub('ec'), ed: pub('ed25519'), rsa: pub('rsa', { modulusLength: 2048 }) }, verifyTtlMs: 0 });
-    expect(t.material.tlogs.length).toBeGreaterThan(0);
-    expect(t.material.certificateAuthorities.length).toBeGreaterThan(0);
+    expect(t.roots.map((r) => r.name)).toEqual(['default']);
+    const [root] = t.roots[0]!.instances;
+    expect(root!.material.tlogs.length).toBeGreaterThan(0);
+    expect(root!.material.certificateAuthorities.length).toBeGreaterThan(0);
+    expect(root).toMatchObject({ hasTlogs: true, hasCtlogs: true });
     expect([...t.keys.keys()]).toEqual(['ec', 'ed', 'rsa']);
   });
 
