@@ -152,6 +152,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       decider.forget(message.digests);
       for (const d of message.digests) manifests.forget(d);
     } else if (message.type === 'trust.refreshed') trust.reload();
+    else if (message.type === 'trust.changed') return trustChanges.invalidate().catch((err: unknown) => log.warn('trust reload failed; the watch retries', { error: String(err) }));
   });
   trust.onRefreshed = () => void bus.broadcast({ type: 'trust.refreshed' });
   const listing = new ListingService({ index, store, manifests, pull, audit, log });
