@@ -25,6 +25,7 @@ import { opsRoutes } from './http/ops-routes.js';
 import { Metrics, mergeExpositions } from './metrics.js';
 import { createLogger, type Logger } from './logger.js';
 import { PolicyVersions } from './db/policy-versions.js';
+import { TrustChanges } from './db/trust-changes.js';
 import { scheduleRetention } from './audit/retention.js';
 import { TokenRegistry } from './auth/token-registry.js';
 import { IssuedTokens } from './auth/issued-tokens.js';
@@ -104,6 +105,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   if (opts.maintenance !== false || !(await policies.hasVersions())) await policies.syncFromConfig(config.policies, config.source);
   else await policies.load();
   policies.watch();
+  const trustChanges = new TrustChanges(db.trust);
+  await trustChanges.load();
+  trustChanges.watch(opts.maintenance !== false);
   const policy = opts.policy ? opts.policy(db, config) : policies;
   // The refreshed trusted root is kept beside the SQLite file, or beside the store when the database is a server.
   const trustDir = join(dirname(config.database.path ?? config.storage.path), 'trust');
@@ -132,7 +136,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       })
       .catch((err: unknown) => log.error('audit append failed', { error: String(err) }));
   };
-  const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log);
+  const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log, trustChanges);
   decider.onGathered = (seconds) => metrics.verifySeconds.observe({}, seconds);
   const pull = new PullService({
     index, store, manifests, blobs, decider, audit, log,
@@ -149,6 +153,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       decider.forget(message.digests);
       for (const d of message.digests) manifests.forget(d);
     } else if (message.type === 'trust.refreshed') trust.reload();
+    else if (message.type === 'trust.changed') return trustChanges.invalidate().catch((err: unknown) => log.warn('trust reload failed; the watch retries', { error: String(err) }));
   });
   trust.onRefreshed = () => void bus.broadcast({ type: 'trust.refreshed' });
   const listing = new ListingService({ index, store, manifests, pull, audit, log });
@@ -181,6 +186,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   app.get('/auth/token', tokenEndpoint(auth, log));
   app.use('/api/v1', apiRouter({
     db, policies, auth, evaluate, log,
+    trust: trustChanges,
+    upstreamNames: new Set(upstreams.keys()),
     knownKeys: new Set(Object.keys(config.trust.keys)),
     knownRoots: knownRoots(config.trust),
     // Read per request: a refreshed trusted root changes it.
@@ -207,6 +214,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     async close() {
       retention?.stop();
       policies.stop();
+      trustChanges.stop();
       refusals.close();
       trust.stop();
       await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));

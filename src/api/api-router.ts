@@ -11,6 +11,8 @@ import { policyRoutes } from './policy-routes.js';
 import { cacheRoutes } from './cache-routes.js';
 import type { CachePurge } from '../pull/cache-purge.js';
 import type { ClusterMessage } from '../cluster/bus.js';
+import type { TrustChanges } from '../db/trust-changes.js';
+import { trustRoutes } from './trust-routes.js';
 
 export interface ApiDeps {
   db: Database;
@@ -25,6 +27,10 @@ export interface ApiDeps {
   /** Tells every worker of this machine about a change; resolves once all of them applied it. */
   announce: (message: ClusterMessage) => Promise<void>;
   log: Logger;
+  /** Revocations and exceptions. */
+  trust: TrustChanges;
+  /** Configured upstream names (exceptions name `<upstream>/<repository>`). */
+  upstreamNames: ReadonlySet<string>;
 }
 
 /** The admin and audit API, mounted at /api/v1. Every route needs a bearer token; roles are per route. */
@@ -39,6 +45,7 @@ export function apiRouter(d: ApiDeps): Router {
   r.use(policyRoutes(d));
   r.use(auditRoutes(d));
   r.use(cacheRoutes(d));
+  r.use(trustRoutes(d));
   r.use((req, res) => sendApiError(res, 404, 'NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`));
   r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };

@@ -1,9 +1,9 @@
-import type { AuditFilter, AuditStore } from '../db/types.js';
+import { signerNeedles, type AuditFilter, type AuditStore } from '../db/types.js';
 import type { StoredRow } from './chain.js';
 
 export type { AuditFilter } from '../db/types.js';
 
-export const FILTER_KEYS = ['kind', 'decision', 'repository', 'digest', 'user', 'since', 'until'] as const;
+export const FILTER_KEYS = ['kind', 'decision', 'repository', 'digest', 'user', 'since', 'until', 'signer', 'issuer'] as const;
 const DURATION_RE = /^(\d+)(m|h|d)$/;
 const DURATION_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -30,10 +30,15 @@ export function parseAuditFilter(
       else errors.push({ path: key, message: 'must be an ISO 8601 time or a duration back from now such as "7d"' });
     } else if (key === 'decision' && !['allow', 'deny', 'warn'].includes(value)) {
       errors.push({ path: key, message: 'must be allow, deny or warn' });
-    } else {
+    } else if (key === 'signer') {
+      // A key's name from trust.keys, or a keyless identity's subject (with `issuer` to pin its issuer too).
+      const issuer = typeof input.issuer === 'string' && input.issuer ? input.issuer : undefined;
+      filter.evidenceContains = signerNeedles({ key: value, subject: value, issuer });
+    } else if (key !== 'issuer') {
       filter[key] = value;
     }
   }
+  if (input.issuer !== undefined && input.signer === undefined) errors.push({ path: 'issuer', message: 'needs signer (the keyless subject)' });
   return { filter, errors };
 }
 

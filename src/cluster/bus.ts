@@ -5,7 +5,9 @@
 export type ClusterMessage =
   | { type: 'policy.changed' }
   | { type: 'cache.purged'; digests: string[] }
-  | { type: 'trust.refreshed' };
+  | { type: 'trust.refreshed' }
+  /** A revocation or exception was added or removed: reload them from the database. */
+  | { type: 'trust.changed' };
 
 /** What a process can be asked for by a sibling: its Prometheus text, so a scrape sees every worker. */
 export type GatherKind = 'metrics';

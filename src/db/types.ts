@@ -107,6 +107,21 @@ export interface AuditFilter {
   since?: string;
   /** ISO 8601 UTC, exclusive. */
   until?: string;
+  /** Events whose evidence JSON contains any of these strings (see `signerNeedles`). */
+  evidenceContains?: string[];
+}
+
+/**
+ * What an event's evidence holds when a signer took part: `"signer":{"key":NAME}`, or a keyless identity
+ * ending `"subject":SUBJECT}` (with `"issuer":ISSUER,` before it when the issuer is given), or a log entry.
+ */
+export function signerNeedles(signer: { key?: string; issuer?: string; subject?: string; logIndex?: number }): string[] {
+  const j = JSON.stringify;
+  const out: string[] = [];
+  if (signer.key !== undefined) out.push(`"signer":{"key":${j(signer.key)}}`);
+  if (signer.subject !== undefined) out.push(`${signer.issuer !== undefined ? `"issuer":${j(signer.issuer)},` : ''}"subject":${j(signer.subject)}}`);
+  if (signer.logIndex !== undefined) out.push(`"logIndex":${signer.logIndex},"`, `"logIndex":${signer.logIndex}}`);
+  return out;
 }
 
 /** What retention removes: rows up to `upto`, the last of which has hash `lastHash`. */
@@ -216,6 +231,62 @@ export interface LeaseStore {
   release(digest: string, owner: string): Promise<void>;
 }
 
+/** A revoked signer (its JSON in `signer`); lifted when `liftedAt` is set. */
+export interface RevocationRow {
+  id: number;
+  /** JSON: `{"key"}`, `{"keyless": {"issuer", "subject"}}` or `{"logIndex"}`. */
+  signer: string;
+  reason: string;
+  author: string;
+  time: string;
+  liftedAt: string | null;
+  liftedBy: string | null;
+}
+
+/** A time-boxed exception; inactive once revoked or past `until` (then `expired` once its event is written). */
+export interface ExceptionRow {
+  id: number;
+  repository: string;
+  digest: string | null;
+  until: string;
+  reason: string;
+  author: string;
+  time: string;
+  coverDenyRule: boolean;
+  revokedAt: string | null;
+  revokedBy: string | null;
+  expired: boolean;
+}
+
+export type NewRevocation = Omit<RevocationRow, 'id' | 'liftedAt' | 'liftedBy'>;
+export type NewException = Omit<ExceptionRow, 'id' | 'revokedAt' | 'revokedBy' | 'expired'>;
+
+/**
+ * Revocations and exceptions. Every change is written with its audit event in one transaction holding the
+ * audit chain's lock, and bumps a generation counter that every process watches.
+ */
+export interface TrustStore {
+  /** Counts changes; moves whenever a revocation or exception is added, lifted, revoked or expired. */
+  generation(): Promise<number>;
+  /** Every revocation, lifted ones included, newest first. */
+  revocations(): Promise<RevocationRow[]>;
+  addRevocation(row: NewRevocation, seal: (row: RevocationRow) => Seal): Promise<RevocationRow>;
+  /** Lifts an active revocation; undefined when no active revocation has this id. */
+  liftRevocation(id: number, at: string, by: string, seal: (row: RevocationRow) => Seal): Promise<RevocationRow | undefined>;
+  /** Every exception, newest first. */
+  exceptions(): Promise<ExceptionRow[]>;
+  addException(row: NewException, seal: (row: ExceptionRow) => Seal): Promise<ExceptionRow>;
+  /** Revokes an exception that is neither revoked nor expired; undefined otherwise. */
+  revokeException(id: number, at: string, by: string, seal: (row: ExceptionRow) => Seal): Promise<ExceptionRow | undefined>;
+  /**
+   * Marks exceptions whose `until` is at or before `now` (and not revoked) as expired, with the events `seal`
+   * makes, in one transaction: each expiry is recorded once however many processes sweep.
+   */
+  expireExceptions(now: string, seal: (rows: ExceptionRow[]) => Seal): Promise<ExceptionRow[]>;
+  /** Calls `onChange` soon after any process changes trust (a check of the generation every second). */
+  watch(onChange: () => void): { stop(): void };
+}
+
 export interface Database {
   /** For messages only: callers never branch on it. */
   readonly description: string;
@@ -225,6 +296,7 @@ export interface Database {
   readonly keys: KeyStore;
   readonly failures: FailureStore;
   readonly leases: LeaseStore;
+  readonly trust: TrustStore;
   /** Resolves when the database answers a query; rejects with the reason otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -5,6 +5,7 @@ import { matchesField } from './identity-match.js';
 import { describeRequirement, describeSigner, satisfiesAny } from './signer-match.js';
 import { summarise } from './evidence-summary.js';
 import { judgeConditions } from './conditions.js';
+import { withoutRevoked, type RevocationSet } from './revocation.js';
 
 export const SLSA_PREDICATES: readonly string[] = ['https://slsa.dev/provenance/v0.2', 'https://slsa.dev/provenance/v1'];
 const DAY_MS = 86_400_000;
@@ -20,13 +21,16 @@ export interface EvaluateContext {
   /** `<upstream>/<repository>` and the tag asked for ('' by digest): the `repository` and `tag` of conditions. */
   repository?: string;
   tag?: string;
+  /** Signers and log entries that no longer count, whatever the evidence says. */
+  revocations?: RevocationSet;
 }
 
 /**
  * Applies one rule to the evidence for one digest. Pure: same inputs, same decision. enforce denies on
  * any unmet requirement; warn serves but records the same reasons; allow and deny ignore evidence.
  */
-export function evaluateRule(rule: PolicyRule, evidence: Evidence | undefined, ctx: EvaluateContext): Decision {
+export function evaluateRule(rule: PolicyRule, gathered: Evidence | undefined, ctx: EvaluateContext): Decision {
+  const evidence = gathered && ctx.revocations ? withoutRevoked(gathered, ctx.revocations) : gathered;
   const base = { rule: rule.name, mode: rule.mode };
   if (rule.mode === 'allow') return { ...base, outcome: 'allow', reasons: [] };
   if (rule.mode === 'deny') return { ...base, outcome: 'deny', reasons: ['denied by policy'] };

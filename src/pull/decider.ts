@@ -6,6 +6,8 @@ import type { Decision, PolicyRule } from '../policy/types.js';
 import type { ArtifactSource, Evidence, EvidenceGatherer, SubjectManifest } from '../verify/types.js';
 import type { Target } from './target.js';
 import { isDigest } from '../oci/digest.js';
+import { NO_REVOCATIONS, type RevocationSet } from '../policy/revocation.js';
+import { exceptionFor, nameExcepted, NO_EXCEPTIONS, underException, type ExceptionSet } from '../policy/exception.js';
 
 export interface ActivePolicy {
   version: number;
@@ -15,6 +17,14 @@ export interface ActivePolicy {
 export interface PolicySource {
   current(): ActivePolicy;
 }
+
+/** Trust that changed after evidence was gathered: revoked signers, time-boxed exceptions (held in memory). */
+export interface TrustSource {
+  revocations(): RevocationSet;
+  exceptions(): ExceptionSet;
+}
+
+const NO_CHANGES: TrustSource = { revocations: () => NO_REVOCATIONS, exceptions: () => NO_EXCEPTIONS };
 
 export interface DecisionResult extends Decision {
   policyVersion: number;
@@ -44,6 +54,7 @@ export class Decider {
     private readonly gatherer: EvidenceGatherer,
     private readonly verifyTtlMs: number,
     private readonly log: Logger,
+    private readonly trust: TrustSource = NO_CHANGES,
   ) {}
 
   /**
@@ -58,23 +69,26 @@ export class Decider {
     tag?: string,
   ): Promise<DecisionResult> {
     const active = this.policy.current();
+    const revocations = this.trust.revocations();
     try {
-      const own = await this.decideOne(target, subject, source, active, tag);
+      const own = await this.decideOne(target, subject, source, active, revocations, tag);
       if (own.outcome === 'allow' || subject.parsed.isIndex) return own;
       // A child of a verified index is covered by the index's signature.
       for (const parentDigest of await this.index.parents(target.upstream.name, target.repository, subject.digest)) {
         const parent = await loadParent(parentDigest);
         if (!parent) continue;
-        const parentDecision = await this.decideOne(target, parent, source, active);
+        const parentDecision = await this.decideOne(target, parent, source, active, revocations);
         if (parentDecision.outcome !== 'allow') continue;
         const rule = matchRule(active.rules, target.canonical)!;
         const evidence = await this.evidence(target, subject, source);
-        const covered = evaluateRule(rule, evidence, { now: new Date(), parentVerdict: 'allow', repository: target.canonical, tag });
-        return {
+        const now = new Date();
+        const covered = evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations });
+        // An exception for the index covers the platform manifests it lists.
+        return this.except(target, [subject.digest, parent.digest], {
           ...covered,
           evidence: { ...(covered.evidence ?? {}), coveredByIndex: parent.digest },
           policyVersion: active.version,
-        };
+        }, now);
       }
       return own;
     } catch (err) {
@@ -88,9 +102,12 @@ export class Decider {
     const active = this.policy.current();
     const rule = matchRule(active.rules, target.canonical);
     if (!rule) {
+      if (nameExcepted(this.trust.exceptions(), target.canonical, new Date())) return undefined;
       return { outcome: 'deny', rule: null, mode: null, reasons: [`no policy rule matches ${target.canonical}`], policyVersion: active.version };
     }
     if (rule.mode !== 'deny') return undefined;
+    // An exception that explicitly covers the deny rule lets the name through; the digest is judged later.
+    if (nameExcepted(this.trust.exceptions(), target.canonical, new Date())) return undefined;
     return { ...evaluateRule(rule, undefined, { now: new Date() }), policyVersion: active.version };
   }
 
@@ -101,20 +118,30 @@ export class Decider {
     return { outcome: 'deny', rule: rule?.name ?? null, mode: rule?.mode ?? null, reasons: [reason], policyVersion: active.version };
   }
 
-  private async decideOne(target: Target, subject: SubjectManifest, source: ArtifactSource, active: ActivePolicy, tag?: string): Promise<DecisionResult> {
+  private async decideOne(
+    target: Target,
+    subject: SubjectManifest,
+    source: ArtifactSource,
+    active: ActivePolicy,
+    revocations: RevocationSet,
+    tag?: string,
+  ): Promise<DecisionResult> {
+    const now = new Date();
     const rule = matchRule(active.rules, target.canonical);
     if (!rule) {
-      return {
-        outcome: 'deny',
-        rule: null,
-        mode: null,
-        reasons: [`no policy rule matches ${target.canonical}`],
-        policyVersion: active.version,
-      };
+      const none: DecisionResult = { outcome: 'deny', rule: null, mode: null, reasons: [`no policy rule matches ${target.canonical}`], policyVersion: active.version };
+      return this.except(target, [subject.digest], none, now);
     }
     const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
     const evidence = needsEvidence ? await this.evidence(target, subject, source) : undefined;
-    return { ...evaluateRule(rule, evidence, { now: new Date(), repository: target.canonical, tag }), policyVersion: active.version };
+    const decision = { ...evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations }), policyVersion: active.version };
+    return this.except(target, [subject.digest], decision, now);
+  }
+
+  /** A deny that an active exception covers is served, its reasons kept and the exception recorded. */
+  private except(target: Target, digests: readonly string[], decision: DecisionResult, now: Date): DecisionResult {
+    const e = exceptionFor(this.trust.exceptions(), decision, target.canonical, digests, now);
+    return e ? underException(decision, e) : decision;
   }
 
   /** Cached evidence for a digest in the target's repository, gathered on a miss; expired evidence is kept when regathering fails. */

@@ -132,5 +132,12 @@ function whereOf(filter: AuditFilter, afterId: number, uptoId: number): { where:
   }
   if (filter.since) add((n) => `time >= ${n}`, filter.since);
   if (filter.until) add((n) => `time < ${n}`, filter.until);
+  if (filter.evidenceContains?.length) {
+    const any = filter.evidenceContains.map((needle) => {
+      params.push(needle);
+      return `strpos(evidence, $${params.length}) > 0`;
+    });
+    where.push(`(${any.join(' OR ')})`);
+  }
   return { where: where.join(' AND '), params };
 }

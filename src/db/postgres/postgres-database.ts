@@ -6,6 +6,7 @@ import { PostgresAuditStore } from './audit-store.js';
 import { PostgresPolicyStore } from './policy-store.js';
 import { PostgresFailureStore, PostgresKeyStore } from './auth-store.js';
 import { PostgresLeaseStore } from './lease-store.js';
+import { PostgresTrustStore } from './trust-store.js';
 
 /**
  * PostgreSQL 13 or newer, shared by any number of replicas. The pool reconnects by itself: while the server
@@ -19,6 +20,7 @@ export class PostgresDatabase implements Database {
   readonly keys;
   readonly failures;
   readonly leases;
+  readonly trust;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -32,6 +34,7 @@ export class PostgresDatabase implements Database {
     this.keys = new PostgresKeyStore(pool);
     this.failures = new PostgresFailureStore(pool);
     this.leases = new PostgresLeaseStore(pool);
+    this.trust = new PostgresTrustStore(pool);
   }
 
   /** Connects and applies pending migrations (once, under an advisory lock, however many replicas start). */

@@ -122,5 +122,9 @@ function whereOf(filter: AuditFilter, afterId: number, uptoId: number): { where:
     where.push('time < ?');
     params.push(filter.until);
   }
+  if (filter.evidenceContains?.length) {
+    where.push(`(${filter.evidenceContains.map(() => 'instr(evidence, ?) > 0').join(' OR ')})`);
+    params.push(...filter.evidenceContains);
+  }
   return { where: where.join(' AND '), params };
 }

@@ -5,6 +5,7 @@ import { SqliteAuditStore } from './audit-store.js';
 import { SqlitePolicyStore } from './policy-store.js';
 import { SqliteFailureStore, SqliteKeyStore } from './auth-store.js';
 import { SqliteLeaseStore } from './lease-store.js';
+import { SqliteTrustStore } from './trust-store.js';
 
 /** The embedded default: one SQLite file (WAL), shared safely by processes on one machine. */
 export class SqliteDatabase implements Database {
@@ -15,6 +16,7 @@ export class SqliteDatabase implements Database {
   readonly keys;
   readonly failures;
   readonly leases;
+  readonly trust;
   private readonly pingStmt;
 
   constructor(readonly db: Db) {
@@ -25,6 +27,7 @@ export class SqliteDatabase implements Database {
     this.keys = new SqliteKeyStore(db);
     this.failures = new SqliteFailureStore(db);
     this.leases = new SqliteLeaseStore(db);
+    this.trust = new SqliteTrustStore(db, this.audit);
     this.pingStmt = db.prepare('SELECT 1');
   }
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/open-database.js';
-import type { Database, PolicyRow } from '../../../src/db/types.js';
-import { AuditLog, sealOne } from '../../../src/audit/audit-log.js';
+import { signerNeedles, type Database, type PolicyRow } from '../../../src/db/types.js';
+import { AuditLog, seal, sealOne } from '../../../src/audit/audit-log.js';
 import { verifyChain } from '../../../src/audit/verify-chain.js';
 import { pruneAudit } from '../../../src/audit/retention.js';
 import { AuditQuery } from '../../../src/audit/audit-query.js';
@@ -233,6 +233,65 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     } finally {
       watch.stop();
     }
+  });
+
+  it('keeps revocations and exceptions with their audit events, records each expiry once, and tells every opener', async () => {
+    await fresh();
+    const [a, b] = await Promise.all([open(), open()]);
+    const changes: number[] = [];
+    const watch = b.trust.watch(() => changes.push(Date.now()));
+    try {
+      const g0 = await a.trust.generation();
+      const rev = await a.trust.addRevocation({ signer: '{"key":"acme"}', reason: 'leaked', author: 'alice', time: '2026-01-01T00:00:00.000Z' },
+        (row) => sealOne({ kind: 'trust.revoke', evidence: { revocation: row.id } }));
+      expect(rev).toMatchObject({ signer: '{"key":"acme"}', reason: 'leaked', liftedAt: null });
+      expect(await b.trust.generation()).toBeGreaterThan(g0);
+      expect((await b.trust.revocations()).map((r) => r.id)).toEqual([rev.id]);
+      const lifted = await b.trust.liftRevocation(rev.id, '2026-01-02T00:00:00.000Z', 'bob', () => sealOne({ kind: 'trust.revocation.lift' }));
+      expect(lifted).toMatchObject({ liftedAt: '2026-01-02T00:00:00.000Z', liftedBy: 'bob' });
+      expect(await a.trust.liftRevocation(rev.id, 'x', 'bob', () => sealOne({ kind: 'trust.revocation.lift' }))).toBeUndefined();
+
+      const base = { repository: 'up/org/app', digest: null, reason: 'INC-1', author: 'alice', time: '2026-01-01T00:00:00.000Z', coverDenyRule: false };
+      const soon = await a.trust.addException({ ...base, until: '2026-01-01T01:00:00.000Z' }, () => sealOne({ kind: 'exception.create' }));
+      const later = await a.trust.addException({ ...base, digest: D(5), until: '2026-01-03T00:00:00.000Z', coverDenyRule: true }, () => sealOne({ kind: 'exception.create' }));
+      const gone = await a.trust.addException({ ...base, until: '2026-01-01T02:00:00.000Z' }, () => sealOne({ kind: 'exception.create' }));
+      expect(later).toMatchObject({ digest: D(5), coverDenyRule: true, expired: false, revokedAt: null });
+      expect(await b.trust.revokeException(gone.id, '2026-01-01T00:30:00.000Z', 'bob', () => sealOne({ kind: 'exception.revoke' }))).toMatchObject({ revokedBy: 'bob' });
+      expect(await b.trust.revokeException(gone.id, 'x', 'bob', () => sealOne({ kind: 'exception.revoke' }))).toBeUndefined();
+
+      // Two openers sweep at once at a time past the first exception: it expires once, with one event.
+      const sweep = (db: Database) => db.trust.expireExceptions('2026-01-02T00:00:00.000Z', (rows) =>
+        seal(rows.map((r) => ({ time: '2026-01-02T00:00:00.000Z', input: { kind: 'exception.expire', evidence: { exception: r.id } } }))));
+      const swept = await Promise.all([sweep(a), sweep(b), sweep(a)]);
+      expect(swept.flat().map((e) => e.id)).toEqual([soon.id]);
+      const all = await a.trust.exceptions();
+      expect(all.map((e) => [e.id, e.expired, e.revokedAt !== null])).toEqual([[gone.id, false, true], [later.id, false, false], [soon.id, true, false]]);
+      const kinds = await queryColumn<string>(config as never, 'SELECT kind FROM audit_events ORDER BY id');
+      expect(kinds).toEqual(['trust.revoke', 'trust.revocation.lift', 'exception.create', 'exception.create', 'exception.create', 'exception.revoke', 'exception.expire']);
+      expect(await verifyChain(a.audit)).toMatchObject({ ok: true, events: 7 });
+      const deadline = Date.now() + 3000;
+      while (changes.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(changes.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('finds audit events by the signer their evidence names', async () => {
+    await fresh();
+    const db = await open();
+    const log = new AuditLog(db.audit);
+    const signer = (s: object) => ({ matchedSigners: [{ signer: s, tlog: { logIndex: 12, integratedTime: 't' } }] });
+    await log.record({ kind: 'pull.manifest', decision: 'allow', evidence: signer({ key: 'acme' }) });
+    await log.record({ kind: 'pull.manifest', decision: 'allow', evidence: signer({ key: 'acme-2' }) });
+    await log.record({ kind: 'pull.manifest', decision: 'allow', evidence: signer({ issuer: 'https://i', subject: 'me@x' }) });
+    await log.record({ kind: 'pull.manifest', decision: 'allow', evidence: { note: 'signer "acme" in text' } });
+    const ids = async (needles: string[]) => (await db.audit.rows({ evidenceContains: needles }, 0, 1000, 100)).map((r) => r.id);
+    expect(await ids(signerNeedles({ key: 'acme' }))).toEqual([1]);
+    expect(await ids(signerNeedles({ key: 'me@x', subject: 'me@x' }))).toEqual([3]);
+    expect(await ids(signerNeedles({ subject: 'me@x', issuer: 'https://other' }))).toEqual([]);
+    expect(await ids(signerNeedles({ logIndex: 12 }))).toEqual([1, 2, 3]);
+    expect(await ids(signerNeedles({ logIndex: 1 }))).toEqual([]);
   });
 
   it('shares the token signing key between openers and across restarts', async () => {

@@ -1,0 +1,86 @@
+import { signerNeedles, type Database } from '../db/types.js';
+import { AuditQuery } from '../audit/audit-query.js';
+import { evaluateRule } from '../policy/evaluate.js';
+import { matchRule } from '../policy/match.js';
+import type { PolicyRule } from '../policy/types.js';
+import type { RevocationSet, RevokedSigner } from '../policy/revocation.js';
+import type { Evidence } from '../verify/types.js';
+
+export interface ImpactedDigest {
+  repository: string;
+  digest: string;
+  rule: string | null;
+  /** null when no evidence is cached for the digest any more, so it cannot be judged here. */
+  wouldBeDenied: boolean | null;
+  reasons: string[];
+  /** How many served pulls, and the newest of them (at most 20): who pulled, from where, when. */
+  pullCount: number;
+  pulls: Array<{ time: string; user: string | null; client: string | null; reference: string | null }>;
+}
+
+export interface RevocationImpact {
+  /** Digests served on this signer's signatures or attestations. */
+  admitted: number;
+  /** Of those, the ones the active policy would now deny. */
+  wouldBeDenied: ImpactedDigest[];
+  stillServed: ImpactedDigest[];
+  unknown: ImpactedDigest[];
+}
+
+const MAX_PULLS_LISTED = 20;
+const MAX_DIGESTS = 1000;
+
+/**
+ * What a revocation touches: every manifest served (allow or warn) whose recorded evidence names the
+ * signer, judged again now by the active rules on the cached evidence without the revoked signer.
+ */
+export async function revocationImpact(
+  db: Database,
+  signer: RevokedSigner,
+  rules: readonly PolicyRule[],
+  revocations: RevocationSet,
+  fingerprint: string,
+): Promise<RevocationImpact> {
+  const needles = 'key' in signer
+    ? signerNeedles({ key: signer.key })
+    : 'keyless' in signer
+      ? signerNeedles({ issuer: signer.keyless.issuer, subject: signer.keyless.subject })
+      : signerNeedles({ logIndex: signer.logIndex });
+  const query = new AuditQuery(db.audit);
+  const byDigest = new Map<string, { upstream: string; repository: string; digest: string; pulls: ImpactedDigest['pulls']; count: number }>();
+  for await (const batch of query.batches({ kind: 'pull.manifest', evidenceContains: needles }, 0, Number.MAX_SAFE_INTEGER)) {
+    for (const row of batch) {
+      if ((row.decision !== 'allow' && row.decision !== 'warn') || row.status !== 200 || !row.digest || !row.repository || !row.upstream) continue;
+      const key = `${row.repository}@${row.digest}`;
+      let entry = byDigest.get(key);
+      if (!entry) {
+        if (byDigest.size >= MAX_DIGESTS) continue;
+        byDigest.set(key, (entry = { upstream: row.upstream, repository: row.repository, digest: row.digest, pulls: [], count: 0 }));
+      }
+      entry.count++;
+      entry.pulls.unshift({ time: row.time, user: row.user, client: row.client, reference: row.reference });
+      if (entry.pulls.length > MAX_PULLS_LISTED) entry.pulls.pop();
+    }
+  }
+  const impact: RevocationImpact = { admitted: byDigest.size, wouldBeDenied: [], stillServed: [], unknown: [] };
+  const now = new Date();
+  for (const e of byDigest.values()) {
+    const rule = matchRule(rules, e.repository);
+    const local = e.repository.slice(e.upstream.length + 1);
+    const json = await db.cache.latestEvidence(e.upstream, local, e.digest, fingerprint);
+    const base = { repository: e.repository, digest: e.digest, pullCount: e.count, pulls: e.pulls };
+    if (!rule) {
+      impact.wouldBeDenied.push({ ...base, rule: null, wouldBeDenied: true, reasons: [`no policy rule matches ${e.repository}`] });
+      continue;
+    }
+    if (!json && (rule.mode === 'enforce' || rule.mode === 'warn')) {
+      impact.unknown.push({ ...base, rule: rule.name, wouldBeDenied: null, reasons: ['no cached evidence for this digest'] });
+      continue;
+    }
+    const evidence = json ? (JSON.parse(json) as Evidence) : undefined;
+    const d = evaluateRule(rule, evidence, { now, repository: e.repository, tag: '', revocations });
+    const denied = d.outcome === 'deny';
+    (denied ? impact.wouldBeDenied : impact.stillServed).push({ ...base, rule: rule.name, wouldBeDenied: denied, reasons: d.reasons });
+  }
+  return impact;
+}

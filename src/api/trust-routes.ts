@@ -1,0 +1,159 @@
+import { Router, type Request, type Response } from 'express';
+import type { Identity } from '../auth/token-registry.js';
+import { clientAddress } from '../auth/authenticator.js';
+import type { Actor } from '../db/policy-versions.js';
+import type { TrustChanges } from '../db/trust-changes.js';
+import { isDigest } from '../oci/digest.js';
+import type { RevokedSigner } from '../policy/revocation.js';
+import { sendApiError, type FieldError } from './api-error.js';
+import { requireRole } from './api-auth.js';
+import type { ApiDeps } from './api-router.js';
+import { revocationImpact } from './revocation-impact.js';
+
+/** The longest an exception may last. */
+export const MAX_EXCEPTION_MS = 30 * 86_400_000;
+const DURATION_RE = /^(\d+)(m|h|d)$/;
+const DURATION_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export type TrustRouteDeps = Pick<ApiDeps, 'auth' | 'db' | 'policies' | 'knownKeys' | 'announce' | 'upstreamNames' | 'fingerprint'> & { trust: TrustChanges };
+
+/**
+ * /trust/revocations and /exceptions: list (admin, auditor), create and remove (admin). Each change is
+ * audited, and every worker of this machine holds it before the API answers (other replicas within a second).
+ */
+export function trustRoutes(d: TrustRouteDeps): Router {
+  const r = Router();
+  const readers = requireRole(d.auth, 'auditor');
+  const admins = requireRole(d.auth);
+
+  r.get('/trust/revocations', readers, async (_req, res) => {
+    res.json({ revocations: await d.trust.listRevocations() });
+  });
+
+  r.post('/trust/revocations', admins, async (req, res) => {
+    const { signer, reason, errors } = parseRevocation(req.body, d.knownKeys);
+    if (!signer || !reason) {
+      sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"key": NAME} or {"keyless": {"issuer", "subject"}} or {"logIndex": N}, with a "reason"', errors);
+      return;
+    }
+    // Judged with the new revocation in force, before it is stored, so its audit event records the impact.
+    const provisional = { list: [...d.trust.revocations().list, { id: 0, signer, reason, author: '', time: '' }] };
+    const impact = await revocationImpact(d.db, signer, d.policies.current().rules, provisional, d.fingerprint ?? '');
+    const revocation = await d.trust.revoke(signer, reason, actor(req, res), () => ({
+      admitted: impact.admitted,
+      wouldBeDenied: impact.wouldBeDenied.slice(0, 50).map((i) => ({ repository: i.repository, digest: i.digest })),
+    }));
+    await d.announce({ type: 'trust.changed' });
+    res.status(201).json({ ...revocation, impact });
+  });
+
+  r.delete('/trust/revocations/:id', admins, async (req, res) => {
+    const id = Number(req.params.id);
+    const lifted = Number.isSafeInteger(id) && id > 0 ? await d.trust.lift(id, actor(req, res)) : undefined;
+    if (!lifted) {
+      sendApiError(res, 404, 'NOT_FOUND', `no active revocation ${String(req.params.id)}`);
+      return;
+    }
+    await d.announce({ type: 'trust.changed' });
+    res.json(lifted);
+  });
+
+  r.get('/exceptions', readers, async (_req, res) => {
+    res.json({ exceptions: await d.trust.listExceptions() });
+  });
+
+  r.post('/exceptions', admins, async (req, res) => {
+    const parsed = parseException(req.body, d.upstreamNames, new Date());
+    if (!parsed.exception) {
+      sendApiError(res, 400, 'BAD_REQUEST', `the exception has ${parsed.errors.length} error(s)`, parsed.errors);
+      return;
+    }
+    const created = await d.trust.except(parsed.exception, actor(req, res));
+    await d.announce({ type: 'trust.changed' });
+    res.status(201).json(created);
+  });
+
+  r.delete('/exceptions/:id', admins, async (req, res) => {
+    const id = Number(req.params.id);
+    const revoked = Number.isSafeInteger(id) && id > 0 ? await d.trust.revokeException(id, actor(req, res)) : undefined;
+    if (!revoked) {
+      sendApiError(res, 404, 'NOT_FOUND', `no active exception ${String(req.params.id)}`);
+      return;
+    }
+    await d.announce({ type: 'trust.changed' });
+    res.json(revoked);
+  });
+
+  return r;
+}
+
+function parseRevocation(body: unknown, knownKeys: ReadonlySet<string>): { signer?: RevokedSigner; reason?: string; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  if (!isObject(body)) return { errors: [{ path: '', message: 'must be a JSON object' }] };
+  for (const k of Object.keys(body)) if (!['key', 'keyless', 'logIndex', 'reason'].includes(k)) errors.push({ path: k, message: 'is not a known field' });
+  const given = ['key', 'keyless', 'logIndex'].filter((k) => body[k] !== undefined);
+  if (given.length !== 1) errors.push({ path: '', message: 'must name exactly one of key, keyless, logIndex' });
+  let signer: RevokedSigner | undefined;
+  if (body.key !== undefined) {
+    if (typeof body.key !== 'string' || !knownKeys.has(body.key)) errors.push({ path: 'key', message: `must name a key in trust.keys (${[...knownKeys].join(', ') || 'none configured'})` });
+    else signer = { key: body.key };
+  }
+  if (body.keyless !== undefined) {
+    const k = body.keyless;
+    const ok = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= 1024;
+    if (!isObject(k) || !ok(k.issuer) || !ok(k.subject) || Object.keys(k).some((x) => x !== 'issuer' && x !== 'subject')) {
+      errors.push({ path: 'keyless', message: 'must be {"issuer": "…", "subject": "…"}, both exact' });
+    } else signer = { keyless: { issuer: k.issuer as string, subject: k.subject as string } };
+  }
+  if (body.logIndex !== undefined) {
+    if (typeof body.logIndex !== 'number' || !Number.isSafeInteger(body.logIndex) || body.logIndex < 0) errors.push({ path: 'logIndex', message: 'must be a non-negative integer' });
+    else signer = { logIndex: body.logIndex };
+  }
+  const reason = typeof body.reason === 'string' && body.reason.trim() && body.reason.length <= 1024 ? body.reason : undefined;
+  if (!reason) errors.push({ path: 'reason', message: 'must be a non-empty string of at most 1024 characters' });
+  return errors.length ? { errors } : { signer, reason, errors };
+}
+
+function parseException(body: unknown, upstreams: ReadonlySet<string>, now: Date) {
+  const errors: FieldError[] = [];
+  if (!isObject(body)) return { errors: [{ path: '', message: 'must be a JSON object' }] };
+  for (const k of Object.keys(body)) if (!['match', 'until', 'reason', 'coverDenyRule'].includes(k)) errors.push({ path: k, message: 'is not a known field' });
+  let repository: string | undefined;
+  let digest: string | null = null;
+  if (typeof body.match !== 'string' || body.match.length > 512) {
+    errors.push({ path: 'match', message: 'must be "<upstream>/<repository>" or "<upstream>/<repository>@sha256:…"' });
+  } else {
+    const at = body.match.indexOf('@');
+    repository = at < 0 ? body.match : body.match.slice(0, at);
+    if (at >= 0) {
+      digest = body.match.slice(at + 1);
+      if (!isDigest(digest)) errors.push({ path: 'match', message: `"${digest}" is not a digest` });
+    }
+    const upstream = repository.split('/')[0]!;
+    if (!upstreams.has(upstream) || !/^[a-z0-9._-]+(\/[a-z0-9._-]+)+$/.test(repository)) {
+      errors.push({ path: 'match', message: `must start with a configured upstream (${[...upstreams].join(', ')}) and name one repository, no tag or pattern` });
+    }
+  }
+  let until: string | undefined;
+  if (typeof body.until === 'string') {
+    const m = DURATION_RE.exec(body.until);
+    const t = m ? now.getTime() + Number(m[1]) * DURATION_MS[m[2]!]! : /^\d{4}-\d\d-\d\dT/.test(body.until) ? Date.parse(body.until) : NaN;
+    if (!Number.isFinite(t)) errors.push({ path: 'until', message: 'must be an ISO 8601 time or a duration from now such as "4h"' });
+    else if (t <= now.getTime()) errors.push({ path: 'until', message: 'must be in the future' });
+    else if (t - now.getTime() > MAX_EXCEPTION_MS) errors.push({ path: 'until', message: 'must be at most 30 days from now' });
+    else until = new Date(t).toISOString();
+  } else errors.push({ path: 'until', message: 'must be an ISO 8601 time or a duration from now such as "4h"' });
+  const reason = typeof body.reason === 'string' && body.reason.trim() && body.reason.length <= 1024 ? body.reason : undefined;
+  if (!reason) errors.push({ path: 'reason', message: 'must be a non-empty string of at most 1024 characters' });
+  if (body.coverDenyRule !== undefined && typeof body.coverDenyRule !== 'boolean') errors.push({ path: 'coverDenyRule', message: 'must be a boolean' });
+  if (errors.length || !repository || !until || !reason) return { errors };
+  return { errors, exception: { repository, digest, until, reason, coverDenyRule: body.coverDenyRule === true } };
+}
+
+function actor(req: Request, res: Response): Actor {
+  return { user: (res.locals.identity as Identity).name, client: clientAddress(req), requestId: res.locals.requestId as string };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
