@@ -20,7 +20,7 @@ function signedBy(subject: string): Evidence {
       {
         source: 'sig-tag',
         artifactDigest: 'sha256:sig',
-        signer: { type: 'keyless', issuer: 'https://accounts.example', subject },
+        signer: { type: 'keyless', issuer: 'https://accounts.example', subject, roots: ['default'], extensions: {} },
         tlog: { logIndex: 1, integratedTime: NOW.toISOString(), logId: 'c0d2' },
       },
     ],

@@ -33,7 +33,7 @@ describe('revocations', () => {
 
   it('matches keyless identities exactly and log entries by index', () => {
     const rule2: PolicyRule = { ...rule, signatures: { anyOf: [{ keyless: { issuer: 'https://i', subjectRegExp: '.*' } }] } };
-    const e = evidence([sig({ type: 'keyless', issuer: 'https://i', subject: 'a@x' }, 42)]);
+    const e = evidence([sig({ type: 'keyless', issuer: 'https://i', subject: 'a@x', roots: ['default'], extensions: {} }, 42)]);
     expect(evaluateRule(rule2, e, { now: NOW, revocations: revoked({ keyless: { issuer: 'https://i', subject: 'a@x' } }) }).outcome).toBe('deny');
     expect(evaluateRule(rule2, e, { now: NOW, revocations: revoked({ keyless: { issuer: 'https://i', subject: 'a@x.evil' } }) }).outcome).toBe('allow');
     expect(evaluateRule(rule2, e, { now: NOW, revocations: revoked({ logIndex: 42 }) }).outcome).toBe('deny');
