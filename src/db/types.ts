@@ -119,7 +119,11 @@ export function signerNeedles(signer: { key?: string; issuer?: string; subject?:
   const j = JSON.stringify;
   const out: string[] = [];
   if (signer.key !== undefined) out.push(`"signer":{"key":${j(signer.key)}}`);
-  if (signer.subject !== undefined) out.push(`${signer.issuer !== undefined ? `"issuer":${j(signer.issuer)},` : ''}"subject":${j(signer.subject)}}`);
+  if (signer.subject !== undefined) {
+    // The subject ends the recorded signer object, or is followed by its roots.
+    const id = `${signer.issuer !== undefined ? `"issuer":${j(signer.issuer)},` : ''}"subject":${j(signer.subject)}`;
+    out.push(`${id}}`, `${id},`);
+  }
   if (signer.logIndex !== undefined) out.push(`"logIndex":${signer.logIndex},"`, `"logIndex":${signer.logIndex}}`);
   return out;
 }
