@@ -27,6 +27,9 @@ import { createLogger, type Logger } from './logger.js';
 import { PolicyVersions } from './db/policy-versions.js';
 import { TrustChanges } from './db/trust-changes.js';
 import { scheduleRetention } from './audit/retention.js';
+import { Checkpointer, checkpointKeyId } from './audit/checkpointer.js';
+import { loadSigningKey } from './audit/checkpoint.js';
+import { readFileSync } from 'node:fs';
 import { TokenRegistry } from './auth/token-registry.js';
 import { IssuedTokens } from './auth/issued-tokens.js';
 import { FailureLimiter } from './auth/failure-limiter.js';
@@ -168,6 +171,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const retention = opts.maintenance !== false && config.audit.retainDays !== undefined
     ? scheduleRetention(db.audit, config.audit.retainDays, log)
     : undefined;
+  // Signed checkpoints of the chain head, written by the upkeep process only.
+  const checkpointCfg = config.audit.checkpoint;
+  const checkpointKey = checkpointCfg ? loadSigningKey(readFileSync(checkpointCfg.key)) : undefined;
+  const checkpointer = opts.maintenance !== false && checkpointCfg && checkpointKey
+    ? new Checkpointer(db.audit, { key: checkpointKey, file: checkpointCfg.file, everyMs: checkpointCfg.everyMs, everyEvents: checkpointCfg.everyEvents }, log).start()
+    : undefined;
+  if (checkpointer && checkpointKey) log.info('writing audit checkpoints', { keyId: checkpointKeyId(checkpointKey), file: checkpointCfg?.file ?? null });
 
   const app = express();
   app.disable('x-powered-by');
@@ -187,6 +197,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   app.use('/api/v1', apiRouter({
     db, policies, auth, evaluate, log,
     trust: trustChanges,
+    checkpoints: checkpointKey ? { key: checkpointKey, file: checkpointCfg?.file } : undefined,
     upstreamNames: new Set(upstreams.keys()),
     knownKeys: new Set(Object.keys(config.trust.keys)),
     knownRoots: knownRoots(config.trust),
@@ -220,6 +231,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));
       // Refusals counted as suppressed are written on close; let every pending append finish first.
       await audit.drain();
+      // The last checkpoint covers every event this process wrote.
+      await checkpointer?.stop();
       await db.close();
     },
   };

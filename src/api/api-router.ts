@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Database } from '../db/types.js';
@@ -29,6 +30,8 @@ export interface ApiDeps {
   log: Logger;
   /** Revocations and exceptions. */
   trust: TrustChanges;
+  /** The checkpoint key (its public half verifies checkpoints) and the configured checkpoint file. */
+  checkpoints?: { key: KeyObject; file?: string };
   /** Configured upstream names (exceptions name `<upstream>/<repository>`). */
   upstreamNames: ReadonlySet<string>;
 }

@@ -3,7 +3,9 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { Database } from '../db/types.js';
 import { AUDIT_FORMATS, CONTENT_TYPES, writeAuditEvents, type AuditFormat } from '../audit/audit-export.js';
 import { AuditQuery, decodeCursor, encodeCursor, parseAuditFilter } from '../audit/audit-query.js';
-import { verifyChain } from '../audit/verify-chain.js';
+import { verifyChain, type ChainReport } from '../audit/verify-chain.js';
+import { readCheckpointFile, verifyWithCheckpoints, type CheckpointedReport } from '../audit/checkpoint-report.js';
+import type { KeyObject } from 'node:crypto';
 import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 
@@ -14,7 +16,7 @@ const MAX_LIMIT = 1000;
  * /audit/events and /audit/verify (admin, auditor). JSON pages hold at most 1000 events; NDJSON and CSV
  * without `limit` export every matching event up to the newest one at the start, streamed in batches.
  */
-export function auditRoutes(d: { db: Database; auth: Authenticator }): Router {
+export function auditRoutes(d: { db: Database; auth: Authenticator; checkpoints?: { key: KeyObject; file?: string } }): Router {
   const r = Router();
   const readers = requireRole(d.auth, 'auditor');
   const query = new AuditQuery(d.db.audit);
@@ -59,10 +61,37 @@ export function auditRoutes(d: { db: Database; auth: Authenticator }): Router {
     res.end();
   });
 
+  // Held against the configured checkpoint file when there is one.
   r.get('/audit/verify', readers, async (_req, res) => {
-    const report = await verifyChain(d.db.audit);
-    res.json({ ok: report.ok, events: report.events, firstBroken: report.firstBroken, ...(report.reason ? { reason: report.reason } : {}), head: report.head });
+    const cp = d.checkpoints;
+    const report = cp?.file
+      ? await verifyWithCheckpoints(d.db.audit, await readCheckpointFile(cp.file), cp.key)
+      : await verifyChain(d.db.audit);
+    res.json(verifyAnswer(report));
+  });
+
+  // Held against checkpoints the caller sends (the copy kept off the machine): {"checkpoints": [...]}.
+  r.post('/audit/verify', readers, async (req, res) => {
+    const cp = d.checkpoints;
+    if (!cp) {
+      sendApiError(res, 409, 'NOT_CONFIGURED', 'audit.checkpoint.key is not configured: there is no key to verify checkpoints with');
+      return;
+    }
+    const list = (req.body as { checkpoints?: unknown } | undefined)?.checkpoints;
+    if (!Array.isArray(list)) {
+      sendApiError(res, 400, 'BAD_REQUEST', '1 invalid parameter(s)', [{ path: 'checkpoints', message: 'must be an array of checkpoints' }]);
+      return;
+    }
+    res.json(verifyAnswer(await verifyWithCheckpoints(d.db.audit, list, cp.key, { requireOne: true })));
   });
 
   return r;
+}
+
+function verifyAnswer(report: ChainReport & CheckpointedReport): Record<string, unknown> {
+  return {
+    ok: report.ok, events: report.events, firstBroken: report.firstBroken, ...(report.reason ? { reason: report.reason } : {}), head: report.head,
+    ...(report.checkpoints ? { checkpoints: report.checkpoints } : {}),
+    ...(report.checkpointErrors ? { checkpointErrors: report.checkpointErrors } : {}),
+  };
 }

@@ -1,5 +1,6 @@
 import type { AuditStore } from '../db/types.js';
 import { GENESIS_HASH, rowHash, type StoredRow } from './chain.js';
+import type { Checkpoint } from './checkpoint.js';
 
 export interface ChainReport {
   ok: boolean;
@@ -11,6 +12,17 @@ export interface ChainReport {
   reason?: string;
   /** Hash of the newest event: keep it elsewhere to detect a rewrite of the whole log later. */
   head: string | null;
+  /** With checkpoints given: how many were held against the log, and the newest. */
+  checkpoints?: CheckpointSummary;
+}
+
+export interface CheckpointSummary {
+  /** Checkpoints whose event was found in the log with the signed hash. */
+  matched: number;
+  /** Checkpoints older than the retention point (their events were pruned as configured): not comparable. */
+  pruned: number;
+  /** The newest checkpoint given (highest `lastId`): the log provably holds every event up to it when `ok`. */
+  newest: { lastId: number; head: string; time: string } | null;
 }
 
 const BATCH = 2000;
@@ -23,16 +35,38 @@ const BATCH = 2000;
  * the end stays a gap after the proxy appends again. Yields to the event loop between batches so a server
  * stays responsive.
  */
-export async function verifyChain(store: AuditStore): Promise<ChainReport> {
+export async function verifyChain(store: AuditStore, opts: { checkpoints?: readonly Checkpoint[] } = {}): Promise<ChainReport> {
   const events = await store.count();
   const pruneUpto = await store.prunedUpTo();
-  const broken = (id: number, reason: string, head: string | null): ChainReport => ({ ok: false, events, firstBroken: id, reason, head });
+  // Signed checkpoints by the id they cover; the newest wins if two name one id (they must agree anyway).
+  const given = opts.checkpoints;
+  const byId = new Map<number, Checkpoint[]>();
+  for (const c of given ?? []) byId.set(c.lastId, [...(byId.get(c.lastId) ?? []), c]);
+  const newest = given?.length ? given.reduce((a, b) => (b.lastId > a.lastId ? b : a)) : undefined;
+  const summary: CheckpointSummary | undefined = given
+    ? { matched: 0, pruned: 0, newest: newest ? { lastId: newest.lastId, head: newest.head, time: newest.time } : null }
+    : undefined;
+  const broken = (id: number, reason: string, head: string | null): ChainReport =>
+    ({ ok: false, events, firstBroken: id, reason, head, ...(summary ? { checkpoints: summary } : {}) });
+  /** A checkpoint whose event holds another hash: the log was rewritten at or before that event. */
+  const against = (id: number, hash: string): ChainReport | undefined => {
+    for (const c of byId.get(id) ?? []) {
+      if (c.head !== hash) {
+        return broken(id, `event ${id} does not have the hash signed by the checkpoint of ${c.time} (${c.head}): the log was rewritten at or before event ${id}`, null);
+      }
+      summary!.matched++;
+    }
+    return undefined;
+  };
 
   let expectedPrev = GENESIS_HASH;
   if (pruneUpto > 0) {
     const anchor = anchorFor(await store.latestPruneEvidence(), pruneUpto);
     if (!anchor) return broken(pruneUpto + 1, `no retention anchor records the events pruned up to ${pruneUpto}`, null);
     expectedPrev = anchor;
+    for (const [id, list] of byId) if (id < pruneUpto) summary!.pruned += list.length;
+    const wrong = against(pruneUpto, anchor);
+    if (wrong) return wrong;
   }
   let expectedId = pruneUpto + 1;
   let head: string | null = null;
@@ -45,6 +79,8 @@ export async function verifyChain(store: AuditStore): Promise<ChainReport> {
       }
       const { hash: _h, prev_hash: _p, ...content } = row;
       if (rowHash(row.prev_hash, content) !== row.hash) return broken(row.id, `event ${row.id} was changed`, head);
+      const wrong = byId.size > 0 ? against(row.id, row.hash) : undefined;
+      if (wrong) return { ...wrong, head };
       expectedPrev = row.hash;
       head = row.hash;
       expectedId++;
@@ -56,7 +92,11 @@ export async function verifyChain(store: AuditStore): Promise<ChainReport> {
   if (highest !== undefined && highest >= expectedId) {
     return broken(expectedId, `events from ${expectedId} to ${highest} were removed from the end of the log`, head);
   }
-  return { ok: true, events, firstBroken: null, head };
+  if (newest && newest.lastId >= expectedId) {
+    const last = expectedId - 1;
+    return broken(expectedId, `the log ends at event ${last} but the checkpoint of ${newest.time} covers events up to ${newest.lastId}: events ${expectedId}..${newest.lastId} were removed`, head);
+  }
+  return { ok: true, events, firstBroken: null, head, ...(summary ? { checkpoints: summary } : {}) };
 }
 
 /**

@@ -2,11 +2,12 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
-import type { AuthConfig, Config, TokenConfig, TrustConfig, UpstreamConfig } from './types.js';
+import type { AuthConfig, CheckpointConfig, Config, TokenConfig, TrustConfig, UpstreamConfig } from './types.js';
 import { ConfigValidationError, Validator } from './validator.js';
 import { parseDuration, parseSize } from './units.js';
 import { validatePolicyRules } from '../policy/validate.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
+import { loadSigningKey } from '../audit/checkpoint.js';
 
 const TOP_LEVEL = [
   'listen', 'tls', 'storage', 'database', 'upstreams', 'defaultUpstream', 'policies', 'trust', 'auth', 'audit', 'log',
@@ -86,6 +87,8 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     if (typeof auditObj.retainDays === 'number' && auditObj.retainDays > 0) retainDays = auditObj.retainDays;
     else v.error('audit.retainDays', 'must be a positive number of days');
   }
+  const checkpoint = auditObj.checkpoint === undefined ? undefined : parseCheckpoint(v, auditObj.checkpoint, at);
+  v.unknownKeys(auditObj, ['retainDays', 'checkpoint'], 'audit');
   const logObj = v.object(root.log ?? {}, 'log') ?? {};
   const level = v.oneOf(logObj.level ?? 'info', ['debug', 'info', 'warn', 'error'] as const, 'log.level') ?? 'info';
 
@@ -102,9 +105,55 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     policies: policyResult.rules ?? [],
     trust,
     auth,
-    audit: { retainDays },
+    audit: { retainDays, ...(checkpoint ? { checkpoint } : {}) },
     log: { level },
   });
+}
+
+/**
+ * `audit.checkpoint`: `key` (an Ed25519 private key, PEM), `file` (optional) and `every`: a duration ("1m"),
+ * a number of events (10000), or both as `{"time": "1m", "events": 10000}`; whichever comes first.
+ */
+function parseCheckpoint(v: Validator, value: unknown, at: (p: string) => string): CheckpointConfig | undefined {
+  const o = v.object(value, 'audit.checkpoint');
+  if (!o) return undefined;
+  v.unknownKeys(o, ['key', 'file', 'every'], 'audit.checkpoint');
+  const keyPath = v.string(o.key, 'audit.checkpoint.key');
+  let key: string | undefined;
+  if (keyPath) {
+    key = at(keyPath);
+    try {
+      loadSigningKey(readFileSync(key));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      v.error('audit.checkpoint.key', e.code === 'ENOENT' ? `file not found (${key})` : e.code === 'EACCES' ? `cannot be read (${key})` : `${key}: ${e.message}`);
+    }
+  }
+  const file = v.string(o.file, 'audit.checkpoint.file', { optional: true });
+  let everyMs = 60_000;
+  let everyEvents = 10_000;
+  const every = o.every;
+  const time = (t: unknown, path: string) => {
+    const ms = typeof t === 'string' ? parseDuration(t) : undefined;
+    if (!ms || ms < 1000) v.error(path, 'must be a duration of at least a second, such as "1m"');
+    else everyMs = ms;
+  };
+  const events = (n: unknown, path: string) => {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) v.error(path, 'must be a whole number of events, at least 1');
+    else everyEvents = n;
+  };
+  if (typeof every === 'string') time(every, 'audit.checkpoint.every');
+  else if (typeof every === 'number') events(every, 'audit.checkpoint.every');
+  else if (every !== undefined) {
+    const e = v.object(every, 'audit.checkpoint.every');
+    if (e) {
+      v.unknownKeys(e, ['time', 'events'], 'audit.checkpoint.every');
+      if (e.time !== undefined) time(e.time, 'audit.checkpoint.every.time');
+      if (e.events !== undefined) events(e.events, 'audit.checkpoint.every.events');
+    }
+  }
+  if (!key) return undefined;
+  return { key, ...(file ? { file: at(file) } : {}), everyMs, everyEvents };
 }
 
 /** SQLite at `path` (the default), or PostgreSQL at `url` / the URL in the environment variable `urlEnv`. */

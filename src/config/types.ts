@@ -41,6 +41,18 @@ export interface AuthConfig {
   tokens: TokenConfig[];
 }
 
+/** Signed checkpoints of the audit log's head (see src/audit/checkpointer.ts). */
+export interface CheckpointConfig {
+  /** Absolute path of the Ed25519 private key (PEM), checked at load. */
+  key: string;
+  /** Absolute path of the file checkpoints are appended to. */
+  file?: string;
+  /** A checkpoint at least this often while events arrive… */
+  everyMs: number;
+  /** …or after this many events, whichever comes first. */
+  everyEvents: number;
+}
+
 export interface Config {
   /** Absolute path of the config file, for messages. */
   source: string;
@@ -60,6 +72,6 @@ export interface Config {
   policies: PolicyRule[];
   trust: TrustConfig;
   auth: AuthConfig;
-  audit: { retainDays?: number };
+  audit: { retainDays?: number; checkpoint?: CheckpointConfig };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
