@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { loadConfigFile, parseConfig } from '../../../src/config/load.js';
 import { ConfigValidationError } from '../../../src/config/validator.js';
@@ -107,5 +108,38 @@ describe('config: several trusted roots', () => {
         'policies[0].signatures.anyOf[0].keyless.root: unknown root "corp" (not "default" or in trust.roots)',
       ]),
     );
+  });
+
+  it('reads audit.checkpoint: the Ed25519 key checked at load, the file and how often, with paths on every error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-checkpoint-'));
+    const ed = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    writeFileSync(join(dir, 'ed.pem'), ed);
+    writeFileSync(join(dir, 'ec.pem'), ec);
+    const source = join(dir, 'config.json');
+    const c = parseConfig({ ...minimal, audit: { checkpoint: { key: 'ed.pem', file: 'cp.jsonl' } } }, source, {});
+    expect(c.audit.checkpoint).toEqual({ key: join(dir, 'ed.pem'), file: join(dir, 'cp.jsonl'), everyMs: 60_000, everyEvents: 10_000 });
+    const both = parseConfig({ ...minimal, audit: { checkpoint: { key: 'ed.pem', every: { time: '5m', events: 50 } } } }, source, {});
+    expect(both.audit.checkpoint).toMatchObject({ everyMs: 300_000, everyEvents: 50 });
+    expect(parseConfig({ ...minimal, audit: { checkpoint: { key: 'ed.pem', every: 500 } } }, source, {}).audit.checkpoint).toMatchObject({ everyMs: 60_000, everyEvents: 500 });
+    const errors = (checkpoint: unknown) => {
+      try {
+        parseConfig({ ...minimal, audit: { checkpoint } }, source, {});
+        return [];
+      } catch (e) {
+        return (e as ConfigValidationError).errors.map((x) => `${x.path}: ${x.message}`);
+      }
+    };
+    expect(errors({ key: 'ec.pem' })).toEqual([expect.stringMatching(/^audit\.checkpoint\.key: .*must be an Ed25519 private key/)]);
+    expect(errors({ key: 'missing.pem' })).toEqual([expect.stringMatching(/^audit\.checkpoint\.key: file not found/)]);
+    expect(errors({ file: 'cp.jsonl', every: '10ms', extra: 1 })).toEqual(expect.arrayContaining([
+      'audit.checkpoint.key: is required',
+      expect.stringMatching(/^audit\.checkpoint\.every: must be a duration/),
+      'audit.checkpoint.extra: is not a known setting',
+    ]));
+    expect(errors({ key: 'ed.pem', every: { events: 0, time: 'soon' } })).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^audit\.checkpoint\.every\.events: /),
+      expect.stringMatching(/^audit\.checkpoint\.every\.time: /),
+    ]));
   });
 });
