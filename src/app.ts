@@ -143,6 +143,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   decider.onGathered = (seconds) => metrics.verifySeconds.observe({}, seconds);
   const pull = new PullService({
     index, store, manifests, blobs, decider, audit, log,
+    tags: db.tags,
     observer: {
       onDecision: (kind, d) => metrics.decisions.inc({ kind, outcome: d.outcome, rule: d.rule ?? '(none)' }),
       onCache: (kind, hit) => metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }),

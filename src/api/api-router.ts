@@ -14,6 +14,7 @@ import type { CachePurge } from '../pull/cache-purge.js';
 import type { ClusterMessage } from '../cluster/bus.js';
 import type { TrustChanges } from '../db/trust-changes.js';
 import { trustRoutes } from './trust-routes.js';
+import { tagRoutes } from './tag-routes.js';
 
 export interface ApiDeps {
   db: Database;
@@ -49,6 +50,7 @@ export function apiRouter(d: ApiDeps): Router {
   r.use(auditRoutes(d));
   r.use(cacheRoutes(d));
   r.use(trustRoutes(d));
+  r.use(tagRoutes(d));
   r.use((req, res) => sendApiError(res, 404, 'NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`));
   r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };

@@ -14,7 +14,7 @@ const TOP_LEVEL = [
   'server',
 ] as const;
 const UPSTREAM_KEYS = [
-  'name', 'url', 'username', 'passwordEnv', 'tagTtl', 'connectTimeout', 'idleTimeout', 'retries',
+  'name', 'url', 'username', 'passwordEnv', 'tagTtl', 'connectTimeout', 'idleTimeout', 'retries', 'tagDrift',
 ] as const;
 const ROOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const UPSTREAM_NAME_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/;
@@ -229,6 +229,7 @@ function parseUpstreams(v: Validator, value: unknown, env: NodeJS.ProcessEnv): U
     if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > 10) {
       v.error(`${p}.retries`, 'must be an integer from 0 to 10');
     }
+    const tagDrift = v.oneOf(o.tagDrift ?? 'follow', ['follow', 'keep-verified', 'deny'] as const, `${p}.tagDrift`) ?? 'follow';
     out.push({
       name: name ?? '',
       url: (url ?? '').replace(/\/+$/, ''),
@@ -238,6 +239,7 @@ function parseUpstreams(v: Validator, value: unknown, env: NodeJS.ProcessEnv): U
       connectTimeoutMs: duration('connectTimeout', '10s'),
       idleTimeoutMs: duration('idleTimeout', '30s'),
       retries: typeof retries === 'number' ? retries : 2,
+      tagDrift,
     });
   });
   return out;

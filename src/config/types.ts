@@ -12,6 +12,11 @@ export interface UpstreamConfig {
   /** A response that sends nothing for this long is abandoned. */
   idleTimeoutMs: number;
   retries: number;
+  /**
+   * When a tag moves upstream after it was verified: `follow` judges the new digest, `keep-verified` serves
+   * the last digest that passed when the new one fails, `deny` refuses the tag until an admin accepts it.
+   */
+  tagDrift?: 'follow' | 'keep-verified' | 'deny';
 }
 
 export interface TrustConfig {

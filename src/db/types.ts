@@ -291,6 +291,27 @@ export interface TrustStore {
   watch(onChange: () => void): { stop(): void };
 }
 
+/** The digest a tag last passed its rule with, or that an admin accepted for it. */
+export interface VerifiedTag {
+  digest: string;
+  verifiedAt: string;
+  /** Who accepted it through the API; null when it passed its rule on a pull. */
+  acceptedBy: string | null;
+  /** The digest the tag was last seen moved to (a move is recorded once); null when it has not moved. */
+  seenDigest: string | null;
+}
+
+/** Verified tags, for `upstreams[].tagDrift`: shared by every process through the database. */
+export interface TagStore {
+  verified(upstream: string, repository: string, tag: string): Promise<VerifiedTag | undefined>;
+  /** Records that the tag passed with `digest` (clears a noted move). */
+  markVerified(upstream: string, repository: string, tag: string, digest: string, at: string): Promise<void>;
+  /** Notes that the tag moved to `digest`; true only for the first process to note this digest. */
+  noteMoved(upstream: string, repository: string, tag: string, digest: string): Promise<boolean>;
+  /** An admin accepts `digest` for the tag, written with its audit event in one transaction. */
+  accept(upstream: string, repository: string, tag: string, digest: string, at: string, by: string, seal: Seal): Promise<VerifiedTag>;
+}
+
 export interface Database {
   /** For messages only: callers never branch on it. */
   readonly description: string;
@@ -301,6 +322,7 @@ export interface Database {
   readonly failures: FailureStore;
   readonly leases: LeaseStore;
   readonly trust: TrustStore;
+  readonly tags: TagStore;
   /** Resolves when the database answers a query; rejects with the reason otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

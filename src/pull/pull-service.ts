@@ -16,6 +16,7 @@ import type { BlobFetcher } from './blob-fetcher.js';
 import { subjectOfArtifactTag, type Decider, type DecisionResult } from './decider.js';
 import type { FetchedManifest, ManifestFetcher } from './manifest-fetcher.js';
 import type { Target } from './target.js';
+import type { TagStore } from '../db/types.js';
 
 /** Blobs up to this size are verified on every read from the cache. */
 const SMALL_BLOB_BYTES = 1024 * 1024;
@@ -61,6 +62,8 @@ export class PullService {
       audit: AuditLog;
       log: Logger;
       observer?: PullObserver;
+      /** Verified tags (`upstreams[].tagDrift`); without it tags simply follow the upstream. */
+      tags?: TagStore;
     },
   ) {}
 
@@ -87,7 +90,8 @@ export class PullService {
     const tag = ref.kind === 'tag' ? ref.tag : undefined;
     const about = this.artifactSubject(m, tag);
     await this.d.index.linkBlobs(target.upstream.name, target.repository, about ?? m.digest, referencedBlobs(m.parsed), about !== undefined);
-    const decision = await this.decideManifest(target, m, tag);
+    let decision = await this.decideManifest(target, m, tag);
+    if (tag !== undefined && about === undefined && this.d.tags) ({ m, decision } = await this.judgeTag(base, target, tag, m, decision));
     this.d.observer?.onDecision?.('manifest', decision);
     const event: AuditEventInput = { ...base, digest: m.digest, cacheHit: m.cacheHit, ...decisionFields(decision) };
     if (decision.outcome === 'deny') {
@@ -196,6 +200,58 @@ export class PullService {
     if (!isDigest(digest)) throw new OciError('DIGEST_INVALID');
     const m = await this.d.manifests.resolve(target, { kind: 'digest', digest });
     return this.decideManifest(target, m, undefined);
+  }
+
+  /**
+   * A tag that moved upstream since it last passed (`upstreams[].tagDrift`). The move is audited once as
+   * `tag.drift` in every mode. `follow` judges the new digest; `keep-verified` serves the last digest that
+   * passed when the new one fails (judged again now); `deny` refuses until an admin accepts the new digest.
+   */
+  private async judgeTag(base: AuditEventInput, target: Target, tag: string, m: FetchedManifest, decision: DecisionResult): Promise<{ m: FetchedManifest; decision: DecisionResult }> {
+    const tags = this.d.tags!;
+    const up = target.upstream.name;
+    const mode = target.upstream.config.tagDrift ?? 'follow';
+    const passes = decision.outcome !== 'deny';
+    const verified = await tags.verified(up, target.repository, tag);
+    if (!verified || verified.digest === m.digest) {
+      if (passes && (!verified || verified.seenDigest !== null)) await tags.markVerified(up, target.repository, tag, m.digest, new Date().toISOString());
+      return { m, decision };
+    }
+    const moved = `tag "${tag}" moved upstream from ${verified.digest} (verified ${verified.verifiedAt}${verified.acceptedBy ? `, accepted by ${verified.acceptedBy}` : ''}) to ${m.digest}`;
+    const outcome = passes ? `which passes policy "${decision.rule ?? '(none)'}"` : `which fails: ${decision.reasons.join('; ') || 'denied'}`;
+    const drift = async (served: string | null, action: string, result: 'allow' | 'deny' | 'warn') => {
+      if (!(await tags.noteMoved(up, target.repository, tag, m.digest))) return;
+      await this.append({
+        ...base, kind: 'tag.drift', digest: m.digest, decision: result, policy: decision.rule, policyVersion: decision.policyVersion, mode,
+        reasons: [`${moved}, ${outcome}; ${action}`],
+        evidence: { tag, verifiedDigest: verified.digest, newDigest: m.digest, servedDigest: served, tagDrift: mode, newDecision: decision.outcome, newReasons: decision.reasons },
+      });
+    };
+    if (mode === 'deny') {
+      const reason = `${moved} after it was verified; refused until an admin accepts ${m.digest} (POST /api/v1/tags/accept)`;
+      await drift(null, 'refused until an admin accepts it', 'deny');
+      return { m, decision: { ...this.d.decider.deny(target, reason), evidence: { tagDrift: { verifiedDigest: verified.digest, newDigest: m.digest } } } };
+    }
+    if (mode === 'follow' || passes) {
+      await drift(m.digest, 'serving the new digest', decision.outcome);
+      if (passes) await tags.markVerified(up, target.repository, tag, m.digest, new Date().toISOString());
+      return { m, decision };
+    }
+    // keep-verified, and the new digest fails: the last verified digest, judged again as a pull of it would be.
+    let kept: FetchedManifest;
+    try {
+      kept = await this.d.manifests.resolve(target, { kind: 'digest', digest: verified.digest as Digest });
+    } catch (err) {
+      await drift(null, 'the verified digest cannot be fetched', 'deny');
+      return { m, decision: this.d.decider.deny(target, `${moved}, ${outcome}; the verified digest cannot be fetched: ${(err as Error).message}`) };
+    }
+    await this.d.index.linkBlobs(up, target.repository, kept.digest, referencedBlobs(kept.parsed), false);
+    const keptDecision = await this.decideManifest(target, kept, undefined);
+    await drift(kept.digest, `serving the verified digest ${kept.digest}`, keptDecision.outcome === 'deny' ? 'deny' : 'warn');
+    return {
+      m: kept,
+      decision: { ...keptDecision, reasons: [...keptDecision.reasons, `${moved}, ${outcome}; serving the verified digest`], evidence: { ...(keptDecision.evidence ?? {}), tagDrift: { verifiedDigest: verified.digest, newDigest: m.digest } } },
+    };
   }
 
   /** Signature, attestation and SBOM artifacts take the decision of the image they are about; the rest their own. */

@@ -7,6 +7,7 @@ import { PostgresPolicyStore } from './policy-store.js';
 import { PostgresFailureStore, PostgresKeyStore } from './auth-store.js';
 import { PostgresLeaseStore } from './lease-store.js';
 import { PostgresTrustStore } from './trust-store.js';
+import { PostgresTagStore } from './tag-store.js';
 
 /**
  * PostgreSQL 13 or newer, shared by any number of replicas. The pool reconnects by itself: while the server
@@ -21,6 +22,7 @@ export class PostgresDatabase implements Database {
   readonly failures;
   readonly leases;
   readonly trust;
+  readonly tags;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -35,6 +37,7 @@ export class PostgresDatabase implements Database {
     this.failures = new PostgresFailureStore(pool);
     this.leases = new PostgresLeaseStore(pool);
     this.trust = new PostgresTrustStore(pool);
+    this.tags = new PostgresTagStore(pool);
   }
 
   /** Connects and applies pending migrations (once, under an advisory lock, however many replicas start). */

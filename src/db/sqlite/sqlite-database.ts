@@ -6,6 +6,7 @@ import { SqlitePolicyStore } from './policy-store.js';
 import { SqliteFailureStore, SqliteKeyStore } from './auth-store.js';
 import { SqliteLeaseStore } from './lease-store.js';
 import { SqliteTrustStore } from './trust-store.js';
+import { SqliteTagStore } from './tag-store.js';
 
 /** The embedded default: one SQLite file (WAL), shared safely by processes on one machine. */
 export class SqliteDatabase implements Database {
@@ -17,6 +18,7 @@ export class SqliteDatabase implements Database {
   readonly failures;
   readonly leases;
   readonly trust;
+  readonly tags;
   private readonly pingStmt;
 
   constructor(readonly db: Db) {
@@ -28,6 +30,7 @@ export class SqliteDatabase implements Database {
     this.failures = new SqliteFailureStore(db);
     this.leases = new SqliteLeaseStore(db);
     this.trust = new SqliteTrustStore(db, this.audit);
+    this.tags = new SqliteTagStore(db, this.audit);
     this.pingStmt = db.prepare('SELECT 1');
   }
 
