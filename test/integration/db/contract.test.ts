@@ -277,6 +277,26 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     }
   });
 
+  it('keeps verified tags, notes each move once across openers, and accepts a digest with its audit event', async () => {
+    await fresh();
+    const [a, b] = await Promise.all([open(), open()]);
+    expect(await a.tags.verified('up', 'org/app', '1')).toBeUndefined();
+    await a.tags.markVerified('up', 'org/app', '1', D(1), '2026-01-01T00:00:00.000Z');
+    expect(await b.tags.verified('up', 'org/app', '1')).toEqual({ digest: D(1), verifiedAt: '2026-01-01T00:00:00.000Z', acceptedBy: null, seenDigest: null });
+    expect(await b.tags.verified('up', 'org/app', '2')).toBeUndefined();
+    // Two openers see the same move: only one records it; a further move is noted again.
+    const noted = await Promise.all([a.tags.noteMoved('up', 'org/app', '1', D(2)), b.tags.noteMoved('up', 'org/app', '1', D(2))]);
+    expect(noted.filter(Boolean)).toHaveLength(1);
+    expect(await a.tags.noteMoved('up', 'org/app', '1', D(2))).toBe(false);
+    expect(await a.tags.noteMoved('up', 'org/app', '1', D(3))).toBe(true);
+    expect(await a.tags.noteMoved('up', 'org/app', '9', D(3))).toBe(false);
+    const accepted = await b.tags.accept('up', 'org/app', '1', D(3), '2026-01-02T00:00:00.000Z', 'alice', sealOne({ kind: 'tag.accept', digest: D(3) }));
+    expect(accepted).toEqual({ digest: D(3), verifiedAt: '2026-01-02T00:00:00.000Z', acceptedBy: 'alice', seenDigest: null });
+    expect(await a.tags.verified('up', 'org/app', '1')).toEqual(accepted);
+    expect(await queryColumn<string>(config as never, 'SELECT kind FROM audit_events ORDER BY id')).toEqual(['tag.accept']);
+    expect(await verifyChain(a.audit)).toMatchObject({ ok: true, events: 1 });
+  });
+
   it('finds audit events by the signer their evidence names', async () => {
     await fresh();
     const db = await open();

@@ -142,4 +142,12 @@ describe('config: several trusted roots', () => {
       expect.stringMatching(/^audit\.checkpoint\.every\.time: /),
     ]));
   });
+
+  it('reads upstreams[].tagDrift, follow by default, and names a wrong value by its path', () => {
+    const c = parseConfig({ ...minimal, upstreams: [minimal.upstreams[0], { name: 'ghcr.io', url: 'https://ghcr.io', tagDrift: 'keep-verified' }] }, '/etc/portcullis/config.json', {});
+    expect(c.upstreams.map((u) => u.tagDrift)).toEqual(['follow', 'keep-verified']);
+    expect(errorsOf({ ...minimal, upstreams: [{ ...minimal.upstreams[0], tagDrift: 'pin' }] })).toEqual([
+      'upstreams[0].tagDrift: must be one of "follow", "keep-verified", "deny"',
+    ]);
+  });
 });
