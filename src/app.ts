@@ -139,7 +139,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       })
       .catch((err: unknown) => log.error('audit append failed', { error: String(err) }));
   };
-  const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log, trustChanges);
+  const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log, trustChanges, db.leases);
   decider.onGathered = (seconds) => metrics.verifySeconds.observe({}, seconds);
   const pull = new PullService({
     index, store, manifests, blobs, decider, audit, log,

@@ -17,20 +17,23 @@ interface Pending {
  */
 export class AuditLog {
   private queue: Pending[] = [];
-  private flushing = new Set<Promise<void>>();
+  /** At most one append transaction in flight per process: events arriving meanwhile wait for the next one,
+   * so batches grow with the database's latency instead of transactions queueing on the chain's lock. */
+  private inFlight: Promise<void> | undefined;
+  private scheduled = false;
 
   constructor(private readonly store: AuditStore) {}
 
   /** Appends one event with the others of this event-loop turn; resolves with its id once committed. */
   record(input: AuditEventInput): Promise<number> {
     return new Promise((resolve, reject) => {
-      if (this.queue.length === 0) {
-        setImmediate(() => {
-          const f = this.flush().finally(() => this.flushing.delete(f));
-          this.flushing.add(f);
-        });
-      }
       this.queue.push({ input, time: new Date().toISOString(), resolve, reject });
+      if (this.scheduled || this.inFlight) return;
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.startFlush();
+      });
     });
   }
 
@@ -41,10 +44,18 @@ export class AuditLog {
 
   /** Resolves once every event recorded so far is committed or has failed (before closing the database). */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing.size > 0) {
+    while (this.queue.length > 0 || this.inFlight || this.scheduled) {
       await new Promise((r) => setImmediate(r));
-      await Promise.all([...this.flushing]);
+      await this.inFlight;
     }
+  }
+
+  private startFlush(): void {
+    if (this.inFlight || this.queue.length === 0) return;
+    this.inFlight = this.flush().finally(() => {
+      this.inFlight = undefined;
+      this.startFlush();
+    });
   }
 
   private async flush(): Promise<void> {

@@ -3,8 +3,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import { OciError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import { header } from '../upstream/upstream-client.js';
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { PROCESS_OWNER as OWNER, ownerIsGone } from '../cluster/process-owner.js';
 import type { HeldLease, LeaseStore } from '../db/types.js';
 import { BlobDownload } from './blob-download.js';
 import { RemoteDownload } from './remote-download.js';
@@ -14,21 +13,6 @@ import type { Target } from './target.js';
 
 /** A download's lease lasts this long unless renewed (every third of it while the download runs). */
 const LEASE_TTL_MS = 15_000;
-const HOST = hostname();
-const OWNER = `${HOST}:${process.pid}:${randomBytes(4).toString('hex')}`;
-
-/** A lease held by a process of this host that is no longer running (killed mid-download) can be taken at once. */
-function ownerIsGone(owner: string): boolean {
-  const m = /^(.*):(\d+):[0-9a-f]+$/.exec(owner);
-  if (!m || m[1] !== HOST) return false;
-  try {
-    process.kill(Number(m[2]), 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
 type Fetched = BlobDownload | RemoteDownload | PassThroughBlob;
 
 /**

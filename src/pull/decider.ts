@@ -1,3 +1,5 @@
+import { PROCESS_OWNER, ownerIsGone } from '../cluster/process-owner.js';
+import type { HeldLease, LeaseStore } from '../db/types.js';
 import type { CacheIndex, EvidenceKey } from '../db/cache-index.js';
 import type { Logger } from '../logger.js';
 import { matchRule } from '../policy/match.js';
@@ -37,6 +39,8 @@ const MEMORY_CACHE_LIMIT = 5000;
  * and a hot unsigned image still costs the upstream one lookup per interval, not one per pull.
  */
 export const RECHECK_NOTHING_MS = 5_000;
+/** How long another process may take to gather evidence before this one gathers it too. */
+const EVIDENCE_LEASE_MS = 30_000;
 
 /**
  * Decides whether a manifest may be served. Evidence is gathered in the repository being pulled, once per
@@ -55,6 +59,8 @@ export class Decider {
     private readonly verifyTtlMs: number,
     private readonly log: Logger,
     private readonly trust: TrustSource = NO_CHANGES,
+    /** Shared with the other processes on the database, so each evidence is gathered by one of them at a time. */
+    private readonly leases?: LeaseStore,
   ) {}
 
   /**
@@ -164,10 +170,59 @@ export class Decider {
     }
     let pending = this.inflight.get(memoryKey);
     if (!pending) {
-      pending = this.gather(key, memoryKey, subject, source, previous).finally(() => this.inflight.delete(memoryKey));
+      pending = this.gatherOnce(key, memoryKey, subject, source, previous).finally(() => this.inflight.delete(memoryKey));
       this.inflight.set(memoryKey, pending);
     }
     return pending;
+  }
+
+  /**
+   * Gathers unless another process (a sibling worker, a replica) is gathering the same evidence right now:
+   * then waits for what it stores, so a first pull spread over workers asks the upstream for its signatures
+   * and image config once. If that process stores nothing (it failed, or died), this one gathers.
+   */
+  private async gatherOnce(key: EvidenceKey, memoryKey: string, subject: SubjectManifest, source: ArtifactSource, previous: Evidence | undefined): Promise<Evidence> {
+    if (!this.leases) return this.gather(key, memoryKey, subject, source, previous);
+    const leaseKey = `evidence:${key.upstream}/${key.repository}@${key.digest}#${key.fingerprint}`;
+    const held = await this.takeLease(leaseKey);
+    if (held) {
+      const stored = await this.awaitStored(key, leaseKey);
+      if (stored) {
+        this.remember(memoryKey, stored.evidence, stored.expiresAt);
+        return stored.evidence;
+      }
+      return this.gather(key, memoryKey, subject, source, previous);
+    }
+    try {
+      return await this.gather(key, memoryKey, subject, source, previous);
+    } finally {
+      await this.leases.release(leaseKey, PROCESS_OWNER).catch(() => {});
+    }
+  }
+
+  /** Undefined when this process now holds the lease; otherwise the live holder. */
+  private async takeLease(leaseKey: string): Promise<HeldLease | undefined> {
+    const leases = this.leases!;
+    try {
+      const held = await leases.acquire(leaseKey, PROCESS_OWNER, '', EVIDENCE_LEASE_MS);
+      if (!held || !ownerIsGone(held.owner)) return held;
+      await leases.release(leaseKey, held.owner);
+      return await leases.acquire(leaseKey, PROCESS_OWNER, '', EVIDENCE_LEASE_MS);
+    } catch {
+      return undefined; // the lease is an optimisation: without it, gather here
+    }
+  }
+
+  private async awaitStored(key: EvidenceKey, leaseKey: string): Promise<{ evidence: Evidence; expiresAt: number } | undefined> {
+    for (let polls = 0; ; polls++) {
+      const stored = await this.index.getEvidence(key);
+      if (stored && stored.expiresAt > Date.now()) return { evidence: JSON.parse(stored.json) as Evidence, expiresAt: stored.expiresAt };
+      if (polls % 10 === 9) {
+        const holder = await this.leases!.holder(leaseKey);
+        if (!holder || ownerIsGone(holder.owner)) return undefined;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   private async gather(key: EvidenceKey, memoryKey: string, subject: SubjectManifest, source: ArtifactSource, previous: Evidence | undefined): Promise<Evidence> {
