@@ -9,6 +9,7 @@ import { BlobStore } from './store/blob-store.js';
 import { Evictor } from './store/eviction.js';
 import { AuditLog } from './audit/audit-log.js';
 import { UpstreamClient } from './upstream/upstream-client.js';
+import { BaseImages } from './pull/base-images.js';
 import { ManifestFetcher } from './pull/manifest-fetcher.js';
 import { BlobFetcher } from './pull/blob-fetcher.js';
 import { Decider, type PolicySource } from './pull/decider.js';
@@ -139,7 +140,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       })
       .catch((err: unknown) => log.error('audit append failed', { error: String(err) }));
   };
-  const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log, trustChanges, db.leases);
+  const baseImages = new BaseImages(upstreams, manifests, store, index, log);
+  const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log, trustChanges, baseImages, db.leases);
   decider.onGathered = (seconds) => metrics.verifySeconds.observe({}, seconds);
   const pull = new PullService({
     index, store, manifests, blobs, decider, audit, log,

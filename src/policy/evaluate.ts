@@ -1,11 +1,13 @@
 import type { Evidence, VerifiedAttestation, VerifiedSignature } from '../verify/types.js';
-import type { Decision, PolicyRule, ProvenanceRequirement } from './types.js';
+import type { BaseImageFact, Decision, PolicyRule, ProvenanceRequirement } from './types.js';
 import { buildTime, type BuildTime } from './build-time.js';
 import { matchesField } from './identity-match.js';
 import { describeRequirement, describeSigner, satisfiesAny } from './signer-match.js';
 import { summarise } from './evidence-summary.js';
 import { judgeConditions } from './conditions.js';
 import { withoutRevoked, type RevocationSet } from './revocation.js';
+import { baseImageReason } from './base-image.js';
+import { isIndexMediaType } from '../oci/media-types.js';
 
 export const SLSA_PREDICATES: readonly string[] = ['https://slsa.dev/provenance/v0.2', 'https://slsa.dev/provenance/v1'];
 const DAY_MS = 86_400_000;
@@ -23,6 +25,8 @@ export interface EvaluateContext {
   tag?: string;
   /** Signers and log entries that no longer count, whatever the evidence says. */
   revocations?: RevocationSet;
+  /** The subject's base image as gathered for `baseImage` (absent when the image names none). */
+  baseImage?: BaseImageFact;
 }
 
 /**
@@ -70,7 +74,15 @@ export function evaluateRule(rule: PolicyRule, gathered: Evidence | undefined, c
       reasons.push(`image is stale: built ${built.time.toISOString().slice(0, 10)}, older than ${rule.maxAgeDays} days`);
     }
   }
-  return finish(rule, reasons, summarise({ evidence, accepted, provenance, built, byParent, met: judged.met, deferred: judged.deferred }));
+  // An index has no config and no base of its own: each platform manifest is judged when it is pulled.
+  const baseApplies = rule.baseImage !== undefined && !(evidence.image && isIndexMediaType(evidence.image.mediaType));
+  if (baseApplies) {
+    const why = baseImageReason(rule.baseImage!, ctx.baseImage, ctx.now);
+    if (why) reasons.push(why);
+  }
+  const summary = summarise({ evidence, accepted, provenance, built, byParent, met: judged.met, deferred: judged.deferred });
+  if (baseApplies && ctx.baseImage) summary.baseImage = { ...ctx.baseImage };
+  return finish(rule, reasons, summary);
 }
 
 function finish(rule: PolicyRule, reasons: string[], evidence: Record<string, unknown>): Decision {

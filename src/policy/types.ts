@@ -54,6 +54,31 @@ export interface PolicyRule {
   /** CEL over the image (config, annotations, platform, layers), its name, signatures and attestations. */
   condition?: string;
   maxAgeDays?: number;
+  /** The image must have been rebuilt on its base image once the base tag moved more than maxBehindDays ago. */
+  baseImage?: BaseImageRequirement;
+}
+
+export interface BaseImageRequirement {
+  maxBehindDays: number;
+  /** Deny (or warn) an image that does not name its base; without it such an image passes this check. */
+  requireAnnotation?: boolean;
+}
+
+/**
+ * What the proxy found out about an image's base (`org.opencontainers.image.base.name` / `.digest`),
+ * gathered by pull/ and judged by the evaluator. Absent when the image names no base.
+ */
+export interface BaseImageFact {
+  /** The base as the image names it, e.g. `docker.io/library/alpine:3.20`. */
+  name: string;
+  /** The digest the image was built on (`org.opencontainers.image.base.digest`). */
+  digest?: string;
+  /** What the base tag points at now (an index digest for a multi-platform base). */
+  currentDigest?: string;
+  /** The `created` of the current base's image config (the platform manifest matching the image). */
+  currentCreated?: string;
+  /** Why the base could not be resolved; the check then cannot be made. */
+  error?: string;
 }
 
 export type Outcome = 'allow' | 'deny' | 'warn';

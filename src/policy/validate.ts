@@ -10,7 +10,7 @@ export interface RuleError {
 }
 
 const MODES = ['enforce', 'warn', 'allow', 'deny'];
-const RULE_KEYS = ['name', 'match', 'mode', 'signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays'];
+const RULE_KEYS = ['name', 'match', 'mode', 'signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays', 'baseImage'];
 const IDENTITY_STRINGS = ['root', 'issuer', 'issuerRegExp', 'subject', 'subjectRegExp'];
 const IDENTITY_KEYS = [...IDENTITY_STRINGS, 'extensions', 'extensionsRegExp'];
 const PROVENANCE_KEYS = ['signedBy', 'builderId', 'builderIdRegExp', 'sourceRepository', 'sourceRepositoryRegExp', 'sourceBranch', 'sourceBranchRegExp'];
@@ -58,7 +58,8 @@ export function validatePolicyRules(
     if (rule.maxAgeDays !== undefined && (typeof rule.maxAgeDays !== 'number' || !Number.isFinite(rule.maxAgeDays) || rule.maxAgeDays <= 0)) {
       err(`${at}.maxAgeDays`, 'must be a positive number of days');
     }
-    const requires = ['signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays'];
+    if (rule.baseImage !== undefined) baseImage(rule.baseImage, `${at}.baseImage`, err);
+    const requires = ['signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays', 'baseImage'];
     if ((rule.mode === 'enforce' || rule.mode === 'warn') && requires.every((k) => rule[k] === undefined)) {
       err(at, `mode "${rule.mode}" needs at least one of ${requires.join(', ')}`);
     }
@@ -129,6 +130,14 @@ function provenance(prov: unknown, at: string, known: KnownNames, err: Err): voi
     if (prov[k] !== undefined && (typeof prov[k] !== 'string' || !prov[k])) err(`${at}.${k}`, 'must be a non-empty string');
     else if (k.endsWith('RegExp')) regexp(prov[k], `${at}.${k}`, err);
   }
+}
+
+function baseImage(value: unknown, at: string, err: Err): void {
+  if (!isObject(value)) return err(at, 'must be an object with maxBehindDays');
+  unknownKeys(value, ['maxBehindDays', 'requireAnnotation'], at, err);
+  const days = value.maxBehindDays;
+  if (typeof days !== 'number' || !Number.isFinite(days) || days < 0) err(`${at}.maxBehindDays`, 'must be a number of days (0 or more)');
+  if (value.requireAnnotation !== undefined && typeof value.requireAnnotation !== 'boolean') err(`${at}.requireAnnotation`, 'must be true or false');
 }
 
 function regexp(value: unknown, path: string, err: Err): void {

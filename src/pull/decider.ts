@@ -4,9 +4,10 @@ import type { CacheIndex, EvidenceKey } from '../db/cache-index.js';
 import type { Logger } from '../logger.js';
 import { matchRule } from '../policy/match.js';
 import { evaluateRule } from '../policy/evaluate.js';
-import type { Decision, PolicyRule } from '../policy/types.js';
+import type { BaseImageFact, Decision, PolicyRule } from '../policy/types.js';
 import type { ArtifactSource, Evidence, EvidenceGatherer, SubjectManifest } from '../verify/types.js';
 import type { Target } from './target.js';
+import { baseAnnotations } from './base-images.js';
 import { isDigest } from '../oci/digest.js';
 import { NO_REVOCATIONS, type RevocationSet } from '../policy/revocation.js';
 import { exceptionFor, nameExcepted, NO_EXCEPTIONS, underException, type ExceptionSet } from '../policy/exception.js';
@@ -24,6 +25,11 @@ export interface PolicySource {
 export interface TrustSource {
   revocations(): RevocationSet;
   exceptions(): ExceptionSet;
+}
+
+/** Resolves an image's base for `baseImage` rules (pull/base-images.ts); undefined when it names none. */
+export interface BaseImageSource {
+  fact(evidence: Evidence): Promise<BaseImageFact | undefined>;
 }
 
 const NO_CHANGES: TrustSource = { revocations: () => NO_REVOCATIONS, exceptions: () => NO_EXCEPTIONS };
@@ -59,6 +65,7 @@ export class Decider {
     private readonly verifyTtlMs: number,
     private readonly log: Logger,
     private readonly trust: TrustSource = NO_CHANGES,
+    private readonly baseImages?: BaseImageSource,
     /** Shared with the other processes on the database, so each evidence is gathered by one of them at a time. */
     private readonly leases?: LeaseStore,
   ) {}
@@ -88,7 +95,8 @@ export class Decider {
         const rule = matchRule(active.rules, target.canonical)!;
         const evidence = await this.evidence(target, subject, source);
         const now = new Date();
-        const covered = evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations });
+        const baseImage = await this.baseFact(rule, evidence);
+        const covered = evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations, baseImage });
         // An exception for the index covers the platform manifests it lists.
         return this.except(target, [subject.digest, parent.digest], {
           ...covered,
@@ -140,8 +148,19 @@ export class Decider {
     }
     const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
     const evidence = needsEvidence ? await this.evidence(target, subject, source) : undefined;
-    const decision = { ...evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations }), policyVersion: active.version };
+    const baseImage = evidence ? await this.baseFact(rule, evidence) : undefined;
+    const decision = { ...evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations, baseImage }), policyVersion: active.version };
     return this.except(target, [subject.digest], decision, now);
+  }
+
+  /** The image's base, resolved only for a rule that checks it; a rule with baseImage and no resolver cannot pass. */
+  private async baseFact(rule: PolicyRule, evidence: Evidence): Promise<BaseImageFact | undefined> {
+    if (!rule.baseImage || (rule.mode !== 'enforce' && rule.mode !== 'warn')) return undefined;
+    if (!this.baseImages) {
+      const named = baseAnnotations(evidence);
+      return named && { ...named, error: 'base images are not resolved here' };
+    }
+    return this.baseImages.fact(evidence);
   }
 
   /** A deny that an active exception covers is served, its reasons kept and the exception recorded. */

@@ -204,6 +204,8 @@ export interface PushImageOptions {
   mediaTypeStyle?: MediaTypeStyle;
   /** Fields of the image config's `config` object (User, ExposedPorts, Entrypoint…), over the default Env. */
   imageConfig?: Record<string, unknown>;
+  /** The manifest's annotations. */
+  annotations?: Record<string, string>;
 }
 
 /** Pushes layers, config and manifest under `tag`. Each generated layer is a gzipped tar holding one file. */
@@ -244,6 +246,7 @@ export async function pushImage(
       mediaType: types.manifest,
       config: { mediaType: types.config, digest: config.digest, size: config.size },
       layers: layers.map((l) => ({ mediaType: types.layer, digest: l.digest, size: l.size })),
+      ...(options.annotations && { annotations: options.annotations }),
     }),
   );
   const digest = await pushManifest(baseUrl, repo, tag, manifest, types.manifest);

@@ -110,6 +110,14 @@ describe('config: several trusted roots', () => {
     );
   });
 
+  it('reports baseImage errors at load with their paths', () => {
+    const bad = { name: 'base', match: ['**'], mode: 'enforce', baseImage: { maxBehindDays: 'two weeks', requireAnnotation: 1 } };
+    expect(errorsOf({ ...minimal, policies: [bad] })).toEqual([
+      'policies[0].baseImage.maxBehindDays: must be a number of days (0 or more)',
+      'policies[0].baseImage.requireAnnotation: must be true or false',
+    ]);
+  });
+
   it('reads audit.checkpoint: the Ed25519 key checked at load, the file and how often, with paths on every error', () => {
     const dir = mkdtempSync(join(tmpdir(), 'config-checkpoint-'));
     const ed = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' });
