@@ -28,6 +28,8 @@ export interface StartProxyOptions {
   /** Holds the config file, store and database; a fresh temp dir when omitted. Reuse it to keep the cache. */
   dataDir?: string;
   env?: NodeJS.ProcessEnv;
+  /** Extra arguments for node itself, e.g. `--cpu-prof` for a profile. */
+  nodeArgs?: string[];
 }
 
 export interface Proxy {
@@ -72,7 +74,7 @@ export async function startProxy(options: StartProxyOptions): Promise<Proxy> {
 
   const start = async (): Promise<void> => {
     if (daemon) previous.push(...daemon.lines());
-    daemon = await spawnDaemon(process.execPath, [CLI, 'serve', '--config', configPath], {
+    daemon = await spawnDaemon(process.execPath, [...(options.nodeArgs ?? []), CLI, 'serve', '--config', configPath], {
       cwd: dataDir,
       env: { ...process.env, ...options.env },
     });
