@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Database } from '../db/types.js';
 import { AUDIT_FORMATS, CONTENT_TYPES, writeAuditEvents, type AuditFormat } from '../audit/audit-export.js';
-import { AuditQuery, decodeCursor, encodeCursor, parseAuditFilter } from '../audit/audit-query.js';
+import { AuditQuery, decodeCursor, encodeCursor, FILTER_KEYS, parseAuditFilter } from '../audit/audit-query.js';
 import { verifyChain, type ChainReport } from '../audit/verify-chain.js';
 import { readCheckpointFile, verifyWithCheckpoints, type CheckpointedReport } from '../audit/checkpoint-report.js';
 import type { KeyObject } from 'node:crypto';
@@ -10,6 +10,7 @@ import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 
 const DEFAULT_LIMIT = 100;
+const EVENT_PARAMS = new Set<string>([...FILTER_KEYS, 'format', 'cursor', 'limit']);
 const MAX_LIMIT = 1000;
 
 /**
@@ -25,6 +26,10 @@ export function auditRoutes(d: { db: Database; auth: Authenticator; checkpoints?
     const q = req.query as Record<string, unknown>;
     const { filter, errors } = parseAuditFilter(q);
     const fieldErrors: FieldError[] = [...errors];
+    // A misspelt filter (`?decison=deny`) must not silently answer with the whole log.
+    for (const key of Object.keys(q)) {
+      if (!EVENT_PARAMS.has(key)) fieldErrors.push({ path: key, message: `is not a parameter of this endpoint (${[...EVENT_PARAMS].join(', ')})` });
+    }
     const format = (q.format ?? 'json') as AuditFormat;
     if (!AUDIT_FORMATS.includes(format)) fieldErrors.push({ path: 'format', message: 'must be json, ndjson or csv' });
     let after = 0;

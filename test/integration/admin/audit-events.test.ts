@@ -134,6 +134,12 @@ describe.each(backends.names)('audit events API (%s)', (backend) => {
     expect(tooMany.body.errors).toEqual([{ path: 'limit', message: expect.any(String) }]);
   });
 
+  it('refuses a parameter it does not know instead of answering with the whole log', async () => {
+    const typo = await get('?decison=deny&limit=5');
+    expect(typo.status).toBe(400);
+    expect(typo.body.errors).toEqual([{ path: 'decison', message: expect.stringContaining('decision') }]);
+  });
+
   it('filters by decision, repository, digest, user, kind and time, combined', async () => {
     const res = await get(`?decision=deny&repository=${encodeURIComponent(REPOS[0]!)}&limit=1000`);
     const events = res.body.events as Array<Record<string, unknown>>;
