@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { ConfigValidationError } from './config/validator.js';
 import { parseArgs, UsageError, type Command } from './commands/command.js';
 import { serveCommand } from './commands/serve.js';
@@ -16,12 +17,22 @@ Usage: portcullis <command> [options]
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-Run "portcullis <command> --help" for a command's options.
+Run "portcullis <command> --help" for a command's options; "portcullis --version" prints the version.
 `;
+}
+
+/** The version of the installed package (package.json sits beside dist/ and src/). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
 }
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
+  if (first === '--version' || first === '-v') {
+    process.stdout.write(`portcullis ${version()}\n`);
+    return 0;
+  }
   if (!first || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(help());
     return first ? 0 : 2;
@@ -58,6 +69,7 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) process.stderr.write(`portcullis: ${err.message}\n`);
     else if (err instanceof ConfigValidationError) process.stderr.write(`portcullis: ${err.message}\n`);
     else process.stderr.write(`portcullis: ${(err as Error).message ?? String(err)}\n`);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
+    // 2: the command could not run as asked (usage or configuration); 1: it ran and found a problem.
+    process.exitCode = err instanceof UsageError || err instanceof ConfigValidationError ? 2 : 1;
   },
 );

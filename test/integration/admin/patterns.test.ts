@@ -31,7 +31,7 @@ describe('policy patterns that cannot run in linear time', () => {
     ws = await workspace('patterns-config');
     await ws.write(baseConfig({ policies: lookahead() }));
     const out = await cli(['check-config', '--config', ws.configPath]);
-    expect(out.code, out.stdout + out.stderr).not.toBe(0);
+    expect(out.code, out.stdout + out.stderr).toBe(2);
     expect(out.stderr).toContain('policies[0].signatures.anyOf[0].keyless.subjectRegExp');
     expect(out.stderr).toContain('policies[0].provenance.sourceBranchRegExp');
     expect(out.stderr).toMatch(/RE2/);
