@@ -1,3 +1,4 @@
+import type { PolicyException } from '../policy/exception.js';
 /**
  * The database seam: async repositories that every backend (SQLite, PostgreSQL) implements and one contract
  * test suite checks. Callers hold a `Database` and never learn which backend it is; SQL that differs per
@@ -248,15 +249,7 @@ export interface RevocationRow {
 }
 
 /** A time-boxed exception; inactive once revoked or past `until` (then `expired` once its event is written). */
-export interface ExceptionRow {
-  id: number;
-  repository: string;
-  digest: string | null;
-  until: string;
-  reason: string;
-  author: string;
-  time: string;
-  coverDenyRule: boolean;
+export interface ExceptionRow extends PolicyException {
   revokedAt: string | null;
   revokedBy: string | null;
   expired: boolean;

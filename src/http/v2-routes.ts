@@ -66,11 +66,17 @@ export function v2Handler(d: V2Deps) {
         route = 'manifest';
         const t = target(m[1]!);
         const raw = decodeURIComponentSafe(m[2]!);
-        judged = true;
-        await d.pull.admitName(d.pull.baseEvent(info, t, 'pull.manifest', raw), t);
-        judged = false;
-        const ref = manifestReference(raw);
-        judged = true;
+        let ref: Reference;
+        try {
+          ref = manifestReference(raw);
+        } catch (err) {
+          // A refused name is refused as such (403, audited by the pull service) before a bad reference.
+          judged = true;
+          await d.pull.admitName(d.pull.baseEvent(info, t, 'pull.manifest', raw), t);
+          judged = false;
+          throw err;
+        }
+        judged = true; // the pull service decides the name first, then the manifest, and audits both
         const out = await d.pull.manifest(info, t, ref, req.headers.accept, req.method === 'HEAD');
         res.statusCode = 200;
         res.setHeader('Content-Type', out.mediaType);
