@@ -1,26 +1,34 @@
 # syntax=docker/dockerfile:1
-FROM node:22-slim AS build
+# The Node.js line CI tests besides the machine's (keep in step with .ci/node24-version).
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json ./
 COPY src ./src
+COPY ui ./ui
 RUN npm run build && npm prune --omit=dev
 
-FROM node:22-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
+# Relative data paths resolve against the config's folder: /etc/portcullis/data is the /data volume, so
+# the example config (./data/store, ./data/portcullis.db) writes where the non-root user may.
 RUN groupadd --system portcullis && useradd --system --gid portcullis --home /app portcullis \
-  && mkdir -p /data /etc/portcullis && chown portcullis:portcullis /data
+  && mkdir -p /data /etc/portcullis && chown portcullis:portcullis /data && ln -s /data /etc/portcullis/data
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json config.example.json ./
 COPY migrations ./migrations
+COPY config.example.json /etc/portcullis/config.json
 USER portcullis
 VOLUME ["/data"]
 EXPOSE 5000
-HEALTHCHECK --interval=15s --timeout=3s --start-period=10s \
-  CMD node -e "fetch('http://127.0.0.1:5000/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Asks the running proxy on the port (and scheme) its config names, so a changed listen or TLS still checks.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s \
+  CMD ["node", "dist/cli.js", "healthcheck", "--config", "/etc/portcullis/config.json"]
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["serve", "--config", "/etc/portcullis/config.json"]

@@ -4,6 +4,7 @@ import { auditVerifyCommand } from './audit-verify.js';
 import { policyShowCommand } from './policy-show.js';
 import { policyVersionsCommand } from './policy-versions.js';
 import { policyEvaluateCommand } from './policy-evaluate.js';
+import { healthcheckCommand } from './healthcheck.js';
 
 /** Commands beyond serve and check-config (audit, policy), registered here. */
 export const extraCommands: Command[] = [
@@ -12,4 +13,5 @@ export const extraCommands: Command[] = [
   policyShowCommand,
   policyVersionsCommand,
   policyEvaluateCommand,
+  healthcheckCommand,
 ];

@@ -1,0 +1,44 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { requireFlag, type Command } from './command.js';
+
+export const healthcheckCommand: Command = {
+  name: 'healthcheck',
+  summary: 'exit 0 when the proxy the config describes answers /healthz on this machine',
+  usage: `portcullis healthcheck --config FILE [--timeout SECONDS]
+
+Asks GET /healthz of the proxy listening where the config's "listen" says, over HTTPS when the config
+has "tls", on this machine's loopback. Exits 0 when it answers 200, 1 otherwise (the container
+HEALTHCHECK uses it). The certificate is not checked: it names the public host, not loopback.`,
+  async run(args) {
+    const config = loadConfigFile(requireFlag(args, 'config'));
+    const timeoutMs = Number(args.flags.timeout ?? 3) * 1000;
+    const status = await healthz(config, Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 3000);
+    if (status === 200) return 0;
+    process.stderr.write(`portcullis: ${healthzUrl(config)} ${typeof status === 'number' ? `answered ${status}` : status}\n`);
+    return 1;
+  },
+};
+
+/** Where this machine reaches the configured listener: a wildcard address means loopback. */
+export function healthzUrl(config: Config): string {
+  const { host, port } = config.listen;
+  const local = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `${config.tls ? 'https' : 'http'}://${local}:${port}/healthz`;
+}
+
+function healthz(config: Config, timeoutMs: number): Promise<number | string> {
+  const url = healthzUrl(config);
+  const send = config.tls ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    const req = send(url, { method: 'GET', timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error(`did not answer within ${timeoutMs} ms`)));
+    req.on('error', (err) => resolve(err.message));
+    req.end();
+  });
+}
