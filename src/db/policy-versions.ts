@@ -20,6 +20,20 @@ export interface Actor {
   requestId?: string | null;
 }
 
+/** What a change may carry: why it was made, and the version it expects to replace (If-Match). */
+export interface ChangeOptions {
+  comment?: string;
+  /** The change is refused (PolicyVersionConflict) unless one of these versions is active when it is written. */
+  ifVersion?: readonly number[];
+}
+
+/** What a change would store, computed without storing it (a dry run). */
+export interface PolicyPreview {
+  activeVersion: number | null;
+  diff: PolicyDiff;
+  summary: string;
+}
+
 export interface PolicyVersion {
   version: number;
   time: string;
@@ -28,6 +42,7 @@ export interface PolicyVersion {
   rollbackOf: number | null;
   diff: PolicyDiff;
   summary: string;
+  comment: string | null;
 }
 
 export interface PolicyVersionWithRules extends PolicyVersion {
@@ -92,7 +107,7 @@ export class PolicyVersions implements PolicySource {
   async syncFromConfig(rules: readonly PolicyRule[], configPath: string): Promise<{ version: number; created: boolean }> {
     const row = await this.store.append((state) => {
       if (state.lastFromConfig && canonicalJson(JSON.parse(state.lastFromConfig.rules)) === canonicalJson(rules)) return undefined;
-      return this.plan(state, rules, 'config', { user: 'config' }, null, `policies loaded from ${configPath}`);
+      return this.plan(state, rules, 'config', { user: 'config' }, null, undefined, `policies loaded from ${configPath}`);
     });
     if (row) {
       this.hold(row);
@@ -102,19 +117,30 @@ export class PolicyVersions implements PolicySource {
     return { version: this.current().version, created: false };
   }
 
-  /** Replaces the rules (already validated) as a new active version. */
-  async update(rules: readonly PolicyRule[], actor: Actor): Promise<number> {
-    const row = await this.store.append((state) => this.plan(state, rules, 'api', actor, null));
+  /**
+   * Replaces the rules (already validated) as a new active version. Throws PolicyVersionConflict when
+   * `ifVersion` is given and another version is active.
+   */
+  async update(rules: readonly PolicyRule[], actor: Actor, opts: ChangeOptions = {}): Promise<number> {
+    const row = await this.store.append((state) => this.plan(state, rules, 'api', actor, null, opts.comment), undefined, opts.ifVersion);
     this.hold(row!);
     return row!.version;
   }
 
+  /** What `update(rules)` would store now, storing nothing. */
+  async preview(rules: readonly PolicyRule[]): Promise<PolicyPreview> {
+    const newest = await this.store.newest();
+    const row = newest === null ? undefined : await this.store.get(newest);
+    const diff = diffRules(row ? (JSON.parse(row.rules) as PolicyRule[]) : [], rules);
+    return { activeVersion: newest, diff, summary: summarise(diff) };
+  }
+
   /** Makes an old version's rules active again as a new version. Throws RangeError for an unknown version. */
-  async rollback(version: number, actor: Actor): Promise<number> {
+  async rollback(version: number, actor: Actor, opts: ChangeOptions = {}): Promise<number> {
     const row = await this.store.append((state) => {
       if (!state.read) throw new RangeError(`policy version ${version} does not exist`);
-      return this.plan(state, JSON.parse(state.read.rules) as PolicyRule[], 'api', actor, version);
-    }, version);
+      return this.plan(state, JSON.parse(state.read.rules) as PolicyRule[], 'api', actor, version, opts.comment);
+    }, version, opts.ifVersion);
     this.hold(row!);
     return row!.version;
   }
@@ -134,14 +160,22 @@ export class PolicyVersions implements PolicySource {
   }
 
   /** The next version and its audit event, planned from what the store read inside its transaction. */
-  private plan(state: PolicyState, rules: readonly PolicyRule[], source: PolicySourceKind, actor: Actor, rollbackOf: number | null, note?: string) {
+  private plan(
+    state: PolicyState,
+    rules: readonly PolicyRule[],
+    source: PolicySourceKind,
+    actor: Actor,
+    rollbackOf: number | null,
+    comment: string | undefined,
+    note?: string,
+  ) {
     const newest = state.newest?.version ?? null;
     const previous = state.newest ? (JSON.parse(state.newest.rules) as PolicyRule[]) : [];
     const diff = diffRules(previous, rules);
     const version = (newest ?? 0) + 1;
     const row: PolicyRow = {
       version, time: new Date().toISOString(), author: actor.user, source,
-      rules: JSON.stringify(rules), diff: JSON.stringify(diff), rollbackOf,
+      rules: JSON.stringify(rules), diff: JSON.stringify(diff), rollbackOf, comment: comment ?? null,
     };
     const seal = sealOne({
       kind: rollbackOf === null ? 'policy.update' : 'policy.rollback',
@@ -154,7 +188,7 @@ export class PolicyVersions implements PolicySource {
         ...(rollbackOf === null ? [] : [`rollback to the rules of version ${rollbackOf}`]),
         summarise(diff),
       ],
-      evidence: { source, previousVersion: newest, ...diff },
+      evidence: { source, previousVersion: newest, ...diff, ...(comment === undefined ? {} : { comment }) },
     });
     return { row, seal };
   }
@@ -170,6 +204,7 @@ function toVersion(row: PolicyRow): PolicyVersion {
     rollbackOf: row.rollbackOf,
     diff,
     summary: summarise(diff),
+    comment: row.comment,
   };
 }
 

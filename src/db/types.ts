@@ -170,6 +170,8 @@ export interface PolicyRow {
   /** JSON text of the diff from the version before. */
   diff: string;
   rollbackOf: number | null;
+  /** Why the version was made, as its author wrote it. */
+  comment: string | null;
 }
 
 /** What a new version is planned from, read inside the append transaction. */
@@ -189,8 +191,14 @@ export interface PolicyStore {
   /**
    * Inserts the version `plan` returns together with its audit event, in one transaction holding the audit
    * chain's lock (so versions, like events, are numbered without races); nothing when it returns undefined.
+   * With `ifNewest`, throws PolicyVersionConflict inside that transaction unless the newest version is one
+   * of those numbers (a conditional write: of two writers expecting the same version, one wins).
    */
-  append(plan: (state: PolicyState) => { row: PolicyRow; seal: Seal } | undefined, read?: number): Promise<PolicyRow | undefined>;
+  append(
+    plan: (state: PolicyState) => { row: PolicyRow; seal: Seal } | undefined,
+    read?: number,
+    ifNewest?: readonly number[],
+  ): Promise<PolicyRow | undefined>;
   /**
    * Calls `onChange` soon after a new version is stored by any process (PostgreSQL: LISTEN/NOTIFY; both: a
    * check of the newest version every second as the fallback). Stop it before closing the database.

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { PolicyRow, PolicySourceKind, PolicyState, PolicyStore, Seal } from '../types.js';
 import { pollNewest } from '../poll-newest.js';
+import { PolicyVersionConflict } from '../policy-conflict.js';
 import { appendInTx, lockChain } from './audit-store.js';
 import { inTransaction } from './pool.js';
 import { statement } from './statement.js';
@@ -16,17 +17,22 @@ interface Row {
   rules: string;
   diff: string;
   rollback_of: number | null;
+  comment: string | null;
 }
 
-const toRow = (r: Row | undefined): PolicyRow | undefined => r && { ...r, rollbackOf: r.rollback_of };
+const toRow = (r: Row | undefined): PolicyRow | undefined => {
+  if (!r) return undefined;
+  const { rollback_of, ...rest } = r;
+  return { ...rest, rollbackOf: rollback_of, comment: r.comment ?? null };
+};
 
 const s = {
   newest: statement<{ v: number | null }>('policy_newest', 'SELECT max(version) AS v FROM policy_versions'),
   get: statement<Row>('policy_get', 'SELECT * FROM policy_versions WHERE version = $1'),
   lastFromConfig: statement<Row>('policy_last_config', `SELECT * FROM policy_versions WHERE source = 'config' ORDER BY version DESC LIMIT 1`),
   list: statement<Row>('policy_list', 'SELECT * FROM policy_versions ORDER BY version DESC'),
-  insert: statement('policy_insert', `INSERT INTO policy_versions (version, time, author, source, rules, diff, rollback_of)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)`),
+  insert: statement('policy_insert', `INSERT INTO policy_versions (version, time, author, source, rules, diff, rollback_of, comment)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`),
   notify: statement('policy_notify', `SELECT pg_notify('${POLICY_CHANNEL}', $1)`),
 };
 
@@ -50,11 +56,12 @@ export class PostgresPolicyStore implements PolicyStore {
     return (await s.list(this.pool)).rows.map((r) => toRow(r)!);
   }
 
-  append(plan: (state: PolicyState) => { row: PolicyRow; seal: Seal } | undefined, read?: number) {
+  append(plan: (state: PolicyState) => { row: PolicyRow; seal: Seal } | undefined, read?: number, ifNewest?: readonly number[]) {
     return inTransaction(this.pool, async (client): Promise<PolicyRow | undefined> => {
       // The audit head lock also serialises version numbers: every version change writes an audit event.
       await lockChain(client);
       const newest = (await s.newest(client)).rows[0]!.v;
+      if (ifNewest && (newest === null || !ifNewest.includes(newest))) throw new PolicyVersionConflict(newest, ifNewest);
       const planned = plan({
         newest: newest === null ? undefined : toRow((await s.get(client, [newest])).rows[0]),
         lastFromConfig: toRow((await s.lastFromConfig(client)).rows[0]),
@@ -62,7 +69,7 @@ export class PostgresPolicyStore implements PolicyStore {
       });
       if (!planned) return undefined;
       const { row } = planned;
-      await s.insert(client, [row.version, row.time, row.author, row.source, row.rules, row.diff, row.rollbackOf]);
+      await s.insert(client, [row.version, row.time, row.author, row.source, row.rules, row.diff, row.rollbackOf, row.comment]);
       await appendInTx(client, planned.seal);
       await s.notify(client, [String(row.version)]);
       return row;
