@@ -42,6 +42,7 @@ import { assignRequestId, isV2, v2Pipeline } from './http/v2-pipeline.js';
 import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
 import { OciError } from './oci/errors.js';
 import { LocalBus, type ClusterBus } from './cluster/bus.js';
+import { logStartup } from './startup-report.js';
 
 export interface App {
   express: Express;
@@ -109,6 +110,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   if (opts.maintenance !== false || !(await policies.hasVersions())) await policies.syncFromConfig(config.policies, config.source);
   else await policies.load();
   policies.watch();
+  if (opts.maintenance !== false) await logStartup(log, config, policies);
   const trustChanges = new TrustChanges(db.trust);
   await trustChanges.load();
   trustChanges.watch(opts.maintenance !== false);

@@ -11,5 +11,6 @@ export function sendApiError(res: Response, status: number, code: string, messag
     res.destroy();
     return;
   }
+  res.locals.failure = { code, error: message };
   res.status(status).json({ error: { code, message }, ...(errors ? { errors } : {}) });
 }

@@ -36,6 +36,7 @@ export function createImageEvaluator(
       throw new OciError('NAME_INVALID', 'image must be a string such as "docker.io/acme/app:1.2"');
     }
     const parts = splitImage(image);
+    refuseUnknownRegistry(parts.path, upstreams, defaultUpstream);
     const target = resolveTarget(parts.path, undefined, upstreams, defaultUpstream);
     const ref: Reference = parts.digest ? { kind: 'digest', digest: parts.digest } : { kind: 'tag', tag: parts.tag ?? 'latest' };
     const { manifest, decision } = await pull.evaluate(target, ref);
@@ -54,4 +55,21 @@ export function createImageEvaluator(
       policyVersion: decision.policyVersion,
     };
   };
+}
+
+/**
+ * A name that starts with a registry host (a first part with a dot or a port, or `localhost`, as Docker
+ * reads names) which is not a configured upstream. A pull of it through the default upstream looks up the
+ * whole name there as a repository, which is never what `evaluate quay.io/x/y` means, so evaluation says
+ * so instead of answering for `<default>/quay.io/x/y`.
+ */
+function refuseUnknownRegistry(path: string, upstreams: ReadonlyMap<string, UpstreamClient>, defaultUpstream: string | undefined): void {
+  const slash = path.indexOf('/');
+  const first = slash > 0 ? path.slice(0, slash) : undefined;
+  if (!first || upstreams.has(first) || !(first.includes('.') || first.includes(':') || first === 'localhost')) return;
+  const configured = [...upstreams.keys()].join(', ');
+  const pulled = defaultUpstream
+    ? `; a pull of this name goes to the default upstream ${defaultUpstream} as its repository "${path}" (evaluate "${defaultUpstream}/${path}" to judge that)`
+    : '';
+  throw new OciError('NAME_UNKNOWN', `"${first}" is not a configured upstream (upstreams: ${configured})${pulled}`);
 }

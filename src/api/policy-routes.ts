@@ -2,8 +2,12 @@ import { Router, type Request, type Response } from 'express';
 import type { Identity } from '../auth/token-registry.js';
 import { clientAddress } from '../auth/authenticator.js';
 import type { Actor, PolicyVersions } from '../db/policy-versions.js';
+import { PolicyVersionConflict } from '../db/policy-conflict.js';
 import { OciError } from '../oci/errors.js';
 import { validatePolicyRules } from '../policy/validate.js';
+import { checkPolicy, commentError, rulesOf, type PolicyContext } from '../policy/policy-check.js';
+import type { RuleError } from '../policy/validate.js';
+import { ifMatchVersions, setPolicyEtag } from './if-match.js';
 import { parseTime } from '../audit/audit-query.js';
 import { replayPolicy } from '../audit/policy-replay.js';
 import { sendApiError } from './api-error.js';
@@ -17,23 +21,48 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
   const r = Router();
   const readers = requireRole(d.auth, 'auditor');
   const admins = requireRole(d.auth);
+  const context: PolicyContext = { knownKeys: d.knownKeys, knownRoots: d.knownRoots, upstreams: d.upstreamNames };
 
   r.get('/policy', readers, (_req, res) => {
     const active = d.policies.current();
+    setPolicyEtag(res, active.version);
     res.json({ version: active.version, policies: active.rules });
   });
 
   r.put('/policy', admins, async (req, res) => {
     const body: unknown = req.body;
-    const rules = Array.isArray(body) ? body : isObject(body) ? body.policies : undefined;
-    const checked = validatePolicyRules(rules, d.knownKeys, d.knownRoots);
+    const dryRun = dryRunOf(req);
+    const comment = isObject(body) ? body.comment : undefined;
+    const problems = [
+      ...(dryRun === undefined ? [{ path: 'dryRun', message: 'must be true or false' }] : []),
+      ...fieldError('comment', commentError(comment)),
+    ];
+    if (problems.length > 0) {
+      sendApiError(res, 400, 'BAD_REQUEST', `the request has ${problems.length} error(s); the active policy is unchanged`, problems);
+      return;
+    }
+    const checked = checkPolicy(rulesOf(body), context);
     if (!checked.rules) {
       sendApiError(res, 400, 'POLICY_INVALID', `the policy has ${checked.errors.length} error(s); the active policy is unchanged`, checked.errors);
       return;
     }
-    const version = await d.policies.update(checked.rules, actor(req, res));
+    const ifVersion = ifMatchVersions(req.get('If-Match'));
+    if (dryRun) {
+      // Checked against what is active now; the real PUT checks If-Match again as it writes.
+      const preview = await d.policies.preview(checked.rules);
+      if (ifVersion && (preview.activeVersion === null || !ifVersion.includes(preview.activeVersion))) {
+        sendConflict(res, new PolicyVersionConflict(preview.activeVersion, ifVersion));
+        return;
+      }
+      setPolicyEtag(res, preview.activeVersion);
+      res.json({ dryRun: true, ...preview, policies: checked.rules, ...(comment === undefined ? {} : { comment }), warnings: checked.warnings });
+      return;
+    }
+    const version = await changeOr412(res, () => d.policies.update(checked.rules!, actor(req, res), { comment: comment as string | undefined, ifVersion }));
+    if (version === undefined) return;
     await d.announce({ type: 'policy.changed' });
-    res.json(await withRules(d.policies, version));
+    setPolicyEtag(res, version);
+    res.json({ ...(await withRules(d.policies, version)), warnings: checked.warnings });
   });
 
   r.get('/policy/versions', readers, async (_req, res) => {
@@ -48,8 +77,14 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
 
   r.post('/policy/rollback', admins, async (req, res) => {
     const version = isObject(req.body) ? req.body.version : undefined;
+    const comment = isObject(req.body) ? req.body.comment : undefined;
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
       sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"version": N} with a positive integer N', [{ path: 'version', message: 'must be a positive integer' }]);
+      return;
+    }
+    const badComment = commentError(comment);
+    if (badComment) {
+      sendApiError(res, 400, 'BAD_REQUEST', `comment ${badComment}`, fieldError('comment', badComment));
       return;
     }
     // A version stored before a rule of validation existed (e.g. patterns that are not RE2) is checked
@@ -61,9 +96,14 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
       return;
     }
     try {
-      const created = await d.policies.rollback(version, actor(req, res));
+      const created = await changeOr412(res, () =>
+        d.policies.rollback(version, actor(req, res), { comment: comment as string | undefined, ifVersion: ifMatchVersions(req.get('If-Match')) }),
+      );
+      if (created === undefined) return;
       await d.announce({ type: 'policy.changed' });
-      res.json(await withRules(d.policies, created));
+      setPolicyEtag(res, created);
+      const restored = await withRules(d.policies, created);
+      res.json({ ...restored, warnings: checkPolicy(restored.policies, context).warnings });
     } catch (err) {
       if (err instanceof RangeError) sendApiError(res, 404, 'NOT_FOUND', err.message);
       else throw err;
@@ -103,13 +143,40 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
   return r;
 }
 
+/** `?dryRun=`: false when absent, undefined when it is neither true nor false. */
+function dryRunOf(req: Request): boolean | undefined {
+  const value = req.query.dryRun;
+  if (value === undefined || value === 'false') return false;
+  return value === 'true' ? true : undefined;
+}
+
+function fieldError(path: string, message: string | undefined): RuleError[] {
+  return message === undefined ? [] : [{ path, message }];
+}
+
+/** Runs a conditional change; a lost race (If-Match no longer the active version) answers 412. */
+async function changeOr412(res: Response, change: () => Promise<number>): Promise<number | undefined> {
+  try {
+    return await change();
+  } catch (err) {
+    if (!(err instanceof PolicyVersionConflict)) throw err;
+    sendConflict(res, err);
+    return undefined;
+  }
+}
+
+function sendConflict(res: Response, err: PolicyVersionConflict): void {
+  setPolicyEtag(res, err.active);
+  sendApiError(res, 412, 'PRECONDITION_FAILED', `If-Match does not hold: ${err.message}; the active policy is unchanged`);
+}
+
 function actor(req: Request, res: Response): Actor {
   return { user: (res.locals.identity as Identity).name, client: clientAddress(req), requestId: res.locals.requestId as string };
 }
 
 async function withRules(policies: PolicyVersions, version: number) {
   const v = (await policies.get(version))!;
-  return { version: v.version, policies: v.policies, source: v.source, author: v.author, time: v.time, diff: v.diff, summary: v.summary };
+  return { version: v.version, policies: v.policies, source: v.source, author: v.author, time: v.time, comment: v.comment, diff: v.diff, summary: v.summary };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,9 +1,11 @@
 import { pathOf, type HttpRequest, type HttpResponse } from './plain.js';
 import type { Logger } from '../logger.js';
+import type { FailureInfo } from './failure-info.js';
 
 /**
  * One JSON log line per request once it finishes or the client goes away: request id, method, path
- * (no query string, which may carry anything), status, duration and the authenticated user.
+ * (no query string, which may carry anything), status, duration and the authenticated user. A failed
+ * request's line also says why (`res.locals.failure`: the error, and the rule and reasons of a denial).
  */
 export function requestLog(log: Logger) {
   return (req: HttpRequest, res: HttpResponse, next: () => void): void => {
@@ -12,6 +14,7 @@ export function requestLog(log: Logger) {
     const finish = () => {
       if (done) return;
       done = true;
+      const failure = res.statusCode >= 400 ? (res.locals.failure as FailureInfo | undefined) : undefined;
       log.info('request', {
         requestId: res.locals.requestId,
         method: req.method,
@@ -21,6 +24,7 @@ export function requestLog(log: Logger) {
         user: (res.locals.user as string | undefined) ?? null,
         client: req.socket.remoteAddress ?? null,
         ...(res.writableFinished ? {} : { aborted: true }),
+        ...failure,
       });
     };
     // 'close' follows 'finish' on every response, and alone on one the client abandoned.

@@ -1,18 +1,24 @@
 import { pathOf, type HttpRequest, type HttpResponse } from './plain.js';
 import { OciError } from '../oci/errors.js';
 import type { Logger } from '../logger.js';
+import { failureHeaders, failureOf } from './failure-info.js';
 
-/** Sends an OCI error body with the catalogue's status; anything unexpected is logged and becomes a 500. */
+/**
+ * Sends an OCI error body with the catalogue's status; anything unexpected is logged and becomes a 500.
+ * Why is also kept for the request log line and sent in headers (a HEAD answer has no body).
+ */
 export function sendError(req: HttpRequest, res: HttpResponse, err: unknown, log: Logger): void {
   const oci = err instanceof OciError ? err : undefined;
   if (!oci) log.error('unhandled error', { requestId: res.locals.requestId, path: pathOf(req), error: String((err as Error)?.stack ?? err) });
   const e = oci ?? new OciError('UNAVAILABLE', 'internal error');
   const status = oci ? e.status : 500;
+  const failure = failureOf(e);
+  res.locals.failure = failure;
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+  for (const [k, v] of Object.entries({ ...e.headers, ...failureHeaders(failure) })) res.setHeader(k, v);
   if (status === 401 && !res.getHeader('WWW-Authenticate')) res.setHeader('WWW-Authenticate', 'Basic realm="portcullis"');
   const body = JSON.stringify(e.toBody());
   res.statusCode = status;
