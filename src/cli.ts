@@ -53,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`portcullis: unknown command "${first}"\n\n${help()}`);
     return 2;
   }
-  const args = parseArgs(command.name === two ? rest.slice(1) : rest);
+  const args = parseArgs(command.name === two ? rest.slice(1) : rest, ['help', ...(command.booleanFlags ?? [])]);
   if (args.flags.help) {
     process.stdout.write(`${command.usage}\n`);
     return 0;

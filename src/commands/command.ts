@@ -3,6 +3,8 @@ export interface Command {
   name: string;
   summary: string;
   usage: string;
+  /** Flags that take no value (besides --help). */
+  booleanFlags?: readonly string[];
   run(args: ParsedArgs): Promise<number>;
 }
 

@@ -5,6 +5,8 @@ import { policyShowCommand } from './policy-show.js';
 import { policyVersionsCommand } from './policy-versions.js';
 import { policyEvaluateCommand } from './policy-evaluate.js';
 import { healthcheckCommand } from './healthcheck.js';
+import { policyValidateCommand } from './policy-validate.js';
+import { policyApplyCommand } from './policy-apply.js';
 
 /** Commands beyond serve and check-config (audit, policy), registered here. */
 export const extraCommands: Command[] = [
@@ -14,4 +16,6 @@ export const extraCommands: Command[] = [
   policyVersionsCommand,
   policyEvaluateCommand,
   healthcheckCommand,
+  policyValidateCommand,
+  policyApplyCommand,
 ];

@@ -11,6 +11,8 @@ import { AuditQuery } from '../../../src/audit/audit-query.js';
 import { FailureLimiter } from '../../../src/auth/failure-limiter.js';
 import { IssuedTokens } from '../../../src/auth/issued-tokens.js';
 import { useBackends, type BackendName } from '../../helpers/backends.js';
+import { PolicyVersions } from '../../../src/db/policy-versions.js';
+import { PolicyVersionConflict } from '../../../src/db/policy-conflict.js';
 import { queryColumn } from '../../helpers/db-query.js';
 
 /**
@@ -210,7 +212,7 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
       const plan = (author: string) => (s: { newest: PolicyRow | undefined }) => {
         const version = (s.newest?.version ?? 0) + 1;
         return {
-          row: { version, time: new Date().toISOString(), author, source: 'api' as const, rules: '[]', diff: '{}', rollbackOf: null },
+          row: { version, time: new Date().toISOString(), author, source: 'api' as const, rules: '[]', diff: '{}', rollbackOf: null, comment: null },
           seal: sealOne({ kind: 'policy.update', policyVersion: version }),
         };
       };
@@ -233,6 +235,39 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     } finally {
       watch.stop();
     }
+  });
+
+  it('lets exactly one of two openers win a conditional policy change on the same version, keeping its comment', async () => {
+    await fresh();
+    const [a, b] = await Promise.all([open(), open()]);
+    const [pa, pb] = [new PolicyVersions(a.policies), new PolicyVersions(b.policies)];
+    await pa.syncFromConfig([{ name: 'open', match: ['**'], mode: 'allow' }], 'portcullis.json');
+    for (let round = 0; round < 8; round++) {
+      const expected = (await pb.list())[0]!.version;
+      const rules = (who: string) => [{ name: `${who}-${round}`, match: ['**'], mode: 'deny' as const }];
+      const results = await Promise.allSettled([
+        pa.update(rules('a'), { user: 'alice' }, { comment: `a in round ${round}`, ifVersion: [expected] }),
+        pb.update(rules('b'), { user: 'bob' }, { comment: `b in round ${round}`, ifVersion: [expected] }),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(lost[0]!.reason).toBeInstanceOf(PolicyVersionConflict);
+      expect((lost[0]!.reason as PolicyVersionConflict).active).toBe(expected + 1);
+      expect((won[0] as PromiseFulfilledResult<number>).value).toBe(expected + 1);
+    }
+    const versions = await pa.list();
+    expect(versions.map((v) => v.version)).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(versions[0]!.comment).toMatch(/^[ab] in round 7$/);
+    expect(versions.at(-1)!.comment).toBeNull();
+    // A condition naming the active version passes; an absent one is no condition.
+    await expect(pa.rollback(1, { user: 'alice' }, { comment: 'back to open', ifVersion: [9] })).resolves.toBe(10);
+    await expect(pb.update([], { user: 'bob' }, { ifVersion: [9] })).rejects.toBeInstanceOf(PolicyVersionConflict);
+    expect((await pb.get(10))!.comment).toBe('back to open');
+    const events = await a.audit.rows({ kind: 'policy.rollback' }, 0, Number.MAX_SAFE_INTEGER, 10);
+    expect(events.map((e) => (JSON.parse(e.evidence!) as { comment?: string }).comment)).toEqual(['back to open']);
+    expect(await verifyChain(a.audit)).toMatchObject({ ok: true, events: 10 });
   });
 
   it('keeps revocations and exceptions with their audit events, records each expiry once, and tells every opener', async () => {
