@@ -30,9 +30,9 @@ export function failureHeaders(f: FailureInfo): Record<string, string> {
 
 const MAX_HEADER_TEXT = 512;
 
-/** One line of visible ASCII (anything else becomes a space), at most 512 characters. */
+/** One line of visible ASCII (any run of anything else becomes one space), at most 512 characters. */
 export function headerText(text: string): string {
-  const line = text.replace(/[^\x20-\x7e]+/g, ' ').trim();
+  const line = text.replace(/[^\x21-\x7e]+/g, ' ').trim();
   return line.length > MAX_HEADER_TEXT ? `${line.slice(0, MAX_HEADER_TEXT - 3)}...` : line;
 }
 
