@@ -46,7 +46,8 @@ describe.each(backends.names)('policy validate and apply (%s)', (backend) => {
   });
 
   it('logs at start the active policy and its origin, the upstreams without credentials, and the trust material', async () => {
-    await waitUntil('the start-up log', async () => proxy.jsonLogs().some((l) => l.msg === 'serving'));
+    // With workers, the one doing the upkeep (worker 0) reports; another may be serving first.
+    await waitUntil('the start-up log', async () => proxy.jsonLogs().some((l) => l.msg === 'trust material'));
     const logs = proxy.jsonLogs();
     expect(logs.find((l) => l.msg === 'active policy'), proxy.logs().join('\n')).toMatchObject({ version: 1, source: 'config', from: proxy.configPath });
     expect(logs.find((l) => l.msg === 'upstreams')).toMatchObject({ upstreams: [{ name: 'upstream.test', url: 'http://127.0.0.1:9', credentials: true }] });
