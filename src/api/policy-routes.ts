@@ -7,6 +7,7 @@ import { OciError } from '../oci/errors.js';
 import { validatePolicyRules } from '../policy/validate.js';
 import { checkPolicy, commentError, rulesOf, type PolicyContext } from '../policy/policy-check.js';
 import type { RuleError } from '../policy/validate.js';
+import type { PolicyRule } from '../policy/types.js';
 import { ifMatchVersions, setPolicyEtag } from './if-match.js';
 import { parseTime } from '../audit/audit-query.js';
 import { replayPolicy } from '../audit/policy-replay.js';
@@ -48,14 +49,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     }
     const ifVersion = ifMatchVersions(req.get('If-Match'));
     if (dryRun) {
-      // Checked against what is active now; the real PUT checks If-Match again as it writes.
-      const preview = await d.policies.preview(checked.rules);
-      if (ifVersion && (preview.activeVersion === null || !ifVersion.includes(preview.activeVersion))) {
-        sendConflict(res, new PolicyVersionConflict(preview.activeVersion, ifVersion));
-        return;
-      }
-      setPolicyEtag(res, preview.activeVersion);
-      res.json({ dryRun: true, ...preview, policies: checked.rules, ...(comment === undefined ? {} : { comment }), warnings: checked.warnings });
+      await sendPreview(res, d.policies, checked.rules, ifVersion, comment, checked.warnings);
       return;
     }
     const version = await changeOr412(res, () => d.policies.update(checked.rules!, actor(req, res), { comment: comment as string | undefined, ifVersion }));
@@ -78,6 +72,11 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
   r.post('/policy/rollback', admins, async (req, res) => {
     const version = isObject(req.body) ? req.body.version : undefined;
     const comment = isObject(req.body) ? req.body.comment : undefined;
+    const dryRun = dryRunOf(req);
+    if (dryRun === undefined) {
+      sendApiError(res, 400, 'BAD_REQUEST', 'dryRun must be true or false', [{ path: 'dryRun', message: 'must be true or false' }]);
+      return;
+    }
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
       sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"version": N} with a positive integer N', [{ path: 'version', message: 'must be a positive integer' }]);
       return;
@@ -93,6 +92,11 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     const checked = stored && validatePolicyRules(stored.policies, d.knownKeys);
     if (checked && !checked.rules) {
       sendApiError(res, 400, 'POLICY_INVALID', `policy version ${version} has ${checked.errors.length} error(s) today; the active policy is unchanged`, checked.errors);
+      return;
+    }
+    if (dryRun) {
+      if (!stored) sendApiError(res, 404, 'NOT_FOUND', `policy version ${version} does not exist`);
+      else await sendPreview(res, d.policies, stored.policies, ifMatchVersions(req.get('If-Match')), comment, checkPolicy(stored.policies, context).warnings);
       return;
     }
     try {
@@ -154,6 +158,24 @@ function fieldError(path: string, message: string | undefined): RuleError[] {
   return message === undefined ? [] : [{ path, message }];
 }
 
+/** A dry run's answer: what would be stored, checked against what is active now (the write checks If-Match again). */
+async function sendPreview(
+  res: Response,
+  policies: PolicyVersions,
+  rules: PolicyRule[],
+  ifVersion: readonly number[] | undefined,
+  comment: unknown,
+  warnings: RuleError[],
+): Promise<void> {
+  const preview = await policies.preview(rules);
+  if (ifVersion && (preview.activeVersion === null || !ifVersion.includes(preview.activeVersion))) {
+    sendConflict(res, new PolicyVersionConflict(preview.activeVersion, ifVersion));
+    return;
+  }
+  setPolicyEtag(res, preview.activeVersion);
+  res.json({ dryRun: true, ...preview, policies: rules, ...(comment === undefined ? {} : { comment }), warnings });
+}
+
 /** Runs a conditional change; a lost race (If-Match no longer the active version) answers 412. */
 async function changeOr412(res: Response, change: () => Promise<number>): Promise<number | undefined> {
   try {
@@ -167,7 +189,7 @@ async function changeOr412(res: Response, change: () => Promise<number>): Promis
 
 function sendConflict(res: Response, err: PolicyVersionConflict): void {
   setPolicyEtag(res, err.active);
-  sendApiError(res, 412, 'PRECONDITION_FAILED', `If-Match does not hold: ${err.message}; the active policy is unchanged`);
+  sendApiError(res, 412, 'PRECONDITION_FAILED', `If-Match does not hold: ${err.message}; the active policy is unchanged (read it again, then retry)`);
 }
 
 function actor(req: Request, res: Response): Actor {

@@ -7,6 +7,6 @@ export class PolicyVersionConflict extends Error {
     readonly active: number | null,
     readonly expected: readonly number[],
   ) {
-    super(`the active policy version is now ${active ?? 'none'}, not ${expected.join(' or ')}; read it again and retry`);
+    super(`the active policy version is now ${active ?? 'none'}, not ${expected.join(' or ') || 'the one asked for'}`);
   }
 }

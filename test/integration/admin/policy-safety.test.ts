@@ -102,6 +102,12 @@ describe('policy changes and refusal reasons', () => {
     expect((await admin(api().get('/api/v1/policy'))).body.version).toBe(3);
     expect((await admin(api().get('/api/v1/audit/events'))).body.events.length).toBe(before);
     expect((await admin(api().put('/api/v1/policy?dryRun=true')).set('If-Match', '"2"').send({ policies: OPEN })).status).toBe(412);
+    const rollback = await admin(api().post('/api/v1/policy/rollback?dryRun=true')).send({ version: 1 });
+    expect(rollback.status, rollback.text).toBe(200);
+    expect(rollback.body).toMatchObject({ dryRun: true, activeVersion: 3, policies: [{ name: 'open' }, { name: 'quay' }], diff: { added: ['quay'] } });
+    expect(rollback.body.warnings.map((w: { path: string }) => w.path)).toEqual(['policies[1].match[0]', 'policies[1].match']);
+    expect((await admin(api().get('/api/v1/policy'))).body.version).toBe(3);
+    expect((await admin(api().get('/api/v1/audit/events'))).body.events.length).toBe(before);
   });
 
   it('refuses a dryRun other than true or false, and an overlong comment, with 400', async () => {
@@ -111,6 +117,8 @@ describe('policy changes and refusal reasons', () => {
       { path: 'dryRun', message: 'must be true or false' },
       { path: 'comment', message: 'must be at most 1000 characters (it has 1001)' },
     ]);
+    expect((await admin(api().get('/api/v1/policy'))).body.version).toBe(3);
+    expect((await admin(api().post('/api/v1/policy/rollback?dryRun=1')).send({ version: 1 })).status).toBe(400);
     expect((await admin(api().get('/api/v1/policy'))).body.version).toBe(3);
   });
 
