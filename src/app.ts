@@ -37,6 +37,7 @@ import { FailureLimiter } from './auth/failure-limiter.js';
 import { Authenticator } from './auth/authenticator.js';
 import { pullAuth, tokenEndpoint } from './auth/pull-auth.js';
 import { apiRouter } from './api/api-router.js';
+import { LiveStreams } from './api/audit-live.js';
 import { requestLog } from './http/request-log.js';
 import { assignRequestId, isV2, v2Pipeline } from './http/v2-pipeline.js';
 import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
@@ -61,7 +62,9 @@ export interface App {
   policies: PolicyVersions;
   /** The decision a pull of an image would get now, serving nothing. */
   evaluate: ImageEvaluator;
-  /** Stops upstream connections and closes the database. */
+  /** Ends the live audit streams (server shutdown: they would hold their connections open). */
+  closeStreams(): void;
+  /** Ends live streams, stops upstream connections and closes the database. */
   close(): Promise<void>;
 }
 
@@ -199,8 +202,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   bus.provide('metrics', () => metrics.render());
   app.use(opsRoutes({ db, store, scrape: async () => mergeExpositions(await bus.gather('metrics')) }));
   app.get('/auth/token', tokenEndpoint(auth, log));
+  const live = new LiveStreams();
   app.use('/api/v1', apiRouter({
-    db, policies, auth, evaluate, log,
+    db, policies, auth, evaluate, log, live,
     trust: trustChanges,
     checkpoints: checkpointKey ? { key: checkpointKey, file: checkpointCfg?.file } : undefined,
     upstreamNames: new Set(upstreams.keys()),
@@ -227,7 +231,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     policy,
     policies,
     evaluate,
+    closeStreams: () => live.closeAll(),
     async close() {
+      live.closeAll();
       retention?.stop();
       policies.stop();
       trustChanges.stop();

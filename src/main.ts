@@ -43,6 +43,8 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const stop = () =>
     (stopping ??= (async () => {
       app.log.info('shutting down');
+      // Live streams never finish by themselves: end them so their connections close with the idle ones.
+      app.closeStreams();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);

@@ -15,6 +15,7 @@ import type { ClusterMessage } from '../cluster/bus.js';
 import type { TrustChanges } from '../db/trust-changes.js';
 import { trustRoutes } from './trust-routes.js';
 import { tagRoutes } from './tag-routes.js';
+import type { LiveStreams } from './audit-live.js';
 
 export interface ApiDeps {
   db: Database;
@@ -35,6 +36,8 @@ export interface ApiDeps {
   checkpoints?: { key: KeyObject; file?: string };
   /** Configured upstream names (exceptions name `<upstream>/<repository>`). */
   upstreamNames: ReadonlySet<string>;
+  /** The live audit streams this process serves. */
+  live: LiveStreams;
 }
 
 /** The admin and audit API, mounted at /api/v1. Every route needs a bearer token; roles are per route. */

@@ -8,16 +8,28 @@ import { readCheckpointFile, verifyWithCheckpoints, type CheckpointedReport } fr
 import type { KeyObject } from 'node:crypto';
 import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
+import type { Logger } from '../logger.js';
+import { rowToEvent } from '../audit/chain.js';
+import { summarize } from '../audit/audit-summary.js';
+import { parseSummaryParams } from '../audit/summary-params.js';
+import { liveAuditEvents, type LiveStreams } from './audit-live.js';
 
 const DEFAULT_LIMIT = 100;
 const EVENT_PARAMS = new Set<string>([...FILTER_KEYS, 'format', 'cursor', 'limit']);
 const MAX_LIMIT = 1000;
 
 /**
- * /audit/events and /audit/verify (admin, auditor). JSON pages hold at most 1000 events; NDJSON and CSV
- * without `limit` export every matching event up to the newest one at the start, streamed in batches.
+ * /audit/events, /audit/summary and /audit/verify (admin, auditor). JSON pages hold at most 1000 events;
+ * NDJSON and CSV without `limit` export every matching event up to the newest one at the start, streamed
+ * in batches.
  */
-export function auditRoutes(d: { db: Database; auth: Authenticator; checkpoints?: { key: KeyObject; file?: string } }): Router {
+export function auditRoutes(d: {
+  db: Database;
+  auth: Authenticator;
+  log: Logger;
+  live: LiveStreams;
+  checkpoints?: { key: KeyObject; file?: string };
+}): Router {
   const r = Router();
   const readers = requireRole(d.auth, 'auditor');
   const query = new AuditQuery(d.db.audit);
@@ -64,6 +76,33 @@ export function auditRoutes(d: { db: Database; auth: Authenticator; checkpoints?
     if (format === 'csv') res.setHeader('Content-Disposition', 'attachment; filename="audit-events.csv"');
     await writeAuditEvents(res, format, query.batches(filter, after, Number.MAX_SAFE_INTEGER, upto), next);
     res.end();
+  });
+
+  // Before /audit/events/:id, which would otherwise take "live" for an id.
+  r.get('/audit/events/live', readers, liveAuditEvents({ db: d.db, log: d.log, streams: d.live }));
+
+  r.get('/audit/events/:id', readers, async (req, res) => {
+    const text = String(req.params.id);
+    const id = /^[1-9]\d{0,15}$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(id)) {
+      sendApiError(res, 400, 'BAD_REQUEST', '1 invalid parameter(s)', [{ path: 'id', message: 'must be an event id (a positive integer)' }]);
+      return;
+    }
+    const [row] = await d.db.audit.rows({}, id - 1, id, 1);
+    if (!row) {
+      sendApiError(res, 404, 'NOT_FOUND', `there is no audit event ${id} (never written, or removed by retention)`);
+      return;
+    }
+    res.json(rowToEvent(row));
+  });
+
+  r.get('/audit/summary', readers, async (req, res) => {
+    const { params, errors } = parseSummaryParams(req.query as Record<string, unknown>);
+    if (!params) {
+      sendApiError(res, 400, 'BAD_REQUEST', `${errors.length} invalid parameter(s)`, errors);
+      return;
+    }
+    res.json(await summarize(d.db.audit, params));
   });
 
   // Held against the configured checkpoint file when there is one.

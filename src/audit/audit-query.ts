@@ -3,7 +3,9 @@ import type { StoredRow } from './chain.js';
 
 export type { AuditFilter } from '../db/types.js';
 
-export const FILTER_KEYS = ['kind', 'decision', 'repository', 'digest', 'user', 'since', 'until', 'signer', 'issuer'] as const;
+export const FILTER_KEYS = [
+  'kind', 'decision', 'repository', 'repositoryPrefix', 'digest', 'user', 'requestId', 'since', 'until', 'signer', 'issuer',
+] as const;
 const DURATION_RE = /^(\d+)(m|h|d)$/;
 const DURATION_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 

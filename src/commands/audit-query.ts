@@ -19,8 +19,13 @@ Filters (all optional, combined with AND):
   --kind K           pull.manifest, pull.blob, policy.update, policy.rollback, auth.failure, audit.prune, ...
   --decision D       allow, deny or warn
   --repository R     canonical repository, e.g. docker.io/library/alpine
+  --repositoryPrefix P
+                     repositories starting with P, e.g. docker.io/library/ (% and _ are plain text)
   --digest D         manifest or blob digest
   --user U           token name of the caller
+  --requestId ID     the events of one request (its X-Request-Id)
+  --signer S         events whose evidence names a signer: a trust.keys name or a keyless subject
+  --issuer I         with --signer: the keyless identity's issuer
   --since T          ISO 8601 time (inclusive) or a duration back from now: 7d, 12h, 30m
   --until T          ISO 8601 time (exclusive) or a duration back from now
 

@@ -104,6 +104,10 @@ export interface AuditFilter {
   repository?: string;
   digest?: string;
   user?: string;
+  /** Exact match on the event's request id. */
+  requestId?: string;
+  /** Events whose repository starts with this text (taken literally: `%` and `_` are no wildcards). */
+  repositoryPrefix?: string;
   /** ISO 8601 UTC, inclusive. */
   since?: string;
   /** ISO 8601 UTC, exclusive. */
@@ -156,7 +160,21 @@ export interface AuditStore {
   rows(filter: AuditFilter, afterId: number, uptoId: number, limit: number): Promise<AuditRow[]>;
   /** The id of the `offset`-th (0-based) and following matching row, at most two ids (for page cursors). */
   idsAt(filter: AuditFilter, afterId: number, uptoId: number, offset: number): Promise<number[]>;
+  /**
+   * Rows of `kind` that carry a decision, with since <= time < until, in (time, id) order after `after`, at
+   * most `limit`: the decisions a summary folds, read by time through an index instead of the whole log.
+   */
+  decisionsByTime(kind: string, since: string, until: string, after: TimeCursor | undefined, limit: number): Promise<DecisionRow[]>;
 }
+
+/** A position in (time, id) order. */
+export interface TimeCursor {
+  time: string;
+  id: number;
+}
+
+/** What a summary needs of a decision event. */
+export type DecisionRow = Pick<AuditRow, 'id' | 'time' | 'client' | 'user' | 'repository' | 'reference' | 'digest' | 'decision' | 'policy' | 'reasons'>;
 
 export type PolicySourceKind = 'config' | 'api';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { AuditFilter, AuditRow, AuditStore, ChainHead, PrunePlan, Seal } from '../types.js';
+import type { AuditFilter, AuditRow, AuditStore, ChainHead, DecisionRow, PrunePlan, Seal, TimeCursor } from '../types.js';
 import { inTransaction } from './pool.js';
 import { statement } from './statement.js';
 
@@ -29,6 +29,10 @@ const s = {
   control: statement<{ prune_upto: number; head_id: number }>('audit_control', 'SELECT prune_upto, head_id FROM audit_control WHERE id = 1'),
   lastPrune: statement<{ evidence: string | null }>('audit_last_prune',
     `SELECT evidence FROM audit_events WHERE kind = 'audit.prune' ORDER BY id DESC LIMIT 1`),
+  // The (kind, time, id) index serves both the range and the order.
+  decisions: statement<DecisionRow>('audit_decisions_by_time',
+    `SELECT id, time, client, "user", repository, reference, digest, decision, policy, reasons FROM audit_events
+     WHERE kind = $1 AND decision IS NOT NULL AND time < $2 AND (time, id) > ($3, $4) ORDER BY time, id LIMIT $5`),
 };
 
 /** Takes the chain's lock for the rest of the caller's transaction (taking it again is free). */
@@ -110,6 +114,12 @@ export class PostgresAuditStore implements AuditStore {
     return (await this.shape(sql)(this.pool, [...params, offset])).rows.map((r) => r.id as number);
   }
 
+  async decisionsByTime(kind: string, since: string, until: string, after: TimeCursor | undefined, limit: number): Promise<DecisionRow[]> {
+    // Starting "after" (since, 0) includes every row at `since`: ids start at 1.
+    const from = after ?? { time: since, id: 0 };
+    return (await s.decisions(this.pool, [kind, until, from.time, from.id, limit])).rows;
+  }
+
   private shape(sql: string) {
     let stmt = this.shapes.get(sql);
     if (!stmt) {
@@ -130,6 +140,9 @@ function whereOf(filter: AuditFilter, afterId: number, uptoId: number): { where:
   for (const col of FILTER_COLUMNS) {
     if (filter[col] !== undefined) add((n) => `"${col}" = ${n}`, filter[col]);
   }
+  if (filter.requestId !== undefined) add((n) => `request_id = ${n}`, filter.requestId);
+  // starts_with compares text, unlike LIKE, whose % and _ would be wildcards.
+  if (filter.repositoryPrefix !== undefined) add((n) => `starts_with(repository, ${n})`, filter.repositoryPrefix);
   if (filter.since) add((n) => `time >= ${n}`, filter.since);
   if (filter.until) add((n) => `time < ${n}`, filter.until);
   if (filter.evidenceContains?.length) {

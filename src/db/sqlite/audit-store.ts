@@ -1,8 +1,9 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './connection.js';
-import type { AuditFilter, AuditRow, AuditStore, ChainHead, PrunePlan, Seal } from '../types.js';
+import type { AuditFilter, AuditRow, AuditStore, ChainHead, DecisionRow, PrunePlan, Seal, TimeCursor } from '../types.js';
 
 const FILTER_COLUMNS = ['kind', 'decision', 'repository', 'digest', 'user'] as const;
+const DECISION_COLUMNS = 'id, time, client, user, repository, reference, digest, decision, policy, reasons';
 
 /**
  * The audit log in SQLite. Appends run in IMMEDIATE transactions, which take the file's write lock before
@@ -30,6 +31,10 @@ export class SqliteAuditStore implements AuditStore {
       maxId: db.prepare('SELECT max(id) FROM audit_events').pluck(),
       highest: db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'`).pluck(),
       lastPrune: db.prepare(`SELECT evidence FROM audit_events WHERE kind = 'audit.prune' ORDER BY id DESC LIMIT 1`).pluck(),
+      // The (kind, time, id) index serves both the range and the order.
+      decisions: db.prepare(`SELECT ${DECISION_COLUMNS} FROM audit_events
+        WHERE kind = @kind AND decision IS NOT NULL AND time < @until AND (time, id) > (@time, @id)
+        ORDER BY time, id LIMIT @limit`),
     };
   }
 
@@ -96,6 +101,12 @@ export class SqliteAuditStore implements AuditStore {
     return (this.shape(sql).all(...params, offset) as { id: number }[]).map((r) => r.id);
   }
 
+  async decisionsByTime(kind: string, since: string, until: string, after: TimeCursor | undefined, limit: number): Promise<DecisionRow[]> {
+    // Starting "after" (since, 0) includes every row at `since`: ids start at 1.
+    const from = after ?? { time: since, id: 0 };
+    return this.s.decisions.all({ kind, until, time: from.time, id: from.id, limit }) as DecisionRow[];
+  }
+
   private shape(sql: string): Statement {
     let stmt = this.shapes.get(sql);
     if (!stmt) {
@@ -113,6 +124,15 @@ function whereOf(filter: AuditFilter, afterId: number, uptoId: number): { where:
     if (filter[col] === undefined) continue;
     where.push(`${col} = ?`);
     params.push(filter[col]);
+  }
+  if (filter.requestId !== undefined) {
+    where.push('request_id = ?');
+    params.push(filter.requestId);
+  }
+  if (filter.repositoryPrefix !== undefined) {
+    // Compared as text, not with LIKE (case-insensitive, with wildcards); the lower bound lets the index help.
+    where.push('repository >= ? AND substr(repository, 1, length(?)) = ?');
+    params.push(filter.repositoryPrefix, filter.repositoryPrefix, filter.repositoryPrefix);
   }
   if (filter.since) {
     where.push('time >= ?');

@@ -37,6 +37,8 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'post', path: '/api/v1/policy/replay', body: { policies: ALLOW_ALL, since: '7d' }, allowed: [] },
   { method: 'get', path: '/api/v1/audit/events', allowed: ['audrey'] },
   { method: 'get', path: '/api/v1/audit/events?format=csv', allowed: ['audrey'] },
+  { method: 'get', path: '/api/v1/audit/events/1', allowed: ['audrey'] },
+  { method: 'get', path: '/api/v1/audit/summary', allowed: ['audrey'] },
   { method: 'get', path: '/api/v1/audit/verify', allowed: ['audrey'] },
   { method: 'post', path: '/api/v1/cache/purge', body: { repository: 'upstream.test/org/app' }, allowed: [] },
 ];

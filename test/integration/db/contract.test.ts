@@ -349,6 +349,52 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     expect(await ids(signerNeedles({ logIndex: 1 }))).toEqual([]);
   });
 
+  it('filters by request id and by repository prefix, taking % and _ literally', async () => {
+    await fresh();
+    const db = await open();
+    const log = new AuditLog(db.audit);
+    const repos = ['docker.io/library/nginx', 'docker.io/library/alpine', 'docker.io/libraryX/evil', 'docker.io/lib_a/x',
+      'docker.io/libXa/x', 'docker.io/50%/x', 'docker.io/50a/x', 'DOCKER.IO/library/nginx', 'docker.io/librar'];
+    for (const [i, repository] of repos.entries()) await log.record({ kind: 'pull.manifest', repository, requestId: `r-${i % 3}` });
+    await log.record({ kind: 'pull.blob', requestId: 'r-1' });
+    const repoOf = async (filter: Record<string, string>) =>
+      (await db.audit.rows(filter, 0, 1000, 100)).map((r) => r.repository);
+    expect(await repoOf({ repositoryPrefix: 'docker.io/library/' })).toEqual(['docker.io/library/nginx', 'docker.io/library/alpine']);
+    expect(await repoOf({ repositoryPrefix: 'docker.io/lib_' })).toEqual(['docker.io/lib_a/x']);
+    expect(await repoOf({ repositoryPrefix: 'docker.io/50%' })).toEqual(['docker.io/50%/x']);
+    expect(await repoOf({ repositoryPrefix: 'docker.io/library/nginx/' })).toEqual([]);
+    expect(await repoOf({ repositoryPrefix: 'docker.io/library/', kind: 'pull.manifest', requestId: 'r-0' })).toEqual(['docker.io/library/nginx']);
+    const ids = (await db.audit.rows({ requestId: 'r-1' }, 0, 1000, 100)).map((r) => r.id);
+    expect(ids).toEqual([2, 5, 8, 10]);
+    expect(await db.audit.rows({ requestId: 'r-' }, 0, 1000, 100)).toEqual([]);
+  });
+
+  it('reads decisions of one kind by time, in (time, id) order, in batches', async () => {
+    await fresh();
+    const db = await open();
+    // Written with chosen times, out of id order, as events of several processes can be.
+    const times = ['2025-01-01T00:00:03.000Z', '2025-01-01T00:00:01.000Z', '2025-01-01T00:00:02.000Z', '2025-01-01T00:00:02.000Z',
+      '2024-12-31T23:59:59.000Z', '2025-01-01T00:00:05.000Z', '2025-01-01T00:00:01.000Z'];
+    await db.audit.append(seal(times.map((time, i) => ({
+      time, input: { kind: i === 6 ? 'pull.blob' : 'pull.manifest', decision: i === 3 ? null : 'allow', repository: `r${i + 1}` },
+    }))));
+    await db.audit.append(seal([{ time: '2025-01-01T00:00:01.000Z', input: { kind: 'pull.manifest', decision: 'deny', reasons: ['x'] } }]));
+    const read = async (batch: number) => {
+      const out: number[] = [];
+      let after: { time: string; id: number } | undefined;
+      for (;;) {
+        const rows = await db.audit.decisionsByTime('pull.manifest', '2025-01-01T00:00:01.000Z', '2025-01-01T00:00:05.000Z', after, batch);
+        if (rows.length === 0) return out;
+        out.push(...rows.map((r) => r.id));
+        after = rows.at(-1)!;
+      }
+    };
+    expect(await read(100)).toEqual([2, 8, 3, 1]);
+    expect(await read(1)).toEqual([2, 8, 3, 1]);
+    const [row] = await db.audit.decisionsByTime('pull.manifest', '2025-01-01T00:00:01.000Z', '2025-01-01T00:00:02.000Z', { time: '2025-01-01T00:00:01.000Z', id: 2 }, 5);
+    expect(row).toMatchObject({ id: 8, decision: 'deny', reasons: '["x"]', repository: null });
+  });
+
   it('shares the token signing key between openers and across restarts', async () => {
     await fresh();
     const [a, b] = await Promise.all([open(), open()]);

@@ -1,0 +1,127 @@
+import type { Request, Response } from 'express';
+import type { Database } from '../db/types.js';
+import type { Logger } from '../logger.js';
+import { FILTER_KEYS, parseAuditFilter } from '../audit/audit-query.js';
+import { rowToEvent } from '../audit/chain.js';
+import { sendApiError, type FieldError } from './api-error.js';
+
+const LIVE_PARAMS = new Set<string>([...FILTER_KEYS, 'after']);
+const BATCH = 200;
+
+/**
+ * The live audit streams open in this process: at most `max`, each polling the database, and all ended
+ * at once when the server shuts down (an open stream would otherwise hold the shutdown for its grace time).
+ */
+export class LiveStreams {
+  private readonly ends = new Set<() => void>();
+
+  constructor(
+    readonly max = 50,
+    readonly pollMs = 1000,
+    readonly heartbeatMs = 15_000,
+  ) {}
+
+  get open(): number {
+    return this.ends.size;
+  }
+
+  add(end: () => void): boolean {
+    if (this.ends.size >= this.max) return false;
+    this.ends.add(end);
+    return true;
+  }
+
+  remove(end: () => void): void {
+    this.ends.delete(end);
+  }
+
+  closeAll(): void {
+    for (const end of [...this.ends]) end();
+  }
+}
+
+/**
+ * GET /audit/events/live: Server-Sent Events of new events matching the /audit/events filters, in id order,
+ * after `Last-Event-ID` (or `?after=`), else after the newest event now. It polls the database, so it sees
+ * what every worker and replica writes. A plain streamed response: `fetch()` with a bearer token reads it.
+ */
+export function liveAuditEvents(d: { db: Database; log: Logger; streams: LiveStreams }) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const q = req.query as Record<string, unknown>;
+    const { filter, errors } = parseAuditFilter(q);
+    const fieldErrors: FieldError[] = [...errors];
+    for (const key of Object.keys(q)) {
+      if (!LIVE_PARAMS.has(key)) fieldErrors.push({ path: key, message: `is not a parameter of this endpoint (${[...LIVE_PARAMS].join(', ')})` });
+    }
+    const header = req.get('last-event-id');
+    const [startPath, startText] = header !== undefined ? ['Last-Event-ID', header] : ['after', q.after];
+    let start: number | undefined;
+    if (startText !== undefined) {
+      start = typeof startText === 'string' && /^\d{1,15}$/.test(startText.trim()) ? Number(startText.trim()) : undefined;
+      if (start === undefined) fieldErrors.push({ path: startPath, message: 'must be an event id (a non-negative integer)' });
+    }
+    if (fieldErrors.length > 0) {
+      sendApiError(res, 400, 'BAD_REQUEST', `${fieldErrors.length} invalid parameter(s)`, fieldErrors);
+      return;
+    }
+
+    let closed = false;
+    let wake: (() => void) | undefined;
+    const end = () => {
+      closed = true;
+      wake?.();
+    };
+    if (!d.streams.add(end)) {
+      res.setHeader('Retry-After', '10');
+      sendApiError(res, 503, 'UNAVAILABLE', `too many live audit streams: this process serves at most ${d.streams.max} at once; retry later`);
+      return;
+    }
+    let heartbeat: NodeJS.Timeout | undefined;
+    try {
+      let after = start ?? (await d.db.audit.maxId());
+      res.on('close', end);
+      res.status(200);
+      res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+      res.setHeader('Cache-Control', 'no-store');
+      res.setHeader('X-Accel-Buffering', 'no');
+      res.flushHeaders();
+      res.write(`: events after ${after}\n\n`);
+      heartbeat = setInterval(() => res.write(': keep-alive\n\n'), d.streams.heartbeatMs);
+      while (!closed) {
+        const rows = await d.db.audit.rows(filter, after, Number.MAX_SAFE_INTEGER, BATCH);
+        if (closed) break;
+        if (rows.length > 0) {
+          after = rows[rows.length - 1]!.id;
+          const chunk = rows.map((row) => `id: ${row.id}\nevent: audit\ndata: ${JSON.stringify(rowToEvent(row))}\n\n`).join('');
+          // A slow reader holds the stream back rather than buffering without end.
+          if (!res.write(chunk)) await untilDrained(res, (w) => (wake = w));
+          if (rows.length === BATCH) continue;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, d.streams.pollMs).unref();
+        });
+        wake = undefined;
+      }
+    } catch (err) {
+      if (!closed) d.log.error('live audit stream failed', { requestId: res.locals.requestId, error: String((err as Error)?.stack ?? err) });
+    } finally {
+      clearInterval(heartbeat);
+      d.streams.remove(end);
+      res.off('close', end);
+      if (!res.headersSent) sendApiError(res, 500, 'INTERNAL', 'internal error');
+      else res.end();
+    }
+  };
+}
+
+function untilDrained(res: Response, setWake: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      resolve();
+    };
+    res.on('drain', done);
+    setWake(done);
+  });
+}
