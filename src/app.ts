@@ -62,6 +62,8 @@ export interface App {
   policies: PolicyVersions;
   /** The decision a pull of an image would get now, serving nothing. */
   evaluate: ImageEvaluator;
+  /** Purges cached content (this process's memory, the database and the store), audited. */
+  purge: CachePurge;
   /** Ends the live audit streams (server shutdown: they would hold their connections open). */
   closeStreams(): void;
   /** Ends live streams, stops upstream connections and closes the database. */
@@ -203,6 +205,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   app.use(opsRoutes({ db, store, scrape: async () => mergeExpositions(await bus.gather('metrics')) }));
   app.get('/auth/token', tokenEndpoint(auth, log));
   const live = new LiveStreams();
+  const purge = new CachePurge({ index, store, manifests, decider, audit, upstreams: new Set(upstreams.keys()) });
   app.use('/api/v1', apiRouter({
     db, policies, auth, evaluate, log, live,
     trust: trustChanges,
@@ -214,7 +217,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     get fingerprint() {
       return gatherer.fingerprint;
     },
-    purge: new CachePurge({ index, store, manifests, decider, audit, upstreams: new Set(upstreams.keys()) }),
+    purge,
     announce: (message) => bus.broadcast(message),
   }));
 
@@ -231,6 +234,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     policy,
     policies,
     evaluate,
+    purge,
     closeStreams: () => live.closeAll(),
     async close() {
       live.closeAll();

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { ConfigValidationError } from './config/validator.js';
-import { parseArgs, UsageError, type Command } from './commands/command.js';
+import { EXIT, parseArgs, UsageError, type Command } from './commands/command.js';
+import { TrustMaterialError } from './verify/trust-material.js';
 import { serveCommand } from './commands/serve.js';
 import { configCheckCommand } from './commands/config-check.js';
 import { extraCommands } from './commands/index.js';
@@ -31,11 +32,11 @@ async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--version' || first === '-v') {
     process.stdout.write(`portcullis ${version()}\n`);
-    return 0;
+    return EXIT.ok;
   }
   if (!first || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(help());
-    return first ? 0 : 2;
+    return first ? EXIT.ok : EXIT.usage;
   }
   // Commands may be one word ("serve") or two ("audit verify").
   const two = `${first} ${rest[0] ?? ''}`;
@@ -48,15 +49,16 @@ async function main(argv: string[]): Promise<number> {
         .join('\n')}\n\nRun "portcullis ${first} <command> --help" for a command's options.\n`;
       const asked = rest[0] === undefined || rest[0] === '--help' || rest[0] === '-h';
       (asked ? process.stdout : process.stderr).write(asked ? text : `portcullis: unknown command "${first} ${rest[0]}"\n\n${text}`);
-      return rest[0] === '--help' || rest[0] === '-h' ? 0 : 2;
+      return rest[0] === '--help' || rest[0] === '-h' ? EXIT.ok : EXIT.usage;
     }
-    process.stderr.write(`portcullis: unknown command "${first}"\n\n${help()}`);
-    return 2;
+    const what = first.startsWith('-') ? `option "${first}"` : `command "${first}"`;
+    process.stderr.write(`portcullis: unknown ${what}\n\n${help()}`);
+    return EXIT.usage;
   }
   const args = parseArgs(command.name === two ? rest.slice(1) : rest, ['help', ...(command.booleanFlags ?? [])]);
   if (args.flags.help) {
     process.stdout.write(`${command.usage}\n`);
-    return 0;
+    return EXIT.ok;
   }
   return command.run(args);
 }
@@ -69,7 +71,9 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) process.stderr.write(`portcullis: ${err.message}\n`);
     else if (err instanceof ConfigValidationError) process.stderr.write(`portcullis: ${err.message}\n`);
     else process.stderr.write(`portcullis: ${(err as Error).message ?? String(err)}\n`);
-    // 2: the command could not run as asked (usage or configuration); 1: it ran and found a problem.
-    process.exitCode = err instanceof UsageError || err instanceof ConfigValidationError ? 2 : 1;
+    // Usage and configuration (the config file, the trust material it names) are 2; any other failure is 4,
+    // never 1, which says the audit log was tampered with.
+    const usage = err instanceof UsageError || err instanceof ConfigValidationError || err instanceof TrustMaterialError;
+    process.exitCode = usage ? EXIT.usage : EXIT.failed;
   },
 );

@@ -4,7 +4,7 @@ import { withDatabase } from './with-database.js';
 import { verifyChain } from '../audit/verify-chain.js';
 import { loadVerifyKey } from '../audit/checkpoint.js';
 import { verifyWithCheckpoints, type CheckpointedReport } from '../audit/checkpoint-report.js';
-import { UsageError, requireFlag, type Command } from './command.js';
+import { EXIT, UsageError, requireFlag, type Command } from './command.js';
 import { checkFlags, printJson } from './audit-flags.js';
 
 export const auditVerifyCommand: Command = {
@@ -44,7 +44,7 @@ Ed25519 public key, PEM), so the check runs without the private key.`,
         const where = report.firstBroken === null ? '' : ` at event ${report.firstBroken}`;
         process.stderr.write(`portcullis: audit log broken${where}: ${report.reason}\n`);
       }
-      return report.ok ? 0 : 1;
+      return report.ok ? EXIT.ok : EXIT.tampered;
     });
   },
 };

@@ -1,6 +1,7 @@
 import { loadConfigFile } from '../config/load.js';
 import { loadTrust } from '../verify/trust-material.js';
 import { requireFlag, type Command } from './command.js';
+import { checkFlags } from './audit-flags.js';
 
 export const configCheckCommand: Command = {
   name: 'check-config',
@@ -10,6 +11,7 @@ export const configCheckCommand: Command = {
 Validates the config file, reporting every error with its path, and loads the trust material.
 Exits 0 when the proxy would start with it.`,
   async run(args) {
+    checkFlags(args, ['config']);
     const config = loadConfigFile(requireFlag(args, 'config'));
     loadTrust(config.trust);
     process.stdout.write(`${config.source}: ok (${config.upstreams.length} upstreams, ${config.policies.length} policy rules)\n`);

@@ -7,8 +7,9 @@ import { policyEvaluateCommand } from './policy-evaluate.js';
 import { healthcheckCommand } from './healthcheck.js';
 import { policyValidateCommand } from './policy-validate.js';
 import { policyApplyCommand } from './policy-apply.js';
+import { cachePurgeCommand } from './cache-purge.js';
 
-/** Commands beyond serve and check-config (audit, policy), registered here. */
+/** Commands beyond serve and check-config (audit, policy, cache), registered here. */
 export const extraCommands: Command[] = [
   auditQueryCommand,
   auditVerifyCommand,
@@ -18,4 +19,5 @@ export const extraCommands: Command[] = [
   healthcheckCommand,
   policyValidateCommand,
   policyApplyCommand,
+  cachePurgeCommand,
 ];

@@ -2,10 +2,10 @@ import { loadConfigFile } from '../config/load.js';
 import { createApp } from '../app.js';
 import { createLogger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
-import { requireFlag, UsageError, type Command } from './command.js';
+import { EXIT, requireFlag, UsageError, type Command } from './command.js';
 import { checkFlags, printJson } from './audit-flags.js';
 
-export const EXIT_DENIED = 3;
+export const EXIT_DENIED = EXIT.denied;
 
 export const policyEvaluateCommand: Command = {
   name: 'policy evaluate',
@@ -15,7 +15,8 @@ export const policyEvaluateCommand: Command = {
 Fetches IMAGE (e.g. docker.io/acme/app:1.2 or ghcr.io/org/app@sha256:...) from its upstream, gathers its
 signatures and attestations and applies the active stored policy, printing the decision with its rule,
 reasons and evidence, as POST /api/v1/policy/evaluate does. Nothing is served and no pull is recorded.
-Exits 0 when the image would be served (allow or warn), ${EXIT_DENIED} when it would be denied, 1 on errors.`,
+Exits 0 when the image would be served (allow or warn), ${EXIT_DENIED} when it would be denied, ${EXIT.failed} when it
+could not be evaluated (e.g. the upstream is unreachable).`,
   async run(args) {
     checkFlags(args, ['config'], 1);
     const image = args.positional[0];

@@ -15,11 +15,15 @@ prints that version with its author, source and diff summary.`,
   async run(args) {
     checkFlags(args, ['config', 'version']);
     const config = loadConfigFile(requireFlag(args, 'config'));
+    const version = args.flags.version === undefined ? undefined : Number(args.flags.version);
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
+      throw new UsageError('--version must be a policy version number (a positive integer)');
+    }
     return withDatabase(config, async (db) => {
       const policies = new PolicyVersions(db.policies);
       if (!(await policies.hasVersions())) throw new UsageError(`no policy is stored in ${databaseName(config)} yet: start the proxy once`);
-      if (args.flags.version !== undefined) {
-        const found = await policies.get(Number(args.flags.version));
+      if (version !== undefined) {
+        const found = await policies.get(version);
         if (!found) throw new UsageError(`policy version ${String(args.flags.version)} does not exist`);
         printJson(found);
       } else {

@@ -1,6 +1,7 @@
 import { loadConfigFile } from '../config/load.js';
 import { serve } from '../main.js';
 import { requireFlag, type Command } from './command.js';
+import { checkFlags } from './audit-flags.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -10,6 +11,7 @@ export const serveCommand: Command = {
 Runs the pull-through proxy with the given JSON config. Logs JSON lines to stdout, answers
 GET /healthz once serving, and stops cleanly on SIGTERM or SIGINT.`,
   async run(args) {
+    checkFlags(args, ['config']);
     const config = loadConfigFile(requireFlag(args, 'config'));
     await serve(config);
     return -1; // keep running until a signal

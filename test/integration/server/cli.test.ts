@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../helpers/proxy.js';
-import { cli, workspace } from '../admin/fixture.js';
+import { baseConfig, cli, workspace } from '../admin/fixture.js';
 
 /** What scripts rely on from the CLI: its version, and exit codes that tell a usage or config error (2) from a finding (1). */
 describe('the command line', () => {
@@ -22,6 +22,35 @@ describe('the command line', () => {
       expect(bad.stderr).toContain('policies[0]');
       const usage = await cli(['audit', 'query']);
       expect(usage.code, usage.stderr).toBe(2);
+    } finally {
+      await ws.remove();
+    }
+  });
+
+  it('refuses an unknown option with exit 2 for every command, serve and check-config included', async () => {
+    const commands = [['serve'], ['check-config'], ['audit', 'query'], ['audit', 'verify'], ['policy', 'show'],
+      ['policy', 'versions'], ['policy', 'evaluate', 'upstream.test/org/app:1'], ['cache', 'purge']];
+    const results = await Promise.all(commands.map((c) => cli([...c, '--config', 'portcullis.json', '--bogus', 'x'])));
+    for (const [i, r] of results.entries()) {
+      expect(r.code, commands[i]!.join(' ')).toBe(2);
+      expect(r.stderr).toContain('unknown option --bogus');
+    }
+    const global = await cli(['--bogus']);
+    expect(global.code).toBe(2);
+    expect(global.stderr).toContain('unknown option "--bogus"');
+  });
+
+  it('exits 4, never 1 (a tampered log), when a command fails while running', async () => {
+    const ws = await workspace('cli-failed');
+    try {
+      // The database path is a folder: the config is valid, but the database cannot be opened.
+      await ws.write(baseConfig({ database: { path: '.' } }));
+      const verify = await cli(['audit', 'verify', '--config', ws.configPath]);
+      expect(verify.code, verify.stderr).toBe(4);
+      expect(verify.stderr).toMatch(/^portcullis: /);
+      const show = await cli(['policy', 'show', '--config', ws.configPath, '--version', 'latest']);
+      expect(show.code).toBe(2);
+      expect(show.stderr).toContain('--version must be');
     } finally {
       await ws.remove();
     }
