@@ -13,7 +13,7 @@ const BATCH = 200;
  * at once when the server shuts down (an open stream would otherwise hold the shutdown for its grace time).
  */
 export class LiveStreams {
-  private readonly ends = new Set<() => void>();
+  private readonly ends = new Set<(shutdown?: boolean) => void>();
 
   constructor(
     readonly max = 50,
@@ -25,18 +25,18 @@ export class LiveStreams {
     return this.ends.size;
   }
 
-  add(end: () => void): boolean {
+  add(end: (shutdown?: boolean) => void): boolean {
     if (this.ends.size >= this.max) return false;
     this.ends.add(end);
     return true;
   }
 
-  remove(end: () => void): void {
+  remove(end: (shutdown?: boolean) => void): void {
     this.ends.delete(end);
   }
 
   closeAll(): void {
-    for (const end of [...this.ends]) end();
+    for (const end of [...this.ends]) end(true);
   }
 }
 
@@ -65,12 +65,20 @@ export function liveAuditEvents(d: { db: Database; log: Logger; streams: LiveStr
       return;
     }
 
+    if (req.method === 'HEAD') {
+      // Express answers HEAD with the GET route: give the headers, not a stream that holds a place.
+      res.status(200).setHeader('Content-Type', 'text/event-stream; charset=utf-8').end();
+      return;
+    }
     let closed = false;
+    let shuttingDown = false;
     let wake: (() => void) | undefined;
-    const end = () => {
+    const end = (shutdown = false) => {
       closed = true;
+      shuttingDown ||= shutdown;
       wake?.();
     };
+    const onClose = () => end();
     if (!d.streams.add(end)) {
       res.setHeader('Retry-After', '10');
       sendApiError(res, 503, 'UNAVAILABLE', `too many live audit streams: this process serves at most ${d.streams.max} at once; retry later`);
@@ -79,7 +87,7 @@ export function liveAuditEvents(d: { db: Database; log: Logger; streams: LiveStr
     let heartbeat: NodeJS.Timeout | undefined;
     try {
       let after = start ?? (await d.db.audit.maxId());
-      res.on('close', end);
+      res.on('close', onClose);
       res.status(200);
       res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
       res.setHeader('Cache-Control', 'no-store');
@@ -108,8 +116,13 @@ export function liveAuditEvents(d: { db: Database; log: Logger; streams: LiveStr
     } finally {
       clearInterval(heartbeat);
       d.streams.remove(end);
-      res.off('close', end);
+      res.off('close', onClose);
       if (!res.headersSent) sendApiError(res, 500, 'INTERNAL', 'internal error');
+      // On shutdown the connection goes too: kept alive, it would hold the server's close for its grace time.
+      else if (shuttingDown) {
+        const socket = res.socket; // detached from the response once it finishes
+        res.end(() => socket?.destroy());
+      }
       else res.end();
     }
   };

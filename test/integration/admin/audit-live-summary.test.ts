@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.js';
 import type { AuditEventInput } from '../../../src/audit/types.js';
 import { baseConfig, bearer, cli, workspace, type Workspace } from './fixture.js';
+import { useBackends } from '../../helpers/backends.js';
 
 /** One event by id, the request-id and repository-prefix filters, the summary and the live stream. */
 
@@ -13,7 +14,9 @@ const manifest = (over: Partial<AuditEventInput> = {}): AuditEventInput => ({
   reference: '1.0', digest: `sha256:${'a'.repeat(64)}`, decision: 'allow', policy: 'signed', mode: 'enforce', reasons: [], ...over,
 });
 
-describe('audit lookup, filters and summary', () => {
+const backends = useBackends();
+
+describe.each(backends.names)('audit lookup, filters and summary (%s)', (backend) => {
   let ws: Workspace;
   let app: App;
   const get = (path: string, who: 'alice' | 'audrey' | 'ci' = 'audrey') =>
@@ -21,7 +24,7 @@ describe('audit lookup, filters and summary', () => {
 
   beforeAll(async () => {
     ws = await workspace('audit-summary');
-    await ws.write(baseConfig());
+    await ws.write(baseConfig({ database: await backends.database(backend) }));
     app = await ws.open(); // event 1: the config's policy version
     // docker pulls with a HEAD and then a GET: two events, one pull.
     await app.audit.append(manifest({ requestId: 'head-1' }));
@@ -229,6 +232,10 @@ describe('live audit stream', () => {
     expect((await bad.res.json()).errors).toEqual([{ path: 'Last-Event-ID', message: expect.any(String) }]);
     expect((await open('?after=-5')).res.status).toBe(400);
     expect((await open('', {}, 'ci')).res.status).toBe(403);
+    // HEAD gets the headers, not a stream that would hold one of the places.
+    const head = await fetch(`${base}/api/v1/audit/events/live`, { method: 'HEAD', headers: { Authorization: bearer('audrey') } });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^text\/event-stream/);
   });
 
   it('serves at most 50 streams at once, and frees a place when a client goes away', async () => {
