@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { auditRows } from '../helpers/audit.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { removeTempDirs, tempDir } from './support.js';
  * path-prefix form, against a real distribution registry standing in for Docker Hub.
  */
 const skip = !haveTools(['docker-registry', 'dockerd', 'docker']) || !haveRoot();
+const AUDITOR_TOKEN = 'e2e-auditor-token-61b0';
 
 describe.skipIf(skip)('docker pulls through the proxy', () => {
   let registry: Registry;
@@ -23,6 +25,7 @@ describe.skipIf(skip)('docker pulls through the proxy', () => {
     registry = await startRegistry({ dir: await tempDir('registry') });
     alpine = await pushImage(registry.url, 'library/alpine', '3', { layers: 2, mediaTypeStyle: 'docker' });
     await pushImage(registry.url, 'library/blocked', '1', { mediaTypeStyle: 'docker' });
+    await pushImage(registry.url, 'library/busybox', '1', { mediaTypeStyle: 'docker' });
     proxy = await startProxy({
       upstreams: [{ name: 'docker.io', url: registry.url }],
       defaultUpstream: 'docker.io',
@@ -31,6 +34,9 @@ describe.skipIf(skip)('docker pulls through the proxy', () => {
         { name: 'official', match: ['docker.io/library/*'], mode: 'allow' },
       ],
       dataDir: await tempDir('proxy'),
+      extra: {
+        auth: { pull: 'anonymous', tokens: [{ name: 'audrey', role: 'auditor', tokenSha256: createHash('sha256').update(AUDITOR_TOKEN).digest('hex') }] },
+      },
     });
     daemon = await startDocker({ mirror: proxy.url, dir: await tempDir('docker') });
   }, 180_000);
@@ -56,5 +62,14 @@ describe.skipIf(skip)('docker pulls through the proxy', () => {
     const err = await daemon.docker(['pull', `${proxy.host}/docker.io/library/blocked:1`]).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain('portcullis: policy "no-blocked": denied by policy');
+  });
+
+  it('counts one docker pull (a HEAD, then a GET) once in the audit summary', async () => {
+    await daemon.docker(['pull', 'busybox:1']);
+    const rows = auditRows(join(proxy.dataDir, 'portcullis.db'), "kind = 'pull.manifest' AND repository = 'docker.io/library/busybox'");
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    const res = await fetch(`${proxy.url}/api/v1/audit/summary?since=1h`, { headers: { Authorization: `Bearer ${AUDITOR_TOKEN}` } });
+    const summary = (await res.json()) as { groups: { key: string; pulls: number; allowed: number }[] };
+    expect(summary.groups.find((g) => g.key === 'docker.io/library/busybox')).toMatchObject({ pulls: 1, allowed: 1 });
   });
 });
