@@ -44,7 +44,7 @@ Ed25519 public key, PEM), so the check runs without the private key.`,
         const where = report.firstBroken === null ? '' : ` at event ${report.firstBroken}`;
         process.stderr.write(`portcullis: audit log broken${where}: ${report.reason}\n`);
       }
-      return report.ok ? EXIT.ok : EXIT.tampered;
+      return report.ok ? EXIT.ok : EXIT.finding;
     });
   },
 };

@@ -1,8 +1,9 @@
 /**
- * Exit codes, the same for every command: scripts tell a finding (a tampered log, a denied image) from a
- * command that could not run as asked (2) or that failed while running (4, e.g. the database is down).
+ * Exit codes, the same for every command: scripts tell a command's finding (1: a tampered log, an
+ * unhealthy proxy, a stale --if-version; 3: a denied image) from a command that could not run as asked (2)
+ * or that failed while running (4, e.g. the database is down), so a failure never reads as a finding.
  */
-export const EXIT = { ok: 0, tampered: 1, usage: 2, denied: 3, failed: 4 } as const;
+export const EXIT = { ok: 0, finding: 1, usage: 2, denied: 3, failed: 4 } as const;
 
 /** A CLI command: its name, one-line summary, usage text and what it does. Returns the exit code. */
 export interface Command {

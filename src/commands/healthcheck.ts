@@ -2,7 +2,8 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import { requireFlag, type Command } from './command.js';
+import { EXIT, requireFlag, UsageError, type Command } from './command.js';
+import { checkFlags } from './audit-flags.js';
 
 export const healthcheckCommand: Command = {
   name: 'healthcheck',
@@ -13,12 +14,14 @@ Asks GET /healthz of the proxy listening where the config's "listen" says, over 
 has "tls", on this machine's loopback. Exits 0 when it answers 200, 1 otherwise (the container
 HEALTHCHECK uses it). The certificate is not checked: it names the public host, not loopback.`,
   async run(args) {
+    checkFlags(args, ['config', 'timeout']);
     const config = loadConfigFile(requireFlag(args, 'config'));
     const timeoutMs = Number(args.flags.timeout ?? 3) * 1000;
-    const status = await healthz(config, Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 3000);
-    if (status === 200) return 0;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError('--timeout must be a number of seconds above 0');
+    const status = await healthz(config, timeoutMs);
+    if (status === 200) return EXIT.ok;
     process.stderr.write(`portcullis: ${healthzUrl(config)} ${typeof status === 'number' ? `answered ${status}` : status}\n`);
-    return 1;
+    return EXIT.finding;
   },
 };
 

@@ -4,12 +4,12 @@ import { PolicyVersions } from '../db/policy-versions.js';
 import { PolicyVersionConflict } from '../db/policy-conflict.js';
 import { commentError } from '../policy/policy-check.js';
 import { databaseName, withDatabase } from './with-database.js';
-import { requireFlag, UsageError, type Command } from './command.js';
+import { EXIT, requireFlag, UsageError, type Command } from './command.js';
 import { checkFlags, printJson } from './audit-flags.js';
 import { checkPolicyFile, describeProblems } from './policy-file.js';
 
 /** Exit code when --if-version names a version that is no longer active. */
-export const EXIT_CONFLICT = 1;
+export const EXIT_CONFLICT = EXIT.finding;
 
 export const policyApplyCommand: Command = {
   name: 'policy apply',

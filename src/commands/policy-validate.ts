@@ -1,5 +1,5 @@
 import { loadConfigFile } from '../config/load.js';
-import { requireFlag, UsageError, type Command } from './command.js';
+import { EXIT, requireFlag, UsageError, type Command } from './command.js';
 import { checkFlags } from './audit-flags.js';
 import { checkPolicyFile, describeProblems } from './policy-file.js';
 
@@ -24,7 +24,7 @@ config or the options are wrong.`,
     process.stderr.write(describeProblems('error', checked.errors) + describeProblems('warning', checked.warnings));
     if (!checked.rules) {
       process.stderr.write(`${file}: invalid (${checked.errors.length} error(s))\n`);
-      return 2;
+      return EXIT.usage;
     }
     process.stdout.write(`${file}: valid (${checked.rules.length} rules, ${checked.warnings.length} warning(s))\n`);
     return 0;

@@ -29,7 +29,8 @@ describe('the command line', () => {
 
   it('refuses an unknown option with exit 2 for every command, serve and check-config included', async () => {
     const commands = [['serve'], ['check-config'], ['audit', 'query'], ['audit', 'verify'], ['policy', 'show'],
-      ['policy', 'versions'], ['policy', 'evaluate', 'upstream.test/org/app:1'], ['cache', 'purge']];
+      ['policy', 'versions'], ['policy', 'evaluate', 'upstream.test/org/app:1'], ['policy', 'validate', 'p.json'],
+      ['policy', 'apply', 'p.json'], ['healthcheck'], ['cache', 'purge']];
     const results = await Promise.all(commands.map((c) => cli([...c, '--config', 'portcullis.json', '--bogus', 'x'])));
     for (const [i, r] of results.entries()) {
       expect(r.code, commands[i]!.join(' ')).toBe(2);
@@ -48,6 +49,9 @@ describe('the command line', () => {
       const verify = await cli(['audit', 'verify', '--config', ws.configPath]);
       expect(verify.code, verify.stderr).toBe(4);
       expect(verify.stderr).toMatch(/^portcullis: /);
+      const timeout = await cli(['healthcheck', '--config', ws.configPath, '--timeout', 'soon']);
+      expect(timeout.code).toBe(2);
+      expect(timeout.stderr).toContain('--timeout must be');
       const show = await cli(['policy', 'show', '--config', ws.configPath, '--version', 'latest']);
       expect(show.code).toBe(2);
       expect(show.stderr).toContain('--version must be');
