@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { migrationFiles } from '../migration-files.js';
 import { join } from 'node:path';
 import { MIGRATIONS_DIR } from '../sqlite/connection.js';
 
@@ -68,9 +69,7 @@ export async function migratePostgres(pool: pg.Pool, dir = PG_MIGRATIONS_DIR): P
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
     const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
-    const files = readdirSync(dir).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
-    for (const file of files) {
-      const version = Number(file.slice(0, 4));
+    for (const { version, file } of migrationFiles(dir)) {
       if (applied.has(version)) continue;
       await client.query('BEGIN');
       try {

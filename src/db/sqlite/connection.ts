@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { migrationFiles } from '../migration-files.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,12 +35,8 @@ export function migrate(db: Db, dir: string): string[] {
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
   const applied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-  const files = readdirSync(dir)
-    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
-    .sort();
   const ran: string[] = [];
-  for (const file of files) {
-    const version = Number(file.slice(0, 4));
+  for (const { version, file } of migrationFiles(dir)) {
     const sql = readFileSync(join(dir, file), 'utf8');
     const done = db.transaction(() => {
       if (applied.get(version)) return false;
