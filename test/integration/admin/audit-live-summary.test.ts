@@ -238,6 +238,20 @@ describe('live audit stream', () => {
     expect(head.headers.get('content-type')).toMatch(/^text\/event-stream/);
   });
 
+  it('keeps a quiet stream open with a keep-alive comment every 15 s', async () => {
+    const { res } = await open('?kind=nothing.ever');
+    const reader = res.body!.getReader();
+    const started = Date.now();
+    let text = '';
+    while (!text.includes(': keep-alive\n\n')) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    expect(text).toMatch(/^: events after \d+\n\n: keep-alive\n\n$/);
+    expect(Date.now() - started).toBeGreaterThan(14_000);
+  }, 30_000);
+
   it('serves at most 50 streams at once, and frees a place when a client goes away', async () => {
     for (const c of controllers.splice(0)) c.abort();
     await new Promise((r) => setTimeout(r, 1500)); // the aborted streams notice on their next poll or sooner
