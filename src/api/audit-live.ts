@@ -84,10 +84,12 @@ export function liveAuditEvents(d: { db: Database; log: Logger; streams: LiveStr
       sendApiError(res, 503, 'UNAVAILABLE', `too many live audit streams: this process serves at most ${d.streams.max} at once; retry later`);
       return;
     }
+    // Listening before the first await: a client that leaves at once still frees its place.
+    res.on('close', onClose);
     let heartbeat: NodeJS.Timeout | undefined;
     try {
       let after = start ?? (await d.db.audit.maxId());
-      res.on('close', onClose);
+      if (closed) return;
       res.status(200);
       res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
       res.setHeader('Cache-Control', 'no-store');
@@ -117,13 +119,17 @@ export function liveAuditEvents(d: { db: Database; log: Logger; streams: LiveStr
       clearInterval(heartbeat);
       d.streams.remove(end);
       res.off('close', onClose);
-      if (!res.headersSent) sendApiError(res, 500, 'INTERNAL', 'internal error');
-      // On shutdown the connection goes too: kept alive, it would hold the server's close for its grace time.
-      else if (shuttingDown) {
+      if (!res.headersSent) {
+        // The database failed before the stream began, or the client left (or the server stops) meanwhile.
+        if (closed) res.destroy();
+        else sendApiError(res, 500, 'INTERNAL', 'internal error');
+      } else if (shuttingDown) {
+        // The connection goes too: kept alive, it would hold the server's close for its grace time.
         const socket = res.socket; // detached from the response once it finishes
         res.end(() => socket?.destroy());
+      } else {
+        res.end();
       }
-      else res.end();
     }
   };
 }
