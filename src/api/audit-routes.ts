@@ -19,9 +19,9 @@ const EVENT_PARAMS = new Set<string>([...FILTER_KEYS, 'format', 'cursor', 'limit
 const MAX_LIMIT = 1000;
 
 /**
- * /audit/events, /audit/summary and /audit/verify (admin, auditor). JSON pages hold at most 1000 events;
- * NDJSON and CSV without `limit` export every matching event up to the newest one at the start, streamed
- * in batches.
+ * /audit/events (a page, one event by id, or the live stream), /audit/summary and /audit/verify (admin,
+ * auditor). JSON pages hold at most 1000 events; NDJSON and CSV without `limit` export every matching event
+ * up to the newest one at the start, streamed in batches.
  */
 export function auditRoutes(d: {
   db: Database;
