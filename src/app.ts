@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import type { PolicyRule } from './policy/types.js';
 import { v2Handler } from './http/v2-routes.js';
 import { opsRoutes } from './http/ops-routes.js';
-import { Metrics, mergeExpositions } from './metrics.js';
+import { Metrics, mergeSnapshots } from './metrics.js';
 import { createLogger, type Logger } from './logger.js';
 import { PolicyVersions } from './db/policy-versions.js';
 import { TrustChanges } from './db/trust-changes.js';
@@ -44,6 +44,7 @@ import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator
 import { OciError } from './oci/errors.js';
 import { LocalBus, type ClusterBus } from './cluster/bus.js';
 import { logStartup } from './startup-report.js';
+import { packageVersion } from './version.js';
 
 export interface App {
   express: Express;
@@ -175,6 +176,14 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   metrics.gauge('portcullis_upstream_down', '1 while an upstream is marked down after repeated failures', () =>
     [...upstreams.values()].map((u) => ({ labels: { upstream: u.name }, value: u.breaker.isOpen ? 1 : 0 })),
   );
+  metrics.sharedGauge('portcullis_build_info', 'Always 1; the labels say which build runs', 'first', () => 1, { version: packageVersion(), node: process.version });
+  metrics.sharedGauge('portcullis_store_bytes', 'Bytes of blobs in the cache', 'first', () => db.cache.totalBlobBytes());
+  if (config.storage.maxSizeBytes !== undefined) {
+    const max = config.storage.maxSizeBytes;
+    metrics.sharedGauge('portcullis_store_max_bytes', 'storage.maxSize: eviction keeps the cache below it', 'first', () => max);
+  }
+  // During a change workers may briefly differ: the lowest is the version every worker applies.
+  metrics.sharedGauge('portcullis_policy_active_version', 'The policy version in force', 'min', () => policy.current().version);
   const evaluate = createImageEvaluator(pull, upstreams, config.defaultUpstream);
   const issued = await IssuedTokens.shared(db.keys);
   const auth = new Authenticator(new TokenRegistry(config.auth.tokens), issued, new FailureLimiter(db.failures), audit, log);
@@ -185,7 +194,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const checkpointCfg = config.audit.checkpoint;
   const checkpointKey = checkpointCfg ? loadSigningKey(readFileSync(checkpointCfg.key)) : undefined;
   const checkpointer = opts.maintenance !== false && checkpointCfg && checkpointKey
-    ? new Checkpointer(db.audit, { key: checkpointKey, file: checkpointCfg.file, everyMs: checkpointCfg.everyMs, everyEvents: checkpointCfg.everyEvents }, log).start()
+    ? new Checkpointer(db.audit, { key: checkpointKey, file: checkpointCfg.file, everyMs: checkpointCfg.everyMs, everyEvents: checkpointCfg.everyEvents }, log, (intact) => metrics.chainChecked(intact)).start()
     : undefined;
   if (checkpointer && checkpointKey) log.info('writing audit checkpoints', { keyId: checkpointKeyId(checkpointKey), file: checkpointCfg?.file ?? null });
 
@@ -201,8 +210,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     next();
   });
   app.use(requestLog(log));
-  bus.provide('metrics', () => metrics.render());
-  app.use(opsRoutes({ db, store, scrape: async () => mergeExpositions(await bus.gather('metrics')) }));
+  bus.provide('metrics', () => metrics.snapshot());
+  app.use(opsRoutes({ db, store, scrape: async () => mergeSnapshots(await bus.gather('metrics')) }));
   app.get('/auth/token', tokenEndpoint(auth, log));
   const live = new LiveStreams();
   const purge = new CachePurge({ index, store, manifests, decider, audit, upstreams: new Set(upstreams.keys()) });
@@ -210,6 +219,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     db, policies, auth, evaluate, log, live,
     trust: trustChanges,
     checkpoints: checkpointKey ? { key: checkpointKey, file: checkpointCfg?.file } : undefined,
+    onChainVerified: (intact) => metrics.chainChecked(intact),
     upstreamNames: new Set(upstreams.keys()),
     knownKeys: new Set(Object.keys(config.trust.keys)),
     knownRoots: knownRoots(config.trust),

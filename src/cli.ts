@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { ConfigValidationError } from './config/validator.js';
 import { EXIT, parseArgs, UsageError, type Command } from './commands/command.js';
 import { TrustMaterialError } from './verify/trust-material.js';
 import { serveCommand } from './commands/serve.js';
 import { configCheckCommand } from './commands/config-check.js';
 import { extraCommands } from './commands/index.js';
+import { packageVersion } from './version.js';
 
 const commands: Command[] = [serveCommand, configCheckCommand, ...extraCommands];
 
@@ -22,16 +22,10 @@ Run "portcullis <command> --help" for a command's options; "portcullis --version
 `;
 }
 
-/** The version of the installed package (package.json sits beside dist/ and src/). */
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
-}
-
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--version' || first === '-v') {
-    process.stdout.write(`portcullis ${version()}\n`);
+    process.stdout.write(`portcullis ${packageVersion()}\n`);
     return EXIT.ok;
   }
   if (!first || first === '--help' || first === '-h' || first === 'help') {

@@ -1,147 +1,122 @@
-/** A small Prometheus registry: counters and histograms with labels, rendered in text format 0.0.4. */
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
+
+/**
+ * The process's Prometheus metrics, on a registry of its own (a test process holds many apps). Counters and
+ * histograms are summed across workers when scraped; gauges of a process's own state carry its `worker`
+ * label, gauges of shared state (the store, the policy, the audit chain) are merged into one series.
+ */
 type Labels = Record<string, string>;
+type Reading = number | Array<{ labels: Labels; value: number }>;
+type Snapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 const DEFAULT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-const keyCache = new Map<string, string>();
-
-/** The rendered label set; memoised, since the same few label combinations recur on every request. */
-function labelKey(labels: Labels): string {
-  let id = '';
-  for (const k in labels) id += `${k}\u0000${labels[k]}\u0001`;
-  let key = keyCache.get(id);
-  if (key === undefined) {
-    key = renderLabels(labels);
-    if (keyCache.size < 10_000) keyCache.set(id, key);
-  }
-  return key;
-}
-
-function renderLabels(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`)
-    .join(',');
-}
-
-class Counter {
-  private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
-  inc(labels: Labels = {}, by = 1): void {
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ''} ${v}`);
-    return lines.join('\n');
-  }
-}
-
-/**
- * A gauge read when scraped: one value, or one value per label set. `own` labels (the worker) keep each
- * process's reading apart when a scrape merges several processes: a gauge is a state, not a sum.
- */
-class Gauge {
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly read: () => number | Array<{ labels: Labels; value: number }>,
-    private readonly own: Labels = {},
-  ) {}
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
-    const value = this.read();
-    const series = typeof value === 'number' ? [{ labels: {}, value }] : value;
-    for (const v of series) {
-      const labels = renderLabels({ ...v.labels, ...this.own });
-      lines.push(`${this.name}${labels ? `{${labels}}` : ''} ${v.value}`);
-    }
-    return lines.join('\n');
-  }
-}
-
-class Histogram {
-  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, private readonly buckets = DEFAULT_BUCKETS) {}
-  observe(labels: Labels, value: number): void {
-    const k = labelKey(labels);
-    let s = this.series.get(k);
-    if (!s) {
-      s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.series.set(k, s);
-    }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
-    s.sum += value;
-    s.count++;
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const [k, s] of this.series) {
-      const sep = k ? `${k},` : '';
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`));
-      lines.push(`${this.name}_bucket{${sep}le="+Inf"} ${s.count}`);
-      lines.push(`${this.name}_sum${k ? `{${k}}` : ''} ${s.sum}`);
-      lines.push(`${this.name}_count${k ? `{${k}}` : ''} ${s.count}`);
-    }
-    return lines.join('\n');
-  }
-}
-
 export class Metrics {
-  readonly requests = new Counter('portcullis_http_requests_total', 'HTTP requests by route and status');
-  readonly decisions = new Counter('portcullis_decisions_total', 'Pull decisions by kind, outcome and rule');
-  readonly cache = new Counter('portcullis_cache_requests_total', 'Cache lookups by kind and result (hit or miss)');
-  readonly bytesServed = new Counter('portcullis_bytes_served_total', 'Blob and manifest bytes sent to clients');
-  readonly bytesFetched = new Counter('portcullis_upstream_bytes_fetched_total', 'Blob bytes fetched from upstreams');
-  readonly upstreamRequests = new Counter('portcullis_upstream_requests_total', 'Upstream requests by upstream, method and status');
-  readonly upstreamErrors = new Counter('portcullis_upstream_errors_total', 'Upstream requests that failed to connect or answered 5xx/429');
-  readonly upstreamLatency = new Histogram('portcullis_upstream_request_seconds', 'Upstream response time to headers');
-  readonly verifySeconds = new Histogram('portcullis_verification_seconds', 'Time to gather and verify evidence for one digest');
-  private readonly gauges: Gauge[] = [];
+  readonly registry = new Registry();
+  readonly requests = this.counter('portcullis_http_requests_total', 'HTTP requests by route and status', ['route', 'method', 'status']);
+  readonly decisions = this.counter('portcullis_decisions_total', 'Pull decisions by kind, outcome and rule', ['kind', 'outcome', 'rule']);
+  readonly cache = this.counter('portcullis_cache_requests_total', 'Cache lookups by kind and result (hit or miss)', ['kind', 'result']);
+  readonly bytesServed = this.counter('portcullis_bytes_served_total', 'Blob and manifest bytes sent to clients', ['kind']);
+  readonly bytesFetched = this.counter('portcullis_upstream_bytes_fetched_total', 'Blob bytes fetched from upstreams', ['upstream']);
+  readonly upstreamRequests = this.counter('portcullis_upstream_requests_total', 'Upstream requests by upstream, method and status', ['upstream', 'method', 'status']);
+  readonly upstreamErrors = this.counter('portcullis_upstream_errors_total', 'Upstream requests that failed to connect or answered 5xx/429', ['upstream']);
+  readonly upstreamLatency = this.histogram('portcullis_upstream_request_seconds', 'Upstream response time to headers', ['upstream']);
+  readonly verifySeconds = this.histogram('portcullis_verification_seconds', 'Time to gather and verify evidence for one digest', []);
+  private chainGauges: { checked: Gauge; intact: Gauge } | undefined;
 
-  /** `gaugeLabels`: labels every gauge of this process carries (its worker slot). */
-  constructor(private readonly gaugeLabels: Labels = {}) {}
-
-  gauge(name: string, help: string, read: () => number | Array<{ labels: Labels; value: number }>): void {
-    this.gauges.push(new Gauge(name, help, read, this.gaugeLabels));
+  /** `gaugeLabels`: labels every gauge of this process's own state carries (its worker slot). */
+  constructor(private readonly gaugeLabels: Labels = {}) {
+    collectDefaultMetrics({ register: this.registry, labels: gaugeLabels });
   }
 
-  render(): string {
-    const parts = [
-      this.requests, this.decisions, this.cache, this.bytesServed, this.bytesFetched, this.upstreamRequests,
-      this.upstreamErrors, this.upstreamLatency, this.verifySeconds, ...this.gauges,
-    ].map((m) => m.render());
-    return `${parts.join('\n')}\n`;
+  /** A gauge of this process's own state, read when scraped; it carries the worker label. */
+  gauge(name: string, help: string, read: () => Reading): void {
+    const own = this.gaugeLabels;
+    const labelNames = new Set(Object.keys(own));
+    new Gauge({
+      name, help, registers: [this.registry],
+      // Label names are only known from the first reading; prom-client checks them on set().
+      labelNames: [...labelNames, ...labelsOf(read())],
+      collect() {
+        this.reset();
+        const value = read();
+        if (typeof value === 'number') this.set(own, value);
+        else for (const v of value) this.set({ ...v.labels, ...own }, v.value);
+      },
+    });
+  }
+
+  /**
+   * A gauge of state every worker shares (read from the database or the store), merged into one series
+   * with `aggregator` when workers are scraped together.
+   */
+  sharedGauge(name: string, help: string, aggregator: Aggregator, read: () => number | Promise<number>, labels: Labels = {}): void {
+    new Gauge({
+      name, help, aggregator, registers: [this.registry], labelNames: Object.keys(labels),
+      async collect() {
+        this.set(labels, await read());
+      },
+    });
+  }
+
+  /**
+   * Records a verification of the whole audit chain. The series appear with the first check: before it,
+   * nothing is known. Across workers the newest check time and the lowest result (any broken) are kept.
+   */
+  chainChecked(intact: boolean, at = Date.now()): void {
+    this.chainGauges ??= {
+      checked: new Gauge({
+        name: 'portcullis_audit_chain_last_check_timestamp_seconds', help: 'When the audit chain was last verified (Unix time)',
+        aggregator: 'max', registers: [this.registry],
+      }),
+      intact: new Gauge({
+        name: 'portcullis_audit_chain_intact', help: '1 if the last verification of the audit chain found it intact, 0 if broken',
+        aggregator: 'min', registers: [this.registry],
+      }),
+    };
+    this.chainGauges.checked.set(at / 1000);
+    this.chainGauges.intact.set(intact ? 1 : 0);
+  }
+
+  /** This process's metrics as JSON, for a sibling that answers a scrape for all workers. */
+  async snapshot(): Promise<string> {
+    return JSON.stringify(await this.registry.getMetricsAsJSON());
+  }
+
+  private counter(name: string, help: string, labelNames: string[]): Counter {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram(name: string, help: string, labelNames: string[]): Histogram {
+    return new Histogram({ name, help, labelNames, buckets: DEFAULT_BUCKETS, registers: [this.registry] });
   }
 }
 
 /**
- * One exposition from several processes' texts: samples with the same name and labels are added
- * (counters and histogram buckets, sums and counts are totals across workers); gauges carry a `worker`
- * label, so theirs stay apart. HELP and TYPE lines are kept once, in the order first seen.
+ * One Prometheus exposition from the snapshots of every worker, merged by prom-client per metric (counters
+ * and histograms summed, shared gauges by their own aggregator). Labels are rendered in name order, so a
+ * series reads the same whichever worker saw it first.
  */
-export function mergeExpositions(texts: readonly string[]): string {
-  if (texts.length === 1) return texts[0]!;
-  const order: string[] = [];
-  const values = new Map<string, number>();
-  const comments = new Set<string>();
-  for (const text of texts) {
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      if (line.startsWith('#')) {
-        if (!comments.has(line)) {
-          comments.add(line);
-          order.push(line);
-        }
-        continue;
-      }
-      const space = line.lastIndexOf(' ');
-      const key = line.slice(0, space);
-      const value = Number(line.slice(space + 1));
-      if (!values.has(key)) order.push(key);
-      values.set(key, (values.get(key) ?? 0) + value);
-    }
-  }
-  return `${order.map((k) => (k.startsWith('#') ? k : `${k} ${values.get(k)}`)).join('\n')}\n`;
+export async function mergeSnapshots(snapshots: readonly string[]): Promise<string> {
+  const parsed = snapshots.map((s) => (JSON.parse(s) as Snapshot).map(sortLabels));
+  return AggregatorRegistry.aggregate(parsed).metrics();
+}
+
+function sortLabels(metric: Snapshot[number]): Snapshot[number] {
+  return {
+    ...metric,
+    values: metric.values.map((v) => ({
+      ...v,
+      labels: Object.fromEntries(Object.entries(v.labels).sort(([a], [b]) => labelOrder(a) - labelOrder(b) || (a < b ? -1 : a > b ? 1 : 0))),
+    })),
+  };
+}
+
+/** A histogram's `le` goes last, as Prometheus writes it. */
+function labelOrder(name: string): number {
+  return name === 'le' ? 1 : 0;
+}
+
+function labelsOf(reading: Reading): string[] {
+  return typeof reading === 'number' ? [] : [...new Set(reading.flatMap((r) => Object.keys(r.labels)))];
 }

@@ -34,6 +34,8 @@ export interface ApiDeps {
   trust: TrustChanges;
   /** The checkpoint key (its public half verifies checkpoints) and the configured checkpoint file. */
   checkpoints?: { key: KeyObject; file?: string };
+  /** Told the outcome of every whole-chain verification (for metrics). */
+  onChainVerified?: (intact: boolean) => void;
   /** Configured upstream names (exceptions name `<upstream>/<repository>`). */
   upstreamNames: ReadonlySet<string>;
   /** The live audit streams this process serves. */

@@ -29,6 +29,8 @@ export function auditRoutes(d: {
   log: Logger;
   live: LiveStreams;
   checkpoints?: { key: KeyObject; file?: string };
+  /** Told whether the chain held each time it is verified (for metrics). */
+  onChainVerified?: (intact: boolean) => void;
 }): Router {
   const r = Router();
   const readers = requireRole(d.auth, 'auditor');
@@ -105,12 +107,14 @@ export function auditRoutes(d: {
     res.json(await summarize(d.db.audit, params));
   });
 
-  // Held against the configured checkpoint file when there is one.
+  // Held against the configured checkpoint file when there is one. The chain's state (not a caller's unusable
+  // checkpoint) goes to metrics.
   r.get('/audit/verify', readers, async (_req, res) => {
     const cp = d.checkpoints;
     const report = cp?.file
       ? await verifyWithCheckpoints(d.db.audit, await readCheckpointFile(cp.file), cp.key)
       : await verifyChain(d.db.audit);
+    d.onChainVerified?.(report.firstBroken === null);
     res.json(verifyAnswer(report));
   });
 
@@ -126,7 +130,9 @@ export function auditRoutes(d: {
       sendApiError(res, 400, 'BAD_REQUEST', '1 invalid parameter(s)', [{ path: 'checkpoints', message: 'must be an array of checkpoints' }]);
       return;
     }
-    res.json(verifyAnswer(await verifyWithCheckpoints(d.db.audit, list, cp.key, { requireOne: true })));
+    const report = await verifyWithCheckpoints(d.db.audit, list, cp.key, { requireOne: true });
+    d.onChainVerified?.(report.firstBroken === null);
+    res.json(verifyAnswer(report));
   });
 
   return r;

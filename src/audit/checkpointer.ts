@@ -35,6 +35,8 @@ export class Checkpointer {
     private readonly store: AuditStore,
     private readonly settings: CheckpointSettings,
     private readonly log: Logger,
+    /** Told whether the whole chain held (checked before the first checkpoint), or that it broke since. */
+    private readonly onVerified: (intact: boolean) => void = () => {},
   ) {}
 
   start(): this {
@@ -90,6 +92,7 @@ export class Checkpointer {
       checkpoints = parseCheckpoints(text, createPublicKey(this.settings.key)).checkpoints;
     }
     const report = await verifyChain(this.store, { checkpoints });
+    this.onVerified(report.ok);
     if (!report.ok) {
       this.log.error('audit log does not verify; no checkpoint written', { firstBroken: report.firstBroken, reason: report.reason });
       this.stopped = true;
@@ -111,6 +114,7 @@ export class Checkpointer {
         const fine = row.id === afterId + 1 && rowHash(p, content) === hash && (prev === undefined || p === prev) && (row.id !== from?.lastId || hash === from.head);
         if (!fine) {
           this.log.error('audit log changed since the last checkpoint; no checkpoint written', { event: row.id, lastCheckpoint: from?.lastId });
+          this.onVerified(false);
           this.stopped = true;
           return undefined;
         }

@@ -9,7 +9,7 @@ export type ClusterMessage =
   /** A revocation or exception was added or removed: reload them from the database. */
   | { type: 'trust.changed' };
 
-/** What a process can be asked for by a sibling: its Prometheus text, so a scrape sees every worker. */
+/** What a process can be asked for by a sibling: its metrics (JSON), so a scrape sees every worker. */
 export type GatherKind = 'metrics';
 
 export interface ClusterBus {
@@ -20,13 +20,13 @@ export interface ClusterBus {
   /** Asks every process (this one included) for `kind`; resolves with the answers of those that gave one. */
   gather(kind: GatherKind): Promise<string[]>;
   /** Registers this process's answer to `kind`. */
-  provide(kind: GatherKind, answer: () => string): void;
+  provide(kind: GatherKind, answer: () => Promise<string>): void;
 }
 
 /** A single process: the message is applied here, and that is everyone. */
 export class LocalBus implements ClusterBus {
   private readonly handlers: Array<(m: ClusterMessage) => void | Promise<void>> = [];
-  private readonly answers = new Map<GatherKind, () => string>();
+  private readonly answers = new Map<GatherKind, () => Promise<string>>();
 
   onMessage(handler: (message: ClusterMessage) => void | Promise<void>): void {
     this.handlers.push(handler);
@@ -36,13 +36,13 @@ export class LocalBus implements ClusterBus {
     for (const h of this.handlers) await h(message);
   }
 
-  provide(kind: GatherKind, answer: () => string): void {
+  provide(kind: GatherKind, answer: () => Promise<string>): void {
     this.answers.set(kind, answer);
   }
 
   async gather(kind: GatherKind): Promise<string[]> {
     const answer = this.answers.get(kind);
-    return answer ? [answer()] : [];
+    return answer ? [await answer()] : [];
   }
 }
 
@@ -72,7 +72,7 @@ export class WorkerBus implements ClusterBus {
   private readonly handlers: Array<(m: ClusterMessage) => void | Promise<void>> = [];
   private readonly pending = new Map<number, () => void>();
   private readonly gathering = new Map<number, (values: string[]) => void>();
-  private readonly answers = new Map<GatherKind, () => string>();
+  private readonly answers = new Map<GatherKind, () => Promise<string>>();
   private nextId = 1;
 
   constructor(private readonly channel: NodeJS.Process = process) {
@@ -85,14 +85,17 @@ export class WorkerBus implements ClusterBus {
         this.pending.get(raw.id)?.();
       } else if (raw.bus === 'collect') {
         const answer = this.answers.get(raw.kind);
-        channel.send?.({ bus: 'collected', id: raw.id, origin: raw.origin, value: answer ? answer() : null } satisfies BusEnvelope);
+        const reply = (value: string | null) => channel.send?.({ bus: 'collected', id: raw.id, origin: raw.origin, value } satisfies BusEnvelope);
+        // A process that cannot answer still replies, so the gather does not wait for it.
+        if (!answer) reply(null);
+        else answer().then(reply, () => reply(null));
       } else if (raw.bus === 'gathered') {
         this.gathering.get(raw.id)?.(raw.values);
       }
     });
   }
 
-  provide(kind: GatherKind, answer: () => string): void {
+  provide(kind: GatherKind, answer: () => Promise<string>): void {
     this.answers.set(kind, answer);
   }
 
@@ -102,7 +105,8 @@ export class WorkerBus implements ClusterBus {
       const timer = setTimeout(() => {
         this.gathering.delete(id);
         const own = this.answers.get(kind);
-        resolve(own ? [own()] : []);
+        if (!own) resolve([]);
+        else own().then((value) => resolve([value]), () => resolve([]));
       }, ACK_TIMEOUT_MS);
       this.gathering.set(id, (values) => {
         clearTimeout(timer);

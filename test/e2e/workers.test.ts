@@ -78,6 +78,10 @@ describe.skipIf(!haveTools(['docker-registry', 'skopeo']))('worker processes', (
       expect(Number(blobs?.[1])).toBe(16);
       expect(text).toMatch(/^portcullis_blob_downloads_in_flight\{worker="0"\} \d+$/m);
       expect(text).toMatch(/^portcullis_blob_downloads_in_flight\{worker="1"\} \d+$/m);
+      // Each process's own state per worker; the shared state once, not once per worker.
+      expect(text).toMatch(/^process_resident_memory_bytes\{worker="1"\} \d+$/m);
+      expect(text.match(/^portcullis_build_info\{.*\} (\d+)$/gm)).toEqual([expect.stringMatching(/ 1$/)]);
+      expect(text).toMatch(/^portcullis_policy_active_version \d+$/m);
     }
   });
 

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../../src/config/load.js';
@@ -16,6 +18,7 @@ describe.skipIf(!haveTools(['docker-registry']))('operations endpoints', () => {
   let image: PushedImage;
   const dir = mkdtempSync(join(tmpdir(), 'ops-'));
   const accept = 'application/vnd.oci.image.manifest.v1+json';
+  const auditor = 'auditor-secret';
 
   beforeAll(async () => {
     registry = await startRegistry();
@@ -24,6 +27,8 @@ describe.skipIf(!haveTools(['docker-registry']))('operations endpoints', () => {
     const config = parseConfig(
       {
         listen: '127.0.0.1:0',
+        storage: { maxSize: '1GiB' },
+        auth: { tokens: [{ name: 'audrey', role: 'auditor', tokenSha256: createHash('sha256').update(auditor).digest('hex') }] },
         upstreams: [{ name: 'upstream.test', url: registry.url }],
         policies: [
           { name: 'no-blocked', match: ['upstream.test/blocked/**'], mode: 'deny' },
@@ -80,5 +85,38 @@ describe.skipIf(!haveTools(['docker-registry']))('operations endpoints', () => {
     expect(text).toMatch(/^portcullis_upstream_requests_total\{method="GET",status="200",upstream="upstream\.test"\} \d+$/m);
     expect(text).toMatch(/^portcullis_upstream_request_seconds_count\{upstream="upstream\.test"\} \d+$/m);
     expect(text).toMatch(/^# TYPE portcullis_verification_seconds histogram$/m);
+  });
+
+  it('exposes process metrics, the build, the store size against its limit and the policy version', async () => {
+    const text = (await request(app.handler).get('/metrics')).text;
+    const value = (series: string): number => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1]);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds [\d.e-]+$/m);
+    expect(value(`portcullis_build_info{node="${process.version}",version="0.1.0"}`)).toBe(1);
+    // The earlier test cached the layer and the config blob.
+    expect(value('portcullis_store_bytes')).toBeGreaterThanOrEqual(image.layers[0]!.size);
+    expect(value('portcullis_store_max_bytes')).toBe(1024 ** 3);
+    expect(value('portcullis_policy_active_version')).toBe(1);
+  });
+
+  it('reports the audit chain once it is verified: absent before, intact, then broken after tampering', async () => {
+    const scrape = async () => (await request(app.handler).get('/metrics')).text;
+    expect(await scrape()).not.toMatch(/portcullis_audit_chain/);
+    const verify = async () => request(app.handler).get('/api/v1/audit/verify').set('Authorization', `Bearer ${auditor}`);
+    const before = Date.now() / 1000;
+    expect((await verify()).body.ok).toBe(true);
+    let text = await scrape();
+    expect(text).toMatch(/^portcullis_audit_chain_intact 1$/m);
+    const checkedAt = Number(/^portcullis_audit_chain_last_check_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
+    expect(checkedAt).toBeGreaterThanOrEqual(Math.floor(before));
+    expect(checkedAt).toBeLessThanOrEqual(Date.now() / 1000);
+
+    const file = new Database(app.config.database.path!);
+    file.exec('DROP TRIGGER audit_events_no_update');
+    file.exec(`UPDATE audit_events SET decision = 'allow' WHERE id = (SELECT MIN(id) FROM audit_events WHERE decision = 'deny')`);
+    file.close();
+    expect((await verify()).body.ok).toBe(false);
+    text = await scrape();
+    expect(text).toMatch(/^portcullis_audit_chain_intact 0$/m);
   });
 });
