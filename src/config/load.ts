@@ -2,25 +2,28 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
+import type { z } from 'zod';
 import type { AuthConfig, CheckpointConfig, Config, TokenConfig, TrustConfig, UpstreamConfig } from './types.js';
-import { ConfigValidationError, Validator } from './validator.js';
+import { ConfigValidationError, type ConfigError } from './validator.js';
+import { configSchema, type RawConfig } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
 import { validatePolicyRules } from '../policy/validate.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
 import { loadSigningKey } from '../audit/checkpoint.js';
 
-const TOP_LEVEL = [
-  'listen', 'tls', 'storage', 'database', 'upstreams', 'defaultUpstream', 'policies', 'trust', 'auth', 'audit', 'log',
-  'server',
-] as const;
-const UPSTREAM_KEYS = [
-  'name', 'url', 'username', 'passwordEnv', 'tagTtl', 'connectTimeout', 'idleTimeout', 'retries', 'tagDrift',
-] as const;
 const ROOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const UPSTREAM_NAME_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/;
+
+export interface LoadOptions {
+  /**
+   * `required` (the default): every `tokenEnv` and `passwordEnv` variable must be set and the checkpoint key
+   * readable, as serving needs. `optional`: for read-only commands, which need neither; tokens whose variable
+   * is unset are left out and upstream passwords stay unset. The database (`database.urlEnv`) is always needed.
+   */
+  secrets?: 'required' | 'optional';
+}
 
 /** Reads, validates and freezes a config file. Throws ConfigValidationError listing every problem. */
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
   const source = resolve(file);
   let raw: unknown;
   try {
@@ -29,257 +32,86 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
     const message = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new ConfigValidationError(source, [{ path: '(file)', message }]);
   }
-  return parseConfig(raw, source, env);
+  return parseConfig(raw, source, env, opts);
 }
 
-export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): Config {
-  const v = new Validator();
-  const base = dirname(source);
-  const at = (p: string) => resolve(base, p);
-  const root = v.object(raw, '(root)') ?? {};
-  v.unknownKeys(root, TOP_LEVEL, '');
-
-  const listen = parseListen(v, root.listen ?? '0.0.0.0:5000');
-  let tls: Config['tls'];
-  if (root.tls !== undefined) {
-    const t = v.object(root.tls, 'tls');
-    const cert = v.string(t?.cert, 'tls.cert');
-    const key = v.string(t?.key, 'tls.key');
-    if (cert && key) tls = { cert: at(cert), key: at(key) };
-  }
-  const storageObj = v.object(root.storage ?? {}, 'storage') ?? {};
-  const storagePath = v.string(storageObj.path ?? './data/store', 'storage.path') ?? '.';
-  let maxSizeBytes: number | undefined;
-  if (storageObj.maxSize !== undefined) {
-    maxSizeBytes = parseSize(storageObj.maxSize as string | number);
-    if (maxSizeBytes === undefined) v.error('storage.maxSize', 'must be a size such as "20GiB"');
-  }
-  let protectRecentMs: number | undefined;
-  if (storageObj.protectRecent !== undefined) {
-    protectRecentMs = typeof storageObj.protectRecent === 'string' ? parseDuration(storageObj.protectRecent) : undefined;
-    if (protectRecentMs === undefined) v.error('storage.protectRecent', 'must be a duration such as "10m"');
-  }
-  const serverObj = v.object(root.server ?? {}, 'server') ?? {};
-  v.unknownKeys(serverObj, ['headersTimeout', 'workers'], 'server');
-  const cpus = availableParallelism();
-  const workersRaw = serverObj.workers ?? cpus;
-  const workers = typeof workersRaw === 'number' && Number.isInteger(workersRaw) && workersRaw >= 1 && workersRaw <= 256 ? workersRaw : undefined;
-  if (workers === undefined) v.error('server.workers', 'must be a whole number of worker processes from 1 to 256');
-  const headersRaw = serverObj.headersTimeout ?? '15s';
-  const headersTimeoutMs = typeof headersRaw === 'string' ? parseDuration(headersRaw) : undefined;
-  if (!headersTimeoutMs) v.error('server.headersTimeout', 'must be a positive duration such as "15s"');
-  const database = parseDatabase(v, root.database ?? {}, at, env);
-
-  const upstreams = parseUpstreams(v, root.upstreams, env);
-  const defaultUpstream = v.string(root.defaultUpstream, 'defaultUpstream', { optional: true });
-  if (defaultUpstream && !upstreams.some((u) => u.name === defaultUpstream)) {
-    v.error('defaultUpstream', `names no upstream ("${defaultUpstream}")`);
-  }
-
-  const trust = parseTrust(v, root.trust, at);
-  const policyResult = validatePolicyRules(root.policies ?? [], new Set(Object.keys(trust.keys)), knownRoots(trust));
-  for (const e of policyResult.errors) v.error(e.path.startsWith('policies') ? e.path : `policies${e.path}`, e.message);
-
-  const auth = parseAuth(v, root.auth, env);
-  const auditObj = v.object(root.audit ?? {}, 'audit') ?? {};
-  let retainDays: number | undefined;
-  if (auditObj.retainDays !== undefined) {
-    if (typeof auditObj.retainDays === 'number' && auditObj.retainDays > 0) retainDays = auditObj.retainDays;
-    else v.error('audit.retainDays', 'must be a positive number of days');
-  }
-  const checkpoint = auditObj.checkpoint === undefined ? undefined : parseCheckpoint(v, auditObj.checkpoint, at);
-  v.unknownKeys(auditObj, ['retainDays', 'checkpoint'], 'audit');
-  const logObj = v.object(root.log ?? {}, 'log') ?? {};
-  const level = v.oneOf(logObj.level ?? 'info', ['debug', 'info', 'warn', 'error'] as const, 'log.level') ?? 'info';
-
-  if (v.errors.length > 0) throw new ConfigValidationError(source, v.errors);
-  return deepFreeze({
-    source,
-    listen,
-    tls,
-    storage: { path: at(storagePath), maxSizeBytes, ...(protectRecentMs !== undefined ? { protectRecentMs } : {}) },
-    server: { headersTimeoutMs: headersTimeoutMs ?? 15_000, workers: workers ?? 1 },
-    database,
-    upstreams,
-    defaultUpstream,
-    policies: policyResult.rules ?? [],
-    trust,
-    auth,
-    audit: { retainDays, ...(checkpoint ? { checkpoint } : {}) },
-    log: { level },
-  });
-}
+type Sections = { [K in keyof RawConfig]-?: RawConfig[K] | undefined };
 
 /**
- * `audit.checkpoint`: `key` (an Ed25519 private key, PEM), `file` (optional) and `every`: a duration ("1m"),
- * a number of events (10000), or both as `{"time": "1m", "events": 10000}`; whichever comes first.
+ * The schema checks the file's shape section by section (so one broken section does not hide the others'
+ * problems); then what needs the environment, files or several sections at once is checked here.
  */
-function parseCheckpoint(v: Validator, value: unknown, at: (p: string) => string): CheckpointConfig | undefined {
-  const o = v.object(value, 'audit.checkpoint');
-  if (!o) return undefined;
-  v.unknownKeys(o, ['key', 'file', 'every'], 'audit.checkpoint');
-  const keyPath = v.string(o.key, 'audit.checkpoint.key');
-  let key: string | undefined;
-  if (keyPath) {
-    key = at(keyPath);
-    try {
-      loadSigningKey(readFileSync(key));
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      v.error('audit.checkpoint.key', e.code === 'ENOENT' ? `file not found (${key})` : e.code === 'EACCES' ? `cannot be read (${key})` : `${key}: ${e.message}`);
-    }
-  }
-  const file = v.string(o.file, 'audit.checkpoint.file', { optional: true });
-  let everyMs = 60_000;
-  let everyEvents = 10_000;
-  const every = o.every;
-  const time = (t: unknown, path: string) => {
-    const ms = typeof t === 'string' ? parseDuration(t) : undefined;
-    if (!ms || ms < 1000) v.error(path, 'must be a duration of at least a second, such as "1m"');
-    else everyMs = ms;
-  };
-  const events = (n: unknown, path: string) => {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) v.error(path, 'must be a whole number of events, at least 1');
-    else everyEvents = n;
-  };
-  if (typeof every === 'string') time(every, 'audit.checkpoint.every');
-  else if (typeof every === 'number') events(every, 'audit.checkpoint.every');
-  else if (every !== undefined) {
-    const e = v.object(every, 'audit.checkpoint.every');
-    if (e) {
-      v.unknownKeys(e, ['time', 'events'], 'audit.checkpoint.every');
-      if (e.time !== undefined) time(e.time, 'audit.checkpoint.every.time');
-      if (e.events !== undefined) events(e.events, 'audit.checkpoint.every.events');
-    }
-  }
-  if (!key) return undefined;
-  return { key, ...(file ? { file: at(file) } : {}), everyMs, everyEvents };
-}
+export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
+  const errors: ConfigError[] = [];
+  const error = (path: string, message: string) => errors.push({ path, message });
+  const at = (p: string) => resolve(dirname(source), p);
+  const secretsRequired = opts.secrets !== 'optional';
 
-/** SQLite at `path` (the default), or PostgreSQL at `url` / the URL in the environment variable `urlEnv`. */
-function parseDatabase(v: Validator, value: unknown, at: (p: string) => string, env: NodeJS.ProcessEnv): Config['database'] {
-  const o = v.object(value, 'database') ?? {};
-  v.unknownKeys(o, ['path', 'url', 'urlEnv'], 'database');
-  const given = ['path', 'url', 'urlEnv'].filter((k) => o[k] !== undefined);
-  if (given.length > 1) v.error('database', `set only one of ${given.join(', ')}`);
-  let url: string | undefined;
-  if (o.urlEnv !== undefined) {
-    const name = v.string(o.urlEnv, 'database.urlEnv');
-    url = name ? env[name] : undefined;
-    if (name && !url) v.error('database.urlEnv', `environment variable ${name} is not set`);
-  } else if (o.url !== undefined) {
-    url = v.string(o.url, 'database.url');
+  const root = isObject(raw) ? raw : {};
+  if (!isObject(raw)) error('(root)', 'must be an object');
+  const shape = configSchema.shape;
+  for (const key of Object.keys(root)) if (!(key in shape)) error(key, 'is not a known setting');
+  const s = {} as Record<string, unknown>;
+  for (const [key, schema] of Object.entries(shape) as [keyof RawConfig, z.ZodType][]) {
+    const result = schema.safeParse(root[key]);
+    if (result.success) s[key] = result.data;
+    else errors.push(...toErrors(result.error.issues, key));
   }
-  if (url !== undefined) {
-    if (!/^postgres(ql)?:\/\//.test(url)) v.error(o.urlEnv !== undefined ? 'database.urlEnv' : 'database.url', 'must be a postgres:// or postgresql:// URL');
-    return { url };
-  }
-  return { path: at(v.string(o.path ?? './data/portcullis.db', 'database.path') ?? '.') };
-}
+  const sections = s as Sections;
 
-function parseListen(v: Validator, value: unknown): Config['listen'] {
-  const s = v.string(value, 'listen');
-  const m = s ? /^(.*):(\d{1,5})$/.exec(s) : null;
-  if (!m || Number(m[2]) > 65535) {
-    if (s) v.error('listen', 'must be "host:port"');
-    return { host: '0.0.0.0', port: 5000 };
+  const database = checkDatabase(sections.database, at, env, error);
+  const upstreamSecrets = checkUpstreams(root.upstreams, env, secretsRequired, error);
+  const upstreamNames = new Set(listOf(root.upstreams).map((u) => u.name).filter((n) => typeof n === 'string'));
+  if (typeof root.defaultUpstream === 'string' && !upstreamNames.has(root.defaultUpstream)) {
+    error('defaultUpstream', `names no upstream ("${root.defaultUpstream}")`);
   }
-  return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(m[2]) };
-}
+  const trustFiles = checkTrust(root.trust, at, error);
+  const policyResult = validatePolicyRules(root.policies ?? [], new Set(Object.keys(trustFiles.keys)), new Set([DEFAULT_ROOT, ...Object.keys(trustFiles.roots)]));
+  for (const e of policyResult.errors) error(e.path.startsWith('policies') ? e.path : `policies${e.path}`, e.message);
+  const tokens = checkTokens(root.auth, env, secretsRequired, error);
+  const checkpoint = sections.audit?.checkpoint ? checkpointOf(sections.audit.checkpoint, at, secretsRequired, error) : undefined;
 
-function parseUpstreams(v: Validator, value: unknown, env: NodeJS.ProcessEnv): UpstreamConfig[] {
-  const list = v.array(value, 'upstreams') ?? [];
-  if (list.length === 0 && Array.isArray(value)) v.error('upstreams', 'must list at least one upstream');
-  const seen = new Set<string>();
-  const out: UpstreamConfig[] = [];
-  list.forEach((item, i) => {
-    const p = `upstreams[${i}]`;
-    const o = v.object(item, p);
-    if (!o) return;
-    v.unknownKeys(o, UPSTREAM_KEYS, p);
-    const name = v.string(o.name, `${p}.name`);
-    if (name && !UPSTREAM_NAME_RE.test(name)) v.error(`${p}.name`, 'must be a registry host name such as "ghcr.io"');
-    if (name && seen.has(name)) v.error(`${p}.name`, `duplicates upstream "${name}"`);
-    if (name) seen.add(name);
-    const url = v.string(o.url, `${p}.url`);
-    if (url) {
-      try {
-        const u = new URL(url);
-        if (u.protocol !== 'http:' && u.protocol !== 'https:') v.error(`${p}.url`, 'must be an http or https URL');
-        if (u.username || u.password) v.error(`${p}.url`, 'must not contain credentials; use username and passwordEnv');
-      } catch {
-        v.error(`${p}.url`, 'must be a URL');
-      }
-    }
-    const username = v.string(o.username, `${p}.username`, { optional: true });
-    const passwordEnv = v.string(o.passwordEnv, `${p}.passwordEnv`, { optional: true });
-    let password: string | undefined;
-    if (passwordEnv) {
-      password = env[passwordEnv];
-      if (password === undefined) v.error(`${p}.passwordEnv`, `environment variable ${passwordEnv} is not set`);
-    }
-    if (passwordEnv && !username) v.error(`${p}.username`, 'is required with passwordEnv');
-    const duration = (key: string, fallback: string) => {
-      const raw = o[key] ?? fallback;
-      const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
-      if (ms === undefined) v.error(`${p}.${key}`, 'must be a duration such as "30s" or "5m"');
-      return ms ?? 0;
-    };
-    const retries = o.retries ?? 2;
-    if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > 10) {
-      v.error(`${p}.retries`, 'must be an integer from 0 to 10');
-    }
-    const tagDrift = v.oneOf(o.tagDrift ?? 'follow', ['follow', 'keep-verified', 'deny'] as const, `${p}.tagDrift`) ?? 'follow';
-    out.push({
-      name: name ?? '',
-      url: (url ?? '').replace(/\/+$/, ''),
-      username,
-      password,
-      tagTtlMs: duration('tagTtl', '5m'),
-      connectTimeoutMs: duration('connectTimeout', '10s'),
-      idleTimeoutMs: duration('idleTimeout', '30s'),
-      retries: typeof retries === 'number' ? retries : 2,
-      tagDrift,
-    });
+  if (errors.length > 0) throw new ConfigValidationError(source, dedupe(errors));
+  const listen = /^(.*):(\d{1,5})$/.exec(sections.listen!)!;
+  const storage = sections.storage!;
+  const trust = sections.trust ?? { trustedRoot: 'public-good', verifyTtl: '1h' };
+  return deepFreeze({
+    source,
+    listen: { host: listen[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(listen[2]) },
+    tls: sections.tls ? { cert: at(sections.tls.cert), key: at(sections.tls.key) } : undefined,
+    storage: {
+      path: at(storage.path),
+      maxSizeBytes: storage.maxSize === undefined ? undefined : parseSize(storage.maxSize),
+      ...(storage.protectRecent !== undefined ? { protectRecentMs: parseDuration(storage.protectRecent) } : {}),
+    },
+    server: {
+      headersTimeoutMs: parseDuration(sections.server?.headersTimeout ?? '15s')!,
+      workers: sections.server?.workers ?? availableParallelism(),
+    },
+    database: database!,
+    upstreams: sections.upstreams!.map((u, i): UpstreamConfig => ({
+      name: u.name,
+      url: u.url.replace(/\/+$/, ''),
+      username: u.username,
+      password: upstreamSecrets[i],
+      tagTtlMs: parseDuration(u.tagTtl)!,
+      connectTimeoutMs: parseDuration(u.connectTimeout)!,
+      idleTimeoutMs: parseDuration(u.idleTimeout)!,
+      retries: u.retries,
+      tagDrift: u.tagDrift,
+    })),
+    defaultUpstream: sections.defaultUpstream,
+    policies: policyResult.rules ?? [],
+    trust: {
+      trustedRoot: trust.trustedRoot === 'public-good' ? trust.trustedRoot : at(trust.trustedRoot),
+      roots: trustFiles.roots,
+      keys: trustFiles.keys,
+      verifyTtlMs: parseDuration(trust.verifyTtl)!,
+    } satisfies TrustConfig,
+    auth: { pull: sections.auth?.pull ?? 'anonymous', tokens } satisfies AuthConfig,
+    audit: { retainDays: sections.audit?.retainDays, ...(checkpoint ? { checkpoint } : {}) },
+    log: { level: sections.log?.level ?? 'info' },
   });
-  return out;
-}
-
-function parseTrust(v: Validator, value: unknown, at: (p: string) => string): TrustConfig {
-  const o = v.object(value ?? {}, 'trust') ?? {};
-  v.unknownKeys(o, ['trustedRoot', 'roots', 'keys', 'verifyTtl'], 'trust');
-  const rootValue = v.string(o.trustedRoot ?? 'public-good', 'trust.trustedRoot') ?? 'public-good';
-  const trustedRoot = rootValue === 'public-good' ? rootValue : at(rootValue);
-  const roots: Record<string, string> = {};
-  for (const [name, path] of Object.entries(v.object(o.roots ?? {}, 'trust.roots') ?? {})) {
-    const p = `trust.roots.${name}`;
-    if (!ROOT_NAME_RE.test(name) || name === DEFAULT_ROOT) v.error(p, `must be named with letters, digits, ".", "_" or "-", and not "${DEFAULT_ROOT}" (the name of trust.trustedRoot)`);
-    else if (typeof path !== 'string' || !path) v.error(p, 'must be a path to a trusted_root.json or a .jsonl of roots');
-    else if (path === 'public-good') v.error(p, 'must be a file: "public-good" is only for trust.trustedRoot');
-    else roots[name] = at(path);
-  }
-  const keys: Record<string, string> = {};
-  const keyObj = v.object(o.keys ?? {}, 'trust.keys') ?? {};
-  for (const [name, ref] of Object.entries(keyObj)) {
-    const p = `trust.keys.${name}`;
-    if (typeof ref !== 'string' || ref.length === 0) {
-      v.error(p, 'must be a PEM public key or a path to one');
-      continue;
-    }
-    if (ref.includes('-----BEGIN')) {
-      keys[name] = ref;
-      continue;
-    }
-    try {
-      keys[name] = readFileSync(at(ref), 'utf8');
-    } catch (err) {
-      v.error(p, `cannot read ${at(ref)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-  const ttlRaw = o.verifyTtl ?? '1h';
-  const verifyTtlMs = typeof ttlRaw === 'string' ? parseDuration(ttlRaw) : undefined;
-  if (verifyTtlMs === undefined) v.error('trust.verifyTtl', 'must be a duration such as "1h"');
-  return { trustedRoot, roots, keys, verifyTtlMs: verifyTtlMs ?? 3_600_000 };
 }
 
 /** The root names a keyless entry may give: the default and every trust.roots name. */
@@ -287,36 +119,154 @@ export function knownRoots(trust: TrustConfig): ReadonlySet<string> {
   return new Set([DEFAULT_ROOT, ...Object.keys(trust.roots ?? {})]);
 }
 
-function parseAuth(v: Validator, value: unknown, env: NodeJS.ProcessEnv): AuthConfig {
-  const o = v.object(value ?? {}, 'auth') ?? {};
-  v.unknownKeys(o, ['pull', 'tokens'], 'auth');
-  const pull = v.oneOf(o.pull ?? 'anonymous', ['anonymous', 'token'] as const, 'auth.pull') ?? 'anonymous';
-  const tokens: TokenConfig[] = [];
-  const names = new Set<string>();
-  (v.array(o.tokens ?? [], 'auth.tokens') ?? []).forEach((item, i) => {
-    const p = `auth.tokens[${i}]`;
-    const t = v.object(item, p);
-    if (!t) return;
-    v.unknownKeys(t, ['name', 'role', 'tokenEnv', 'tokenSha256'], p);
-    const name = v.string(t.name, `${p}.name`);
-    if (name && names.has(name)) v.error(`${p}.name`, `duplicates token "${name}"`);
-    if (name) names.add(name);
-    const role = v.oneOf(t.role, ['admin', 'auditor', 'puller'] as const, `${p}.role`);
-    let tokenSha256: string | undefined;
-    if (typeof t.tokenSha256 === 'string') {
-      if (/^[a-f0-9]{64}$/.test(t.tokenSha256)) tokenSha256 = t.tokenSha256;
-      else v.error(`${p}.tokenSha256`, 'must be 64 lowercase hex characters');
-    } else if (typeof t.tokenEnv === 'string') {
-      const secret = env[t.tokenEnv];
-      if (!secret) v.error(`${p}.tokenEnv`, `environment variable ${t.tokenEnv} is not set`);
-      else tokenSha256 = createHash('sha256').update(secret).digest('hex');
-    } else {
-      v.error(p, 'needs tokenEnv or tokenSha256');
+type ErrorSink = (path: string, message: string) => void;
+
+/** Schema issues as `path: message`, the path written as in the file (`upstreams[0].name`). */
+function toErrors(issues: readonly z.core.$ZodIssue[], section: string): ConfigError[] {
+  const out: ConfigError[] = [];
+  for (const issue of issues) {
+    const path = pathOf([section, ...issue.path]);
+    if (issue.code === 'unrecognized_keys') for (const key of issue.keys) out.push({ path: `${path}.${key}`, message: 'is not a known setting' });
+    else out.push({ path, message: issue.message });
+  }
+  return out;
+}
+
+function pathOf(parts: readonly PropertyKey[]): string {
+  return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+function dedupe(errors: ConfigError[]): ConfigError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => !seen.has(`${e.path}\u0000${e.message}`) && seen.add(`${e.path}\u0000${e.message}`));
+}
+
+/** SQLite at `path` (the default), or PostgreSQL at `url` / the URL in the environment variable `urlEnv`. */
+function checkDatabase(o: Sections['database'], at: (p: string) => string, env: NodeJS.ProcessEnv, error: ErrorSink): Config['database'] | undefined {
+  const db = o ?? {};
+  const given = (['path', 'url', 'urlEnv'] as const).filter((k) => db[k] !== undefined);
+  if (given.length > 1) {
+    error('database', `set only one of ${given.join(', ')}`);
+    return undefined;
+  }
+  let url = db.url;
+  if (db.urlEnv !== undefined) {
+    url = env[db.urlEnv];
+    if (!url) {
+      error('database.urlEnv', `environment variable ${db.urlEnv} is not set`);
+      return undefined;
     }
-    if (name && role && tokenSha256) tokens.push({ name, role, tokenSha256 });
+  }
+  if (url === undefined) return { path: at(db.path ?? './data/portcullis.db') };
+  if (!/^postgres(ql)?:\/\//.test(url)) error(db.urlEnv !== undefined ? 'database.urlEnv' : 'database.url', 'must be a postgres:// or postgresql:// URL');
+  return { url };
+}
+
+/** Names unique; a `passwordEnv` needs a username and, when secrets are required, its variable set. */
+function checkUpstreams(value: unknown, env: NodeJS.ProcessEnv, secretsRequired: boolean, error: ErrorSink): Array<string | undefined> {
+  const seen = new Set<string>();
+  return listOf(value).map((o, i) => {
+    const p = `upstreams[${i}]`;
+    if (typeof o.name === 'string') {
+      if (seen.has(o.name)) error(`${p}.name`, `duplicates upstream "${o.name}"`);
+      seen.add(o.name);
+    }
+    if (typeof o.passwordEnv !== 'string' || !o.passwordEnv) return undefined;
+    if (typeof o.username !== 'string' || !o.username) error(`${p}.username`, 'is required with passwordEnv');
+    const password = env[o.passwordEnv];
+    if (password === undefined && secretsRequired) error(`${p}.passwordEnv`, `environment variable ${o.passwordEnv} is not set`);
+    return password;
   });
-  if (pull === 'token' && tokens.length === 0) v.error('auth.tokens', 'must list at least one token when pull is "token"');
-  return { pull, tokens };
+}
+
+/** trust.roots names and files, resolved; trust.keys read (a value is a PEM key or a path to one). */
+function checkTrust(value: unknown, at: (p: string) => string, error: ErrorSink): { roots: Record<string, string>; keys: Record<string, string> } {
+  const o = isObject(value) ? value : {};
+  const roots: Record<string, string> = {};
+  for (const [name, path] of Object.entries(isObject(o.roots) ? o.roots : {})) {
+    if (typeof path !== 'string' || !path) continue; // the schema reports it
+    const p = `trust.roots.${name}`;
+    if (!ROOT_NAME_RE.test(name) || name === DEFAULT_ROOT) error(p, `must be named with letters, digits, ".", "_" or "-", and not "${DEFAULT_ROOT}" (the name of trust.trustedRoot)`);
+    else if (path === 'public-good') error(p, 'must be a file: "public-good" is only for trust.trustedRoot');
+    else roots[name] = at(path);
+  }
+  const keys: Record<string, string> = {};
+  for (const [name, ref] of Object.entries(isObject(o.keys) ? o.keys : {})) {
+    if (typeof ref !== 'string' || !ref) continue;
+    if (ref.includes('-----BEGIN')) {
+      keys[name] = ref;
+      continue;
+    }
+    try {
+      keys[name] = readFileSync(at(ref), 'utf8');
+    } catch (err) {
+      error(`trust.keys.${name}`, `cannot read ${at(ref)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return { roots, keys };
+}
+
+/** API tokens: unique names, a hash or the variable holding the token (hashed here, the secret not kept). */
+function checkTokens(value: unknown, env: NodeJS.ProcessEnv, secretsRequired: boolean, error: ErrorSink): TokenConfig[] {
+  const auth = isObject(value) ? value : {};
+  const listed = listOf(auth.tokens);
+  const names = new Set<string>();
+  const tokens: TokenConfig[] = [];
+  listed.forEach((t, i) => {
+    const p = `auth.tokens[${i}]`;
+    const name = typeof t.name === 'string' && t.name ? t.name : undefined;
+    if (name && names.has(name)) error(`${p}.name`, `duplicates token "${name}"`);
+    if (name) names.add(name);
+    let tokenSha256: string | undefined;
+    if (typeof t.tokenSha256 === 'string') tokenSha256 = t.tokenSha256;
+    else if (typeof t.tokenEnv === 'string') {
+      const secret = env[t.tokenEnv];
+      if (secret) tokenSha256 = createHash('sha256').update(secret).digest('hex');
+      else if (secretsRequired) error(`${p}.tokenEnv`, `environment variable ${t.tokenEnv} is not set`);
+    } else if (t.tokenEnv === undefined) error(p, 'needs tokenEnv or tokenSha256');
+    if (name && typeof t.role === 'string' && tokenSha256) tokens.push({ name, role: t.role as TokenConfig['role'], tokenSha256 });
+  });
+  if (auth.pull === 'token' && listed.length === 0) error('auth.tokens', 'must list at least one token when pull is "token"');
+  return tokens;
+}
+
+/**
+ * `audit.checkpoint`: the key is checked at load when secrets are required (a command that only reads the
+ * log uses the public key it is given); `every` is a duration, a number of events, or both.
+ */
+function checkpointOf(
+  o: NonNullable<NonNullable<Sections['audit']>['checkpoint']>,
+  at: (p: string) => string,
+  secretsRequired: boolean,
+  error: ErrorSink,
+): CheckpointConfig {
+  const key = at(o.key);
+  if (secretsRequired) {
+    try {
+      loadSigningKey(readFileSync(key));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      error('audit.checkpoint.key', e.code === 'ENOENT' ? `file not found (${key})` : e.code === 'EACCES' ? `cannot be read (${key})` : `${key}: ${e.message}`);
+    }
+  }
+  const every = o.every;
+  const time = typeof every === 'string' ? every : typeof every === 'object' ? every.time : undefined;
+  const events = typeof every === 'number' ? every : typeof every === 'object' ? every.events : undefined;
+  return {
+    key,
+    ...(o.file ? { file: at(o.file) } : {}),
+    everyMs: time === undefined ? 60_000 : parseDuration(time)!,
+    everyEvents: events ?? 10_000,
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The objects of a list that may not be one (the schema reports what is wrong with it). */
+function listOf(value: unknown): Record<string, unknown>[] {
+  return Array.isArray(value) ? value.filter(isObject) : [];
 }
 
 function deepFreeze<T>(value: T): T {

@@ -77,6 +77,30 @@ describe('config', () => {
     expect(() => loadConfigFile(join(dir, 'missing.json'))).toThrow(/file not found/);
   });
 
+  it('accepts a $schema key (editors use it) and still refuses other unknown keys', () => {
+    expect(() => parseConfig({ ...minimal, $schema: './config.schema.json' }, '/x/c.json', {})).not.toThrow();
+    expect(errorsOf({ ...minimal, $schemas: 'x', storage: { path: 'a', size: 1 } })).toEqual(['$schemas: is not a known setting', 'storage.size: is not a known setting']);
+  });
+
+  it('loads without the token and upstream password variables only when asked to (read-only commands)', () => {
+    const raw = {
+      ...minimal,
+      upstreams: [{ name: 'ghcr.io', url: 'https://ghcr.io', username: 'u', passwordEnv: 'GHCR_PW' }],
+      auth: { pull: 'token', tokens: [{ name: 'ci', role: 'puller', tokenEnv: 'CI_TOKEN' }, { name: 'ops', role: 'admin', tokenSha256: 'a'.repeat(64) }] },
+      database: { urlEnv: 'DB_URL' },
+    };
+    const c = parseConfig(raw, '/x/c.json', { DB_URL: 'postgres://db/portcullis' }, { secrets: 'optional' });
+    expect(c.upstreams[0]!.password).toBeUndefined();
+    expect(c.auth.tokens.map((t) => t.name)).toEqual(['ops']);
+    expect(c.database.url).toBe('postgres://db/portcullis');
+    // The database is still needed, and serving still needs every secret.
+    expect(() => parseConfig(raw, '/x/c.json', {}, { secrets: 'optional' })).toThrow(/database\.urlEnv: environment variable DB_URL is not set/);
+    expect(errorsOf(raw, { DB_URL: 'postgres://db/portcullis' })).toEqual([
+      'upstreams[0].passwordEnv: environment variable GHCR_PW is not set',
+      'auth.tokens[0].tokenEnv: environment variable CI_TOKEN is not set',
+    ]);
+  });
+
   it('accepts the example config shipped with the project', () => {
     const c = loadConfigFile(join(import.meta.dirname, '../../../config.example.json'));
     expect(c.upstreams.map((u) => u.name)).toContain('docker.io');

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+/**
+ * The shape of the config file: types, formats, ranges, defaults and which keys exist. What needs the whole
+ * file or the outside world (environment variables, key files, names that must refer to each other, policy
+ * rules) is checked in load.ts. Messages are the ones a user reads after the field's path.
+ */
+
+const required = (what: string) => (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : what);
+
+const text = () => z.string({ error: required('must be a non-empty string') }).min(1, 'must be a non-empty string');
+
+const section = <T extends z.core.$ZodLooseShape>(shape: T) => z.strictObject(shape, { error: required('must be an object') });
+
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `must be one of ${values.map((v) => `"${v}"`).join(', ')}` });
+
+const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h|d)$';
+
+const duration = (message: string, min = 0) =>
+  z
+    .string({ error: message })
+    .regex(new RegExp(DURATION_PATTERN), message)
+    .refine((s) => (parseDuration(s) ?? -1) >= min, message);
+
+const wholeNumber = (message: string, min: number, max?: number) => {
+  const n = z.number({ error: message }).int(message).min(min, message);
+  return max === undefined ? n : n.max(max, message);
+};
+
+const UPSTREAM_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/;
+
+const upstreamUrl = z.string({ error: required('must be a non-empty string') }).superRefine((s, ctx) => {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a URL' });
+    return;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must be an http or https URL' });
+  if (u.username || u.password) ctx.addIssue({ code: 'custom', message: 'must not contain credentials; use username and passwordEnv' });
+});
+
+const upstream = section({
+  name: text().regex(UPSTREAM_NAME, 'must be a registry host name such as "ghcr.io"').describe('Registry host, as clients write it before the repository (e.g. "ghcr.io")'),
+  url: upstreamUrl.describe('Where the registry is reached (http or https, no credentials)'),
+  username: text().optional(),
+  passwordEnv: text().optional().describe('Environment variable holding the password (needs username)'),
+  tagTtl: duration('must be a duration such as "30s" or "5m"').default('5m').describe('Tags are checked upstream again only after this long'),
+  connectTimeout: duration('must be a duration such as "30s" or "5m"').default('10s'),
+  idleTimeout: duration('must be a duration such as "30s" or "5m"').default('30s'),
+  retries: wholeNumber('must be an integer from 0 to 10', 0, 10).default(2),
+  tagDrift: oneOf(['follow', 'keep-verified', 'deny']).default('follow').describe('When a verified tag moves upstream'),
+});
+
+const checkpointEvery = z.union([
+  duration('must be a duration of at least a second, such as "1m"', 1000),
+  wholeNumber('must be a whole number of events, at least 1', 1),
+  section({
+    time: duration('must be a duration of at least a second, such as "1m"', 1000).optional(),
+    events: wholeNumber('must be a whole number of events, at least 1', 1).optional(),
+  }),
+], { error: 'must be a duration ("1m"), a number of events, or {"time", "events"}' });
+
+const token = section({
+  name: text(),
+  role: oneOf(['admin', 'auditor', 'puller']),
+  tokenEnv: text().optional().describe('Environment variable holding the token'),
+  tokenSha256: z.string({ error: 'must be 64 lowercase hex characters' }).regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex characters').optional(),
+});
+
+/** Fields shared by the schema that validates and the one published for editors (they differ in `policies`). */
+const fields = {
+  $schema: z.string().optional().describe('The JSON Schema of this file, for editors'),
+  listen: z
+    .string({ error: 'must be a non-empty string' })
+    .min(1, 'must be a non-empty string')
+    .refine((s) => { const m = /^(.*):(\d{1,5})$/.exec(s); return m !== null && Number(m[2]) <= 65535; }, 'must be "host:port"')
+    .default('0.0.0.0:5000'),
+  tls: section({ cert: text(), key: text() }).optional().describe('PEM certificate and key paths; without it the proxy speaks plain HTTP'),
+  storage: section({
+    path: text().default('./data/store'),
+    maxSize: z
+      .union([z.string(), z.number()], { error: 'must be a size such as "20GiB"' })
+      .refine((v) => parseSize(v) !== undefined, 'must be a size such as "20GiB"')
+      .optional()
+      .describe('Least recently used blobs are evicted above this size, e.g. "20GiB"'),
+    protectRecent: duration('must be a duration such as "10m"').optional(),
+  }).default({ path: './data/store' }),
+  server: section({
+    headersTimeout: duration('must be a positive duration such as "15s"', 1).default('15s'),
+    workers: wholeNumber('must be a whole number of worker processes from 1 to 256', 1, 256).optional().describe('Processes serving on this machine (default: the number of CPUs)'),
+  }).optional(),
+  database: section({
+    path: text().optional().describe('SQLite file (the default: ./data/portcullis.db)'),
+    url: text().optional().describe('postgres:// URL'),
+    urlEnv: text().optional().describe('Environment variable holding the postgres:// URL'),
+  }).optional(),
+  upstreams: z.array(upstream, { error: required('must be an array') }).min(1, 'must list at least one upstream'),
+  defaultUpstream: text().optional().describe('Upstream used for repositories named without a registry host'),
+  trust: section({
+    trustedRoot: text().default('public-good'),
+    roots: z.record(z.string(), z.string({ error: 'must be a path to a trusted_root.json or a .jsonl of roots' }).min(1, 'must be a path to a trusted_root.json or a .jsonl of roots'), { error: 'must be an object' }).optional(),
+    keys: z.record(z.string(), z.string({ error: 'must be a PEM public key or a path to one' }).min(1, 'must be a PEM public key or a path to one'), { error: 'must be an object' }).optional(),
+    verifyTtl: duration('must be a duration such as "1h"').default('1h'),
+  }).optional(),
+  auth: section({
+    pull: oneOf(['anonymous', 'token']).default('anonymous'),
+    tokens: z.array(token, { error: 'must be an array' }).default([]),
+  }).optional(),
+  audit: section({
+    retainDays: z.number({ error: 'must be a positive number of days' }).positive('must be a positive number of days').optional(),
+    checkpoint: section({
+      key: text().describe('Ed25519 private key (PEM) that signs checkpoints'),
+      file: text().optional(),
+      every: checkpointEvery.optional(),
+    }).optional(),
+  }).optional(),
+  log: section({ level: oneOf(['debug', 'info', 'warn', 'error']).default('info') }).optional(),
+};
+
+/** What the loader validates; policy rules are checked by src/policy/validate.ts (as the API does). */
+export const configSchema = z.strictObject({ ...fields, policies: z.unknown().optional() }, { error: 'must be an object' });
+export type RawConfig = z.output<typeof configSchema>;
+
+// The published schema also describes policy rules, for completion; CEL and patterns are checked at load.
+const identity = z.object({
+  root: z.string().optional(), issuer: z.string().optional(), issuerRegExp: z.string().optional(),
+  subject: z.string().optional(), subjectRegExp: z.string().optional(),
+  extensions: z.record(z.string(), z.string()).optional(), extensionsRegExp: z.record(z.string(), z.string()).optional(),
+});
+const signer = z.union([
+  z.object({ key: z.string().describe('A name in trust.keys'), tlog: z.enum(['required', 'optional']).optional() }),
+  z.object({ keyless: identity }),
+]);
+const signedBy = z.object({ anyOf: z.array(signer) });
+const policyRule = z.object({
+  name: z.string(),
+  match: z.array(z.string()).describe('Globs over <upstream>/<repository>'),
+  mode: z.enum(['enforce', 'warn', 'allow', 'deny']),
+  signatures: signedBy.optional(),
+  provenance: z.object({
+    signedBy, builderId: z.string().optional(), builderIdRegExp: z.string().optional(),
+    sourceRepository: z.string().optional(), sourceRepositoryRegExp: z.string().optional(),
+    sourceBranch: z.string().optional(), sourceBranchRegExp: z.string().optional(),
+  }).optional(),
+  attestations: z.array(z.object({ name: z.string(), predicateType: z.string(), signedBy, condition: z.string().optional() })).optional(),
+  condition: z.string().optional().describe('CEL expression'),
+  maxAgeDays: z.number().optional(),
+  baseImage: z.object({ maxBehindDays: z.number(), requireAnnotation: z.boolean().optional() }).optional(),
+});
+const publishedSchema = z.strictObject({ ...fields, policies: z.array(policyRule).optional().describe('Rules in order; the first that matches decides') });
+
+/** The JSON Schema of the config file, as published in config.schema.json. */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(publishedSchema, { io: 'input', unrepresentable: 'any' }),
+    title: 'Portcullis configuration',
+  };
+}
+
+/** config.schema.json's content (`npm run schema` writes it; a test checks the committed file is current). */
+export function configSchemaText(): string {
+  return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
+}
