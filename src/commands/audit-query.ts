@@ -1,4 +1,4 @@
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, READ_ONLY } from '../config/load.js';
 import { withDatabase } from './with-database.js';
 import { AUDIT_FORMATS, writeAuditEvents, type AuditFormat } from '../audit/audit-export.js';
 import { AuditQuery, decodeCursor, encodeCursor, FILTER_KEYS, parseAuditFilter } from '../audit/audit-query.js';
@@ -33,7 +33,7 @@ Example: every denied pull of the last week, as CSV:
   portcullis audit query --config portcullis.json --decision deny --since 7d --format csv`,
   async run(args) {
     checkFlags(args, ['config', 'format', 'limit', 'cursor', ...FILTER_KEYS]);
-    const config = loadConfigFile(requireFlag(args, 'config'));
+    const config = loadConfigFile(requireFlag(args, 'config'), process.env, READ_ONLY);
     const { filter, errors } = parseAuditFilter(args.flags);
     if (errors.length > 0) throw new UsageError(errors.map((e) => `--${e.path} ${e.message}`).join('; '));
     const format = (args.flags.format ?? 'json') as AuditFormat;

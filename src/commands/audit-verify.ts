@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, READ_ONLY } from '../config/load.js';
 import { withDatabase } from './with-database.js';
 import { verifyChain } from '../audit/verify-chain.js';
 import { loadVerifyKey } from '../audit/checkpoint.js';
@@ -26,7 +26,7 @@ verify. The key is the public half of audit.checkpoint.key from the config, or -
 Ed25519 public key, PEM), so the check runs without the private key.`,
   async run(args) {
     checkFlags(args, ['config', 'checkpoints', 'public-key']);
-    const config = loadConfigFile(requireFlag(args, 'config'));
+    const config = loadConfigFile(requireFlag(args, 'config'), process.env, READ_ONLY);
     const checkpointsFile = args.flags.checkpoints === undefined ? undefined : requireFlag(args, 'checkpoints');
     if (args.flags['public-key'] !== undefined && checkpointsFile === undefined) throw new UsageError('--public-key needs --checkpoints');
     let input: { text: string; key: ReturnType<typeof loadVerifyKey> } | undefined;

@@ -1,4 +1,4 @@
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, READ_ONLY } from '../config/load.js';
 import { PolicyVersions } from '../db/policy-versions.js';
 import { databaseName, withDatabase } from './with-database.js';
 import { requireFlag, UsageError, type Command } from './command.js';
@@ -14,7 +14,7 @@ version, which may have been set through the API after the config file was read.
 prints that version with its author, source and diff summary.`,
   async run(args) {
     checkFlags(args, ['config', 'version']);
-    const config = loadConfigFile(requireFlag(args, 'config'));
+    const config = loadConfigFile(requireFlag(args, 'config'), process.env, READ_ONLY);
     const version = args.flags.version === undefined ? undefined : Number(args.flags.version);
     if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
       throw new UsageError('--version must be a policy version number (a positive integer)');

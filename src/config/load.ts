@@ -22,6 +22,9 @@ export interface LoadOptions {
   secrets?: 'required' | 'optional';
 }
 
+/** For commands that only read the database (audit, policy show): no serving secrets needed. */
+export const READ_ONLY: LoadOptions = Object.freeze({ secrets: 'optional' });
+
 /** Reads, validates and freezes a config file. Throws ConfigValidationError listing every problem. */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
   const source = resolve(file);

@@ -79,10 +79,10 @@ export async function workspace(prefix: string): Promise<Workspace> {
 
 const run = promisify(execFile);
 
-/** Runs the built CLI; resolves with its exit code and output (never throws on a non-zero exit). */
-export async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the built CLI (with `env`, default this process's); resolves with its exit code and output (never throws on a non-zero exit). */
+export async function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 64 * 1024 * 1024, env });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
