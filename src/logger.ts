@@ -51,7 +51,7 @@ function wrap(p: Pino): Logger {
   };
 }
 
-export const silentLogger: Logger = wrap(pino({ level: 'silent' }));
+export const silentLogger: Logger = wrap(pino({ level: 'silent' }, { write: () => {} }));
 
 /** A copy with every value under a secret-looking key replaced; the caller's objects are left alone. */
 export function redact(fields: Record<string, unknown>): Record<string, unknown> {
