@@ -54,7 +54,9 @@ export class Metrics {
     new Gauge({
       name, help, aggregator, registers: [this.registry], labelNames: Object.keys(labels),
       async collect() {
-        this.set(labels, await read());
+        // A reading that fails (the database is down) keeps the last value: the scrape itself must not fail.
+        const value = await Promise.resolve().then(read).catch(() => undefined);
+        if (value !== undefined) this.set(labels, value);
       },
     });
   }
