@@ -21,9 +21,11 @@ RUN groupadd --system portcullis && useradd --system --gid portcullis --home /ap
   && mkdir -p /data /etc/portcullis && chown portcullis:portcullis /data && ln -s /data /etc/portcullis/data
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-COPY package.json config.example.json ./
+COPY package.json config.example.json config.schema.json ./
 COPY migrations ./migrations
 COPY config.example.json /etc/portcullis/config.json
+# The example names its schema beside it, for editing the config in place.
+COPY config.schema.json /etc/portcullis/config.schema.json
 USER portcullis
 VOLUME ["/data"]
 EXPOSE 5000
