@@ -175,7 +175,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   metrics.gauge('portcullis_blob_downloads_in_flight', 'Upstream blob downloads in progress', () => blobs.active);
   metrics.gauge('portcullis_upstream_down', '1 while an upstream is marked down after repeated failures', () =>
     [...upstreams.values()].map((u) => ({ labels: { upstream: u.name }, value: u.breaker.isOpen ? 1 : 0 })),
-  );
+  ['upstream']);
   metrics.sharedGauge('portcullis_build_info', 'Always 1; the labels say which build runs', 'first', () => 1, { version: packageVersion(), node: process.version });
   metrics.sharedGauge('portcullis_store_bytes', 'Bytes of blobs in the cache', 'first', () => db.cache.totalBlobBytes());
   if (config.storage.maxSizeBytes !== undefined) {

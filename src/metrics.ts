@@ -29,14 +29,15 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, labels: gaugeLabels });
   }
 
-  /** A gauge of this process's own state, read when scraped; it carries the worker label. */
-  gauge(name: string, help: string, read: () => Reading): void {
+  /**
+   * A gauge of this process's own state, read when scraped; it carries the worker label. `labelNames`
+   * defaults to those of a first reading (give them when that reading may be empty).
+   */
+  gauge(name: string, help: string, read: () => Reading, labelNames: readonly string[] = labelsOf(read())): void {
     const own = this.gaugeLabels;
-    const labelNames = new Set(Object.keys(own));
     new Gauge({
       name, help, registers: [this.registry],
-      // Label names are only known from the first reading; prom-client checks them on set().
-      labelNames: [...labelNames, ...labelsOf(read())],
+      labelNames: [...new Set([...Object.keys(own), ...labelNames])],
       collect() {
         this.reset();
         const value = read();
