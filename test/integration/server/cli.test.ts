@@ -64,7 +64,7 @@ describe('the command line', () => {
     }
   });
 
-  it('runs the read-only commands without the token, upstream password and checkpoint key secrets; serving still needs them', async () => {
+  it('runs the read-only commands (audit, policy show/versions/validate) without the token, upstream password and checkpoint key secrets; serving still needs them', async () => {
     const ws = await workspace('cli-read-only');
     try {
       writeFileSync(join(ws.dir, 'checkpoint.pem'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
@@ -92,6 +92,9 @@ describe('the command line', () => {
       const verify = await cli(['audit', 'verify', ...config], env);
       expect(verify.code, verify.stderr).toBe(0);
       expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true });
+      writeFileSync(join(ws.dir, 'policy.json'), JSON.stringify([{ name: 'open', match: ['**'], mode: 'allow' }]));
+      const validate = await cli(['policy', 'validate', join(ws.dir, 'policy.json'), ...config], env);
+      expect(validate.code, validate.stderr).toBe(0);
 
       const check = await cli(['check-config', ...config], env);
       expect(check.code).toBe(2);
