@@ -1,16 +1,16 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
 
-/**
- * The process's Prometheus metrics, on a registry of its own (a test process holds many apps). Counters and
- * histograms are summed across workers when scraped; gauges of a process's own state carry its `worker`
- * label, gauges of shared state (the store, the policy, the audit chain) are merged into one series.
- */
 type Labels = Record<string, string>;
 type Reading = number | Array<{ labels: Labels; value: number }>;
 type Snapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 const DEFAULT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/**
+ * The process's Prometheus metrics, on a registry of its own (a test process holds many apps). Counters and
+ * histograms are summed across workers when scraped; gauges of a process's own state carry its `worker`
+ * label, gauges of shared state (the store, the policy, the audit chain) are merged into one series.
+ */
 export class Metrics {
   readonly registry = new Registry();
   readonly requests = this.counter('portcullis_http_requests_total', 'HTTP requests by route and status', ['route', 'method', 'status']);
