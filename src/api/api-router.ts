@@ -5,6 +5,7 @@ import type { Database } from '../db/types.js';
 import type { PolicyVersions } from '../db/policy-versions.js';
 import type { Logger } from '../logger.js';
 import { sendApiError } from './api-error.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { apiAuth } from './api-auth.js';
 import { auditRoutes } from './audit-routes.js';
 import type { ImageEvaluator } from './image-evaluator.js';
@@ -61,6 +62,11 @@ export function apiRouter(d: ApiDeps): Router {
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed') return sendApiError(res, 400, 'BAD_REQUEST', 'the body is not valid JSON');
     if (e.type === 'entity.too.large') return sendApiError(res, 413, 'TOO_LARGE', 'the body is larger than 1 MiB');
+    if (isDatabaseUnavailable(err)) {
+      d.log.warn('API request failed: the database cannot be reached', { requestId: res.locals.requestId, path: req.path, error: e.message });
+      res.setHeader('Retry-After', '5');
+      return sendApiError(res, 503, 'UNAVAILABLE', 'the database cannot be reached; try again shortly');
+    }
     d.log.error('API request failed', { requestId: res.locals.requestId, path: req.path, error: String((err as Error)?.stack ?? err) });
     sendApiError(res, 500, 'INTERNAL', 'internal error');
   });

@@ -2,13 +2,17 @@ import { pathOf, type HttpRequest, type HttpResponse } from './plain.js';
 import { OciError } from '../oci/errors.js';
 import type { Logger } from '../logger.js';
 import { failureHeaders, failureOf } from './failure-info.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 
 /**
- * Sends an OCI error body with the catalogue's status; anything unexpected is logged and becomes a 500.
+ * Sends an OCI error body with the catalogue's status; a database that cannot be reached is a 503, and
+ * anything else unexpected is logged and becomes a 500.
  * Why is also kept for the request log line and sent in headers (a HEAD answer has no body).
  */
 export function sendError(req: HttpRequest, res: HttpResponse, err: unknown, log: Logger): void {
-  const oci = err instanceof OciError ? err : undefined;
+  const oci = err instanceof OciError
+    ? err
+    : isDatabaseUnavailable(err) ? new OciError('UNAVAILABLE', 'the database cannot be reached; refusing to serve') : undefined;
   if (!oci) log.error('unhandled error', { requestId: res.locals.requestId, path: pathOf(req), error: String((err as Error)?.stack ?? err) });
   const e = oci ?? new OciError('UNAVAILABLE', 'internal error');
   const status = oci ? e.status : 500;
