@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import type { PolicyRule } from './policy/types.js';
 import { v2Handler } from './http/v2-routes.js';
 import { opsRoutes } from './http/ops-routes.js';
+import { consoleRoutes } from './http/console-routes.js';
 import { Metrics, mergeSnapshots } from './metrics.js';
 import { createLogger, type Logger } from './logger.js';
 import { PolicyVersions } from './db/policy-versions.js';
@@ -83,6 +84,8 @@ export interface AppOptions {
   bus?: ClusterBus;
   /** The worker slot under a supervisor; absent for a single process. */
   worker?: number;
+  /** The built web console served at /ui/ (default: dist/ui of this installation). */
+  consoleDir?: string;
 }
 
 /**
@@ -230,6 +233,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     purge,
     announce: (message) => bus.broadcast(message),
   }));
+  app.use(consoleRoutes(opts.consoleDir));
 
   return {
     express: app,

@@ -17,6 +17,7 @@ import type { TrustChanges } from '../db/trust-changes.js';
 import { trustRoutes } from './trust-routes.js';
 import { tagRoutes } from './tag-routes.js';
 import type { LiveStreams } from './audit-live.js';
+import { whoamiRoutes } from './whoami-routes.js';
 
 export interface ApiDeps {
   db: Database;
@@ -52,6 +53,7 @@ export function apiRouter(d: ApiDeps): Router {
   });
   r.use(apiAuth(d.auth));
   r.use(express.json({ limit: '1mb', strict: false }));
+  r.use(whoamiRoutes());
   r.use(policyRoutes(d));
   r.use(auditRoutes(d));
   r.use(cacheRoutes(d));

@@ -1,0 +1,87 @@
+import { errorText, getJson } from '../api.js';
+import { h, replace } from '../dom.js';
+import { downloadExport } from '../download.js';
+import { eventTable, type AuditEvent } from '../events.js';
+import { filterForm, filterParams } from '../filters.js';
+import { announce } from '../status.js';
+import type { View } from './view.js';
+
+const PAGE_SIZE = 50;
+
+/** Audit events under the API's filters, a page at a time with its cursor, and exports of what is shown. */
+export const explorerView: View = async ({ main, params, signal }) => {
+  const filters = filterParams(params);
+  main.append(
+    h('h1', {}, 'Audit events'),
+    filterForm(filters, { idPrefix: 'f', submitLabel: 'Show events' }, (next) => {
+      location.hash = `#/events${next.size ? `?${next}` : ''}`;
+    }),
+  );
+  const results = h('section', { 'aria-labelledby': 'results-title', class: 'results' });
+  main.append(results);
+
+  // Cursors of the pages before this one; the first page has none.
+  const previous: Array<string | undefined> = [];
+  let cursor: string | undefined;
+
+  const load = async (): Promise<void> => {
+    const query = new URLSearchParams(filters);
+    query.set('limit', String(PAGE_SIZE));
+    if (cursor) query.set('cursor', cursor);
+    replace(results, h('h2', { id: 'results-title' }, 'Results'), h('p', { class: 'muted' }, 'Loading…'));
+    let page: { events: AuditEvent[]; next: string | null };
+    try {
+      page = await getJson(`/audit/events?${query}`, { signal });
+    } catch (err) {
+      if (signal.aborted) return;
+      replace(results, h('h2', { id: 'results-title' }, 'Results'), h('p', { class: 'error', role: 'alert' }, errorText(err)));
+      return;
+    }
+    const first = previous.length * PAGE_SIZE + 1;
+    const summary = page.events.length === 0 ? 'No events match these filters.' : `Events ${first}–${first + page.events.length - 1}${page.next ? ' (more on the next page)' : ''}.`;
+    const pageCursor = cursor;
+    const exportPath = (format: string, all: boolean) => {
+      const q = new URLSearchParams(filters);
+      q.set('format', format);
+      // Exactly the rows shown: the same cursor and as many rows, unless every matching event is asked for.
+      if (!all) {
+        if (pageCursor) q.set('cursor', pageCursor);
+        q.set('limit', String(Math.max(1, page.events.length)));
+      }
+      return `/audit/events?${q}`;
+    };
+    const allBox = h('input', { id: 'export-all', type: 'checkbox' });
+    const exportStatus = h('span', { class: 'muted', role: 'status' });
+    const save = (format: 'csv' | 'ndjson') => async () => {
+      exportStatus.textContent = 'Preparing download…';
+      try {
+        await downloadExport(exportPath(format, allBox.checked), `audit-events.${format}`);
+        exportStatus.textContent = `Downloaded audit-events.${format}.`;
+      } catch (err) {
+        exportStatus.textContent = errorText(err);
+      }
+    };
+    replace(
+      results,
+      h('h2', { id: 'results-title' }, 'Results'),
+      h('p', { id: 'results-summary' }, summary),
+      page.events.length ? eventTable(`Audit events matching the filters, oldest first`, page.events) : null,
+      h(
+        'nav',
+        { class: 'pager', 'aria-label': 'Pages' },
+        h('button', { type: 'button', disabled: previous.length === 0, onclick: () => { cursor = previous.pop(); void load(); } }, 'Previous page'),
+        h('button', { type: 'button', disabled: !page.next, onclick: () => { previous.push(cursor); cursor = page.next ?? undefined; void load(); } }, 'Next page'),
+      ),
+      h(
+        'div',
+        { class: 'exports' },
+        h('button', { type: 'button', class: 'secondary', disabled: page.events.length === 0, onclick: save('csv') }, 'Download CSV'),
+        h('button', { type: 'button', class: 'secondary', disabled: page.events.length === 0, onclick: save('ndjson') }, 'Download NDJSON'),
+        h('span', { class: 'check' }, allBox, h('label', { for: 'export-all' }, 'every matching event, not only this page')),
+        exportStatus,
+      ),
+    );
+    announce(summary);
+  };
+  await load();
+};
