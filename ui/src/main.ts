@@ -23,8 +23,8 @@ let running: AbortController | undefined;
 let signInMessage = '';
 
 whenUnauthorized((message) => {
+  signInMessage = me ? `You were signed out: ${message}` : `Sign-in failed: ${message}`;
   me = undefined;
-  signInMessage = `Signed out: ${message}`;
   void render();
 });
 

@@ -1,0 +1,326 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCommand } from '../helpers/clients.js';
+import { REPO_ROOT, startProxy, type Proxy } from '../helpers/proxy.js';
+import { pushBlob, pushImage, pushManifest, startRegistry, type Registry } from '../helpers/registry.js';
+import { haveTools } from '../helpers/tools.js';
+import { createSignatureArtifact, createTestPki, type OciArtifact } from '../helpers/pki/index.js';
+import { removeTempDirs, tempDir, UPSTREAM } from './support.js';
+
+/**
+ * The web console in a real browser (Debian's chromium driven by playwright-core) against the built proxy
+ * with a docker-registry upstream: signed images served and unsigned ones denied to skopeo pulls by two
+ * puller tokens, then an auditor and an admin working only through the console. `SCREENSHOTS=1` also
+ * writes the README's screenshots into docs/screenshots/.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const haveBrowser = existsSync(CHROMIUM);
+if (!haveBrowser) console.warn(`console e2e skipped: ${CHROMIUM} is not installed (apt-get install chromium)`);
+const skip = !haveBrowser || !haveTools(['docker-registry', 'skopeo']);
+
+const GITHUB = 'https://token.actions.githubusercontent.com';
+const RELEASE = 'https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0';
+const SIGNED = `${UPSTREAM}/acme/app`;
+const UNSIGNED = `${UPSTREAM}/acme/unsigned`;
+
+const TOKENS = {
+  alice: { role: 'admin', secret: 'e2e-console-admin-8f2a61' },
+  audrey: { role: 'auditor', secret: 'e2e-console-auditor-4c9d07' },
+  'ci-bot': { role: 'puller', secret: 'e2e-console-ci-1b7e55' },
+  'dev-laptop': { role: 'puller', secret: 'e2e-console-dev-6a3f92' },
+} as const;
+type Name = keyof typeof TOKENS;
+
+const RULES_V1 = [
+  {
+    name: 'release-signed',
+    match: [`${UPSTREAM}/acme/**`],
+    mode: 'enforce',
+    signatures: { anyOf: [{ keyless: { issuer: GITHUB, subjectRegExp: 'https://github\\.com/acme/[^/]+/\\.github/workflows/release\\.yml@refs/tags/v.*' } }] },
+  },
+];
+const RULES_V2 = [{ name: 'blocked', match: [`${UPSTREAM}/blocked/**`], mode: 'deny' }, ...RULES_V1];
+
+const SHOTS = process.env.SCREENSHOTS ? join(REPO_ROOT, 'docs', 'screenshots') : undefined;
+
+describe.skipIf(skip)('web console in a browser', () => {
+  let registry: Registry;
+  let proxy: Proxy;
+  let browser: Browser;
+  let context: BrowserContext;
+
+  const api = (name: Name, path: string, init: RequestInit = {}) =>
+    fetch(`${proxy.url}/api/v1${path}`, { ...init, headers: { Authorization: `Bearer ${TOKENS[name].secret}`, 'Content-Type': 'application/json', ...init.headers } });
+
+  /** A real pull with skopeo under a puller's token; resolves with whether it was served. */
+  async function pull(name: Name, image: string): Promise<boolean> {
+    try {
+      await runCommand('skopeo', [
+        '--insecure-policy', 'copy', '--src-tls-verify=false', '--src-creds', `${name}:${TOKENS[name].secret}`,
+        `docker://${proxy.host}/${image}:1`, `oci:${await tempDir('pull')}`,
+      ]);
+      return true;
+    } catch (err) {
+      if (!/denied|DENIED|403/.test(String(err))) throw err;
+      return false;
+    }
+  }
+
+  async function push(artifact: OciArtifact, repo: string): Promise<void> {
+    for (const blob of artifact.blobs) await pushBlob(registry.url, repo, blob);
+    await pushManifest(registry.url, repo, artifact.tag ?? artifact.digest, artifact.manifest, artifact.mediaType);
+  }
+
+  async function signIn(page: Page, name: Name): Promise<void> {
+    await page.goto(`${proxy.url}/ui/`);
+    await page.getByLabel('API token').fill(TOKENS[name].secret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#whoami').textContent()).toBe(`Signed in as ${name} (${TOKENS[name].role})`);
+  }
+
+  async function shot(page: Page, file: string): Promise<void> {
+    if (!SHOTS) return;
+    await mkdir(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, file), fullPage: true });
+  }
+
+  beforeAll(async () => {
+    registry = await startRegistry({ dir: await tempDir('registry') });
+    const pki = createTestPki();
+    const dataDir = await tempDir('proxy');
+    const trustedRoot = await pki.writeTrustedRoot(dataDir);
+    const signed = await pushImage(registry.url, 'acme/app', '1', { layers: 1 });
+    await push(createSignatureArtifact({ digest: signed.digest, repository: SIGNED, signer: pki.fulcio.issue({ uri: RELEASE, issuer: GITHUB }), rekor: pki.rekor }), 'acme/app');
+    await pushImage(registry.url, 'acme/unsigned', '1', { layers: 1 });
+    proxy = await startProxy({
+      upstreams: [{ name: UPSTREAM, url: registry.url }],
+      policies: RULES_V1,
+      dataDir,
+      extra: {
+        trust: { trustedRoot },
+        auth: {
+          pull: 'token',
+          tokens: Object.entries(TOKENS).map(([name, t]) => ({ name, role: t.role, tokenSha256: createHash('sha256').update(t.secret).digest('hex') })),
+        },
+      },
+    });
+    // A second policy version, so there is a diff to read and a version to roll back to.
+    const put = await api('alice', '/policy', { method: 'PUT', body: JSON.stringify({ policies: RULES_V2 }) });
+    expect(put.status, await put.clone().text()).toBe(200);
+    expect(await pull('ci-bot', SIGNED)).toBe(true);
+    expect(await pull('dev-laptop', SIGNED)).toBe(true);
+    expect(await pull('dev-laptop', UNSIGNED)).toBe(false);
+    expect(await pull('ci-bot', UNSIGNED)).toBe(false);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.stop();
+    await registry?.stop();
+    await removeTempDirs();
+  });
+
+  beforeEach(async () => {
+    context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  });
+
+  afterEach(async () => {
+    await context?.close();
+  });
+
+  it('signs in with the keyboard only: tab to the token field, Enter submits', async () => {
+    const page = await context.newPage();
+    await page.goto(`${proxy.url}/ui/`);
+    // The form focuses its field on load; start from nothing focused: the skip link comes first, then the field.
+    await page.getByLabel('API token').waitFor();
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('token');
+    await page.keyboard.type(TOKENS.audrey.secret);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#whoami').textContent()).toBe('Signed in as audrey (auditor)');
+    // A wrong token returns to sign-in with the API's reason.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill('not-a-token');
+    await page.getByLabel('API token').press('Enter');
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^Sign-in failed: .*token/i);
+    await expect.poll(() => page.getByLabel('API token').isVisible()).toBe(true);
+  });
+
+  it('lets an auditor find last week\'s denials, who asked and why, open one, and export exactly what is shown', async () => {
+    const page = await context.newPage();
+    await signIn(page, 'audrey');
+
+    // Overview: the chain is intact, with as many events as the log holds now.
+    await expect.poll(() => page.locator('#chain-status').textContent()).toMatch(/^Intact: \d+ events, head [0-9a-f]{16}…$/);
+    const all = await (await api('audrey', '/audit/events?format=ndjson')).text();
+    const count = all.trim().split('\n').length;
+    expect(await page.locator('#chain-status').textContent()).toContain(`Intact: ${count} events`);
+    await expect.poll(() => page.locator('#top-denied').textContent()).toContain(UNSIGNED);
+    await expect.poll(() => page.locator('#top-pullers').textContent()).toContain('dev-laptop');
+    await shot(page, 'overview.png');
+
+    await page.getByRole('link', { name: 'Audit events' }).click();
+    await page.getByLabel('Period').selectOption({ label: 'Last 7 days' });
+    await page.getByLabel('Decision').selectOption('deny');
+    await page.getByLabel('Repository', { exact: true }).fill(UNSIGNED);
+    await page.getByRole('button', { name: 'Show events' }).click();
+    await expect.poll(() => page.locator('#results-summary').textContent()).toBe('Events 1–2.');
+    const rows = page.locator('table.events tbody tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    const shown = await rows.evaluateAll((trs) => trs.map((tr) => ({ id: tr.getAttribute('data-id'), cells: [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '') })));
+    expect(shown.map((r) => r.cells[1])).toEqual(['deny', 'deny']);
+    expect(shown.map((r) => r.cells[3])).toEqual([`${UNSIGNED}:1`, `${UNSIGNED}:1`]);
+    expect(shown.map((r) => r.cells[4]!.split(' ')[0])).toEqual(['dev-laptop', 'ci-bot']);
+    expect(shown.every((r) => r.cells[5] === 'release-signed' && /signature/i.test(r.cells[6]!))).toBe(true);
+
+    // The filters are in the address, so the view can be shared; the token never is.
+    const url = new URL(page.url());
+    expect(url.hash).toMatch(/^#\/events\?/);
+    const shared = new URLSearchParams(url.hash.split('?')[1]);
+    expect(Object.fromEntries(shared)).toEqual({ decision: 'deny', repository: UNSIGNED, since: '7d' });
+    await shot(page, 'explorer.png');
+
+    // CSV of what is shown: the same rows, with who asked and why.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+    expect(download.suggestedFilename()).toBe('audit-events.csv');
+    const csv = parseCsv(await readFile((await download.path())!, 'utf8'));
+    const header = csv[0]!;
+    const records = csv.slice(1).map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
+    expect(records.map((r) => r.id)).toEqual(shown.map((r) => r.id));
+    expect(records.map((r) => r.user)).toEqual(['dev-laptop', 'ci-bot']);
+    expect(records.every((r) => r.decision === 'deny' && r.repository === UNSIGNED && r.policy === 'release-signed')).toBe(true);
+    expect(records.map((r) => (JSON.parse(r.reasons!) as string[])[0])).toEqual(shown.map((r) => r.cells[6]));
+
+    // The event page: reasons, rule, policy version, request id, and a way to the rest of that request.
+    await page.getByRole('link', { name: new RegExp(`^Event ${shown[0]!.id} at`) }).click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe(`Event ${shown[0]!.id} deny`);
+    const facts = await page.locator('dl.facts').first().textContent();
+    expect(facts).toContain('release-signed');
+    expect(facts).toContain('dev-laptop');
+    expect(facts).toMatch(/Policy version2/);
+    expect(await page.locator('ul.reasons').textContent()).toBe(shown[0]!.cells[6]);
+    await shot(page, 'event.png');
+    await page.getByRole('link', { name: 'All events of this request' }).click();
+    await expect.poll(() => page.locator('#results-summary').textContent()).toMatch(/^Events 1–\d+\.$/);
+    const requestIds = new Set(await page.locator('table.events tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id'))));
+    expect(requestIds.has(shown[0]!.id)).toBe(true);
+    expect(new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('requestId')).toBeTruthy();
+
+    // An allowed pull's event shows the evidence: the keyless signer, its issuer and its log index.
+    await page.goto(`${proxy.url}/ui/#/events?${new URLSearchParams({ decision: 'allow', repository: SIGNED, kind: 'pull.manifest' })}`);
+    await page.locator('table.events tbody tr a').first().click();
+    const signer = page.locator('table.evidence').first();
+    await expect.poll(() => signer.textContent()).toContain(RELEASE);
+    expect(await signer.textContent()).toContain(GITHUB);
+    expect(await signer.locator('tbody td').nth(3).textContent()).toMatch(/^\d+$/);
+  }, 120_000);
+
+  it('lets an admin read a version\'s diff and roll back to it', async () => {
+    const page = await context.newPage();
+    await signIn(page, 'alice');
+    await page.getByRole('link', { name: 'Policy' }).click();
+    await page.getByRole('button', { name: 'Show diff of version 2' }).click();
+    const diff = page.locator('#diff');
+    await expect.poll(() => diff.textContent()).toContain('Added rule "blocked"');
+    expect(await diff.textContent()).toContain('compared with version 1');
+    await shot(page, 'policy.png');
+
+    await page.getByRole('button', { name: 'Roll back to version 1' }).click();
+    await page.getByRole('button', { name: 'Yes, roll back to version 1' }).click();
+    await expect.poll(() => page.locator('#active-title').textContent()).toBe('Active rules (version 3)');
+    const active = (await (await api('audrey', '/policy')).json()) as { version: number; policies: unknown };
+    expect(active.version).toBe(3);
+    expect(active.policies).toEqual(RULES_V1);
+  });
+
+  it('shows a new denial in the live view as it happens', async () => {
+    const page = await context.newPage();
+    await signIn(page, 'audrey');
+    await page.getByRole('link', { name: 'Live' }).click();
+    await expect.poll(() => page.locator('#live-state').textContent()).toMatch(/^Connected/);
+    expect(await pull('dev-laptop', UNSIGNED)).toBe(false);
+    const row = page.locator('#live-events tr', { hasText: UNSIGNED });
+    await expect.poll(() => row.first().textContent(), { timeout: 20_000 }).toMatch(/deny.*dev-laptop/);
+  });
+
+  it('keeps the token out of the address and cookies, sends the CSP, and gives an auditor no admin actions', async () => {
+    const page = await context.newPage();
+    const response = await page.goto(`${proxy.url}/ui/`);
+    const headers = response!.headers();
+    expect(headers['content-security-policy']).toMatch(/default-src 'self'; script-src 'self'; style-src 'self'/);
+    expect(headers['x-content-type-options']).toBe('nosniff');
+    expect(headers['referrer-policy']).toBe('no-referrer');
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    });
+    await signIn(page, 'audrey');
+    for (const link of ['Audit events', 'Live', 'Policy', 'Overview']) {
+      await page.getByRole('link', { name: link }).click();
+      expect(page.url()).not.toContain(TOKENS.audrey.secret);
+    }
+    expect(await context.cookies()).toEqual([]);
+    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+
+    await page.getByRole('link', { name: 'Policy' }).click();
+    await expect.poll(() => page.locator('#versions tbody tr').count()).toBeGreaterThan(1);
+    expect(await page.getByRole('button', { name: /^Roll back/ }).count()).toBe(0);
+    expect(await page.locator('#replay-policies').count()).toBe(0);
+    expect(await page.getByText('Rolling back needs an admin token.').isVisible()).toBe(true);
+    // The console only hides the action: the API is what refuses it.
+    const forced = await page.evaluate(async () => {
+      const res = await fetch('/api/v1/policy/rollback', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${sessionStorage.getItem('portcullis.token')}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ version: 1 }),
+      });
+      return res.status;
+    });
+    expect(forced).toBe(403);
+    expect(violations).toEqual([]);
+
+    // Another tab does not share the token; signing out forgets it.
+    const other = await context.newPage();
+    await other.goto(`${proxy.url}/ui/`);
+    await expect.poll(() => other.getByLabel('API token').isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+});
+
+/** RFC 4180: quoted cells may hold commas, quotes (doubled) and line breaks. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') row.push(cell), (cell = '');
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = '';
+    } else cell += c;
+  }
+  if (cell || row.length) rows.push([...row, cell]);
+  return rows;
+}
