@@ -158,6 +158,15 @@ describe.skipIf(skip)('web console in a browser', () => {
     await page.getByLabel('API token').press('Enter');
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^Sign-in failed: .*token/i);
     await expect.poll(() => page.getByLabel('API token').isVisible()).toBe(true);
+
+    // A token that stops working mid-session (here: replaced) returns to sign-in with the reason.
+    await page.getByLabel('API token').fill(TOKENS.audrey.secret);
+    await page.getByLabel('API token').press('Enter');
+    await expect.poll(() => page.locator('#whoami').textContent()).toBe('Signed in as audrey (auditor)');
+    await page.evaluate(() => sessionStorage.setItem('portcullis.token', 'revoked-token'));
+    await page.getByRole('link', { name: 'Audit events' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('You were signed out: unknown token');
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
   });
 
   it('lets an auditor find last week\'s denials, who asked and why, open one, and export exactly what is shown', async () => {
@@ -292,6 +301,12 @@ describe.skipIf(skip)('web console in a browser', () => {
       return res.status;
     });
     expect(forced).toBe(403);
+
+    // The API's own words when it refuses a request, here a malformed time in a shared address.
+    await page.goto(`${proxy.url}/ui/#/events?since=last-tuesday`);
+    await expect.poll(() => page.locator('.results [role=alert]').textContent()).toBe(
+      '1 invalid parameter(s) — since must be an ISO 8601 time or a duration back from now such as "7d"',
+    );
     expect(violations).toEqual([]);
 
     // Another tab does not share the token; signing out forgets it.

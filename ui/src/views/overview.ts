@@ -42,12 +42,12 @@ export const overviewView: View = async ({ main, params, signal }) => {
   select.addEventListener('change', () => (location.hash = `#/?since=${select.value}`));
   const chain = h('section', { 'aria-labelledby': 'chain-title', class: 'card' }, h('h2', { id: 'chain-title' }, 'Audit chain'), h('p', {}, 'Checking…'));
   const activity = h('section', { 'aria-labelledby': 'activity-title', class: 'card wide' }, h('h2', { id: 'activity-title' }, 'Pulls over time'), h('p', {}, 'Loading…'));
-  const denied = h('section', { 'aria-labelledby': 'denied-title', class: 'card' }, h('h2', { id: 'denied-title' }, 'Most denied images'));
+  const denied = h('section', { 'aria-labelledby': 'denied-title', class: 'card wide' }, h('h2', { id: 'denied-title' }, 'Most denied images'));
   const pullers = h('section', { 'aria-labelledby': 'pullers-title', class: 'card' }, h('h2', { id: 'pullers-title' }, 'Top pullers'));
   main.append(
     h('h1', {}, 'Overview'),
     h('div', { class: 'field inline' }, h('label', { for: 'overview-period' }, 'Period'), select),
-    h('div', { class: 'cards' }, chain, activity, denied, pullers),
+    h('div', { class: 'cards' }, chain, pullers, activity, denied),
   );
   const range = `since=${period.value}`;
   await Promise.all([
