@@ -159,6 +159,14 @@ describe.skipIf(skip)('web console in a browser', () => {
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^Sign-in failed: .*token/i);
     await expect.poll(() => page.getByLabel('API token').isVisible()).toBe(true);
 
+    // A puller's token is a real identity, but not one the console can serve.
+    await page.getByLabel('API token').fill(TOKENS['ci-bot'].secret);
+    await page.getByLabel('API token').press('Enter');
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe(
+      'The token of ci-bot (puller) cannot use the console; sign in with an admin or auditor token.',
+    );
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
     // A token that stops working mid-session (here: replaced) returns to sign-in with the reason.
     await page.getByLabel('API token').fill(TOKENS.audrey.secret);
     await page.getByLabel('API token').press('Enter');
@@ -247,6 +255,18 @@ describe.skipIf(skip)('web console in a browser', () => {
     await expect.poll(() => diff.textContent()).toContain('Added rule "blocked"');
     expect(await diff.textContent()).toContain('compared with version 1');
     await shot(page, 'policy.png');
+
+    // Evaluate: the decision a pull would get now, with its reason.
+    await page.getByLabel('Image', { exact: true }).fill(`${UNSIGNED}:1`);
+    await page.getByRole('button', { name: 'Evaluate' }).click();
+    await expect.poll(() => page.locator('#evaluate-result').textContent()).toMatch(
+      new RegExp(`^deny ${UNSIGNED}:1 would be denied by rule release-signed \\(policy version 2\\)\\.sha256:[0-9a-f]{64}no signature by`),
+    );
+    // Replay: an allow-all draft would have served both denied pulls of the unsigned image.
+    await page.getByLabel('Draft rules (JSON array)').fill(JSON.stringify([{ name: 'open', match: ['**'], mode: 'allow' }]));
+    await page.getByRole('button', { name: 'Replay' }).click();
+    await expect.poll(() => page.locator('#replay-result p').first().textContent()).toMatch(/^4 pulls from .*: 2 unchanged, 0 would now be denied, 2 would now be served, 0 cannot be judged\.$/);
+    expect(await page.locator('#replay-result table caption').textContent()).toBe('Would now be served: 2 pulls');
 
     await page.getByRole('button', { name: 'Roll back to version 1' }).click();
     await page.getByRole('button', { name: 'Yes, roll back to version 1' }).click();

@@ -53,6 +53,13 @@ async function render(): Promise<void> {
       token.clear();
       return showSignIn();
     }
+    // The console reads the audit log and policy: roles that may not would only meet refusals.
+    if (me.role !== 'admin' && me.role !== 'auditor') {
+      signInMessage = `The token of ${me.name} (${me.role}) cannot use the console; sign in with an admin or auditor token.`;
+      me = undefined;
+      token.clear();
+      return showSignIn();
+    }
   }
   const current = route();
   const main = h('main', { id: 'main', tabindex: '-1' });

@@ -27,6 +27,7 @@ interface Endpoint {
 }
 
 const ENDPOINTS: Endpoint[] = [
+  { method: 'get', path: '/api/v1/whoami', allowed: ['audrey', 'ci'] },
   { method: 'get', path: '/api/v1/policy', allowed: ['audrey'] },
   { method: 'put', path: '/api/v1/policy', body: { policies: ALLOW_ALL }, allowed: [] },
   { method: 'get', path: '/api/v1/policy/versions', allowed: ['audrey'] },
