@@ -21,6 +21,7 @@ const app = document.getElementById('app')!;
 let me: Identity | undefined;
 let running: AbortController | undefined;
 let signInMessage = '';
+let rendered = false;
 
 whenUnauthorized((message) => {
   signInMessage = me ? `You were signed out: ${message}` : `Sign-in failed: ${message}`;
@@ -63,7 +64,10 @@ async function render(): Promise<void> {
   }
   const current = route();
   const main = h('main', { id: 'main', tabindex: '-1' });
+  // After a navigation the old page is gone; focus goes to the new content, not back to the document start.
   replace(app, header(me, current.path), main);
+  if (rendered) main.focus({ preventScroll: true });
+  rendered = true;
   try {
     await current.view({ main, params: current.params, id: current.id, me, signal });
   } catch (err) {
