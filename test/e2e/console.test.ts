@@ -237,6 +237,21 @@ describe.skipIf(skip)('web console in a browser', () => {
     expect(requestIds.has(shown[0]!.id)).toBe(true);
     expect(new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('requestId')).toBeTruthy();
 
+    // Paging follows the API's cursor forward and comes back to the same rows; the page size is in the address.
+    await page.goto(`${proxy.url}/ui/#/events?kind=pull.manifest&limit=2`);
+    const pageIds = () => page.locator('table.events tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+    await expect.poll(() => page.locator('#results-summary').textContent()).toBe('Events 1–2 (more on the next page).');
+    const firstPage = await pageIds();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await expect.poll(() => page.locator('#results-summary').textContent()).toBe('Events 3–4.');
+    const secondPage = await pageIds();
+    const manifests = all.trim().split('\n').map((l) => JSON.parse(l) as { id: number; kind: string }).filter((e) => e.kind === 'pull.manifest');
+    expect([...firstPage, ...secondPage]).toEqual(manifests.map((e) => String(e.id)));
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await expect.poll(() => page.locator('#results-summary').textContent()).toBe('Events 1–2 (more on the next page).');
+    expect(await pageIds()).toEqual(firstPage);
+    expect(await page.getByRole('button', { name: 'Previous page' }).isDisabled()).toBe(true);
+
     // An allowed pull's event shows the evidence: the keyless signer, its issuer and its log index.
     await page.goto(`${proxy.url}/ui/#/events?${new URLSearchParams({ decision: 'allow', repository: SIGNED, kind: 'pull.manifest' })}`);
     await page.locator('table.events tbody tr a').first().click();

@@ -6,16 +6,24 @@ import { filterForm, filterParams } from '../filters.js';
 import { announce } from '../status.js';
 import type { View } from './view.js';
 
-const PAGE_SIZE = 50;
+const PAGE_SIZES = [10, 25, 50, 100, 250];
+const DEFAULT_PAGE_SIZE = 50;
 
 /** Audit events under the API's filters, a page at a time with its cursor, and exports of what is shown. */
 export const explorerView: View = async ({ main, params, signal }) => {
   const filters = filterParams(params);
+  const asked = Number(params.get('limit'));
+  // Any size the API takes (1–1000) can come in the address; the menu offers the usual ones.
+  const pageSize = Number.isInteger(asked) && asked >= 1 && asked <= 1000 ? asked : DEFAULT_PAGE_SIZE;
+  const sizeChoices = [...new Set([...PAGE_SIZES, pageSize])].sort((a, b) => a - b);
+  // The page size is part of the address too; the filters are applied to the first page.
+  const show = (next: URLSearchParams, size = pageSize) => {
+    if (size !== DEFAULT_PAGE_SIZE) next.set('limit', String(size));
+    location.hash = `#/events${next.size ? `?${next}` : ''}`;
+  };
   main.append(
     h('h1', {}, 'Audit events'),
-    filterForm(filters, { idPrefix: 'f', submitLabel: 'Show events' }, (next) => {
-      location.hash = `#/events${next.size ? `?${next}` : ''}`;
-    }),
+    filterForm(filters, { idPrefix: 'f', submitLabel: 'Show events' }, (next) => show(next)),
   );
   const results = h('section', { 'aria-labelledby': 'results-title', class: 'results' });
   main.append(results);
@@ -26,7 +34,7 @@ export const explorerView: View = async ({ main, params, signal }) => {
 
   const load = async (): Promise<void> => {
     const query = new URLSearchParams(filters);
-    query.set('limit', String(PAGE_SIZE));
+    query.set('limit', String(pageSize));
     if (cursor) query.set('cursor', cursor);
     replace(results, h('h2', { id: 'results-title' }, 'Results'), h('p', { class: 'muted' }, 'Loading…'));
     let page: { events: AuditEvent[]; next: string | null };
@@ -37,7 +45,7 @@ export const explorerView: View = async ({ main, params, signal }) => {
       replace(results, h('h2', { id: 'results-title' }, 'Results'), h('p', { class: 'error', role: 'alert' }, errorText(err)));
       return;
     }
-    const first = previous.length * PAGE_SIZE + 1;
+    const first = previous.length * pageSize + 1;
     const summary = page.events.length === 0 ? 'No events match these filters.' : `Events ${first}–${first + page.events.length - 1}${page.next ? ' (more on the next page)' : ''}.`;
     const pageCursor = cursor;
     const exportPath = (format: string, all: boolean) => {
@@ -50,6 +58,9 @@ export const explorerView: View = async ({ main, params, signal }) => {
       }
       return `/audit/events?${q}`;
     };
+    const sizes = h('select', { id: 'page-size' }, sizeChoices.map((n) => h('option', { value: String(n) }, String(n))));
+    sizes.value = String(pageSize);
+    sizes.addEventListener('change', () => show(new URLSearchParams(filters), Number(sizes.value)));
     const allBox = h('input', { id: 'export-all', type: 'checkbox' });
     const exportStatus = h('span', { class: 'muted', role: 'status' });
     const save = (format: 'csv' | 'ndjson') => async () => {
@@ -71,6 +82,7 @@ export const explorerView: View = async ({ main, params, signal }) => {
         { class: 'pager', 'aria-label': 'Pages' },
         h('button', { type: 'button', disabled: previous.length === 0, onclick: () => { cursor = previous.pop(); void load(); } }, 'Previous page'),
         h('button', { type: 'button', disabled: !page.next, onclick: () => { previous.push(cursor); cursor = page.next ?? undefined; void load(); } }, 'Next page'),
+        h('span', { class: 'field inline' }, h('label', { for: 'page-size' }, 'Rows per page'), sizes),
       ),
       h(
         'div',
