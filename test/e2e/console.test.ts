@@ -237,6 +237,21 @@ describe.skipIf(skip)('web console in a browser', () => {
     expect(requestIds.has(shown[0]!.id)).toBe(true);
     expect(new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('requestId')).toBeTruthy();
 
+    // A custom range (local times in the form, ISO times in the address): an hour either side of now holds them.
+    await page.goto(`${proxy.url}/ui/#/events?decision=deny&repository=${encodeURIComponent(UNSIGNED)}`);
+    await page.getByLabel('Period').selectOption({ label: 'Custom range' });
+    const local = (offsetMs: number) => page.evaluate((ms) => {
+      const d = new Date(Date.now() + ms);
+      const pad = (n: number) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    }, offsetMs);
+    await page.getByLabel('From (local time)').fill(await local(-3_600_000));
+    await page.getByLabel('To (local time)').fill(await local(3_600_000));
+    await page.getByRole('button', { name: 'Show events' }).click();
+    await expect.poll(() => new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('until')).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00\.000Z$/);
+    await expect.poll(() => page.locator('#results-summary').textContent()).toBe('Events 1–2.');
+    expect(await page.getByLabel('Period').inputValue()).toBe('custom');
+
     // Paging follows the API's cursor forward and comes back to the same rows; the page size is in the address.
     await page.goto(`${proxy.url}/ui/#/events?kind=pull.manifest&limit=2`);
     const pageIds = () => page.locator('table.events tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
