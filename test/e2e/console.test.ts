@@ -274,6 +274,7 @@ describe.skipIf(skip)('web console in a browser', () => {
     await expect.poll(() => signer.textContent()).toContain(RELEASE);
     expect(await signer.textContent()).toContain(GITHUB);
     expect(await signer.locator('tbody td').nth(3).textContent()).toMatch(/^\d+$/);
+    expect(await signer.locator('tbody td').nth(4).textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/);
   }, 120_000);
 
   it('lets an admin read a version\'s diff and roll back to it', async () => {

@@ -73,7 +73,7 @@ function evidence(ev: Rec | null): Child {
               h('td', {}, String(signer.issuer ?? (signer.key ? 'key' : ''))),
               h('td', {}, String(s.source ?? '')),
               h('td', {}, tlog?.logIndex === undefined ? '—' : String(tlog.logIndex)),
-              h('td', {}, typeof tlog?.integratedTime === 'number' ? formatTime(new Date(tlog.integratedTime * 1000).toISOString()) : '—'),
+              h('td', {}, loggedAt(tlog?.integratedTime)),
             );
           })),
         )
@@ -93,4 +93,10 @@ function evidence(ev: Rec | null): Child {
     rejected.length ? [h('h3', {}, 'Rejected signatures and attestations'), h('ul', {}, rejected.map((r) => h('li', {}, r)))] : null,
     h('details', {}, h('summary', {}, 'Evidence as recorded (JSON)'), h('pre', { class: 'json' }, JSON.stringify(ev, null, 2))),
   ];
+}
+
+/** The log's integrated time: recorded as ISO text, or as Unix seconds by older events. */
+function loggedAt(value: unknown): string {
+  if (typeof value === 'number') return formatTime(new Date(value * 1000).toISOString());
+  return typeof value === 'string' && value ? formatTime(value) : '—';
 }
