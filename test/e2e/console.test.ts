@@ -189,6 +189,10 @@ describe.skipIf(skip)('web console in a browser', () => {
     await expect.poll(() => page.locator('#top-denied').textContent()).toContain(UNSIGNED);
     await expect.poll(() => page.locator('#top-pullers').textContent()).toContain('dev-laptop');
     await shot(page, 'overview.png');
+    // A puller leads to their pulls.
+    await page.locator('#top-pullers').getByRole('link', { name: 'dev-laptop' }).click();
+    await expect.poll(() => page.locator('#results-summary').textContent()).toBe('Events 1–2.');
+    expect(await page.locator('table.events tbody tr td:nth-child(5)').allTextContents()).toEqual(['dev-laptop 127.0.0.1', 'dev-laptop 127.0.0.1']);
 
     await page.getByRole('link', { name: 'Audit events' }).click();
     await page.getByLabel('Period').selectOption({ label: 'Last 7 days' });

@@ -101,7 +101,7 @@ export const overviewView: View = async ({ main, params, signal }) => {
                 { id: 'top-pullers' },
                 h('caption', { class: 'visually-hidden' }, 'Who pulled the most'),
                 h('thead', {}, h('tr', {}, ['User', 'Pulls', 'Denied'].map((c) => h('th', { scope: 'col' }, c)))),
-                h('tbody', {}, top.map((g) => h('tr', {}, h('th', { scope: 'row' }, g.key || 'anonymous'), h('td', {}, String(g.pulls)), h('td', {}, String(g.denied))))),
+                h('tbody', {}, top.map((g) => h('tr', {}, h('th', { scope: 'row' }, g.key.startsWith('anonymous (') ? g.key : h('a', { href: `#/events?${new URLSearchParams({ user: g.key, kind: 'pull.manifest', since: period.value })}` }, g.key)), h('td', {}, String(g.pulls)), h('td', {}, String(g.denied))))),
               ),
         );
       },
