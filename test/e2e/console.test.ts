@@ -304,11 +304,23 @@ describe.skipIf(skip)('web console in a browser', () => {
     expect(await page.locator('#replay-result table caption').textContent()).toBe('Would now be served: 2 pulls');
 
     await page.getByRole('button', { name: 'Roll back to version 1' }).click();
+    await page.getByLabel(/^Why/).fill('the blocked namespace is not ready');
     await page.getByRole('button', { name: 'Yes, roll back to version 1' }).click();
     await expect.poll(() => page.locator('#active-title').textContent()).toBe('Active rules (version 3)');
     const active = (await (await api('audrey', '/policy')).json()) as { version: number; policies: unknown };
     expect(active.version).toBe(3);
     expect(active.policies).toEqual(RULES_V1);
+    const v3 = (await (await api('audrey', '/policy/versions/3')).json()) as { rollbackOf: number; author: string; comment: string };
+    expect(v3).toMatchObject({ rollbackOf: 1, author: 'alice', comment: 'the blocked namespace is not ready' });
+    expect(await page.locator('#versions tr[data-version="3"]').textContent()).toContain('the blocked namespace is not ready');
+
+    // A rollback from a page that shows an outdated policy is refused by the API, and the console says so.
+    await page.getByRole('button', { name: 'Roll back to version 2' }).click();
+    const changed = await api('alice', '/policy', { method: 'PUT', body: JSON.stringify({ policies: RULES_V1, comment: 'meanwhile' }) });
+    expect(changed.status).toBe(200);
+    await page.getByRole('button', { name: 'Yes, roll back to version 2' }).click();
+    await expect.poll(() => page.locator('.confirm .error').textContent()).toMatch(/^If-Match does not hold/);
+    expect(((await (await api('audrey', '/policy')).json()) as { version: number }).version).toBe(4);
   });
 
   it('shows a new denial in the live view as it happens', async () => {

@@ -62,8 +62,8 @@ export async function getJson<T>(path: string, init?: RequestInit): Promise<T> {
   return (await request('GET', path, undefined, init)).json() as Promise<T>;
 }
 
-export async function postJson<T>(path: string, body: unknown): Promise<T> {
-  return (await request('POST', path, body)).json() as Promise<T>;
+export async function postJson<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T> {
+  return (await request('POST', path, body, { headers })).json() as Promise<T>;
 }
 
 /** API errors are `{error:{code,message}, errors:[{path,message}]}`; older forms `{errors:[{code,message,detail}]}`. */

@@ -14,6 +14,7 @@ interface Version {
   rollbackOf: number | null;
   diff: { added: string[]; removed: string[]; changed: string[]; reordered: boolean };
   summary: string;
+  comment?: string | null;
 }
 
 /** The active rules, their history with diffs and rollback, and the evaluate and replay forms. */
@@ -49,11 +50,11 @@ export const policyView: View = async ({ main, me, signal }) => {
           h('td', {}, formatTime(v.time)),
           h('td', {}, v.author),
           h('td', {}, v.rollbackOf ? `rollback to ${v.rollbackOf}` : v.source),
-          h('td', {}, v.summary),
+          h('td', {}, v.summary, v.comment ? h('div', { class: 'muted' }, `“${v.comment}”`) : null),
           h(
             'td', { class: 'row-actions' },
             h('button', { type: 'button', class: 'secondary', onclick: () => void showVersion(detail, v, versions) }, `Show diff of version ${v.version}`),
-            isAdmin && v.version !== active.version ? h('button', { type: 'button', class: 'danger', onclick: () => confirmRollback(detail, v.version) }, `Roll back to version ${v.version}`) : null,
+            isAdmin && v.version !== active.version ? h('button', { type: 'button', class: 'danger', onclick: () => confirmRollback(detail, v.version, active.version) }, `Roll back to version ${v.version}`) : null,
           ),
         ))),
       ),
@@ -97,20 +98,25 @@ async function showVersion(detail: HTMLElement, v: Version, versions: Version[])
   }
 }
 
-/** A rollback makes a new version with the old rules; it is asked for twice so a stray click does nothing. */
-function confirmRollback(detail: HTMLElement, version: number): void {
+/**
+ * A rollback makes a new version with the old rules; it is asked for twice so a stray click does nothing, and
+ * sent with If-Match on the version this page showed, so it never overrides a change made meanwhile.
+ */
+function confirmRollback(detail: HTMLElement, version: number, shownActive: number): void {
+  const comment = h('input', { id: 'rollback-comment', type: 'text', maxlength: 500, autocomplete: 'off' });
   const confirmButton = h('button', { type: 'button', class: 'danger', onclick: () => void rollback() }, `Yes, roll back to version ${version}`);
   const result = h('p', { role: 'status' });
   const rollback = async () => {
     confirmButton.disabled = true;
     try {
-      const created = await postJson<{ version: number }>('/policy/rollback', { version });
+      const why = comment.value.trim();
+      const created = await postJson<{ version: number }>('/policy/rollback', { version, ...(why ? { comment: why } : {}) }, { 'If-Match': `"${shownActive}"` });
       announce(`Rolled back: version ${created.version} is active, with the rules of version ${version}.`);
       location.hash = '#/policy?rolledBack=' + created.version;
     } catch (err) {
       result.textContent = errorText(err);
       result.className = 'error';
-      if (err instanceof ApiError && err.status === 403) confirmButton.remove();
+      if (err instanceof ApiError && (err.status === 403 || err.status === 412)) confirmButton.remove();
       else confirmButton.disabled = false;
     }
   };
@@ -121,6 +127,7 @@ function confirmRollback(detail: HTMLElement, version: number): void {
       { class: 'card confirm', role: 'group', 'aria-labelledby': 'confirm-title' },
       h('h3', { id: 'confirm-title' }, `Roll back to version ${version}?`),
       h('p', {}, `The rules of version ${version} become a new active version at once, for every pull.`),
+      field('Why (kept with the new version and in the audit log; optional)', comment),
       h('div', { class: 'actions' }, confirmButton, h('button', { type: 'button', class: 'secondary', onclick: () => replace(detail) }, 'Cancel')),
       result,
     ),
