@@ -109,7 +109,7 @@ describe.skipIf(skip)('web console in a browser', () => {
       },
     });
     // A second policy version, so there is a diff to read and a version to roll back to.
-    const put = await api('alice', '/policy', { method: 'PUT', body: JSON.stringify({ policies: RULES_V2 }) });
+    const put = await api('alice', '/policy', { method: 'PUT', body: JSON.stringify({ policies: RULES_V2, comment: 'nothing under blocked/ is to be pulled' }) });
     expect(put.status, await put.clone().text()).toBe(200);
     expect(await pull('ci-bot', SIGNED)).toBe(true);
     expect(await pull('dev-laptop', SIGNED)).toBe(true);
