@@ -225,6 +225,9 @@ describe.skipIf(skip)('web console in a browser', () => {
     expect(records.map((r) => r.user)).toEqual(['dev-laptop', 'ci-bot']);
     expect(records.every((r) => r.decision === 'deny' && r.repository === UNSIGNED && r.policy === 'release-signed')).toBe(true);
     expect(records.map((r) => (JSON.parse(r.reasons!) as string[])[0])).toEqual(shown.map((r) => r.cells[6]));
+    const [ndjsonDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download NDJSON' }).click()]);
+    const lines = (await readFile((await ndjsonDownload.path())!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: number; user: string });
+    expect(lines.map((e) => String(e.id))).toEqual(shown.map((r) => r.id));
 
     // The event page: reasons, rule, policy version, request id, and a way to the rest of that request.
     await page.getByRole('link', { name: new RegExp(`^Event ${shown[0]!.id} at`) }).click();
