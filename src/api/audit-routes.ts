@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Database } from '../db/types.js';
 import { AUDIT_FORMATS, CONTENT_TYPES, writeAuditEvents, type AuditFormat } from '../audit/audit-export.js';
-import { AuditQuery, decodeCursor, encodeCursor, FILTER_KEYS, parseAuditFilter } from '../audit/audit-query.js';
+import { AUDIT_ORDERS, AuditQuery, encodeCursor, FILTER_KEYS, parseAuditFilter, readCursor, type AuditCursor, type AuditOrder } from '../audit/audit-query.js';
 import { verifyChain, type ChainReport } from '../audit/verify-chain.js';
 import { readCheckpointFile, verifyWithCheckpoints, type CheckpointedReport } from '../audit/checkpoint-report.js';
 import type { KeyObject } from 'node:crypto';
@@ -15,13 +15,13 @@ import { parseSummaryParams } from '../audit/summary-params.js';
 import { liveAuditEvents, type LiveStreams } from './audit-live.js';
 
 const DEFAULT_LIMIT = 100;
-const EVENT_PARAMS = new Set<string>([...FILTER_KEYS, 'format', 'cursor', 'limit']);
+const EVENT_PARAMS = new Set<string>([...FILTER_KEYS, 'format', 'order', 'cursor', 'limit']);
 const MAX_LIMIT = 1000;
 
 /**
  * /audit/events (a page, one event by id, or the live stream), /audit/summary and /audit/verify (admin,
  * auditor). JSON pages hold at most 1000 events; NDJSON and CSV without `limit` export every matching event
- * up to the newest one at the start, streamed in batches.
+ * up to the newest one at the start, streamed in batches. `order=desc` lists newest first.
  */
 export function auditRoutes(d: {
   db: Database;
@@ -46,11 +46,13 @@ export function auditRoutes(d: {
     }
     const format = (q.format ?? 'json') as AuditFormat;
     if (!AUDIT_FORMATS.includes(format)) fieldErrors.push({ path: 'format', message: 'must be json, ndjson or csv' });
-    let after = 0;
-    if (q.cursor !== undefined) {
-      const decoded = typeof q.cursor === 'string' ? decodeCursor(q.cursor) : undefined;
-      if (decoded === undefined) fieldErrors.push({ path: 'cursor', message: 'is not a cursor from this API' });
-      else after = decoded;
+    const order = (q.order ?? 'asc') as AuditOrder;
+    if (!AUDIT_ORDERS.includes(order)) fieldErrors.push({ path: 'order', message: 'must be asc (oldest first) or desc (newest first)' });
+    let cursor: AuditCursor | undefined;
+    if (q.cursor !== undefined && AUDIT_ORDERS.includes(order)) {
+      const read = readCursor(q.cursor, order);
+      if (read.error) fieldErrors.push({ path: 'cursor', message: read.error });
+      cursor = read.cursor;
     }
     let limit: number | undefined = format === 'json' ? DEFAULT_LIMIT : undefined;
     if (q.limit !== undefined) {
@@ -64,10 +66,8 @@ export function auditRoutes(d: {
       return;
     }
     // Fixing the newest id first makes the page exact while events keep arriving.
-    const newest = await query.maxId();
-    const nextAfter = limit === undefined ? null : await query.nextAfter(filter, after, limit, newest);
-    const next = nextAfter === null ? null : encodeCursor(nextAfter);
-    const upto = nextAfter ?? newest;
+    const plan = await query.plan(filter, order, cursor, limit, await query.maxId());
+    const next = plan.next === null ? null : encodeCursor(plan.next);
     res.status(200).setHeader('Content-Type', CONTENT_TYPES[format]);
     if (next) {
       res.setHeader('X-Next-Cursor', next);
@@ -76,7 +76,7 @@ export function auditRoutes(d: {
       res.setHeader('Link', `<${req.baseUrl}${req.path}?${params.toString()}>; rel="next"`);
     }
     if (format === 'csv') res.setHeader('Content-Disposition', 'attachment; filename="audit-events.csv"');
-    await writeAuditEvents(res, format, query.batches(filter, after, Number.MAX_SAFE_INTEGER, upto), next);
+    await writeAuditEvents(res, format, query.pageRows(filter, order, plan), next);
     res.end();
   });
 

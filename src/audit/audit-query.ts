@@ -1,7 +1,7 @@
-import { signerNeedles, type AuditFilter, type AuditStore } from '../db/types.js';
+import { signerNeedles, type AuditFilter, type AuditOrder, type AuditStore } from '../db/types.js';
 import type { StoredRow } from './chain.js';
 
-export type { AuditFilter } from '../db/types.js';
+export type { AuditFilter, AuditOrder } from '../db/types.js';
 
 export const FILTER_KEYS = [
   'kind', 'decision', 'repository', 'repositoryPrefix', 'digest', 'user', 'requestId', 'since', 'until', 'signer', 'issuer',
@@ -52,18 +52,50 @@ export function parseTime(value: string, now = new Date()): string | undefined {
   return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
 }
 
-/** The opaque `cursor`/`next`: the id after which the next page starts. Ids only grow, so it stays correct. */
-export function encodeCursor(afterId: number): string {
-  return Buffer.from(JSON.stringify({ after: afterId })).toString('base64url');
+export const AUDIT_ORDERS: readonly AuditOrder[] = ['asc', 'desc'];
+
+/**
+ * Where the next page starts: after `id` (oldest first) or before it (newest first). Ids only grow, so a
+ * cursor stays correct while events arrive.
+ */
+export interface AuditCursor {
+  order: AuditOrder;
+  id: number;
 }
 
-export function decodeCursor(cursor: string): number | undefined {
+/** The opaque `cursor`/`next`. It names its order, so it cannot silently continue a page in the other one. */
+export function encodeCursor(cursor: AuditCursor): string {
+  return Buffer.from(JSON.stringify(cursor.order === 'asc' ? { after: cursor.id } : { before: cursor.id })).toString('base64url');
+}
+
+export function decodeCursor(text: string): AuditCursor | undefined {
   try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
-    return Number.isSafeInteger(v.after) && (v.after as number) >= 0 ? (v.after as number) : undefined;
+    const v = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as { after?: unknown; before?: unknown };
+    if (v.after !== undefined && v.before === undefined) return idOf(v.after, 0) === undefined ? undefined : { order: 'asc', id: v.after as number };
+    if (v.before !== undefined && v.after === undefined) return idOf(v.before, 1) === undefined ? undefined : { order: 'desc', id: v.before as number };
+    return undefined;
   } catch {
     return undefined;
   }
+}
+
+function idOf(value: unknown, min: number): number | undefined {
+  return Number.isSafeInteger(value) && (value as number) >= min ? (value as number) : undefined;
+}
+
+/** Reads a `cursor` given with `order`; the error says what is wrong with it. */
+export function readCursor(text: unknown, order: AuditOrder): { cursor?: AuditCursor; error?: string } {
+  const cursor = typeof text === 'string' ? decodeCursor(text) : undefined;
+  if (!cursor) return { error: 'is not a cursor from this API' };
+  if (cursor.order !== order) return { error: `continues a page in order=${cursor.order}; ask with order=${cursor.order} or start again without a cursor` };
+  return { cursor };
+}
+
+/** The ids a page covers (afterId < id <= uptoId) and the cursor of the page after it, if any. */
+export interface PagePlan {
+  afterId: number;
+  uptoId: number;
+  next: AuditCursor | null;
 }
 
 /**
@@ -77,6 +109,38 @@ export class AuditQuery {
   async nextAfter(filter: AuditFilter, afterId: number, limit: number, uptoId = Number.MAX_SAFE_INTEGER): Promise<number | null> {
     const ids = await this.store.idsAt(filter, afterId, uptoId, limit - 1);
     return ids.length === 2 ? ids[0]! : null;
+  }
+
+  /**
+   * The page of at most `limit` events (all when undefined) that `cursor` points at, or the first one:
+   * oldest first from the start, or newest first from `newest`. Fixing `newest` before the first page
+   * keeps it exact while events keep arriving; later pages follow their cursor, which new events do not move.
+   */
+  async plan(filter: AuditFilter, order: AuditOrder, cursor: AuditCursor | undefined, limit: number | undefined, newest: number): Promise<PagePlan> {
+    if (order === 'asc') {
+      const afterId = cursor?.id ?? 0;
+      const end = limit === undefined ? null : await this.nextAfter(filter, afterId, limit, newest);
+      return { afterId, uptoId: end ?? newest, next: end === null ? null : { order, id: end } };
+    }
+    const uptoId = cursor ? Math.min(cursor.id - 1, newest) : newest;
+    const ids = limit === undefined ? [] : await this.store.idsAt(filter, 0, uptoId, limit - 1, 'desc');
+    const end = ids.length === 2 ? ids[0]! : null;
+    return { afterId: end === null ? 0 : end - 1, uptoId, next: end === null ? null : { order, id: end } };
+  }
+
+  /** The rows of a planned page in its order, in batches. */
+  async *pageRows(filter: AuditFilter, order: AuditOrder, plan: PagePlan, batchSize = 500): AsyncGenerator<StoredRow[]> {
+    if (order === 'asc') {
+      yield* this.batches(filter, plan.afterId, Number.MAX_SAFE_INTEGER, plan.uptoId, batchSize);
+      return;
+    }
+    let upto = plan.uptoId;
+    while (upto > plan.afterId) {
+      const batch = await this.store.rows(filter, plan.afterId, upto, batchSize, 'desc');
+      if (batch.length === 0) return;
+      yield batch;
+      upto = batch[batch.length - 1]!.id - 1;
+    }
   }
 
   /** Newest id now: an export stops there, so it is a consistent set even while events arrive. */

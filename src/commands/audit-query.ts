@@ -1,17 +1,18 @@
 import { loadConfigFile, READ_ONLY } from '../config/load.js';
 import { withDatabase } from './with-database.js';
 import { AUDIT_FORMATS, writeAuditEvents, type AuditFormat } from '../audit/audit-export.js';
-import { AuditQuery, decodeCursor, encodeCursor, FILTER_KEYS, parseAuditFilter } from '../audit/audit-query.js';
+import { AUDIT_ORDERS, AuditQuery, decodeCursor, encodeCursor, FILTER_KEYS, parseAuditFilter, type AuditCursor, type AuditOrder } from '../audit/audit-query.js';
 import { requireFlag, UsageError, type Command } from './command.js';
 import { checkFlags } from './audit-flags.js';
 
 export const auditQueryCommand: Command = {
   name: 'audit query',
   summary: 'print audit events matching filters (json, ndjson or csv)',
-  usage: `portcullis audit query --config FILE [filters] [--format json|ndjson|csv] [--limit N] [--cursor C]
+  usage: `portcullis audit query --config FILE [filters] [--format json|ndjson|csv] [--order asc|desc]
+       [--limit N] [--cursor C]
 
 Reads the audit log from the database named in the config file and prints the matching events in id
-order, the same way GET /api/v1/audit/events does. Without --limit every matching event is printed
+order (oldest first; newest first with --order desc), the same way GET /api/v1/audit/events does. Without --limit every matching event is printed
 (streamed); with it, at most N, and the JSON output's "next" (or stderr for ndjson/csv) gives the cursor
 for the next page.
 
@@ -32,7 +33,7 @@ Filters (all optional, combined with AND):
 Example: every denied pull of the last week, as CSV:
   portcullis audit query --config portcullis.json --decision deny --since 7d --format csv`,
   async run(args) {
-    checkFlags(args, ['config', 'format', 'limit', 'cursor', ...FILTER_KEYS]);
+    checkFlags(args, ['config', 'format', 'order', 'limit', 'cursor', ...FILTER_KEYS]);
     const config = loadConfigFile(requireFlag(args, 'config'), process.env, READ_ONLY);
     const { filter, errors } = parseAuditFilter(args.flags);
     if (errors.length > 0) throw new UsageError(errors.map((e) => `--${e.path} ${e.message}`).join('; '));
@@ -43,18 +44,19 @@ Example: every denied pull of the last week, as CSV:
       limit = Number(args.flags.limit);
       if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
     }
-    let after = 0;
-    if (typeof args.flags.cursor === 'string') {
-      const decoded = decodeCursor(args.flags.cursor);
-      if (decoded === undefined) throw new UsageError('--cursor is not a cursor from a previous query');
-      after = decoded;
+    const order = (args.flags.order ?? 'asc') as AuditOrder;
+    if (!AUDIT_ORDERS.includes(order)) throw new UsageError('--order must be asc (oldest first) or desc (newest first)');
+    let cursor: AuditCursor | undefined;
+    if (args.flags.cursor !== undefined) {
+      cursor = typeof args.flags.cursor === 'string' ? decodeCursor(args.flags.cursor) : undefined;
+      if (!cursor) throw new UsageError('--cursor is not a cursor from a previous query');
+      if (cursor.order !== order) throw new UsageError(`--cursor continues a query with --order ${cursor.order}; add --order ${cursor.order} or start again without --cursor`);
     }
     await withDatabase(config, async (db) => {
       const query = new AuditQuery(db.audit);
-      const newest = await query.maxId();
-      const nextAfter = limit === undefined ? null : await query.nextAfter(filter, after, limit, newest);
-      const next = nextAfter === null ? null : encodeCursor(nextAfter);
-      await writeAuditEvents(process.stdout, format, query.batches(filter, after, Number.MAX_SAFE_INTEGER, nextAfter ?? newest), next);
+      const plan = await query.plan(filter, order, cursor, limit, await query.maxId());
+      const next = plan.next === null ? null : encodeCursor(plan.next);
+      await writeAuditEvents(process.stdout, format, query.pageRows(filter, order, plan), next);
       if (next && format !== 'json') process.stderr.write(`next: ${next}\n`);
     });
     return 0;

@@ -141,6 +141,9 @@ export interface PrunePlan {
 }
 
 /** The append-only, hash-chained audit log. Appends from every process serialise on the chain head. */
+/** Id order of audit reads: oldest first, or newest first. */
+export type AuditOrder = 'asc' | 'desc';
+
 export interface AuditStore {
   /** Appends the sealed rows in one transaction, under a lock that serialises appends across processes. */
   append(seal: Seal): Promise<AuditRow[]>;
@@ -156,10 +159,16 @@ export interface AuditStore {
   highestId(): Promise<number | undefined>;
   /** The evidence JSON of the newest `audit.prune` event. */
   latestPruneEvidence(): Promise<string | null>;
-  /** Rows matching the filter with afterId < id <= uptoId, in id order, at most `limit`. */
-  rows(filter: AuditFilter, afterId: number, uptoId: number, limit: number): Promise<AuditRow[]>;
-  /** The id of the `offset`-th (0-based) and following matching row, at most two ids (for page cursors). */
-  idsAt(filter: AuditFilter, afterId: number, uptoId: number, offset: number): Promise<number[]>;
+  /**
+   * Rows matching the filter with afterId < id <= uptoId, at most `limit`, in id order: from afterId up
+   * (`asc`), or from uptoId down (`desc`, newest first).
+   */
+  rows(filter: AuditFilter, afterId: number, uptoId: number, limit: number, order?: AuditOrder): Promise<AuditRow[]>;
+  /**
+   * The id of the `offset`-th (0-based) and following matching row in that order, at most two ids (for page
+   * cursors).
+   */
+  idsAt(filter: AuditFilter, afterId: number, uptoId: number, offset: number, order?: AuditOrder): Promise<number[]>;
   /**
    * Rows of `kind` that carry a decision, with since <= time < until, in (time, id) order after `after`, at
    * most `limit`: the decisions a summary folds, read by time through an index instead of the whole log.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { AuditFilter, AuditRow, AuditStore, ChainHead, DecisionRow, PrunePlan, Seal, TimeCursor } from '../types.js';
+import type { AuditFilter, AuditOrder, AuditRow, AuditStore, ChainHead, DecisionRow, PrunePlan, Seal, TimeCursor } from '../types.js';
 import { inTransaction } from './pool.js';
 import { statement } from './statement.js';
 
@@ -10,6 +10,7 @@ const COLUMNS = [
 ] as const satisfies readonly (keyof AuditRow)[];
 const ARRAY_TYPES: Record<string, string> = { id: 'bigint', policy_version: 'bigint', bytes: 'bigint', cache_hit: 'integer', status: 'integer' };
 const FILTER_COLUMNS = ['kind', 'decision', 'repository', 'digest', 'user'] as const;
+const DIRECTION: Record<AuditOrder, string> = { asc: 'ASC', desc: 'DESC' };
 
 const s = {
   // The lock every appender takes first: one row, so appends from every replica serialise here.
@@ -102,16 +103,17 @@ export class PostgresAuditStore implements AuditStore {
     return (await s.lastPrune(this.pool)).rows[0]?.evidence ?? null;
   }
 
-  async rows(filter: AuditFilter, afterId: number, uptoId: number, limit: number): Promise<AuditRow[]> {
+  async rows(filter: AuditFilter, afterId: number, uptoId: number, limit: number, order: AuditOrder = 'asc'): Promise<AuditRow[]> {
     const { where, params } = whereOf(filter, afterId, uptoId);
-    const sql = `SELECT * FROM audit_events WHERE ${where} ORDER BY id LIMIT $${params.length + 1}`;
+    const sql = `SELECT * FROM audit_events WHERE ${where} ORDER BY id ${DIRECTION[order]} LIMIT $${params.length + 1}`;
     return (await this.shape(sql)(this.pool, [...params, limit])).rows as AuditRow[];
   }
 
-  async idsAt(filter: AuditFilter, afterId: number, uptoId: number, offset: number): Promise<number[]> {
+  // Reads the ids up to the two wanted (a page's worth at most) instead of using OFFSET.
+  async idsAt(filter: AuditFilter, afterId: number, uptoId: number, offset: number, order: AuditOrder = 'asc'): Promise<number[]> {
     const { where, params } = whereOf(filter, afterId, uptoId);
-    const sql = `SELECT id FROM audit_events WHERE ${where} ORDER BY id LIMIT 2 OFFSET $${params.length + 1}`;
-    return (await this.shape(sql)(this.pool, [...params, offset])).rows.map((r) => r.id as number);
+    const sql = `SELECT id FROM audit_events WHERE ${where} ORDER BY id ${DIRECTION[order]} LIMIT $${params.length + 1}`;
+    return (await this.shape(sql)(this.pool, [...params, offset + 2])).rows.slice(offset).map((r) => r.id as number);
   }
 
   async decisionsByTime(kind: string, since: string, until: string, after: TimeCursor | undefined, limit: number): Promise<DecisionRow[]> {

@@ -1,8 +1,9 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './connection.js';
-import type { AuditFilter, AuditRow, AuditStore, ChainHead, DecisionRow, PrunePlan, Seal, TimeCursor } from '../types.js';
+import type { AuditFilter, AuditOrder, AuditRow, AuditStore, ChainHead, DecisionRow, PrunePlan, Seal, TimeCursor } from '../types.js';
 
 const FILTER_COLUMNS = ['kind', 'decision', 'repository', 'digest', 'user'] as const;
+const DIRECTION: Record<AuditOrder, string> = { asc: 'ASC', desc: 'DESC' };
 const DECISION_COLUMNS = 'id, time, client, user, repository, reference, digest, decision, policy, reasons';
 
 /**
@@ -90,15 +91,16 @@ export class SqliteAuditStore implements AuditStore {
     return (this.s.lastPrune.get() as string | null | undefined) ?? null;
   }
 
-  async rows(filter: AuditFilter, afterId: number, uptoId: number, limit: number): Promise<AuditRow[]> {
+  async rows(filter: AuditFilter, afterId: number, uptoId: number, limit: number, order: AuditOrder = 'asc'): Promise<AuditRow[]> {
     const { where, params } = whereOf(filter, afterId, uptoId);
-    return this.shape(`SELECT * FROM audit_events WHERE ${where} ORDER BY id LIMIT ?`).all(...params, limit) as AuditRow[];
+    return this.shape(`SELECT * FROM audit_events WHERE ${where} ORDER BY id ${DIRECTION[order]} LIMIT ?`).all(...params, limit) as AuditRow[];
   }
 
-  async idsAt(filter: AuditFilter, afterId: number, uptoId: number, offset: number): Promise<number[]> {
+  // Reads the ids up to the two wanted (a page's worth at most) instead of using OFFSET.
+  async idsAt(filter: AuditFilter, afterId: number, uptoId: number, offset: number, order: AuditOrder = 'asc'): Promise<number[]> {
     const { where, params } = whereOf(filter, afterId, uptoId);
-    const sql = `SELECT id FROM audit_events WHERE ${where} ORDER BY id LIMIT 2 OFFSET ?`;
-    return (this.shape(sql).all(...params, offset) as { id: number }[]).map((r) => r.id);
+    const sql = `SELECT id FROM audit_events WHERE ${where} ORDER BY id ${DIRECTION[order]} LIMIT ?`;
+    return (this.shape(sql).all(...params, offset + 2) as { id: number }[]).slice(offset).map((r) => r.id);
   }
 
   async decisionsByTime(kind: string, since: string, until: string, after: TimeCursor | undefined, limit: number): Promise<DecisionRow[]> {

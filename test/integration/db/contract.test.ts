@@ -165,13 +165,30 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     const rows = await db.audit.rows({ since: new Date(0).toISOString(), until: new Date(Date.now() + 60_000).toISOString() }, 10, 12, 100);
     expect(rows.map((r) => r.id)).toEqual([11, 12]);
 
+    // Newest first: the store reads down from uptoId; pages follow a cursor that new events do not move.
+    expect((await db.audit.rows({ kind: 'pull.blob' }, 9, 27, 3, 'desc')).map((r) => r.id)).toEqual([27, 24, 21]);
+    expect(await db.audit.idsAt({ kind: 'pull.blob' }, 0, 30, 2, 'desc')).toEqual([24, 21]);
+    expect(await db.audit.idsAt({ kind: 'pull.blob' }, 0, 30, 9, 'desc')).toEqual([3]);
+    const newestFirst: number[][] = [];
+    let plan = await query.plan({ kind: 'pull.blob' }, 'desc', undefined, 4, await query.maxId());
+    await log.record({ kind: 'pull.blob' }); // id 31, after the first page was fixed
+    for (;;) {
+      const page: number[] = [];
+      for await (const batch of query.pageRows({ kind: 'pull.blob' }, 'desc', plan, 3)) page.push(...batch.map((r) => r.id));
+      newestFirst.push(page);
+      if (!plan.next) break;
+      plan = await query.plan({ kind: 'pull.blob' }, 'desc', plan.next, 4, await query.maxId());
+    }
+    expect(newestFirst).toEqual([[30, 27, 24, 21], [18, 15, 12, 9], [6, 3]]);
+
     const pruned = await pruneAudit(db.audit, 1, new Date(Date.now() + 2 * 86_400_000));
-    expect(pruned).toEqual({ pruned: 30, upto: 30 });
-    expect(await db.audit.prunedUpTo()).toBe(30);
+
+    expect(pruned).toEqual({ pruned: 31, upto: 31 });
+    expect(await db.audit.prunedUpTo()).toBe(31);
     expect(await verifyChain(db.audit)).toMatchObject({ ok: true, events: 1 });
     await log.record({ kind: 'pull.manifest' });
     expect(await verifyChain(db.audit)).toMatchObject({ ok: true, events: 2 });
-    expect(await db.audit.maxId()).toBe(32);
+    expect(await db.audit.maxId()).toBe(33);
   });
 
   it('refuses to change or delete audit rows outside retention', async () => {

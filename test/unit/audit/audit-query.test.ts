@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor, parseAuditFilter, parseTime } from '../../../src/audit/audit-query.js';
+import { decodeCursor, encodeCursor, parseAuditFilter, parseTime, readCursor } from '../../../src/audit/audit-query.js';
 
 describe('audit filters', () => {
   const now = new Date('2025-06-08T12:00:00Z');
@@ -20,8 +20,18 @@ describe('audit filters', () => {
   });
 
   it('round-trips cursors and rejects anything else', () => {
-    expect(decodeCursor(encodeCursor(41))).toBe(41);
+    expect(decodeCursor(encodeCursor({ order: 'asc', id: 41 }))).toEqual({ order: 'asc', id: 41 });
+    expect(decodeCursor(encodeCursor({ order: 'desc', id: 41 }))).toEqual({ order: 'desc', id: 41 });
     expect(decodeCursor('not-a-cursor')).toBeUndefined();
     expect(decodeCursor(Buffer.from('{"after":-1}').toString('base64url'))).toBeUndefined();
+    expect(decodeCursor(Buffer.from('{"before":0}').toString('base64url'))).toBeUndefined();
+    expect(decodeCursor(Buffer.from('{"after":3,"before":9}').toString('base64url'))).toBeUndefined();
+  });
+
+  it('refuses a cursor given with the other order, saying which order it belongs to', () => {
+    const newestFirst = encodeCursor({ order: 'desc', id: 9 });
+    expect(readCursor(newestFirst, 'desc')).toEqual({ cursor: { order: 'desc', id: 9 } });
+    expect(readCursor(newestFirst, 'asc').error).toMatch(/order=desc/);
+    expect(readCursor(42, 'asc').error).toMatch(/not a cursor/);
   });
 });
