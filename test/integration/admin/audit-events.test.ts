@@ -125,6 +125,41 @@ describe.each(backends.names)('audit events API (%s)', (backend) => {
     expect(pages).toBeGreaterThan(4);
   });
 
+  it('pages newest first with order=desc, and events arriving between pages do not shift the next page', async () => {
+    const matching = await queryColumn(app.config.database, `SELECT id FROM audit_events WHERE kind = 'pull.blob' ORDER BY id DESC`);
+    expect(matching.length).toBeGreaterThan(30);
+    const first = await get('?kind=pull.blob&order=desc&limit=30');
+    expect(first.status, first.text).toBe(200);
+    const firstIds = (first.body.events as { id: number }[]).map((e) => e.id);
+    expect(firstIds).toEqual(matching.slice(0, 30));
+    expect(first.headers['x-next-cursor']).toBe(first.body.next);
+    expect(first.headers.link).toMatch(/order=desc.*rel="next"/);
+    for (let k = 0; k < 10; k++) await app.audit.append(pullEvent(2000 + k)); // two of them are blobs
+
+    const second = await get(`?kind=pull.blob&order=desc&limit=30&cursor=${encodeURIComponent(first.body.next as string)}`);
+    expect(second.status, second.text).toBe(200);
+    expect((second.body.events as { id: number }[]).map((e) => e.id)).toEqual(matching.slice(30));
+    expect(second.body.next).toBeNull();
+    expect(second.headers['x-next-cursor']).toBeUndefined();
+    // A fresh first page starts at the newest event, including those just appended.
+    const fresh = (await get('?kind=pull.blob&order=desc&limit=1')).body.events as { requestId: string }[];
+    expect(fresh.map((e) => e.requestId)).toEqual(['req-2005']);
+  });
+
+  it('refuses an unknown order and a cursor from the other order', async () => {
+    const unknown = await get('?order=newest');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors).toEqual([{ path: 'order', message: expect.stringContaining('asc') }]);
+    const oldestFirst = (await get('?limit=5')).body.next as string;
+    const newestFirst = (await get('?limit=5&order=desc')).body.next as string;
+    const mixed = await get(`?limit=5&order=desc&cursor=${oldestFirst}`);
+    expect(mixed.status).toBe(400);
+    expect(mixed.body.errors).toEqual([{ path: 'cursor', message: expect.stringContaining('order=asc') }]);
+    const mixedBack = await get(`?limit=5&cursor=${newestFirst}`);
+    expect(mixedBack.status).toBe(400);
+    expect(mixedBack.body.errors).toEqual([{ path: 'cursor', message: expect.stringContaining('order=desc') }]);
+  });
+
   it('defaults to 100 events per page and refuses more than 1000', async () => {
     const res = await get('');
     expect(res.body.events).toHaveLength(100);
@@ -175,6 +210,15 @@ describe.each(backends.names)('audit events API (%s)', (backend) => {
     expect(csvToEvents(csv.text)).toEqual(json);
   });
 
+  it('exports NDJSON and CSV newest first with order=desc', async () => {
+    const json = (await get('?limit=1000')).body.events as Record<string, unknown>[];
+    const newestFirst = [...json].reverse();
+    expect((await get('?limit=1000&order=desc')).body.events).toEqual(newestFirst);
+    const ndjson = await get('?format=ndjson&order=desc');
+    expect(ndjson.text.trim().split('\n').map((l) => JSON.parse(l))).toEqual(newestFirst);
+    expect(csvToEvents((await get('?format=csv&order=desc')).text)).toEqual(newestFirst);
+  });
+
   it('pages NDJSON and CSV exports too when a limit is given', async () => {
     const res = await get('?format=ndjson&limit=10');
     expect(res.text.trim().split('\n')).toHaveLength(10);
@@ -197,6 +241,12 @@ describe.each(backends.names)('audit events API (%s)', (backend) => {
     expect(typeof page.next).toBe('string');
     const typo = await cli(['audit', 'query', '--config', ws.configPath, '--decison', 'deny']);
     expect(typo.code).toBe(2);
+
+    const newest = await cli(['audit', 'query', '--config', ws.configPath, '--decision', 'deny', '--format', 'csv', '--order', 'desc']);
+    expect(newest.stdout).toBe((await get('?decision=deny&format=csv&order=desc')).text);
+    const mixed = await cli(['audit', 'query', '--config', ws.configPath, '--order', 'desc', '--cursor', page.next]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toContain('--order asc');
   });
 });
 
