@@ -205,7 +205,11 @@ describe.skipIf(skip)('web console in a browser', () => {
     const shown = await rows.evaluateAll((trs) => trs.map((tr) => ({ id: tr.getAttribute('data-id'), cells: [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '') })));
     expect(shown.map((r) => r.cells[1])).toEqual(['deny', 'deny']);
     expect(shown.map((r) => r.cells[3])).toEqual([`${UNSIGNED}:1`, `${UNSIGNED}:1`]);
-    expect(shown.map((r) => r.cells[4]!.split(' ')[0])).toEqual(['dev-laptop', 'ci-bot']);
+    // Newest first: the first row is the newest matching event.
+    expect(shown.map((r) => r.cells[4]!.split(' ')[0])).toEqual(['ci-bot', 'dev-laptop']);
+    const newest = (await (await api('audrey', `/audit/events?${new URLSearchParams({ decision: 'deny', repository: UNSIGNED, order: 'desc', limit: '1' })}`)).json()) as { events: { id: number }[] };
+    expect(shown[0]!.id).toBe(String(newest.events[0]!.id));
+    expect(Number(shown[0]!.id)).toBeGreaterThan(Number(shown[1]!.id));
     expect(shown.every((r) => r.cells[5] === 'release-signed' && /signature/i.test(r.cells[6]!))).toBe(true);
 
     // The filters are in the address, so the view can be shared; the token never is.
@@ -215,14 +219,14 @@ describe.skipIf(skip)('web console in a browser', () => {
     expect(Object.fromEntries(shared)).toEqual({ decision: 'deny', repository: UNSIGNED, since: '7d' });
     await shot(page, 'explorer.png');
 
-    // CSV of what is shown: the same rows, with who asked and why.
+    // CSV of what is shown: the same rows in the same order, with who asked and why.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
     expect(download.suggestedFilename()).toBe('audit-events.csv');
     const csv = parseCsv(await readFile((await download.path())!, 'utf8'));
     const header = csv[0]!;
     const records = csv.slice(1).map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
     expect(records.map((r) => r.id)).toEqual(shown.map((r) => r.id));
-    expect(records.map((r) => r.user)).toEqual(['dev-laptop', 'ci-bot']);
+    expect(records.map((r) => r.user)).toEqual(['ci-bot', 'dev-laptop']);
     expect(records.every((r) => r.decision === 'deny' && r.repository === UNSIGNED && r.policy === 'release-signed')).toBe(true);
     expect(records.map((r) => (JSON.parse(r.reasons!) as string[])[0])).toEqual(shown.map((r) => r.cells[6]));
     const [ndjsonDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download NDJSON' }).click()]);
@@ -234,7 +238,7 @@ describe.skipIf(skip)('web console in a browser', () => {
     await expect.poll(() => page.locator('h1').textContent()).toBe(`Event ${shown[0]!.id} deny`);
     const facts = await page.locator('dl.facts').first().textContent();
     expect(facts).toContain('release-signed');
-    expect(facts).toContain('dev-laptop');
+    expect(facts).toContain('ci-bot');
     expect(facts).toMatch(/Policy version2/);
     expect(await page.locator('ul.reasons').textContent()).toBe(shown[0]!.cells[6]);
     await shot(page, 'event.png');
@@ -259,7 +263,7 @@ describe.skipIf(skip)('web console in a browser', () => {
     await expect.poll(() => page.locator('#results-summary').textContent()).toBe('Events 1–2.');
     expect(await page.getByLabel('Period').inputValue()).toBe('custom');
 
-    // Paging follows the API's cursor forward and comes back to the same rows; the page size is in the address.
+    // Paging follows the API's cursor back from the newest and returns to the same rows; the page size is in the address.
     await page.goto(`${proxy.url}/ui/#/events?kind=pull.manifest&limit=2`);
     const pageIds = () => page.locator('table.events tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
     await expect.poll(() => page.locator('#results-summary').textContent()).toBe('Events 1–2 (more on the next page).');
@@ -268,11 +272,20 @@ describe.skipIf(skip)('web console in a browser', () => {
     await expect.poll(() => page.locator('#results-summary').textContent()).toBe('Events 3–4.');
     const secondPage = await pageIds();
     const manifests = all.trim().split('\n').map((l) => JSON.parse(l) as { id: number; kind: string }).filter((e) => e.kind === 'pull.manifest');
-    expect([...firstPage, ...secondPage]).toEqual(manifests.map((e) => String(e.id)));
+    expect([...firstPage, ...secondPage]).toEqual(manifests.map((e) => String(e.id)).reverse());
     await page.getByRole('button', { name: 'Previous page' }).click();
     await expect.poll(() => page.locator('#results-summary').textContent()).toBe('Events 1–2 (more on the next page).');
     expect(await pageIds()).toEqual(firstPage);
     expect(await page.getByRole('button', { name: 'Previous page' }).isDisabled()).toBe(true);
+    // Oldest first is a choice kept in the address; pages and downloads follow it.
+    await page.getByLabel('Order').selectOption({ label: 'Oldest first' });
+    await expect.poll(() => new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('order')).toBe('asc');
+    await expect.poll(pageIds).toEqual(manifests.slice(0, 2).map((e) => String(e.id)));
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await expect.poll(pageIds).toEqual(manifests.slice(2, 4).map((e) => String(e.id)));
+    const [oldestFirst] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download NDJSON' }).click()]);
+    const oldestLines = (await readFile((await oldestFirst.path())!, 'utf8')).trim().split('\n').map((l) => String((JSON.parse(l) as { id: number }).id));
+    expect(oldestLines).toEqual(await pageIds());
 
     // An allowed pull's event shows the evidence: the keyless signer, its issuer and its log index.
     await page.goto(`${proxy.url}/ui/#/events?${new URLSearchParams({ decision: 'allow', repository: SIGNED, kind: 'pull.manifest' })}`);

@@ -8,6 +8,10 @@ import type { View } from './view.js';
 
 const PAGE_SIZES = [10, 25, 50, 100, 250];
 const DEFAULT_PAGE_SIZE = 50;
+const ORDERS = [
+  { value: 'desc', label: 'Newest first' },
+  { value: 'asc', label: 'Oldest first' },
+] as const;
 
 /** Audit events under the API's filters, a page at a time with its cursor, and exports of what is shown. */
 export const explorerView: View = async ({ main, params, signal }) => {
@@ -16,9 +20,12 @@ export const explorerView: View = async ({ main, params, signal }) => {
   // Any size the API takes (1–1000) can come in the address; the menu offers the usual ones.
   const pageSize = Number.isInteger(asked) && asked >= 1 && asked <= 1000 ? asked : DEFAULT_PAGE_SIZE;
   const sizeChoices = [...new Set([...PAGE_SIZES, pageSize])].sort((a, b) => a - b);
-  // The page size is part of the address too; the filters are applied to the first page.
-  const show = (next: URLSearchParams, size = pageSize) => {
+  // Auditors look for what just happened: newest first unless the address asks for oldest first.
+  const order = params.get('order') === 'asc' ? 'asc' : 'desc';
+  // The page size and order are part of the address too; the filters are applied to the first page.
+  const show = (next: URLSearchParams, size = pageSize, ord: string = order) => {
     if (size !== DEFAULT_PAGE_SIZE) next.set('limit', String(size));
+    if (ord === 'asc') next.set('order', 'asc');
     location.hash = `#/events${next.size ? `?${next}` : ''}`;
   };
   main.append(
@@ -35,6 +42,7 @@ export const explorerView: View = async ({ main, params, signal }) => {
   const load = async (): Promise<void> => {
     const query = new URLSearchParams(filters);
     query.set('limit', String(pageSize));
+    query.set('order', order);
     if (cursor) query.set('cursor', cursor);
     replace(results, h('h2', { id: 'results-title' }, 'Results'), h('p', { class: 'muted' }, 'Loading…'));
     let page: { events: AuditEvent[]; next: string | null };
@@ -51,6 +59,7 @@ export const explorerView: View = async ({ main, params, signal }) => {
     const exportPath = (format: string, all: boolean) => {
       const q = new URLSearchParams(filters);
       q.set('format', format);
+      q.set('order', order);
       // Exactly the rows shown: the same cursor and as many rows, unless every matching event is asked for.
       if (!all) {
         if (pageCursor) q.set('cursor', pageCursor);
@@ -61,6 +70,9 @@ export const explorerView: View = async ({ main, params, signal }) => {
     const sizes = h('select', { id: 'page-size' }, sizeChoices.map((n) => h('option', { value: String(n) }, String(n))));
     sizes.value = String(pageSize);
     sizes.addEventListener('change', () => show(new URLSearchParams(filters), Number(sizes.value)));
+    const orders = h('select', { id: 'order' }, ORDERS.map((o) => h('option', { value: o.value }, o.label)));
+    orders.value = order;
+    orders.addEventListener('change', () => show(new URLSearchParams(filters), pageSize, orders.value));
     const allBox = h('input', { id: 'export-all', type: 'checkbox' });
     const exportStatus = h('span', { class: 'muted', role: 'status' });
     const save = (format: 'csv' | 'ndjson') => async () => {
@@ -76,13 +88,14 @@ export const explorerView: View = async ({ main, params, signal }) => {
       results,
       h('h2', { id: 'results-title' }, 'Results'),
       h('p', { id: 'results-summary' }, summary),
-      page.events.length ? eventTable(`Audit events matching the filters, oldest first`, page.events) : null,
+      page.events.length ? eventTable(`Audit events matching the filters, ${order === 'desc' ? 'newest' : 'oldest'} first`, page.events) : null,
       h(
         'nav',
         { class: 'pager', 'aria-label': 'Pages' },
         h('button', { type: 'button', disabled: previous.length === 0, onclick: () => { cursor = previous.pop(); void load(); } }, 'Previous page'),
         h('button', { type: 'button', disabled: !page.next, onclick: () => { previous.push(cursor); cursor = page.next ?? undefined; void load(); } }, 'Next page'),
         h('span', { class: 'field inline' }, h('label', { for: 'page-size' }, 'Rows per page'), sizes),
+        h('span', { class: 'field inline' }, h('label', { for: 'order' }, 'Order'), orders),
       ),
       h(
         'div',
