@@ -71,8 +71,10 @@ export function encodeCursor(cursor: AuditCursor): string {
 export function decodeCursor(text: string): AuditCursor | undefined {
   try {
     const v = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as { after?: unknown; before?: unknown };
-    if (v.after !== undefined && v.before === undefined) return idOf(v.after, 0) === undefined ? undefined : { order: 'asc', id: v.after as number };
-    if (v.before !== undefined && v.after === undefined) return idOf(v.before, 1) === undefined ? undefined : { order: 'desc', id: v.before as number };
+    const after = idOf(v.after, 0);
+    const before = idOf(v.before, 1);
+    if (after !== undefined && v.before === undefined) return { order: 'asc', id: after };
+    if (before !== undefined && v.after === undefined) return { order: 'desc', id: before };
     return undefined;
   } catch {
     return undefined;
