@@ -1,28 +1,8 @@
 import { formatTime, h } from './dom.js';
+// The API's own event type: the console reads exactly what the server writes.
+import type { AuditEvent } from '../../src/audit/types.js';
 
-export interface AuditEvent {
-  id: number;
-  time: string;
-  kind: string;
-  requestId: string | null;
-  client: string | null;
-  user: string | null;
-  upstream: string | null;
-  repository: string | null;
-  reference: string | null;
-  digest: string | null;
-  decision: string | null;
-  policy: string | null;
-  policyVersion: number | null;
-  mode: string | null;
-  reasons: string[];
-  evidence: Record<string, unknown> | null;
-  cacheHit: boolean | null;
-  bytes: number | null;
-  status: number | null;
-  prevHash: string;
-  hash: string;
-}
+export type { AuditEvent };
 
 /** `repository:tag` or `repository@sha256:…` (abbreviated), as a person reads an image name. */
 export function imageName(e: Pick<AuditEvent, 'repository' | 'reference' | 'digest'>): string {
