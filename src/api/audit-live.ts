@@ -1,11 +1,11 @@
 import type { Request, Response } from 'express';
 import type { Database } from '../db/types.js';
 import type { Logger } from '../logger.js';
-import { FILTER_KEYS, parseAuditFilter } from '../audit/audit-query.js';
+import { FILTER_KEYS, parseAuditFilter, unknownParameters } from '../audit/audit-query.js';
 import { rowToEvent } from '../audit/chain.js';
 import { sendApiError, type FieldError } from './api-error.js';
 
-const LIVE_PARAMS = new Set<string>([...FILTER_KEYS, 'after']);
+const LIVE_PARAMS: readonly string[] = [...FILTER_KEYS, 'after'];
 const BATCH = 200;
 
 /**
@@ -49,10 +49,7 @@ export function liveAuditEvents(d: { db: Database; log: Logger; streams: LiveStr
   return async (req: Request, res: Response): Promise<void> => {
     const q = req.query as Record<string, unknown>;
     const { filter, errors } = parseAuditFilter(q);
-    const fieldErrors: FieldError[] = [...errors];
-    for (const key of Object.keys(q)) {
-      if (!LIVE_PARAMS.has(key)) fieldErrors.push({ path: key, message: `is not a parameter of this endpoint (${[...LIVE_PARAMS].join(', ')})` });
-    }
+    const fieldErrors: FieldError[] = [...errors, ...unknownParameters(q, LIVE_PARAMS)];
     const header = req.get('last-event-id');
     const [startPath, startText] = header !== undefined ? ['Last-Event-ID', header] : ['after', q.after];
     let start: number | undefined;

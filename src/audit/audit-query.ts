@@ -3,6 +3,13 @@ import type { StoredRow } from './chain.js';
 
 export type { AuditFilter, AuditOrder } from '../db/types.js';
 
+/** A misspelt parameter (`?decison=deny`) is refused rather than ignored, which would widen the answer. */
+export function unknownParameters(input: Record<string, unknown>, known: readonly string[]): { path: string; message: string }[] {
+  return Object.keys(input)
+    .filter((key) => !known.includes(key))
+    .map((key) => ({ path: key, message: `is not a parameter of this endpoint (${known.join(', ')})` }));
+}
+
 export const FILTER_KEYS = [
   'kind', 'decision', 'repository', 'repositoryPrefix', 'digest', 'user', 'requestId', 'since', 'until', 'signer', 'issuer',
 ] as const;

@@ -52,10 +52,11 @@ export class SummaryFold {
     const at = Date.parse(row.time);
     if (this.isRepeat(row, at)) return;
     const slot = this.series[Math.floor((at - this.origin) / BUCKETS[this.params.bucket])];
-    let group = this.groups.get(this.keyOf(row));
+    const key = this.keyOf(row);
+    let group = this.groups.get(key);
     if (!group) {
       group = { ...zero(), reasons: new Map() };
-      this.groups.set(this.keyOf(row), group);
+      this.groups.set(key, group);
     }
     for (const c of [this.totals, group, ...(slot ? [slot] : [])]) {
       c.pulls++;

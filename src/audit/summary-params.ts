@@ -1,4 +1,4 @@
-import { parseTime } from './audit-query.js';
+import { parseTime, unknownParameters } from './audit-query.js';
 
 export const SUMMARY_BY = ['image', 'user', 'rule', 'decision'] as const;
 export type SummaryBy = (typeof SUMMARY_BY)[number];
@@ -27,12 +27,7 @@ export function parseSummaryParams(
   input: Record<string, unknown>,
   now = new Date(),
 ): { params?: SummaryParams; errors: { path: string; message: string }[] } {
-  const errors: { path: string; message: string }[] = [];
-  for (const key of Object.keys(input)) {
-    if (!(SUMMARY_PARAMS as readonly string[]).includes(key)) {
-      errors.push({ path: key, message: `is not a parameter of this endpoint (${SUMMARY_PARAMS.join(', ')})` });
-    }
-  }
+  const errors = unknownParameters(input, SUMMARY_PARAMS);
   const text = (key: string): string | undefined => {
     const v = input[key];
     if (v === undefined) return undefined;
