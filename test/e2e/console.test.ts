@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCommand } from '../helpers/clients.js';
-import { REPO_ROOT, startProxy, type Proxy } from '../helpers/proxy.js';
+import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { pushBlob, pushImage, pushManifest, startRegistry, type Registry } from '../helpers/registry.js';
-import { haveTools } from '../helpers/tools.js';
 import { createSignatureArtifact, createTestPki, type OciArtifact } from '../helpers/pki/index.js';
 import { removeTempDirs, tempDir, UPSTREAM } from './support.js';
+import { launchBrowser, shot, signIn as signInAs, skipConsole } from './console-support.js';
 
 /**
  * The web console in a real browser (Debian's chromium driven by playwright-core) against the built proxy
@@ -17,11 +15,6 @@ import { removeTempDirs, tempDir, UPSTREAM } from './support.js';
  * puller tokens, then an auditor and an admin working only through the console. `SCREENSHOTS=1` also
  * writes the README's screenshots into docs/screenshots/.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser) console.warn(`console e2e skipped: ${CHROMIUM} is not installed (apt-get install chromium)`);
-const skip = !haveBrowser || !haveTools(['docker-registry', 'skopeo']);
-
 const GITHUB = 'https://token.actions.githubusercontent.com';
 const RELEASE = 'https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0';
 const SIGNED = `${UPSTREAM}/acme/app`;
@@ -45,9 +38,7 @@ const RULES_V1 = [
 ];
 const RULES_V2 = [{ name: 'blocked', match: [`${UPSTREAM}/blocked/**`], mode: 'deny' }, ...RULES_V1];
 
-const SHOTS = process.env.SCREENSHOTS ? join(REPO_ROOT, 'docs', 'screenshots') : undefined;
-
-describe.skipIf(skip)('web console in a browser', () => {
+describe.skipIf(skipConsole)('web console in a browser', () => {
   let registry: Registry;
   let proxy: Proxy;
   let browser: Browser;
@@ -75,18 +66,7 @@ describe.skipIf(skip)('web console in a browser', () => {
     await pushManifest(registry.url, repo, artifact.tag ?? artifact.digest, artifact.manifest, artifact.mediaType);
   }
 
-  async function signIn(page: Page, name: Name): Promise<void> {
-    await page.goto(`${proxy.url}/ui/`);
-    await page.getByLabel('API token').fill(TOKENS[name].secret);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.locator('#whoami').textContent()).toBe(`Signed in as ${name} (${TOKENS[name].role})`);
-  }
-
-  async function shot(page: Page, file: string): Promise<void> {
-    if (!SHOTS) return;
-    await mkdir(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, file), fullPage: true });
-  }
+  const signIn = (page: Page, name: Name) => signInAs(page, `${proxy.url}/ui/`, { name, ...TOKENS[name] });
 
   beforeAll(async () => {
     registry = await startRegistry({ dir: await tempDir('registry') });
@@ -115,10 +95,7 @@ describe.skipIf(skip)('web console in a browser', () => {
     expect(await pull('dev-laptop', SIGNED)).toBe(true);
     expect(await pull('dev-laptop', UNSIGNED)).toBe(false);
     expect(await pull('ci-bot', UNSIGNED)).toBe(false);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
-    });
+    browser = await launchBrowser();
   }, 180_000);
 
   afterAll(async () => {

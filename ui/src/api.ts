@@ -66,6 +66,10 @@ export async function postJson<T>(path: string, body: unknown, headers?: Record<
   return (await request('POST', path, body, { headers })).json() as Promise<T>;
 }
 
+export async function deleteJson<T>(path: string): Promise<T> {
+  return (await request('DELETE', path)).json() as Promise<T>;
+}
+
 /** API errors are `{error:{code,message}, errors:[{path,message}]}`; older forms `{errors:[{code,message,detail}]}`. */
 async function readError(res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');

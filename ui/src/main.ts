@@ -8,6 +8,8 @@ import { explorerView } from './views/explorer.js';
 import { eventView } from './views/event.js';
 import { liveView } from './views/live.js';
 import { policyView } from './views/policy.js';
+import { exceptionsView } from './views/exceptions.js';
+import { revocationsView } from './views/revocations.js';
 import type { View } from './views/view.js';
 
 const NAV: Array<{ path: string; label: string }> = [
@@ -15,6 +17,8 @@ const NAV: Array<{ path: string; label: string }> = [
   { path: '#/events', label: 'Audit events' },
   { path: '#/live', label: 'Live' },
   { path: '#/policy', label: 'Policy' },
+  { path: '#/exceptions', label: 'Exceptions' },
+  { path: '#/revocations', label: 'Revocations' },
 ];
 
 const app = document.getElementById('app')!;
@@ -38,6 +42,8 @@ function route(): { view: View; path: string; params: URLSearchParams; id?: stri
   if (path === '/events') return { view: explorerView, path, params };
   if (path === '/live') return { view: liveView, path, params };
   if (path === '/policy') return { view: policyView, path, params };
+  if (path === '/exceptions') return { view: exceptionsView, path, params };
+  if (path === '/revocations') return { view: revocationsView, path, params };
   return { view: overviewView, path: '/', params };
 }
 

@@ -2,6 +2,7 @@ import { ApiError, errorText, getJson, postJson } from '../api.js';
 import { field, formatTime, h, replace, type Child } from '../dom.js';
 import { decisionBadge } from '../events.js';
 import { announce } from '../status.js';
+import { ruleSummary } from '../rule-summary.js';
 import type { View } from './view.js';
 
 type Rule = { name: string } & Record<string, unknown>;
@@ -32,7 +33,11 @@ export const policyView: View = async ({ main, me, signal }) => {
       'section',
       { 'aria-labelledby': 'active-title' },
       h('h2', { id: 'active-title' }, `Active rules (version ${active.version})`),
-      h('ol', { class: 'rules' }, active.policies.map((r) => h('li', {}, h('h3', {}, r.name, ' ', h('span', { class: `badge mode` }, String(r.mode ?? ''))), h('pre', { class: 'json' }, JSON.stringify(r, null, 2))))),
+      h('ol', { class: 'rules' }, active.policies.map((r) => h(
+        'li', {},
+        h('h3', {}, r.name, ' ', h('span', { class: `badge mode` }, String(r.mode ?? ''))),
+        h('div', { class: 'rule-pair' }, h('ul', { class: 'rule-summary', 'aria-label': `Rule ${r.name} in words` }, ruleSummary(r).map((line) => h('li', {}, line))), h('pre', { class: 'json' }, JSON.stringify(r, null, 2))),
+      ))),
     ),
     h(
       'section',
