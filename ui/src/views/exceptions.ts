@@ -65,7 +65,7 @@ function exceptionTable(exceptions: ExceptionItem[], isAdmin: boolean, revoke: (
       h('td', {}, h('time', { datetime: e.until }, formatTime(e.until)), e.state === 'active' ? h('div', { class: 'muted' }, fromNow(e.until)) : null),
       h('td', { class: 'reason' }, e.reason),
       h('td', {}, e.author, h('div', { class: 'muted' }, formatTime(e.time))),
-      isAdmin ? h('td', { class: 'row-actions' }, e.state === 'active' ? h('button', { type: 'button', class: 'danger', onclick: () => revoke(e) }, `Revoke exception ${e.id}`) : null) : null,
+      isAdmin ? h('td', { class: 'nowrap' }, e.state === 'active' ? h('button', { type: 'button', class: 'danger', onclick: () => revoke(e) }, `Revoke exception ${e.id}`) : null) : null,
     ))),
   );
 }

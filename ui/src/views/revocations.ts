@@ -63,7 +63,7 @@ function revocationTable(revocations: RevocationItem[], isAdmin: boolean, lift: 
       h('td', {}, r.active ? h('span', { class: 'badge deny' }, 'in force') : [h('span', { class: 'badge mode' }, 'lifted'), h('div', { class: 'muted' }, `by ${r.liftedBy ?? '?'}, ${formatTime(r.liftedAt)}`)]),
       h('td', { class: 'reason' }, r.reason),
       h('td', {}, r.author, h('div', { class: 'muted' }, formatTime(r.time))),
-      isAdmin ? h('td', { class: 'row-actions' }, r.active ? h('button', { type: 'button', class: 'secondary', onclick: () => lift(r) }, `Lift revocation ${r.id}`) : null) : null,
+      isAdmin ? h('td', { class: 'nowrap' }, r.active ? h('button', { type: 'button', class: 'secondary', onclick: () => lift(r) }, `Lift revocation ${r.id}`) : null) : null,
     ))),
   );
 }
