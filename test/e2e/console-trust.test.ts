@@ -189,6 +189,10 @@ describe.skipIf(skipConsole)('console: exceptions and revocations', () => {
     const made = await api('alice', '/exceptions', { method: 'POST', body: JSON.stringify({ match: UNSIGNED, until: '2h', reason: 'INC-2000 rollback' }) });
     expect(made.status, await made.clone().text()).toBe(201);
     const { id } = (await made.json()) as { id: number };
+    // One that runs out while the page is open: after a reload it is listed as expired.
+    const brief = await api('alice', '/exceptions', { method: 'POST', body: JSON.stringify({ match: UNSIGNED, until: new Date(Date.now() + 3000).toISOString(), reason: 'INC-2001 short' }) });
+    expect(brief.status, await brief.clone().text()).toBe(201);
+    const briefId = ((await brief.json()) as { id: number }).id;
     const revoked = await api('alice', '/trust/revocations', { method: 'POST', body: JSON.stringify({ keyless: { issuer: GITHUB, subject: 'https://github.com/acme/old/.github/workflows/release.yml@refs/tags/v0.1.0' }, reason: 'retired' }) });
     expect(revoked.status).toBe(201);
 
@@ -200,7 +204,13 @@ describe.skipIf(skipConsole)('console: exceptions and revocations', () => {
     await signIn(page, 'audrey');
     await page.getByRole('link', { name: 'Exceptions' }).click();
     await expect.poll(() => rowOf(page, 'exceptions', id).getAttribute('data-state')).toBe('active');
-    expect(await page.locator('#exceptions tbody tr').count()).toBe(2);
+    expect(await page.locator('#exceptions tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')))).toEqual([String(briefId), String(id), '1']);
+    await expect.poll(async () => {
+      await page.reload();
+      return rowOf(page, 'exceptions', briefId).getAttribute('data-state');
+    }, { timeout: 15_000, interval: 1000 }).toBe('expired');
+    expect(await rowOf(page, 'exceptions', briefId).locator('td').nth(2).textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZended (less than a minute|1 min) ago$/);
+    expect(await page.locator('#exceptions tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-state')))).toEqual(['expired', 'active', 'revoked']);
     expect(await page.locator('#exceptions thead th').allTextContents()).not.toContain('Actions');
     expect(await page.locator('main button').count()).toBe(0);
     expect(await page.locator('main form').count()).toBe(0);

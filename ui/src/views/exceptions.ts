@@ -62,7 +62,7 @@ function exceptionTable(exceptions: ExceptionItem[], isAdmin: boolean, revoke: (
       h('th', { scope: 'row' }, String(e.id)),
       h('td', { class: 'mono' }, e.match, e.coverDenyRule ? h('div', { class: 'muted' }, 'also covers deny rules') : null),
       h('td', {}, h('span', { class: `badge ${STATE_BADGE[e.state]}` }, e.state), e.revokedAt ? h('div', { class: 'muted' }, `by ${e.revokedBy ?? '?'}, ${formatTime(e.revokedAt)}`) : null),
-      h('td', {}, h('time', { datetime: e.until }, formatTime(e.until)), e.state === 'active' ? h('div', { class: 'muted' }, fromNow(e.until)) : null),
+      h('td', {}, h('time', { datetime: e.until }, formatTime(e.until)), e.state === 'revoked' ? null : h('div', { class: 'muted' }, e.state === 'active' ? fromNow(e.until) : `ended ${fromNow(e.until)}`)),
       h('td', { class: 'reason' }, e.reason),
       h('td', {}, e.author, h('div', { class: 'muted' }, formatTime(e.time))),
       isAdmin ? h('td', { class: 'nowrap' }, e.state === 'active' ? h('button', { type: 'button', class: 'danger', onclick: () => revoke(e) }, `Revoke exception ${e.id}`) : null) : null,
