@@ -1,7 +1,7 @@
 import type { CacheIndex } from '../db/cache-index.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { isDigest } from '../oci/digest.js';
+import { isDigest, type Digest } from '../oci/digest.js';
 import { isRepositoryName } from '../oci/reference.js';
 import type { Decider } from './decider.js';
 import type { ManifestFetcher } from './manifest-fetcher.js';
@@ -67,14 +67,15 @@ export class CachePurge {
       this.d.decider.forget(manifests);
       digests.push(...manifests);
     }
-    if (request.digest !== undefined) {
-      result.evidence += await this.d.index.forgetEvidence([request.digest]);
-      this.d.decider.forget([request.digest]);
-      this.d.manifests.forget(request.digest);
-      digests.push(request.digest);
-      if ((await this.d.store.size(request.digest)) !== undefined) {
-        await this.d.index.forgetContent(request.digest);
-        await this.d.store.remove(request.digest);
+    const digest = request.digest as Digest | undefined; // checked by problems()
+    if (digest !== undefined) {
+      result.evidence += await this.d.index.forgetEvidence([digest]);
+      this.d.decider.forget([digest]);
+      this.d.manifests.forget(digest);
+      digests.push(digest);
+      if ((await this.d.store.size(digest)) !== undefined) {
+        await this.d.index.forgetContent(digest);
+        await this.d.store.remove(digest);
         result.files++;
       }
     }
