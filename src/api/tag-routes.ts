@@ -6,6 +6,7 @@ import { isDigest } from '../oci/digest.js';
 import { isTag } from '../oci/reference.js';
 import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
+import { onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-router.js';
 
 /**
@@ -16,7 +17,7 @@ import type { ApiDeps } from './api-router.js';
  */
 export function tagRoutes(d: Pick<ApiDeps, 'auth' | 'db' | 'upstreamNames'>): Router {
   const r = Router();
-  r.post('/tags/accept', requireRole(d.auth), async (req, res) => {
+  r.post('/tags/accept', requireRole(d.auth), onlyKnown({ body: ['repository', 'tag', 'digest'] }), async (req, res) => {
     const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
     const errors: FieldError[] = [];
     const repository = typeof body.repository === 'string' ? body.repository : '';
