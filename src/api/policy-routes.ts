@@ -95,6 +95,16 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
       sendApiError(res, 400, 'POLICY_INVALID', `policy version ${version} has ${checked.errors.length} error(s) today; the active policy is unchanged`, checked.errors);
       return;
     }
+    if (stored) {
+      // A rollback to the rules already active would only add an empty version to the history.
+      const preview = await d.policies.preview(stored.policies);
+      const { added, removed, changed, reordered } = preview.diff;
+      if (added.length + removed.length + changed.length === 0 && !reordered) {
+        const which = preview.activeVersion === version ? `version ${version} is the active policy` : `version ${version} has the rules of the active version ${preview.activeVersion}`;
+        sendApiError(res, 409, 'NO_CHANGE', `${which}; a rollback to it would change nothing`);
+        return;
+      }
+    }
     if (dryRun) {
       if (!stored) sendApiError(res, 404, 'NOT_FOUND', `policy version ${version} does not exist`);
       else await sendPreview(res, d.policies, stored.policies, ifMatchVersions(req.get('If-Match')), comment, checkPolicy(stored.policies, context).warnings);

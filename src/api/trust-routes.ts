@@ -5,6 +5,8 @@ import type { Actor } from '../db/policy-versions.js';
 import type { TrustChanges } from '../db/trust-changes.js';
 import { isDigest } from '../oci/digest.js';
 import type { RevokedSigner } from '../policy/revocation.js';
+import { matchRule } from '../policy/match.js';
+import type { PolicyRule } from '../policy/types.js';
 import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';
@@ -71,7 +73,7 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     }
     const created = await d.trust.except(parsed.exception, actor(req, res));
     await d.announce({ type: 'trust.changed' });
-    res.status(201).json(created);
+    res.status(201).json({ ...created, warnings: exceptionWarnings(parsed.exception, d.policies.current().rules) });
   });
 
   r.delete('/exceptions/:id', admins, onlyKnown({}), async (req, res) => {
@@ -147,6 +149,16 @@ function parseException(body: unknown, upstreams: ReadonlySet<string>, now: Date
   if (body.coverDenyRule !== undefined && typeof body.coverDenyRule !== 'boolean') errors.push({ path: 'coverDenyRule', message: 'must be a boolean' });
   if (errors.length || !repository || !until || !reason) return { errors };
   return { errors, exception: { repository, digest, until, reason, coverDenyRule: body.coverDenyRule === true } };
+}
+
+/** An exception that can never apply: its name is refused by name (a deny rule, or no rule) and it does not cover that. */
+function exceptionWarnings(e: { repository: string; coverDenyRule: boolean }, rules: readonly PolicyRule[]): FieldError[] {
+  if (e.coverDenyRule) return [];
+  const rule = matchRule(rules, e.repository);
+  const never = 'this exception never applies unless coverDenyRule is true';
+  if (!rule) return [{ path: 'coverDenyRule', message: `no policy rule matches ${e.repository}, so it is denied by name and ${never}` }];
+  if (rule.mode === 'deny') return [{ path: 'coverDenyRule', message: `policy "${rule.name}" denies ${e.repository} by name, so ${never}` }];
+  return [];
 }
 
 function actor(req: Request, res: Response): Actor {
