@@ -11,7 +11,7 @@ import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-router.js';
-import { revocationImpact } from './revocation-impact.js';
+import { gatherImpact, judgeImpact } from './revocation-impact.js';
 
 /** The longest an exception may last. */
 export const MAX_EXCEPTION_MS = 30 * 86_400_000;
@@ -39,13 +39,18 @@ export function trustRoutes(d: TrustRouteDeps): Router {
       sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"key": NAME} or {"keyless": {"issuer", "subject"}} or {"logIndex": N}, with a "reason"', errors);
       return;
     }
-    // Judged with the new revocation in force, before it is stored, so its audit event records the impact.
-    const provisional = { list: [...d.trust.revocations().list, { id: 0, signer, reason, author: '', time: '' }] };
-    const impact = await revocationImpact(d.db, signer, d.policies.current().rules, provisional, d.fingerprint ?? '');
+    // The audit event records the impact, judged before the revocation is stored, under a stand-in for it
+    // (which digests it denies does not depend on its id). The answer is judged again once it is stored and
+    // in force, so its reasons name the revocation by its id, as a pull's will.
+    const rules = d.policies.current().rules;
+    const candidates = await gatherImpact(d.db, signer, d.fingerprint ?? '');
+    const standIn = { list: [...d.trust.revocations().list, { id: 0, signer, reason, author: '', time: '' }] };
+    const before = judgeImpact(candidates, rules, standIn);
     const revocation = await d.trust.revoke(signer, reason, actor(req, res), () => ({
-      admitted: impact.admitted,
-      wouldBeDenied: impact.wouldBeDenied.slice(0, 50).map((i) => ({ repository: i.repository, digest: i.digest })),
+      admitted: before.admitted,
+      wouldBeDenied: before.wouldBeDenied.slice(0, 50).map((i) => ({ repository: i.repository, digest: i.digest })),
     }));
+    const impact = judgeImpact(candidates, rules, d.trust.revocations());
     await d.announce({ type: 'trust.changed' });
     res.status(201).json({ ...revocation, impact });
   });
