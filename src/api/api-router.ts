@@ -64,6 +64,8 @@ export function apiRouter(d: ApiDeps): Router {
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed') return sendApiError(res, 400, 'BAD_REQUEST', 'the body is not valid JSON');
     if (e.type === 'entity.too.large') return sendApiError(res, 413, 'TOO_LARGE', 'the body is larger than 1 MiB');
+    // The router decodes path parameters (`/exceptions/%zz`) and throws a URIError on a bad encoding.
+    if (err instanceof URIError) return sendApiError(res, 400, 'BAD_REQUEST', 'the path holds a malformed percent-encoding');
     if (isDatabaseUnavailable(err)) {
       d.log.warn('API request failed: the database cannot be reached', { requestId: res.locals.requestId, path: req.path, error: e.message });
       res.setHeader('Retry-After', '5');

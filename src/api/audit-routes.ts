@@ -8,6 +8,7 @@ import { readCheckpointFile, verifyWithCheckpoints, type CheckpointedReport } fr
 import type { KeyObject } from 'node:crypto';
 import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
+import { onlyKnown } from './known-input.js';
 import type { Logger } from '../logger.js';
 import { rowToEvent } from '../audit/chain.js';
 import { summarize } from '../audit/audit-summary.js';
@@ -115,7 +116,7 @@ export function auditRoutes(d: {
   });
 
   // Held against checkpoints the caller sends (the copy kept off the machine): {"checkpoints": [...]}.
-  r.post('/audit/verify', readers, async (req, res) => {
+  r.post('/audit/verify', readers, onlyKnown({ body: ['checkpoints'] }), async (req, res) => {
     const cp = d.checkpoints;
     if (!cp) {
       sendApiError(res, 409, 'NOT_CONFIGURED', 'audit.checkpoint.key is not configured: there is no key to verify checkpoints with');

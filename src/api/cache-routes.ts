@@ -6,6 +6,7 @@ import type { CachePurge } from '../pull/cache-purge.js';
 import type { ClusterMessage } from '../cluster/bus.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
+import { onlyKnown } from './known-input.js';
 
 /**
  * POST /cache/purge (admin): `{"repository": "<upstream>/<repo>"}` forgets its tags and re-verifies its
@@ -13,7 +14,7 @@ import { requireRole } from './api-auth.js';
  */
 export function cacheRoutes(d: { auth: Authenticator; purge: CachePurge; announce: (message: ClusterMessage) => Promise<void> }): Router {
   const r = Router();
-  r.post('/cache/purge', requireRole(d.auth), async (req, res) => {
+  r.post('/cache/purge', requireRole(d.auth), onlyKnown({ body: ['repository', 'digest'] }), async (req, res) => {
     const body: unknown = req.body;
     const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
     const repository = fields.repository;
@@ -21,12 +22,10 @@ export function cacheRoutes(d: { auth: Authenticator; purge: CachePurge; announc
     const errors = [
       ...(repository !== undefined && typeof repository !== 'string' ? [{ path: 'repository', message: 'must be a string' }] : []),
       ...(digest !== undefined && typeof digest !== 'string' ? [{ path: 'digest', message: 'must be a string' }] : []),
-      ...Object.keys(fields)
-        .filter((k) => k !== 'repository' && k !== 'digest')
-        .map((k) => ({ path: k, message: 'is not a known field' })),
     ];
+    if (errors.length === 0) errors.push(...d.purge.problems({ repository: repository as string | undefined, digest: digest as string | undefined }));
     if (errors.length > 0) {
-      sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"repository": "<upstream>/<repo>"} and/or {"digest": "sha256:…"}', errors);
+      sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"repository": "<upstream>/<repo>"} and/or {"digest": "sha256:…"}; nothing was purged', errors);
       return;
     }
     try {

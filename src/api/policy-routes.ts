@@ -13,6 +13,7 @@ import { parseTime } from '../audit/audit-query.js';
 import { replayPolicy } from '../audit/policy-replay.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
+import { onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-router.js';
 
 export type PolicyRouteDeps = Omit<ApiDeps, 'log' | 'purge'>;
@@ -30,7 +31,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     res.json({ version: active.version, policies: active.rules });
   });
 
-  r.put('/policy', admins, async (req, res) => {
+  r.put('/policy', admins, onlyKnown({ query: ['dryRun'], body: ['policies', 'comment'] }), async (req, res) => {
     const body: unknown = req.body;
     const dryRun = dryRunOf(req);
     const comment = isObject(body) ? body.comment : undefined;
@@ -69,7 +70,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     else res.json(found);
   });
 
-  r.post('/policy/rollback', admins, async (req, res) => {
+  r.post('/policy/rollback', admins, onlyKnown({ query: ['dryRun'], body: ['version', 'comment'] }), async (req, res) => {
     const version = isObject(req.body) ? req.body.version : undefined;
     const comment = isObject(req.body) ? req.body.comment : undefined;
     const dryRun = dryRunOf(req);
@@ -94,6 +95,16 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
       sendApiError(res, 400, 'POLICY_INVALID', `policy version ${version} has ${checked.errors.length} error(s) today; the active policy is unchanged`, checked.errors);
       return;
     }
+    if (stored) {
+      // A rollback to the rules already active would only add an empty version to the history.
+      const preview = await d.policies.preview(stored.policies);
+      const { added, removed, changed, reordered } = preview.diff;
+      if (added.length + removed.length + changed.length === 0 && !reordered) {
+        const which = preview.activeVersion === version ? `version ${version} is the active policy` : `version ${version} has the rules of the active version ${preview.activeVersion}`;
+        sendApiError(res, 409, 'NO_CHANGE', `${which}; a rollback to it would change nothing`);
+        return;
+      }
+    }
     if (dryRun) {
       if (!stored) sendApiError(res, 404, 'NOT_FOUND', `policy version ${version} does not exist`);
       else await sendPreview(res, d.policies, stored.policies, ifMatchVersions(req.get('If-Match')), comment, checkPolicy(stored.policies, context).warnings);
@@ -114,7 +125,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     }
   });
 
-  r.post('/policy/evaluate', readers, async (req, res) => {
+  r.post('/policy/evaluate', readers, onlyKnown({ body: ['image'] }), async (req, res) => {
     const image = isObject(req.body) ? req.body.image : undefined;
     if (typeof image !== 'string' || !image) {
       sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"image": "upstream/repository:tag"}', [{ path: 'image', message: 'must be a non-empty string' }]);
@@ -128,7 +139,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     }
   });
 
-  r.post('/policy/replay', admins, async (req: Request, res: Response) => {
+  r.post('/policy/replay', admins, onlyKnown({ body: ['policies', 'since', 'until'] }), async (req: Request, res: Response) => {
     const body = isObject(req.body) ? req.body : {};
     const checked = validatePolicyRules(body.policies, d.knownKeys, d.knownRoots);
     const errors = [...checked.errors];

@@ -30,24 +30,25 @@ export interface RevocationImpact {
 const MAX_PULLS_LISTED = 20;
 const MAX_DIGESTS = 1000;
 
+/** The served digests a revocation touches, with their cached evidence, gathered before it is judged. */
+export interface ImpactCandidates {
+  admitted: number;
+  digests: Array<{ upstream: string; repository: string; digest: string; pulls: ImpactedDigest['pulls']; count: number; evidence: Evidence | undefined }>;
+}
+
 /**
  * What a revocation touches: every manifest served (allow or warn) whose recorded evidence names the
- * signer, judged again now by the active rules on the cached evidence without the revoked signer.
+ * signer, with its cached evidence. Judged by `judgeImpact`, which needs the stored revocation (its id is
+ * in the reasons, as in a pull's).
  */
-export async function revocationImpact(
-  db: Database,
-  signer: RevokedSigner,
-  rules: readonly PolicyRule[],
-  revocations: RevocationSet,
-  fingerprint: string,
-): Promise<RevocationImpact> {
+export async function gatherImpact(db: Database, signer: RevokedSigner, fingerprint: string): Promise<ImpactCandidates> {
   const needles = 'key' in signer
     ? signerNeedles({ key: signer.key })
     : 'keyless' in signer
       ? signerNeedles({ issuer: signer.keyless.issuer, subject: signer.keyless.subject })
       : signerNeedles({ logIndex: signer.logIndex });
   const query = new AuditQuery(db.audit);
-  const byDigest = new Map<string, { upstream: string; repository: string; digest: string; pulls: ImpactedDigest['pulls']; count: number }>();
+  const byDigest = new Map<string, Omit<ImpactCandidates['digests'][number], 'evidence'>>();
   for await (const batch of query.batches({ kind: 'pull.manifest', evidenceContains: needles }, 0, Number.MAX_SAFE_INTEGER)) {
     for (const row of batch) {
       if ((row.decision !== 'allow' && row.decision !== 'warn') || row.status !== 200 || !row.digest || !row.repository || !row.upstream) continue;
@@ -62,23 +63,30 @@ export async function revocationImpact(
       if (entry.pulls.length > MAX_PULLS_LISTED) entry.pulls.pop();
     }
   }
-  const impact: RevocationImpact = { admitted: byDigest.size, wouldBeDenied: [], stillServed: [], unknown: [] };
-  const now = new Date();
+  const digests: ImpactCandidates['digests'] = [];
   for (const e of byDigest.values()) {
+    const json = await db.cache.latestEvidence(e.upstream, e.repository.slice(e.upstream.length + 1), e.digest, fingerprint);
+    digests.push({ ...e, evidence: json ? (JSON.parse(json) as Evidence) : undefined });
+  }
+  return { admitted: byDigest.size, digests };
+}
+
+/** The gathered digests judged again now by the active rules on their cached evidence, under `revocations`. */
+export function judgeImpact(candidates: ImpactCandidates, rules: readonly PolicyRule[], revocations: RevocationSet): RevocationImpact {
+  const impact: RevocationImpact = { admitted: candidates.admitted, wouldBeDenied: [], stillServed: [], unknown: [] };
+  const now = new Date();
+  for (const e of candidates.digests) {
     const rule = matchRule(rules, e.repository);
-    const local = e.repository.slice(e.upstream.length + 1);
-    const json = await db.cache.latestEvidence(e.upstream, local, e.digest, fingerprint);
     const base = { repository: e.repository, digest: e.digest, pullCount: e.count, pulls: e.pulls };
     if (!rule) {
       impact.wouldBeDenied.push({ ...base, rule: null, wouldBeDenied: true, reasons: [`no policy rule matches ${e.repository}`] });
       continue;
     }
-    if (!json && (rule.mode === 'enforce' || rule.mode === 'warn')) {
+    if (!e.evidence && (rule.mode === 'enforce' || rule.mode === 'warn')) {
       impact.unknown.push({ ...base, rule: rule.name, wouldBeDenied: null, reasons: ['no cached evidence for this digest'] });
       continue;
     }
-    const evidence = json ? (JSON.parse(json) as Evidence) : undefined;
-    const d = evaluateRule(rule, evidence, { now, repository: e.repository, tag: '', revocations });
+    const d = evaluateRule(rule, e.evidence, { now, repository: e.repository, tag: '', revocations });
     const denied = d.outcome === 'deny';
     (denied ? impact.wouldBeDenied : impact.stillServed).push({ ...base, rule: rule.name, wouldBeDenied: denied, reasons: d.reasons });
   }

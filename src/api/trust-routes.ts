@@ -5,10 +5,13 @@ import type { Actor } from '../db/policy-versions.js';
 import type { TrustChanges } from '../db/trust-changes.js';
 import { isDigest } from '../oci/digest.js';
 import type { RevokedSigner } from '../policy/revocation.js';
+import { matchRule } from '../policy/match.js';
+import type { PolicyRule } from '../policy/types.js';
 import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
+import { onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-router.js';
-import { revocationImpact } from './revocation-impact.js';
+import { gatherImpact, judgeImpact } from './revocation-impact.js';
 
 /** The longest an exception may last. */
 export const MAX_EXCEPTION_MS = 30 * 86_400_000;
@@ -30,24 +33,29 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     res.json({ revocations: await d.trust.listRevocations() });
   });
 
-  r.post('/trust/revocations', admins, async (req, res) => {
+  r.post('/trust/revocations', admins, onlyKnown({ body: ['key', 'keyless', 'logIndex', 'reason'] }), async (req, res) => {
     const { signer, reason, errors } = parseRevocation(req.body, d.knownKeys);
     if (!signer || !reason) {
       sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"key": NAME} or {"keyless": {"issuer", "subject"}} or {"logIndex": N}, with a "reason"', errors);
       return;
     }
-    // Judged with the new revocation in force, before it is stored, so its audit event records the impact.
-    const provisional = { list: [...d.trust.revocations().list, { id: 0, signer, reason, author: '', time: '' }] };
-    const impact = await revocationImpact(d.db, signer, d.policies.current().rules, provisional, d.fingerprint ?? '');
+    // The audit event records the impact, judged before the revocation is stored, under a stand-in for it
+    // (which digests it denies does not depend on its id). The answer is judged again once it is stored and
+    // in force, so its reasons name the revocation by its id, as a pull's will.
+    const rules = d.policies.current().rules;
+    const candidates = await gatherImpact(d.db, signer, d.fingerprint ?? '');
+    const standIn = { list: [...d.trust.revocations().list, { id: 0, signer, reason, author: '', time: '' }] };
+    const before = judgeImpact(candidates, rules, standIn);
     const revocation = await d.trust.revoke(signer, reason, actor(req, res), () => ({
-      admitted: impact.admitted,
-      wouldBeDenied: impact.wouldBeDenied.slice(0, 50).map((i) => ({ repository: i.repository, digest: i.digest })),
+      admitted: before.admitted,
+      wouldBeDenied: before.wouldBeDenied.slice(0, 50).map((i) => ({ repository: i.repository, digest: i.digest })),
     }));
+    const impact = judgeImpact(candidates, rules, d.trust.revocations());
     await d.announce({ type: 'trust.changed' });
     res.status(201).json({ ...revocation, impact });
   });
 
-  r.delete('/trust/revocations/:id', admins, async (req, res) => {
+  r.delete('/trust/revocations/:id', admins, onlyKnown({}), async (req, res) => {
     const id = Number(req.params.id);
     const lifted = Number.isSafeInteger(id) && id > 0 ? await d.trust.lift(id, actor(req, res)) : undefined;
     if (!lifted) {
@@ -62,7 +70,7 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     res.json({ exceptions: await d.trust.listExceptions() });
   });
 
-  r.post('/exceptions', admins, async (req, res) => {
+  r.post('/exceptions', admins, onlyKnown({ body: ['match', 'until', 'reason', 'coverDenyRule'] }), async (req, res) => {
     const parsed = parseException(req.body, d.upstreamNames, new Date());
     if (!parsed.exception) {
       sendApiError(res, 400, 'BAD_REQUEST', `the exception has ${parsed.errors.length} error(s)`, parsed.errors);
@@ -70,10 +78,10 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     }
     const created = await d.trust.except(parsed.exception, actor(req, res));
     await d.announce({ type: 'trust.changed' });
-    res.status(201).json(created);
+    res.status(201).json({ ...created, warnings: exceptionWarnings(parsed.exception, d.policies.current().rules) });
   });
 
-  r.delete('/exceptions/:id', admins, async (req, res) => {
+  r.delete('/exceptions/:id', admins, onlyKnown({}), async (req, res) => {
     const id = Number(req.params.id);
     const revoked = Number.isSafeInteger(id) && id > 0 ? await d.trust.revokeException(id, actor(req, res)) : undefined;
     if (!revoked) {
@@ -90,7 +98,6 @@ export function trustRoutes(d: TrustRouteDeps): Router {
 function parseRevocation(body: unknown, knownKeys: ReadonlySet<string>): { signer?: RevokedSigner; reason?: string; errors: FieldError[] } {
   const errors: FieldError[] = [];
   if (!isObject(body)) return { errors: [{ path: '', message: 'must be a JSON object' }] };
-  for (const k of Object.keys(body)) if (!['key', 'keyless', 'logIndex', 'reason'].includes(k)) errors.push({ path: k, message: 'is not a known field' });
   const given = ['key', 'keyless', 'logIndex'].filter((k) => body[k] !== undefined);
   if (given.length !== 1) errors.push({ path: '', message: 'must name exactly one of key, keyless, logIndex' });
   let signer: RevokedSigner | undefined;
@@ -117,7 +124,6 @@ function parseRevocation(body: unknown, knownKeys: ReadonlySet<string>): { signe
 function parseException(body: unknown, upstreams: ReadonlySet<string>, now: Date) {
   const errors: FieldError[] = [];
   if (!isObject(body)) return { errors: [{ path: '', message: 'must be a JSON object' }] };
-  for (const k of Object.keys(body)) if (!['match', 'until', 'reason', 'coverDenyRule'].includes(k)) errors.push({ path: k, message: 'is not a known field' });
   let repository: string | undefined;
   let digest: string | null = null;
   if (typeof body.match !== 'string' || body.match.length > 512) {
@@ -148,6 +154,16 @@ function parseException(body: unknown, upstreams: ReadonlySet<string>, now: Date
   if (body.coverDenyRule !== undefined && typeof body.coverDenyRule !== 'boolean') errors.push({ path: 'coverDenyRule', message: 'must be a boolean' });
   if (errors.length || !repository || !until || !reason) return { errors };
   return { errors, exception: { repository, digest, until, reason, coverDenyRule: body.coverDenyRule === true } };
+}
+
+/** An exception that can never apply: its name is refused by name (a deny rule, or no rule) and it does not cover that. */
+function exceptionWarnings(e: { repository: string; coverDenyRule: boolean }, rules: readonly PolicyRule[]): FieldError[] {
+  if (e.coverDenyRule) return [];
+  const rule = matchRule(rules, e.repository);
+  const never = 'this exception never applies unless coverDenyRule is true';
+  if (!rule) return [{ path: 'coverDenyRule', message: `no policy rule matches ${e.repository}, so it is denied by name and ${never}` }];
+  if (rule.mode === 'deny') return [{ path: 'coverDenyRule', message: `policy "${rule.name}" denies ${e.repository} by name, so ${never}` }];
+  return [];
 }
 
 function actor(req: Request, res: Response): Actor {

@@ -1,13 +1,12 @@
 import { signerNeedles, type AuditFilter, type AuditOrder, type AuditStore } from '../db/types.js';
 import type { StoredRow } from './chain.js';
+import { unknownNames } from '../known-names.js';
 
 export type { AuditFilter, AuditOrder } from '../db/types.js';
 
 /** A misspelt parameter (`?decison=deny`) is refused rather than ignored, which would widen the answer. */
 export function unknownParameters(input: Record<string, unknown>, known: readonly string[]): { path: string; message: string }[] {
-  return Object.keys(input)
-    .filter((key) => !known.includes(key))
-    .map((key) => ({ path: key, message: `is not a parameter of this endpoint (${known.join(', ')})` }));
+  return unknownNames(input, known, 'parameter of this endpoint');
 }
 
 export const FILTER_KEYS = [
@@ -53,7 +52,11 @@ export function parseAuditFilter(
 
 export function parseTime(value: string, now = new Date()): string | undefined {
   const d = DURATION_RE.exec(value);
-  if (d) return new Date(now.getTime() - Number(d[1]) * DURATION_MS[d[2]!]!).toISOString();
+  if (d) {
+    // A duration reaching back before any representable date (`99999999999d`) is no time at all.
+    const t = new Date(now.getTime() - Number(d[1]) * DURATION_MS[d[2]!]!);
+    return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
+  }
   if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
   const t = new Date(value);
   return Number.isNaN(t.getTime()) ? undefined : t.toISOString();

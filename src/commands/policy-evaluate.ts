@@ -14,7 +14,8 @@ export const policyEvaluateCommand: Command = {
 
 Fetches IMAGE (e.g. docker.io/acme/app:1.2 or ghcr.io/org/app@sha256:...) from its upstream, gathers its
 signatures and attestations and applies the active stored policy, printing the decision with its rule,
-reasons and evidence, as POST /api/v1/policy/evaluate does. Nothing is served and no pull is recorded.
+reasons and evidence, as POST /api/v1/policy/evaluate does. Nothing is served and no pull is recorded. A name
+that a deny rule (or no rule) covers is refused by name, without asking the upstream, as a pull would be.
 Exits 0 when the image would be served (allow or warn), ${EXIT_DENIED} when it would be denied, ${EXIT.failed} when it
 could not be evaluated (e.g. the upstream is unreachable).`,
   async run(args) {
@@ -29,6 +30,12 @@ could not be evaluated (e.g. the upstream is unreachable).`,
       printJson(result);
       return result.decision === 'deny' ? EXIT_DENIED : 0;
     } catch (err) {
+      // A name the policy refuses by name is refused before the upstream is asked, as a pull is.
+      if (err instanceof OciError && err.code === 'DENIED') {
+        const detail = (err.detail ?? {}) as { policy?: string | null; reasons?: string[] };
+        printJson({ image, decision: 'deny', rule: detail.policy ?? null, reasons: detail.reasons ?? [], message: err.message });
+        return EXIT_DENIED;
+      }
       if (err instanceof OciError) throw new Error(`${err.code}: ${err.message}`);
       throw err;
     } finally {

@@ -219,3 +219,13 @@ export function matchRule(rules: readonly PolicyRule[], canonicalName: string): 
   }
   return undefined;
 }
+
+/** Characters other glob dialects give a meaning (classes, alternatives, escapes); no name holds them. */
+const FOREIGN_GLOB_CHARS = /[[\]{}\\]/;
+
+/** Why a glob cannot be used (it would match nothing an admin meant), or undefined when it is fine. */
+export function globError(glob: string): string | undefined {
+  const foreign = FOREIGN_GLOB_CHARS.exec(glob)?.[0];
+  if (foreign === undefined) return undefined;
+  return `"${foreign}" is not a glob character: globs know only *, ** and ?, and no repository name holds "${foreign}"`;
+}

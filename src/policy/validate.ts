@@ -1,5 +1,6 @@
 import type { PolicyRule } from './types.js';
 import { regExpError } from './identity-match.js';
+import { globError } from './match.js';
 import { validateAttestations, validateCondition } from './validate-conditions.js';
 import { FULCIO_EXTENSION_NAMES } from '../verify/fulcio-extensions.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
@@ -43,6 +44,10 @@ export function validatePolicyRules(
     if (!Array.isArray(rule.match) || rule.match.length === 0) err(`${at}.match`, 'must be a non-empty array of globs');
     else rule.match.forEach((g, j) => {
       if (typeof g !== 'string' || !g.trim()) err(`${at}.match[${j}]`, 'must be a non-empty glob string');
+      else {
+        const bad = globError(g);
+        if (bad) err(`${at}.match[${j}]`, bad);
+      }
     });
     if (!MODES.includes(rule.mode as string)) err(`${at}.mode`, `must be one of ${MODES.join(', ')}`);
     if (rule.signatures !== undefined) {

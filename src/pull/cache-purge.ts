@@ -1,7 +1,8 @@
 import type { CacheIndex } from '../db/cache-index.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { isDigest } from '../oci/digest.js';
+import { isDigest, type Digest } from '../oci/digest.js';
+import { isRepositoryName } from '../oci/reference.js';
 import type { Decider } from './decider.js';
 import type { ManifestFetcher } from './manifest-fetcher.js';
 
@@ -35,35 +36,46 @@ export class CachePurge {
     },
   ) {}
 
-  /** Throws RangeError for a request that names nothing valid. */
-  async purge(request: PurgeRequest, actor: { user: string; client: string; requestId?: string }): Promise<PurgeResult & { digests: string[] }> {
-    if (request.repository === undefined && request.digest === undefined) {
-      throw new RangeError('name a repository, a digest, or both');
+  /** What is wrong with a request, field by field (nothing when it can be carried out). */
+  problems(request: PurgeRequest): { path: string; message: string }[] {
+    if (request.repository === undefined && request.digest === undefined) return [{ path: '', message: 'name a repository, a digest, or both' }];
+    const problems: { path: string; message: string }[] = [];
+    if (request.repository !== undefined) {
+      const slash = request.repository.indexOf('/');
+      const upstream = slash > 0 ? request.repository.slice(0, slash) : '';
+      if (!this.d.upstreams.has(upstream) || !isRepositoryName(request.repository.slice(slash + 1))) {
+        problems.push({ path: 'repository', message: 'must be a canonical name "<upstream>/<repository>" with a configured upstream and a valid repository name' });
+      }
     }
+    if (request.digest !== undefined && !isDigest(request.digest)) problems.push({ path: 'digest', message: 'must be an algorithm:hex digest' });
+    return problems;
+  }
+
+  /** Throws RangeError for a request that names nothing valid (see `problems`); such a request is not audited. */
+  async purge(request: PurgeRequest, actor: { user: string; client: string; requestId?: string }): Promise<PurgeResult & { digests: string[] }> {
+    const problems = this.problems(request);
+    if (problems.length > 0) throw new RangeError(problems.map((p) => (p.path ? `${p.path} ${p.message}` : p.message)).join('; '));
     const result: PurgeResult = { tags: 0, evidence: 0, files: 0 };
     const digests: string[] = [];
     let upstream: string | undefined;
     if (request.repository !== undefined) {
       const slash = request.repository.indexOf('/');
-      upstream = slash > 0 ? request.repository.slice(0, slash) : undefined;
-      if (!upstream || !this.d.upstreams.has(upstream)) {
-        throw new RangeError('repository must be a canonical name "<upstream>/<repository>" with a configured upstream');
-      }
+      upstream = request.repository.slice(0, slash);
       const { tags, manifests } = await this.d.index.forgetRepository(upstream, request.repository.slice(slash + 1));
       result.tags += tags;
       result.evidence += await this.d.index.forgetEvidence(manifests);
       this.d.decider.forget(manifests);
       digests.push(...manifests);
     }
-    if (request.digest !== undefined) {
-      if (!isDigest(request.digest)) throw new RangeError('digest must be an algorithm:hex digest');
-      result.evidence += await this.d.index.forgetEvidence([request.digest]);
-      this.d.decider.forget([request.digest]);
-      this.d.manifests.forget(request.digest);
-      digests.push(request.digest);
-      if ((await this.d.store.size(request.digest)) !== undefined) {
-        await this.d.index.forgetContent(request.digest);
-        await this.d.store.remove(request.digest);
+    const digest = request.digest as Digest | undefined; // checked by problems()
+    if (digest !== undefined) {
+      result.evidence += await this.d.index.forgetEvidence([digest]);
+      this.d.decider.forget([digest]);
+      this.d.manifests.forget(digest);
+      digests.push(digest);
+      if ((await this.d.store.size(digest)) !== undefined) {
+        await this.d.index.forgetContent(digest);
+        await this.d.store.remove(digest);
         result.files++;
       }
     }

@@ -190,6 +190,9 @@ export class PullService {
 
   /** The decision a pull of `ref` would get now, without serving, linking blobs or writing an audit event. */
   async evaluate(target: Target, ref: Reference): Promise<{ manifest: FetchedManifest; decision: DecisionResult }> {
+    // As a pull: a name refused by name is refused before the upstream is asked whether it exists.
+    const refusal = this.d.decider.refuseName(target);
+    if (refusal) throw denied(refusal);
     const manifest = await this.d.manifests.resolve(target, ref);
     const decision = await this.decideManifest(target, manifest, ref.kind === 'tag' ? ref.tag : undefined);
     return { manifest, decision };

@@ -121,12 +121,14 @@ describe.skipIf(skip)('trust over time: revocations and exceptions', () => {
       expect(res.status).toBe(201);
       const revocation = (await res.json()) as {
         id: number;
-        impact: { admitted: number; wouldBeDenied: Array<{ repository: string; digest: string; pullCount: number; pulls: Array<{ client: string; time: string }> }>; stillServed: Array<{ digest: string }> };
+        impact: { admitted: number; wouldBeDenied: Array<{ repository: string; digest: string; pullCount: number; reasons: string[]; pulls: Array<{ client: string; time: string }> }>; stillServed: Array<{ digest: string }> };
       };
       expect(revocation.impact.admitted).toBe(2);
       expect(revocation.impact.wouldBeDenied.map((i) => i.digest)).toEqual([images['keyed/app']!.digest]);
       expect(revocation.impact.wouldBeDenied[0]!.pullCount).toBeGreaterThanOrEqual(7);
       expect(revocation.impact.wouldBeDenied[0]!.pulls[0]!.client).toMatch(/127\.0\.0\.1/);
+      // The reasons name the revocation as a pull will, by its id.
+      expect(revocation.impact.wouldBeDenied[0]!.reasons.join('\n')).toContain(`(revocation ${revocation.id}: key leaked in INC-77)`);
       expect(revocation.impact.stillServed.map((i) => i.digest)).toEqual([images['keyed/both']!.digest]);
 
       // No wait for verifyTtl (an hour), on every worker: the cached evidence no longer counts.

@@ -32,6 +32,8 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'put', path: '/api/v1/policy', body: { policies: ALLOW_ALL }, allowed: [] },
   { method: 'get', path: '/api/v1/policy/versions', allowed: ['audrey'] },
   { method: 'get', path: '/api/v1/policy/versions/1', allowed: ['audrey'] },
+  // Version 2 (the PUT above) has the same rules as version 1: a rollback to it would change nothing.
+  { method: 'put', path: '/api/v1/policy', body: { policies: [{ name: 'other', match: ['**'], mode: 'allow' }] }, allowed: [] },
   { method: 'post', path: '/api/v1/policy/rollback', body: { version: 1 }, allowed: [] },
   // The upstream is a closed port: an admitted caller gets the upstream error, not an auth error.
   { method: 'post', path: '/api/v1/policy/evaluate', body: { image: 'upstream.test/org/app:1' }, allowed: ['audrey'] },

@@ -18,6 +18,15 @@ describe('validatePolicyRules', () => {
     expect(r.rules).toHaveLength(2);
   });
 
+  it('refuses a glob holding a character globs do not know (classes, alternatives, escapes), naming it', () => {
+    for (const glob of ['docker/[ab]pp', 'docker/app]', 'docker/{a,b}', 'docker/a\\*']) {
+      const { rules, errors } = validatePolicyRules([{ name: 'r', match: ['docker/ok/**', glob], mode: 'allow' }]);
+      expect(rules).toBeUndefined();
+      expect(errors).toEqual([{ path: 'policies[0].match[1]', message: expect.stringMatching(/^"[[\]{}\\]" is not a glob character: globs know only \*, \*\* and \?/) }]);
+    }
+    expect(validatePolicyRules([{ name: 'r', match: ['docker/a?p/**', 'docker/*/x'], mode: 'allow' }]).errors).toEqual([]);
+  });
+
   it('reports every error with its path, and returns no rules', () => {
     const r = validatePolicyRules(
       [
