@@ -29,6 +29,7 @@ import { createLogger, type Logger } from './logger.js';
 import { PolicyVersions } from './db/policy-versions.js';
 import { TrustChanges } from './db/trust-changes.js';
 import { scheduleRetention } from './audit/retention.js';
+import { DEFAULT_LINK_RETENTION_MS, scheduleLinkSweep } from './db/link-sweep.js';
 import { ArtifactProver, DEFAULT_ARTIFACT_BLOB_BYTES } from './pull/artifact-proof.js';
 import { Checkpointer, checkpointKeyId } from './audit/checkpointer.js';
 import { loadSigningKey } from './audit/checkpoint.js';
@@ -195,6 +196,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const retention = opts.maintenance !== false && config.audit.retainDays !== undefined
     ? scheduleRetention(db.audit, config.audit.retainDays, log)
     : undefined;
+  const linkSweep = opts.maintenance !== false ? scheduleLinkSweep(index, config.storage.linkRetentionMs ?? DEFAULT_LINK_RETENTION_MS, log) : undefined;
   // Signed checkpoints of the chain head, written by the upkeep process only.
   const checkpointCfg = config.audit.checkpoint;
   const checkpointKey = checkpointCfg ? loadSigningKey(readFileSync(checkpointCfg.key)) : undefined;
@@ -255,6 +257,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     async close() {
       live.closeAll();
       retention?.stop();
+      linkSweep?.stop();
       policies.stop();
       trustChanges.stop();
       refusals.close();
