@@ -98,7 +98,7 @@ const fields = {
       .union([z.string(), z.number()], { error: 'must be a size such as "16MiB"' })
       .refine((v) => parseSize(v) !== undefined, 'must be a size such as "16MiB"')
       .default('16MiB')
-      .describe('Largest blob of a signature, attestation or SBOM artifact that is read, proven and served under its subject\'s decision'),
+      .describe('Largest signature, attestation or SBOM artifact (its blobs together) that is read, proven and served under its subject\'s decision'),
   }).optional(),
   server: section({
     headersTimeout: duration('must be a positive duration such as "15s"', 1).default('15s'),

@@ -67,7 +67,7 @@ export interface Config {
   storage: { path: string; maxSizeBytes?: number; protectRecentMs?: number; linkRetentionMs?: number };
   /**
    * `maxLayers`: manifests listing more layers (indexes: more manifests) are refused before anything is stored.
-   * `maxArtifactBytes`: largest artifact blob proven by content and served under its subject's decision.
+   * `maxArtifactBytes`: largest artifact (its blobs together) proven by content and served under its subject's decision.
    */
   pull?: { maxLayers: number; maxArtifactBytes: number };
   /**

@@ -1,5 +1,4 @@
 import { isDigest } from './digest.js';
-import type { Descriptor } from './manifest.js';
 import { MEDIA_TYPES } from './media-types.js';
 
 /**
@@ -87,7 +86,7 @@ export function disproveLayer(mediaType: string, bytes: Buffer): string | undefi
  * platform, no process, and a rootfs that is exactly the artifact's own (proven) layers. An image config of
  * a runnable image names the diff IDs of its tar layers, which no proven artifact layer can match.
  */
-export function disproveConfig(config: Descriptor, bytes: Buffer, layers: readonly Descriptor[]): string | undefined {
+export function disproveConfig(config: { mediaType: string }, bytes: Buffer, layers: readonly { digest: string }[]): string | undefined {
   if (isEmptyObject(bytes)) return undefined;
   const type = bare(config.mediaType);
   if (type !== MEDIA_TYPES.ociConfig && type !== MEDIA_TYPES.dockerConfig) return `config "${config.mediaType.slice(0, 80)}" is not the empty object {}`;

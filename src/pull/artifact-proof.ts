@@ -6,7 +6,7 @@ import { subjectOfArtifactTag } from './decider.js';
 import type { FetchedManifest, ManifestFetcher } from './manifest-fetcher.js';
 import type { Target } from './target.js';
 
-/** `artifacts.maxBlobSize` by default: room for a large SBOM; signatures and bundles are a few KiB. */
+/** `pull.maxArtifactSize` by default (all blobs of one artifact): room for a large SBOM; signatures and bundles are a few KiB. */
 export const DEFAULT_ARTIFACT_BLOB_BYTES = 16 * 1024 * 1024;
 /** More layers than any signature, attestation or SBOM artifact has (cosign appends one per signature). */
 export const MAX_ARTIFACT_LAYERS = 64;
@@ -28,7 +28,7 @@ export type ArtifactVerdict =
  * Proves an artifact by its content before it may borrow its subject's decision. Media types are chosen by
  * whoever pushed: a layer typed as simple signing may be an unsigned image's tar.gz, an image manifest or an
  * image config. So before the manifest is decided, every blob it lists is fetched (bounded by
- * `artifacts.maxBlobSize`) and parsed as its declared type, and the config must be an artifact's config. Blobs
+ * `pull.maxArtifactSize`) and parsed as its declared type, and the config must be an artifact's config. Blobs
  * are linked to the subject only after this proof (pull-service), so no blob is served under a borrowed
  * decision that the proxy has not read and parsed: there is no window between serving a manifest and proving
  * its blobs. Artifacts are small, so proving at manifest time costs little; the verdict depends only on
@@ -36,6 +36,7 @@ export type ArtifactVerdict =
  */
 export class ArtifactProver {
   private readonly proven = new Map<string, string | undefined>();
+  private readonly inflight = new Map<string, Promise<string | undefined>>();
 
   constructor(
     private readonly manifests: ManifestFetcher,
@@ -58,10 +59,16 @@ export class ArtifactProver {
   /** Why the manifest is not an artifact; undefined when proven. Throws when a blob cannot be read. */
   private async disprove(target: Target, digest: string, parsed: ParsedManifest, source: ArtifactSource): Promise<string | undefined> {
     if (this.proven.has(digest)) return this.proven.get(digest);
-    const verdict = parsed.isIndex ? await this.disproveIndex(target, parsed, source) : await this.disproveContent(parsed, source);
-    if (this.proven.size >= REMEMBERED) this.proven.delete(this.proven.keys().next().value!);
-    this.proven.set(digest, verdict);
-    return verdict;
+    let pending = this.inflight.get(digest);
+    if (!pending) {
+      pending = (parsed.isIndex ? this.disproveIndex(target, parsed, source) : this.disproveContent(parsed, source)).then((verdict) => {
+        if (this.proven.size >= REMEMBERED) this.proven.delete(this.proven.keys().next().value!);
+        this.proven.set(digest, verdict);
+        return verdict;
+      }).finally(() => this.inflight.delete(digest));
+      this.inflight.set(digest, pending);
+    }
+    return pending;
   }
 
   /** An index borrows only when every manifest it lists is itself a proven artifact (no nested indexes). */
@@ -79,6 +86,9 @@ export class ArtifactProver {
 
   private async disproveContent(m: ParsedManifest, source: ArtifactSource): Promise<string | undefined> {
     if (m.layers.length > MAX_ARTIFACT_LAYERS) return `${m.layers.length} layers; an artifact has at most ${MAX_ARTIFACT_LAYERS}`;
+    // Checked before anything is read: the blobs of one artifact together are held and parsed within the bound.
+    const total = [...m.layers, ...(m.config ? [m.config] : [])].reduce((n, d) => n + d.size, 0);
+    if (total > this.maxBlobBytes) return `its blobs are ${total} bytes; an artifact is proven and served up to ${this.maxBlobBytes} bytes (pull.maxArtifactSize)`;
     for (const [i, layer] of m.layers.entries()) {
       const bytes = await this.read(layer, source);
       if (typeof bytes === 'string') return `layer ${i} ${bytes}`;
@@ -91,10 +101,9 @@ export class ArtifactProver {
     return disproveConfig(m.config, config, m.layers);
   }
 
-  /** The blob's bytes, or why it is too large to be an artifact's. */
+  /** The blob's bytes (no more than its descriptor declares), or why they are not what the descriptor says. */
   private async read(d: Descriptor, source: ArtifactSource): Promise<Buffer | string> {
-    if (d.size > this.maxBlobBytes) return `is ${d.size} bytes; artifact blobs are served up to ${this.maxBlobBytes} bytes (artifacts.maxBlobSize)`;
-    const bytes = await source.blob(d.digest as Digest, this.maxBlobBytes);
+    const bytes = await source.blob(d.digest as Digest, d.size);
     if (bytes.length !== d.size) return `is ${bytes.length} bytes, not the ${d.size} its descriptor says`;
     return bytes;
   }

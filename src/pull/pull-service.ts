@@ -65,7 +65,7 @@ export class PullService {
       observer?: PullObserver;
       /** Verified tags (`upstreams[].tagDrift`); without it tags simply follow the upstream. */
       tags?: TagStore;
-      /** Proves artifacts by content (`artifacts.maxBlobSize`); the default bound without it. */
+      /** Proves artifacts by content (`pull.maxArtifactSize`); the default bound without it. */
       artifacts?: ArtifactProver;
     },
   ) {

@@ -64,7 +64,7 @@ describe.skipIf(!haveTools(['docker-registry']))('artifacts of a signed image', 
       upstreams: [{ name: UPSTREAM, url: registry.url }],
       policies: POLICIES,
       dataDir,
-      extra: { trust: { trustedRoot, keys: { 'acme-release': acme.publicKeyPem } } },
+      extra: { trust: { trustedRoot, keys: { 'acme-release': acme.publicKeyPem } }, pull: { maxArtifactSize: '64KiB' } },
     });
   });
 
@@ -125,6 +125,24 @@ describe.skipIf(!haveTools(['docker-registry']))('artifacts of a signed image', 
     expect((await manifest('app/web', digest)).status).toBe(403);
     expect((await manifest('app/web', unsigned.digest)).status).toBe(403);
     await expectNoByteServed('app/web', [unsigned.config.digest, unsigned.layers[0]!.digest]);
+  });
+
+  it('judges an artifact larger than pull.maxArtifactSize on its own digest, without reading it', async () => {
+    const sbom = Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'x'.repeat(70 * 1024) }));
+    await pushBlob(registry.url, 'app/web', sbom);
+    await pushBlob(registry.url, 'app/web', EMPTY_CONFIG);
+    const digest = await pushArtifact('app/web', {
+      artifactType: 'application/spdx+json',
+      config: describe_(EMPTY_CONFIG, EMPTY),
+      layers: [describe_(sbom, 'application/spdx+json')],
+      subject: subjectOf(signed),
+    });
+    const before = await registry.countRequests(`/app/web/blobs/${sha256(sbom)}`);
+    const res = await manifest('app/web', digest);
+    expect(res.status).toBe(403);
+    expect(await res.text()).toMatch(/pull\.maxArtifactSize/);
+    expect(await registry.countRequests(`/app/web/blobs/${sha256(sbom)}`)).toBe(before);
+    await expectNoByteServed('app/web', [sha256(sbom)]);
   });
 
   it('still serves real signatures, Sigstore bundle referrers, their fallback index and SBOMs, with their blobs', async () => {
