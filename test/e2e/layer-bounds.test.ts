@@ -7,7 +7,7 @@ import { createTestPki, generateKey } from '../helpers/pki/index.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { pushBlob, pushImage, pushManifest, startRegistry, type Registry } from '../helpers/registry.js';
 import { haveTools } from '../helpers/tools.js';
-import { ACCEPT_ALL_MANIFESTS, expectOciError, OCI_MANIFEST, removeTempDirs, sha256, tempDir, UPSTREAM } from './support.js';
+import { ACCEPT_ALL_MANIFESTS, expectOciError, OCI_INDEX, OCI_MANIFEST, removeTempDirs, sha256, tempDir, UPSTREAM } from './support.js';
 
 /**
  * A manifest may list thousands of layers. What it lists is written to the database (blob links) only once the
@@ -98,5 +98,15 @@ describe.skipIf(!haveTools(['docker-registry']))('manifests with many layers', (
     // At the limit it is served.
     await pushManyLayers('open/huge', 'fits', MAX_LAYERS, 2);
     expect((await manifest('open/huge', 'fits')).status).toBe(200);
+  });
+
+  it('refuses an index listing more than pull.maxLayers manifests before recording its children', async () => {
+    const child = await pushImage(registry.url, 'open/wide', 'child');
+    const entry = { mediaType: child.mediaType, digest: child.digest, size: child.size, platform: { os: 'linux', architecture: 'amd64' } };
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: Array.from({ length: MAX_LAYERS + 1 }, () => entry) }));
+    const digest = await pushManifest(registry.url, 'open/wide', 'wide', index, OCI_INDEX);
+    const error = await expectOciError(await manifest('open/wide', 'wide'), 400, 'MANIFEST_INVALID');
+    expect(error.message).toMatch(new RegExp(`lists ${MAX_LAYERS + 1} manifests; at most ${MAX_LAYERS}`));
+    expect(count('SELECT count(*) AS n FROM manifest_children WHERE parent = ?', digest)).toBe(0);
   });
 });
