@@ -29,6 +29,8 @@ import { createLogger, type Logger } from './logger.js';
 import { PolicyVersions } from './db/policy-versions.js';
 import { TrustChanges } from './db/trust-changes.js';
 import { scheduleRetention } from './audit/retention.js';
+import { DEFAULT_LINK_RETENTION_MS, scheduleLinkSweep } from './db/link-sweep.js';
+import { ArtifactProver, DEFAULT_ARTIFACT_BLOB_BYTES } from './pull/artifact-proof.js';
 import { Checkpointer, checkpointKeyId } from './audit/checkpointer.js';
 import { loadSigningKey } from './audit/checkpoint.js';
 import { readFileSync } from 'node:fs';
@@ -131,7 +133,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   );
   if (opts.maintenance !== false) trust.start();
   const gatherer = createEvidenceGatherer(trust);
-  const manifests = new ManifestFetcher(index, store, log);
+  const manifests = new ManifestFetcher(index, store, log, config.pull?.maxLayers);
   const blobs = new BlobFetcher(store, index, db.leases);
   blobs.onFetched = (upstream, bytes) => metrics.bytesFetched.inc({ upstream }, bytes);
   if (config.storage.maxSizeBytes !== undefined) {
@@ -157,6 +159,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const pull = new PullService({
     index, store, manifests, blobs, decider, audit, log,
     tags: db.tags,
+    artifacts: new ArtifactProver(manifests, config.pull?.maxArtifactBytes ?? DEFAULT_ARTIFACT_BLOB_BYTES),
     observer: {
       onDecision: (kind, d) => metrics.decisions.inc({ kind, outcome: d.outcome, rule: d.rule ?? '(none)' }),
       onCache: (kind, hit) => metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }),
@@ -193,6 +196,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const retention = opts.maintenance !== false && config.audit.retainDays !== undefined
     ? scheduleRetention(db.audit, config.audit.retainDays, log)
     : undefined;
+  const linkSweep = opts.maintenance !== false ? scheduleLinkSweep(index, config.storage.linkRetentionMs ?? DEFAULT_LINK_RETENTION_MS, log) : undefined;
   // Signed checkpoints of the chain head, written by the upkeep process only.
   const checkpointCfg = config.audit.checkpoint;
   const checkpointKey = checkpointCfg ? loadSigningKey(readFileSync(checkpointCfg.key)) : undefined;
@@ -253,6 +257,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     async close() {
       live.closeAll();
       retention?.stop();
+      linkSweep?.stop();
       policies.stop();
       trustChanges.stop();
       refusals.close();

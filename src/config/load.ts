@@ -86,6 +86,11 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       path: at(storage.path),
       maxSizeBytes: storage.maxSize === undefined ? undefined : parseSize(storage.maxSize),
       ...(storage.protectRecent !== undefined ? { protectRecentMs: parseDuration(storage.protectRecent) } : {}),
+      linkRetentionMs: parseDuration(storage.linkRetention ?? '30d')!,
+    },
+    pull: {
+      maxLayers: sections.pull?.maxLayers ?? 1000,
+      maxArtifactBytes: parseSize(sections.pull?.maxArtifactSize ?? '16MiB')!,
     },
     server: {
       headersTimeoutMs: parseDuration(sections.server?.headersTimeout ?? '15s')!,

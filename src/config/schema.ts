@@ -88,7 +88,18 @@ const fields = {
       .optional()
       .describe('Least recently used blobs are evicted above this size, e.g. "20GiB"'),
     protectRecent: duration('must be a duration such as "10m"').optional(),
-  }).default({ path: './data/store' }),
+    linkRetention: duration('must be a duration of at least a day, such as "30d"', 86_400_000).default('30d')
+      .describe('Blob links of a manifest not served for this long are removed (its next pull links them again)'),
+  }).default({ path: './data/store', linkRetention: '30d' }),
+  pull: section({
+    maxLayers: wholeNumber('must be a whole number from 1 to 100000', 1, 100_000).default(1000)
+      .describe('Manifests listing more layers (indexes: more manifests) are refused'),
+    maxArtifactSize: z
+      .union([z.string(), z.number()], { error: 'must be a size such as "16MiB"' })
+      .refine((v) => parseSize(v) !== undefined, 'must be a size such as "16MiB"')
+      .default('16MiB')
+      .describe('Largest signature, attestation or SBOM artifact (its blobs together) that is read, proven and served under its subject\'s decision'),
+  }).optional(),
   server: section({
     headersTimeout: duration('must be a positive duration such as "15s"', 1).default('15s'),
     workers: wholeNumber('must be a whole number of worker processes from 1 to 256', 1, 256).optional().describe('Processes serving on this machine (default: the number of CPUs)'),

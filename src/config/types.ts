@@ -64,7 +64,12 @@ export interface Config {
   listen: { host: string; port: number };
   tls?: { cert: string; key: string };
   /** `protectRecentMs`: blobs used or referenced by a manifest pulled this recently are never evicted. */
-  storage: { path: string; maxSizeBytes?: number; protectRecentMs?: number };
+  storage: { path: string; maxSizeBytes?: number; protectRecentMs?: number; linkRetentionMs?: number };
+  /**
+   * `maxLayers`: manifests listing more layers (indexes: more manifests) are refused before anything is stored.
+   * `maxArtifactBytes`: largest artifact (its blobs together) proven by content and served under its subject's decision.
+   */
+  pull?: { maxLayers: number; maxArtifactBytes: number };
   /**
    * HTTP server limits; `headersTimeoutMs` cuts off clients that send headers too slowly (slowloris).
    * `workers`: processes serving on this machine (default: the number of CPUs; 1 is a single process).

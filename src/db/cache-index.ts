@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { OciError } from '../oci/errors.js';
 import type { BlobLink, CacheStore, EvidenceKey, ManifestMeta } from './types.js';
 
@@ -5,6 +6,12 @@ export type { BlobLink, EvidenceKey, ManifestMeta } from './types.js';
 
 const KNOWN_LIMIT = 100_000;
 const TOUCH_INTERVAL_MS = 60_000;
+/**
+ * A served manifest rewrites its blob links at most this often, so the sweep (storage.linkRetention, at least
+ * a day) never removes links that a process remembers as written.
+ */
+export const LINK_REFRESH_MS = 60 * 60_000;
+const SWEEP_BATCH = 10_000;
 
 /**
  * What the proxy has cached (tags, manifests, blob links, evidence), over whichever database holds it. Facts
@@ -14,6 +21,8 @@ export class CacheIndex {
   /** Facts that only ever become true (a digest is in a repository, a manifest's blobs are linked): remembered. */
   private readonly known = new Set<string>();
   private readonly touched = new Map<string, number>();
+  /** When this process last wrote a manifest's links (by manifest, kind and blob list). */
+  private readonly linked = new Map<string, number>();
 
   constructor(private readonly store: CacheStore) {}
 
@@ -57,14 +66,37 @@ export class CacheIndex {
   }
 
   /**
-   * Makes a manifest's blobs servable in a repository under the decision of `manifest`. `viaArtifact` marks
-   * links from a signature/attestation/SBOM artifact, where `manifest` is the image the artifact is about.
+   * Makes a manifest's blobs servable in a repository under the decision of `manifest` (called only for a
+   * manifest that is served). `viaArtifact` marks links from a signature/attestation/SBOM artifact, where
+   * `manifest` is the image the artifact is about. Rewritten at most once per LINK_REFRESH_MS, which keeps
+   * the links of manifests still pulled out of the sweep.
    */
   async linkBlobs(upstream: string, repository: string, manifest: string, blobs: { digest: string; size: number }[], viaArtifact = false): Promise<void> {
-    const key = `l\0${upstream}\0${repository}\0${manifest}\0${viaArtifact ? 1 : 0}\0${blobs.map((b) => b.digest).join(',')}`;
-    if (blobs.length === 0 || this.known.has(key)) return;
-    await unavailable(this.store.linkBlobs(upstream, repository, manifest, blobs, viaArtifact));
-    this.remember(key);
+    if (blobs.length === 0) return;
+    const list = createHash('sha256').update(blobs.map((b) => b.digest).join(',')).digest('hex');
+    const key = `${upstream}\0${repository}\0${manifest}\0${viaArtifact ? 1 : 0}\0${list}`;
+    const now = Date.now();
+    const last = this.linked.get(key);
+    if (last !== undefined && now - last < LINK_REFRESH_MS) return;
+    await unavailable(this.store.linkBlobs(upstream, repository, manifest, blobs, viaArtifact, now));
+    if (this.linked.size >= KNOWN_LIMIT) this.linked.clear();
+    this.linked.set(key, now);
+  }
+
+  /**
+   * Removes blob links no served manifest has rewritten for `retentionMs` (at least a day): those of manifests
+   * denied, purged or simply no longer pulled. The next served pull of such a manifest links them again.
+   * Deletes in batches, so other writers get the database in between. Returns how many went.
+   */
+  async sweepLinks(retentionMs: number, now = Date.now()): Promise<number> {
+    const before = now - Math.max(retentionMs, 2 * LINK_REFRESH_MS);
+    let removed = 0;
+    for (;;) {
+      const n = await unavailable(this.store.sweepLinks(before, SWEEP_BATCH));
+      removed += n;
+      if (n < SWEEP_BATCH) return removed;
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   /** The manifests of this repository that reference the blob, with the size they declare. */

@@ -37,8 +37,13 @@ export interface CacheStore {
   putManifest(upstream: string, repository: string, meta: ManifestMeta, children: readonly string[], storedAt: number): Promise<void>;
   inRepository(upstream: string, repository: string, digest: string): Promise<boolean>;
   parents(upstream: string, repository: string, child: string): Promise<string[]>;
-  /** Links in one transaction; a link from an ordinary manifest wins over one from an artifact. */
-  linkBlobs(upstream: string, repository: string, manifest: string, blobs: readonly { digest: string; size: number }[], viaArtifact: boolean): Promise<void>;
+  /**
+   * Links in one transaction, each marked as written `at` (a later write refreshes it); a link from an ordinary
+   * manifest wins over one from an artifact.
+   */
+  linkBlobs(upstream: string, repository: string, manifest: string, blobs: readonly { digest: string; size: number }[], viaArtifact: boolean, at: number): Promise<void>;
+  /** Deletes up to `limit` links last written before `before`; returns how many. */
+  sweepLinks(before: number, limit: number): Promise<number>;
   blobLinks(upstream: string, repository: string, digest: string): Promise<BlobLink[]>;
   linksAnywhere(digest: string): Promise<{ upstream: string; repository: string; manifest: string }[]>;
   recordBlob(digest: string, size: number, at: number): Promise<void>;

@@ -118,10 +118,11 @@ function clip(value: string): string {
 }
 
 /**
- * Whether a manifest is, by its content, a signature, attestation or SBOM artifact that cannot run: a
- * manifest whose every layer has a known non-executable artifact media type, or an index that lists only
- * artifacts (every entry has an artifactType and no platform; each entry is still judged on its own when
- * pulled). Only such a manifest may take the decision of the image it names as its subject.
+ * Whether a manifest looks, by its descriptors, like a signature, attestation or SBOM artifact: every layer
+ * has a known non-executable artifact media type, or (an index) every entry has an artifactType and no
+ * platform. Media types are whatever the pusher wrote, so this is only the first filter: before such a
+ * manifest takes its subject's decision, pull/artifact-proof.ts reads and parses every blob it lists and
+ * every manifest an index lists.
  */
 export function isNonRunnableArtifact(m: ParsedManifest): boolean {
   if (m.isIndex) return m.manifests.every((d) => d.artifactType !== undefined && d.platform === undefined);

@@ -28,6 +28,8 @@ export interface FetchedManifest {
  * digest when the upstream fails. Bytes are buffered, bounded and digest-checked before anything is stored.
  */
 const MEMORY_BUDGET_BYTES = 32 * 1024 * 1024;
+/** `pull.maxLayers` by default: well above real images (tens to a few hundred layers). */
+export const DEFAULT_MAX_LAYERS = 1000;
 
 export class ManifestFetcher {
   private readonly flights = new SingleFlight<FetchedManifest>();
@@ -39,6 +41,8 @@ export class ManifestFetcher {
     private readonly index: CacheIndex,
     private readonly store: BlobStore,
     private readonly log: Logger,
+    /** Manifests listing more layers (indexes: more manifests) are refused before anything of them is stored. */
+    private readonly maxLayers = DEFAULT_MAX_LAYERS,
   ) {}
 
   resolve(target: Target, ref: Reference): Promise<FetchedManifest> {
@@ -132,7 +136,7 @@ export class ManifestFetcher {
     if (!expected && claimed && isDigest(claimed) && digestAlgorithm(claimed) === 'sha256' && claimed !== digest) {
       throw new OciError('UPSTREAM_INVALID', `upstream manifest digest ${claimed} does not match its content ${digest}`);
     }
-    const parsed = parseManifest(bytes, header(res.headers, 'content-type'));
+    const parsed = this.bounded(parseManifest(bytes, header(res.headers, 'content-type')));
     await this.store.putVerified(digest, bytes);
     this.remember(digest, bytes, parsed.mediaType, parsed);
     await this.index.putManifest(
@@ -161,9 +165,23 @@ export class ManifestFetcher {
     }
     // Re-hash on every load: cheap for manifests, and a damaged file is refetched instead of served.
     if (bytes.length !== meta.size || digestOf(bytes, digestAlgorithm(digest)) !== digest) return undefined;
-    const parsed = parseManifest(bytes, meta.mediaType);
+    const parsed = this.bounded(parseManifest(bytes, meta.mediaType));
     this.remember(digest, bytes, meta.mediaType, parsed);
     return { digest, bytes, mediaType: meta.mediaType, parsed, cacheHit: true, stale };
+  }
+
+  /**
+   * Refuses a manifest that lists more than `pull.maxLayers` layers or manifests: each one becomes a database
+   * row (a blob link, a child) and a check on every pull, so a 4 MiB manifest of 24,000 layers would cost as
+   * much as thousands of real images.
+   */
+  private bounded(parsed: ParsedManifest): ParsedManifest {
+    const count = parsed.isIndex ? parsed.manifests.length : parsed.layers.length;
+    if (count > this.maxLayers) {
+      const what = parsed.isIndex ? 'manifests' : 'layers';
+      throw new OciError('MANIFEST_INVALID', `manifest lists ${count} ${what}; at most ${this.maxLayers} are accepted (pull.maxLayers)`);
+    }
+    return parsed;
   }
 
   /** Drops a manifest from memory (after a purge removed its file). */

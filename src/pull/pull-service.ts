@@ -6,14 +6,15 @@ import type { AuditEventInput } from '../audit/types.js';
 import type { Logger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
 import { isDigest, type Digest } from '../oci/digest.js';
-import { isNonRunnableArtifact, referencedBlobs } from '../oci/manifest.js';
+import { referencedBlobs } from '../oci/manifest.js';
 import { acceptsMediaType } from '../oci/media-types.js';
 import { parseRange } from '../oci/range.js';
 import { referenceString, type Reference } from '../oci/reference.js';
 import type { SubjectManifest } from '../verify/types.js';
 import { createArtifactSource } from './artifact-source.js';
 import type { BlobFetcher } from './blob-fetcher.js';
-import { subjectOfArtifactTag, type Decider, type DecisionResult } from './decider.js';
+import { ArtifactProver, DEFAULT_ARTIFACT_BLOB_BYTES, type ArtifactVerdict } from './artifact-proof.js';
+import type { Decider, DecisionResult } from './decider.js';
 import type { FetchedManifest, ManifestFetcher } from './manifest-fetcher.js';
 import type { Target } from './target.js';
 import type { TagStore } from '../db/types.js';
@@ -64,8 +65,14 @@ export class PullService {
       observer?: PullObserver;
       /** Verified tags (`upstreams[].tagDrift`); without it tags simply follow the upstream. */
       tags?: TagStore;
+      /** Proves artifacts by content (`pull.maxArtifactSize`); the default bound without it. */
+      artifacts?: ArtifactProver;
     },
-  ) {}
+  ) {
+    this.artifacts = d.artifacts ?? new ArtifactProver(d.manifests, DEFAULT_ARTIFACT_BLOB_BYTES);
+  }
+
+  private readonly artifacts: ArtifactProver;
 
   async manifest(
     req: RequestInfo,
@@ -84,14 +91,16 @@ export class PullService {
       throw err;
     }
     this.d.observer?.onCache?.('manifest', m.cacheHit);
-    // Link before deciding: a blob request for a denied image then meets the deny (403) rather than a 404
-    // that would send a mirror client on to the upstream. An artifact's blobs take the decision of the image
-    // it is about; everything else's blobs take the decision of its own digest.
     const tag = ref.kind === 'tag' ? ref.tag : undefined;
-    const about = this.artifactSubject(m, tag);
-    await this.d.index.linkBlobs(target.upstream.name, target.repository, about ?? m.digest, referencedBlobs(m.parsed), about !== undefined);
-    let decision = await this.decideManifest(target, m, tag);
-    if (tag !== undefined && about === undefined && this.d.tags) ({ m, decision } = await this.judgeTag(base, target, tag, m, decision));
+    const verdict = await this.artifactVerdict(target, m, tag);
+    let decision = await this.decideManifest(target, m, tag, verdict);
+    if (tag !== undefined && verdict.kind === 'image' && this.d.tags) ({ m, decision } = await this.judgeTag(base, target, tag, m, decision));
+    // Blobs are linked only for a manifest that is served: a denied one (however many layers it lists) writes
+    // nothing. An artifact's blobs take the decision of the image it is about, its own blobs that of its digest.
+    if (decision.outcome !== 'deny') {
+      const about = verdict.kind === 'artifact' ? verdict.subject : undefined;
+      await this.d.index.linkBlobs(target.upstream.name, target.repository, about ?? m.digest, referencedBlobs(m.parsed), about !== undefined);
+    }
     this.d.observer?.onDecision?.('manifest', decision);
     const event: AuditEventInput = { ...base, digest: m.digest, cacheHit: m.cacheHit, ...decisionFields(decision) };
     if (decision.outcome === 'deny') {
@@ -248,7 +257,6 @@ export class PullService {
       await drift(null, 'the verified digest cannot be fetched', 'deny');
       return { m, decision: this.d.decider.deny(target, `${moved}, ${outcome}; the verified digest cannot be fetched: ${(err as Error).message}`) };
     }
-    await this.d.index.linkBlobs(up, target.repository, kept.digest, referencedBlobs(kept.parsed), false);
     const keptDecision = await this.decideManifest(target, kept, undefined);
     await drift(kept.digest, `serving the verified digest ${kept.digest}`, keptDecision.outcome === 'deny' ? 'deny' : 'warn');
     return {
@@ -257,30 +265,34 @@ export class PullService {
     };
   }
 
-  /** Signature, attestation and SBOM artifacts take the decision of the image they are about; the rest their own. */
-  private async decideManifest(target: Target, m: FetchedManifest, tag: string | undefined): Promise<DecisionResult> {
-    const subjectDigest = this.artifactSubject(m, tag);
-    if (subjectDigest) {
+  /**
+   * Signature, attestation and SBOM artifacts, proven by their content, take the decision of the image they
+   * are about; everything else is judged on its own digest.
+   */
+  private async decideManifest(target: Target, m: FetchedManifest, tag: string | undefined, known?: ArtifactVerdict): Promise<DecisionResult> {
+    const verdict = known ?? (await this.artifactVerdict(target, m, tag));
+    if (verdict.kind === 'unproven') return this.d.decider.deny(target, verdict.reason);
+    if (verdict.kind === 'artifact') {
       let subject: FetchedManifest;
       try {
-        subject = await this.d.manifests.resolve(target, { kind: 'digest', digest: subjectDigest as Digest });
+        subject = await this.d.manifests.resolve(target, { kind: 'digest', digest: verdict.subject as Digest });
       } catch (err) {
-        return this.d.decider.deny(target, `signature artifact for ${subjectDigest}, which cannot be fetched: ${(err as Error).message}`);
+        return this.d.decider.deny(target, `signature artifact for ${verdict.subject}, which cannot be fetched: ${(err as Error).message}`);
       }
       const decision = await this.decide(target, subject);
-      return { ...decision, evidence: { ...(decision.evidence ?? {}), artifactFor: subjectDigest } };
+      return { ...decision, evidence: { ...(decision.evidence ?? {}), artifactFor: verdict.subject } };
     }
-    return this.decide(target, m, tag);
+    const own = await this.decide(target, m, tag);
+    return verdict.disguise && own.outcome === 'deny' ? { ...own, reasons: [...own.reasons, verdict.disguise] } : own;
   }
 
   /**
    * The image a manifest is about (its OCI subject, or the digest in a cosign tag `sha256-<hex>.sig`), but
-   * only when its content shows it cannot run: anyone who can push can set a subject or choose a tag.
+   * only when its content proves it cannot run: anyone who can push can set a subject, choose a tag or
+   * claim a media type (pull/artifact-proof.ts).
    */
-  private artifactSubject(m: FetchedManifest, tag: string | undefined): string | undefined {
-    const about = m.parsed.subject?.digest ?? (tag ? subjectOfArtifactTag(tag) : undefined);
-    if (!about || about === m.digest || !isNonRunnableArtifact(m.parsed)) return undefined;
-    return about;
+  private artifactVerdict(target: Target, m: FetchedManifest, tag: string | undefined): Promise<ArtifactVerdict> {
+    return this.artifacts.judge(target, m, tag, this.source(target));
   }
 
   private decide(target: Target, m: FetchedManifest, tag?: string): Promise<DecisionResult> {

@@ -18,9 +18,11 @@ const s = {
     INSERT INTO manifest_children (upstream, repository, parent, child)
     SELECT $7, $8, $1, c FROM unnest($9::text[]) AS c ON CONFLICT DO NOTHING`),
   inRepo: statement('in_repo', 'SELECT 1 FROM repository_manifests WHERE upstream = $1 AND repository = $2 AND digest = $3'),
-  link: statement('link_blobs', `INSERT INTO blob_links (upstream, repository, digest, manifest, size, via_artifact)
-    SELECT $1, $2, d, $3, z, $6 FROM unnest($4::text[], $5::bigint[]) AS b(d, z)
-    ON CONFLICT (upstream, repository, digest, manifest) DO UPDATE SET via_artifact = LEAST(blob_links.via_artifact, excluded.via_artifact)`),
+  link: statement('link_blobs', `INSERT INTO blob_links (upstream, repository, digest, manifest, size, via_artifact, linked_at)
+    SELECT $1, $2, d, $3, z, $6, $7 FROM unnest($4::text[], $5::bigint[]) AS b(d, z)
+    ON CONFLICT (upstream, repository, digest, manifest) DO UPDATE SET via_artifact = LEAST(blob_links.via_artifact, excluded.via_artifact),
+      linked_at = GREATEST(blob_links.linked_at, excluded.linked_at)`),
+  sweepLinks: statement('sweep_links', 'DELETE FROM blob_links WHERE ctid IN (SELECT ctid FROM blob_links WHERE linked_at < $1 LIMIT $2)'),
   links: statement<{ manifest: string; size: number; via_artifact: number }>('blob_links',
     'SELECT manifest, size, via_artifact FROM blob_links WHERE upstream = $1 AND repository = $2 AND digest = $3'),
   anyLink: statement<{ upstream: string; repository: string; manifest: string }>('any_link',
@@ -87,10 +89,14 @@ export class PostgresCacheStore implements CacheStore {
     return (await s.parents(this.pool, [upstream, repository, child])).rows.map((r) => r.parent);
   }
 
-  async linkBlobs(upstream: string, repository: string, manifest: string, blobs: readonly { digest: string; size: number }[], viaArtifact: boolean) {
+  async linkBlobs(upstream: string, repository: string, manifest: string, blobs: readonly { digest: string; size: number }[], viaArtifact: boolean, at: number) {
     // A manifest may list one blob twice; one statement may not update a row twice.
     const unique = [...new Map(blobs.map((b) => [b.digest, b.size])).entries()];
-    await s.link(this.pool, [upstream, repository, manifest, unique.map(([d]) => d), unique.map(([, z]) => z), viaArtifact ? 1 : 0]);
+    await s.link(this.pool, [upstream, repository, manifest, unique.map(([d]) => d), unique.map(([, z]) => z), viaArtifact ? 1 : 0, at]);
+  }
+
+  async sweepLinks(before: number, limit: number) {
+    return (await s.sweepLinks(this.pool, [before, limit])).rowCount ?? 0;
   }
 
   async blobLinks(upstream: string, repository: string, digest: string): Promise<BlobLink[]> {

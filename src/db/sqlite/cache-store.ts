@@ -17,8 +17,9 @@ export class SqliteCacheStore implements CacheStore {
       inRepo: db.prepare('SELECT 1 FROM repository_manifests WHERE upstream = ? AND repository = ? AND digest = ?'),
       putInRepo: db.prepare(`INSERT INTO repository_manifests (upstream, repository, digest) VALUES (?, ?, ?)
         ON CONFLICT DO NOTHING`),
-      link: db.prepare(`INSERT INTO blob_links (upstream, repository, digest, manifest, size, via_artifact) VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT DO UPDATE SET via_artifact = min(via_artifact, excluded.via_artifact)`),
+      link: db.prepare(`INSERT INTO blob_links (upstream, repository, digest, manifest, size, via_artifact, linked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT DO UPDATE SET via_artifact = min(via_artifact, excluded.via_artifact), linked_at = max(linked_at, excluded.linked_at)`),
+      sweepLinks: db.prepare('DELETE FROM blob_links WHERE rowid IN (SELECT rowid FROM blob_links WHERE linked_at < ? LIMIT ?)'),
       links: db.prepare('SELECT manifest, size, via_artifact FROM blob_links WHERE upstream = ? AND repository = ? AND digest = ?'),
       anyLink: db.prepare('SELECT upstream, repository, manifest FROM blob_links WHERE digest = ? LIMIT 50'),
       putChild: db.prepare(`INSERT INTO manifest_children (upstream, repository, parent, child) VALUES (?, ?, ?, ?)
@@ -86,10 +87,14 @@ export class SqliteCacheStore implements CacheStore {
     return (this.s.parents.all(upstream, repository, child) as { parent: string }[]).map((r) => r.parent);
   }
 
-  async linkBlobs(upstream: string, repository: string, manifest: string, blobs: readonly { digest: string; size: number }[], viaArtifact: boolean) {
+  async linkBlobs(upstream: string, repository: string, manifest: string, blobs: readonly { digest: string; size: number }[], viaArtifact: boolean, at: number) {
     this.db.transaction(() => {
-      for (const b of blobs) this.s.link.run(upstream, repository, b.digest, manifest, b.size, viaArtifact ? 1 : 0);
+      for (const b of blobs) this.s.link.run(upstream, repository, b.digest, manifest, b.size, viaArtifact ? 1 : 0, at);
     })();
+  }
+
+  async sweepLinks(before: number, limit: number) {
+    return this.s.sweepLinks.run(before, limit).changes;
   }
 
   async blobLinks(upstream: string, repository: string, digest: string): Promise<BlobLink[]> {

@@ -81,17 +81,36 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     expect(await cache.parents('up', 'org/app', D(11))).toEqual([D(10)]);
 
     const blobs = [{ digest: D(20), size: 7 }, { digest: D(21), size: 8 }, { digest: D(20), size: 7 }];
-    await cache.linkBlobs('up', 'org/app', D(30), blobs, true);
+    await cache.linkBlobs('up', 'org/app', D(30), blobs, true, 1000);
     expect(await cache.blobLinks('up', 'org/app', D(20))).toEqual([{ manifest: D(30), size: 7, viaArtifact: true }]);
     // A link from an ordinary manifest wins over the artifact's, and stays.
-    await cache.linkBlobs('up', 'org/app', D(30), blobs, false);
-    await cache.linkBlobs('up', 'org/app', D(30), blobs, true);
+    await cache.linkBlobs('up', 'org/app', D(30), blobs, false, 1000);
+    await cache.linkBlobs('up', 'org/app', D(30), blobs, true, 1000);
     expect(await cache.blobLinks('up', 'org/app', D(20))).toEqual([{ manifest: D(30), size: 7, viaArtifact: false }]);
     expect(await cache.linksAnywhere(D(21))).toEqual([{ upstream: 'up', repository: 'org/app', manifest: D(30) }]);
 
     const forgotten = await cache.forgetRepository('up', 'org/app');
     expect(forgotten).toEqual({ tags: 3, manifests: [D(10)] });
     expect(await cache.listTags('up', 'org/app')).toEqual([]);
+  });
+
+  it('sweeps blob links no served manifest rewrote since a time, in batches, and keeps rewritten ones', async () => {
+    await fresh();
+    const { cache } = await open();
+    const many = Array.from({ length: 25 }, (_, i) => ({ digest: D(100 + i), size: i }));
+    await cache.linkBlobs('up', 'org/stale', D(40), many, false, 1000);
+    await cache.linkBlobs('up', 'org/fresh', D(41), many.slice(0, 2), false, 1000);
+    // Served again later: its links are rewritten and survive the sweep.
+    await cache.linkBlobs('up', 'org/fresh', D(41), many.slice(0, 2), false, 9000);
+    // An older write does not make a link look older than it is.
+    await cache.linkBlobs('up', 'org/fresh', D(41), many.slice(0, 2), true, 500);
+    expect(await cache.sweepLinks(5000, 10)).toBe(10);
+    expect(await cache.sweepLinks(5000, 10)).toBe(10);
+    expect(await cache.sweepLinks(5000, 10)).toBe(5);
+    expect(await cache.sweepLinks(5000, 10)).toBe(0);
+    expect(await cache.blobLinks('up', 'org/stale', D(100))).toEqual([]);
+    expect(await cache.blobLinks('up', 'org/fresh', D(100))).toEqual([{ manifest: D(41), size: 0, viaArtifact: false }]);
+    expect(await cache.sweepLinks(9001, 10)).toBe(2);
   });
 
   it('keeps evidence per repository and trust fingerprint', async () => {

@@ -31,6 +31,20 @@ describe('config', () => {
     expect(Object.isFrozen(c.upstreams[0])).toBe(true);
   });
 
+  it('bounds layer counts and artifact blobs, and sweeps stale blob links, by default and as set', () => {
+    const d = parseConfig(minimal, '/etc/portcullis/config.json', {});
+    expect(d.pull).toEqual({ maxLayers: 1000, maxArtifactBytes: 16 * 1024 ** 2 });
+    expect(d.storage.linkRetentionMs).toBe(30 * 86_400_000);
+    const c = parseConfig({ ...minimal, pull: { maxLayers: 200, maxArtifactSize: '4MiB' }, storage: { linkRetention: '7d' } }, '/etc/portcullis/config.json', {});
+    expect(c.pull).toEqual({ maxLayers: 200, maxArtifactBytes: 4 * 1024 ** 2 });
+    expect(c.storage.linkRetentionMs).toBe(7 * 86_400_000);
+    expect(errorsOf({ ...minimal, pull: { maxLayers: 0, maxArtifactSize: 'big' }, storage: { linkRetention: '1h' } })).toEqual([
+      'storage.linkRetention: must be a duration of at least a day, such as "30d"',
+      'pull.maxLayers: must be a whole number from 1 to 100000',
+      'pull.maxArtifactSize: must be a size such as "16MiB"',
+    ]);
+  });
+
   it('reports every error at once, each with its path', () => {
     const errors = errorsOf({
       listen: 'nope',
