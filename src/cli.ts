@@ -19,6 +19,8 @@ Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Run "portcullis <command> --help" for a command's options; "portcullis --version" prints the version.
+Without --config, commands read the file PORTCULLIS_CONFIG names, else ./portcullis.json, else
+/etc/portcullis/config.json.
 `;
 }
 

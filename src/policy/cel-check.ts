@@ -1,6 +1,7 @@
 import { celEnv, type CelType, type parse } from '@bufbuild/cel';
 import { BOOL, DYN, DOUBLE, INT, NULL, STRING, TYPE, UINT, BYTES, DURATION, TIMESTAMP, list, map, typeName, type CelT } from './cel-schema.js';
 import { regExpError } from './identity-match.js';
+import { didYouMean } from '../text/did-you-mean.js';
 
 /**
  * Static type check of a parsed CEL expression against declared variables. @bufbuild/cel 0.6.1 evaluates
@@ -314,31 +315,7 @@ function display(fn: string): string {
   return `'${op}'`;
 }
 
-/** ` (did you mean 'x'?)` for a name within two edits of a known one. */
+/** ` (did you mean 'x'?)` for a name within two edits of a known one (internal names never suggested). */
 function suggest(name: string, known: string[]): string {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const k of known) {
-    if (k.startsWith('@') || k.startsWith('__')) continue;
-    const d = distance(name.toLowerCase(), k.toLowerCase());
-    if (d < bestDistance) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  return best ? ` (did you mean '${best}'?)` : '';
-}
-
-function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length]!;
+  return didYouMean(name, known.filter((k) => !k.startsWith('@') && !k.startsWith('__')), (k) => `'${k}'`);
 }
