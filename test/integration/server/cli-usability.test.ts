@@ -23,23 +23,31 @@ async function portcullis(args: string[], opts: { cwd?: string; env?: NodeJS.Pro
   }
 }
 
-describe('the command line, for people typing it', () => {
+describe('the command line, for people typing it', { timeout: 180_000 }, () => {
   it('calls a misspelt option unknown and suggests the right one, even where a value would follow', async () => {
     const ws = await workspace('cli-typo');
     try {
       writeFileSync(join(ws.dir, 'p.json'), '[]');
-      const atEnd = await portcullis(['policy', 'apply', 'p.json', '--config', ws.configPath, '--dryrun']);
+      // Independent invocations, run together: each is a process start.
+      const [atEnd, beforeFlag, withValue, far, command, sub, missing] = await Promise.all([
+        portcullis(['policy', 'apply', 'p.json', '--config', ws.configPath, '--dryrun']),
+        portcullis(['policy', 'apply', 'p.json', '--dryrun', '--config', ws.configPath]),
+        portcullis(['audit', 'query', '--confg', ws.configPath]),
+        portcullis(['audit', 'query', '--config', ws.configPath, '--zzz']),
+        portcullis(['serv']),
+        portcullis(['audit', 'qurey']),
+        portcullis(['audit', 'query', '--config']),
+      ]);
       expect(atEnd.code).toBe(2);
       expect(atEnd.stderr).toBe('portcullis: unknown option --dryrun (did you mean --dry-run?)\n');
-      const beforeFlag = await portcullis(['policy', 'apply', 'p.json', '--dryrun', '--config', ws.configPath]);
       expect(beforeFlag.stderr).toContain('unknown option --dryrun (did you mean --dry-run?)');
-      const withValue = await portcullis(['audit', 'query', '--confg', ws.configPath]);
       expect(withValue.code).toBe(2);
       expect(withValue.stderr).toContain('unknown option --confg (did you mean --config?)');
-      const far = await portcullis(['audit', 'query', '--config', ws.configPath, '--zzz']);
       expect(far.stderr).toBe('portcullis: unknown option --zzz\n');
+      expect(command.code).toBe(2);
+      expect(command.stderr).toContain('unknown command "serv" (did you mean "serve"?)');
+      expect(sub.stderr).toContain('unknown command "audit qurey" (did you mean "audit query"?)');
       // A known option without its value still says so.
-      const missing = await portcullis(['audit', 'query', '--config']);
       expect(missing.code).toBe(2);
       expect(missing.stderr).toContain('--config needs a value');
     } finally {
@@ -63,20 +71,22 @@ describe('the command line, for people typing it', () => {
     const ws = await workspace('cli-config-path');
     try {
       await ws.write(baseConfig());
-      const fromEnv = await portcullis(['check-config'], { env: { PORTCULLIS_CONFIG: ws.configPath } });
+      const [fromEnv, fromCwd, flagWins, badEnv, none] = await Promise.all([
+        portcullis(['check-config'], { env: { PORTCULLIS_CONFIG: ws.configPath } }),
+        portcullis(['check-config'], { cwd: ws.dir }),
+        // --config wins over the variable.
+        portcullis(['check-config', '--config', ws.configPath], { env: { PORTCULLIS_CONFIG: '/nonexistent.json' } }),
+        // A variable naming a missing file is an error, not a reason to look elsewhere.
+        portcullis(['check-config'], { cwd: ws.dir, env: { PORTCULLIS_CONFIG: join(ws.dir, 'nope.json') } }),
+        portcullis(['check-config'], { cwd: join(ws.dir, '..') }),
+      ]);
       expect(fromEnv.code, fromEnv.stderr).toBe(0);
       expect(fromEnv.stdout).toContain(`${ws.configPath}: ok`);
-      const fromCwd = await portcullis(['check-config'], { cwd: ws.dir });
       expect(fromCwd.code, fromCwd.stderr).toBe(0);
       expect(fromCwd.stdout).toContain(`${ws.configPath}: ok`);
-      // --config wins over the variable.
-      const flagWins = await portcullis(['check-config', '--config', ws.configPath], { env: { PORTCULLIS_CONFIG: '/nonexistent.json' } });
       expect(flagWins.code, flagWins.stderr).toBe(0);
-      // A variable naming a missing file is an error, not a reason to look elsewhere.
-      const badEnv = await portcullis(['check-config'], { cwd: ws.dir, env: { PORTCULLIS_CONFIG: join(ws.dir, 'nope.json') } });
       expect(badEnv.code).toBe(2);
       expect(badEnv.stderr).toContain('nope.json');
-      const none = await portcullis(['check-config'], { cwd: join(ws.dir, '..') });
       expect(none.code).toBe(2);
       expect(none.stderr).toContain('no config file: give --config FILE, set PORTCULLIS_CONFIG, or create ./portcullis.json or /etc/portcullis/config.json');
     } finally {
