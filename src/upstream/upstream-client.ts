@@ -3,7 +3,8 @@ import type { Readable } from 'node:stream';
 import type { UpstreamConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import { TokenCache, parseChallenge } from './token-cache.js';
-import { networkFailureText, UpstreamError } from './errors.js';
+import { UpstreamError } from './errors.js';
+import { networkFailureText } from '../text/network-failure.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 
 export interface UpstreamResponse {
