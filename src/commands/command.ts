@@ -18,7 +18,7 @@ export interface Command {
 export interface ParsedArgs {
   positional: string[];
   flags: Record<string, string | true>;
-  /** Flags given last without their value; reported after unknown flags, so a typo is named as one. */
+  /** Flags given without a value (last, or before another flag); reported after unknown flags, so a typo is named as one. */
   missingValues?: string[];
 }
 

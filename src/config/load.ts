@@ -132,8 +132,7 @@ function toErrors(issues: readonly z.core.$ZodIssue[], section: string): ConfigE
     const path = pathOf([section, ...issue.path]);
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ path: `${path}.${key}`, message: unknownSettingMessage(configSchema, [section, ...issue.path], key, pathOf) });
-    }
-    else out.push({ path, message: issue.message });
+    } else out.push({ path, message: issue.message });
   }
   return out;
 }
