@@ -6,6 +6,7 @@ import { serveCommand } from './commands/serve.js';
 import { configCheckCommand } from './commands/config-check.js';
 import { extraCommands } from './commands/index.js';
 import { packageVersion } from './version.js';
+import { didYouMean } from './text/did-you-mean.js';
 
 const commands: Command[] = [serveCommand, configCheckCommand, ...extraCommands];
 
@@ -19,6 +20,8 @@ Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Run "portcullis <command> --help" for a command's options; "portcullis --version" prints the version.
+Without --config, commands read the file PORTCULLIS_CONFIG names, else ./portcullis.json, else
+/etc/portcullis/config.json.
 `;
 }
 
@@ -42,10 +45,11 @@ async function main(argv: string[]): Promise<number> {
         .map((c) => `  ${c.name.padEnd(24)}  ${c.summary}`)
         .join('\n')}\n\nRun "portcullis ${first} <command> --help" for a command's options.\n`;
       const asked = rest[0] === undefined || rest[0] === '--help' || rest[0] === '-h';
-      (asked ? process.stdout : process.stderr).write(asked ? text : `portcullis: unknown command "${first} ${rest[0]}"\n\n${text}`);
+      const hint = didYouMean(rest[0] ?? '', group.map((c) => c.name.slice(first.length + 1)), (k) => `"${first} ${k}"`);
+      (asked ? process.stdout : process.stderr).write(asked ? text : `portcullis: unknown command "${first} ${rest[0]}"${hint}\n\n${text}`);
       return rest[0] === '--help' || rest[0] === '-h' ? EXIT.ok : EXIT.usage;
     }
-    const what = first.startsWith('-') ? `option "${first}"` : `command "${first}"`;
+    const what = first.startsWith('-') ? `option "${first}"` : `command "${first}"${didYouMean(first, new Set(commands.map((c) => c.name.split(' ')[0]!)), (k) => `"${k}"`)}`;
     process.stderr.write(`portcullis: unknown ${what}\n\n${help()}`);
     return EXIT.usage;
   }

@@ -9,6 +9,7 @@ import { createLogger } from './logger.js';
 import { WorkerBus } from './cluster/bus.js';
 import { superviseWorkers, WORKER_SLOT_ENV } from './cluster/supervisor.js';
 import { prepareSharedState } from './cluster/prepare.js';
+import { humanStartupLine } from './startup-line.js';
 
 export interface Running {
   app: App;
@@ -77,6 +78,8 @@ export async function serve(config: Config): Promise<void> {
     // One process does the upkeep: adopting the config file (done by the supervisor), trust refresh, retention.
     maintenance: slot === undefined || slot === 0,
   });
+  // One human line for whoever started it; with several workers, the first says it for all.
+  if (slot === undefined || slot === 0) process.stderr.write(`${humanStartupLine(running)}\n`);
   if (slot !== undefined) {
     // The supervisor is gone (killed): nobody can restart or drain this worker, and a new supervisor will
     // want the port. Stop at once, as a crash would.

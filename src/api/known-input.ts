@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
-import { closestName, unknownNames, type NameError } from '../known-names.js';
+import { unknownNames, type NameError } from '../text/unknown-names.js';
+import { closestName } from '../text/did-you-mean.js';
 import { sendApiError } from './api-error.js';
 
 export interface KnownInput {

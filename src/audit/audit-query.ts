@@ -1,6 +1,6 @@
 import { signerNeedles, type AuditFilter, type AuditOrder, type AuditStore } from '../db/types.js';
 import type { StoredRow } from './chain.js';
-import { unknownNames } from '../known-names.js';
+import { unknownNames } from '../text/unknown-names.js';
 
 export type { AuditFilter, AuditOrder } from '../db/types.js';
 

@@ -105,7 +105,8 @@ export function clientAddress(req: Request): string {
 }
 
 function parseAuthorization(header: string | undefined): Presented {
-  if (header === undefined || header.trim() === '') return { scheme: 'none' };
+  // No header, a bare scheme, or empty Basic credentials (":"), as some clients send after the challenge: no credentials.
+  if (header === undefined || /^\s*(basic\s*(Og==)?)?\s*$/i.test(header)) return { scheme: 'none' };
   const m = /^(\w+)\s+(\S+)\s*$/.exec(header);
   if (!m) return { scheme: 'malformed' };
   const scheme = m[1]!.toLowerCase();

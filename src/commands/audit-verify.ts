@@ -5,6 +5,7 @@ import { verifyChain } from '../audit/verify-chain.js';
 import { loadVerifyKey } from '../audit/checkpoint.js';
 import { verifyWithCheckpoints, type CheckpointedReport } from '../audit/checkpoint-report.js';
 import { EXIT, UsageError, requireFlag, type Command } from './command.js';
+import { configFile } from './config-path.js';
 import { checkFlags, printJson } from './audit-flags.js';
 
 export const auditVerifyCommand: Command = {
@@ -26,7 +27,7 @@ verify. The key is the public half of audit.checkpoint.key from the config, or -
 Ed25519 public key, PEM), so the check runs without the private key.`,
   async run(args) {
     checkFlags(args, ['config', 'checkpoints', 'public-key']);
-    const config = loadConfigFile(requireFlag(args, 'config'), process.env, READ_ONLY);
+    const config = loadConfigFile(configFile(args), process.env, READ_ONLY);
     const checkpointsFile = args.flags.checkpoints === undefined ? undefined : requireFlag(args, 'checkpoints');
     if (args.flags['public-key'] !== undefined && checkpointsFile === undefined) throw new UsageError('--public-key needs --checkpoints');
     let input: { text: string; key: ReturnType<typeof loadVerifyKey> } | undefined;

@@ -3,6 +3,7 @@ import { loadConfigFile } from '../config/load.js';
 import { createApp } from '../app.js';
 import { createLogger } from '../logger.js';
 import { requireFlag, UsageError, type Command } from './command.js';
+import { configFile } from './config-path.js';
 import { checkFlags, printJson } from './audit-flags.js';
 
 export const cachePurgeCommand: Command = {
@@ -23,7 +24,7 @@ using them: purge a running proxy through POST /api/v1/cache/purge, which makes 
 them before it answers.`,
   async run(args) {
     checkFlags(args, ['config', 'repository', 'digest']);
-    const config = loadConfigFile(requireFlag(args, 'config'));
+    const config = loadConfigFile(configFile(args));
     const repository = args.flags.repository === undefined ? undefined : requireFlag(args, 'repository');
     const digest = args.flags.digest === undefined ? undefined : requireFlag(args, 'digest');
     if (repository === undefined && digest === undefined) throw new UsageError('name what to purge: --repository UPSTREAM/REPO, --digest D, or both');

@@ -18,6 +18,8 @@ export interface Command {
 export interface ParsedArgs {
   positional: string[];
   flags: Record<string, string | true>;
+  /** Flags given without a value (last, or before another flag); reported after unknown flags, so a typo is named as one. */
+  missingValues?: string[];
 }
 
 export class UsageError extends Error {}
@@ -26,6 +28,7 @@ export class UsageError extends Error {}
 export function parseArgs(argv: string[], booleanFlags: readonly string[] = ['help']): ParsedArgs {
   const positional: string[] = [];
   const flags: Record<string, string | true> = {};
+  const missingValues: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '-h') {
@@ -37,15 +40,19 @@ export function parseArgs(argv: string[], booleanFlags: readonly string[] = ['he
       else if (booleanFlags.includes(name)) flags[name] = true;
       else {
         const value = argv[i + 1];
-        if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-        flags[name] = value;
-        i++;
+        if (value === undefined || value.startsWith('--')) {
+          flags[name] = true;
+          missingValues.push(name);
+        } else {
+          flags[name] = value;
+          i++;
+        }
       }
     } else {
       positional.push(a);
     }
   }
-  return { positional, flags };
+  return { positional, flags, missingValues };
 }
 
 export function requireFlag(args: ParsedArgs, name: string): string {

@@ -1,6 +1,7 @@
 import { loadConfigFile } from '../config/load.js';
 import { loadTrust } from '../verify/trust-material.js';
-import { requireFlag, type Command } from './command.js';
+import type { Command } from './command.js';
+import { configFile } from './config-path.js';
 import { checkFlags } from './audit-flags.js';
 
 export const configCheckCommand: Command = {
@@ -12,7 +13,7 @@ Validates the config file, reporting every error with its path, and loads the tr
 Exits 0 when the proxy would start with it.`,
   async run(args) {
     checkFlags(args, ['config']);
-    const config = loadConfigFile(requireFlag(args, 'config'));
+    const config = loadConfigFile(configFile(args));
     loadTrust(config.trust);
     process.stdout.write(`${config.source}: ok (${config.upstreams.length} upstreams, ${config.policies.length} policy rules)\n`);
     return 0;

@@ -2,7 +2,8 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { loadConfigFile, READ_ONLY } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import { EXIT, requireFlag, UsageError, type Command } from './command.js';
+import { EXIT, UsageError, type Command } from './command.js';
+import { configFile } from './config-path.js';
 import { checkFlags } from './audit-flags.js';
 
 export const healthcheckCommand: Command = {
@@ -15,7 +16,7 @@ has "tls", on this machine's loopback. Exits 0 when it answers 200, 1 otherwise 
 HEALTHCHECK uses it). The certificate is not checked: it names the public host, not loopback.`,
   async run(args) {
     checkFlags(args, ['config', 'timeout']);
-    const config = loadConfigFile(requireFlag(args, 'config'), process.env, READ_ONLY);
+    const config = loadConfigFile(configFile(args), process.env, READ_ONLY);
     const timeoutMs = Number(args.flags.timeout ?? 3) * 1000;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError('--timeout must be a number of seconds above 0');
     const status = await healthz(config, timeoutMs);

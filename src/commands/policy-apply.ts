@@ -4,7 +4,8 @@ import { PolicyVersions } from '../db/policy-versions.js';
 import { PolicyVersionConflict } from '../db/policy-conflict.js';
 import { commentError } from '../policy/policy-check.js';
 import { databaseName, withDatabase } from './with-database.js';
-import { EXIT, requireFlag, UsageError, type Command } from './command.js';
+import { EXIT, UsageError, type Command } from './command.js';
+import { configFile } from './config-path.js';
 import { checkFlags, printJson } from './audit-flags.js';
 import { checkPolicyFile, describeProblems } from './policy-file.js';
 
@@ -37,7 +38,7 @@ cannot be read, no policy is stored yet, or the config or the options are wrong.
     const badComment = commentError(comment);
     if (badComment) throw new UsageError(`--comment ${badComment}`);
     const ifVersion = args.flags['if-version'] === undefined ? undefined : positiveInteger(String(args.flags['if-version']));
-    const config = loadConfigFile(requireFlag(args, 'config'));
+    const config = loadConfigFile(configFile(args));
     const checked = checkPolicyFile(file, config);
     process.stderr.write(describeProblems('error', checked.errors) + describeProblems('warning', checked.warnings));
     if (!checked.rules) throw new UsageError(`${file} has ${checked.errors.length} error(s); nothing was stored`);

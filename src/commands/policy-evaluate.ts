@@ -2,7 +2,8 @@ import { loadConfigFile } from '../config/load.js';
 import { createApp } from '../app.js';
 import { createLogger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
-import { EXIT, requireFlag, UsageError, type Command } from './command.js';
+import { EXIT, UsageError, type Command } from './command.js';
+import { configFile } from './config-path.js';
 import { checkFlags, printJson } from './audit-flags.js';
 
 export const EXIT_DENIED = EXIT.denied;
@@ -22,7 +23,7 @@ could not be evaluated (e.g. the upstream is unreachable).`,
     checkFlags(args, ['config'], 1);
     const image = args.positional[0];
     if (!image) throw new UsageError('IMAGE is required, e.g. portcullis policy evaluate docker.io/library/alpine:3 --config FILE');
-    const config = loadConfigFile(requireFlag(args, 'config'));
+    const config = loadConfigFile(configFile(args));
     const log = createLogger('warn', {}, (line) => process.stderr.write(line));
     const app = await createApp(config, { log, maintenance: false });
     try {

@@ -1,7 +1,8 @@
 import { loadConfigFile, READ_ONLY } from '../config/load.js';
 import { PolicyVersions } from '../db/policy-versions.js';
 import { databaseName, withDatabase } from './with-database.js';
-import { requireFlag, UsageError, type Command } from './command.js';
+import { UsageError, type Command } from './command.js';
+import { configFile } from './config-path.js';
 import { checkFlags, printJson } from './audit-flags.js';
 
 export const policyShowCommand: Command = {
@@ -14,7 +15,7 @@ version, which may have been set through the API after the config file was read.
 prints that version with its author, source and diff summary.`,
   async run(args) {
     checkFlags(args, ['config', 'version']);
-    const config = loadConfigFile(requireFlag(args, 'config'), process.env, READ_ONLY);
+    const config = loadConfigFile(configFile(args), process.env, READ_ONLY);
     const version = args.flags.version === undefined ? undefined : Number(args.flags.version);
     if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
       throw new UsageError('--version must be a policy version number (a positive integer)');

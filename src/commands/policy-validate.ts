@@ -1,5 +1,6 @@
 import { loadConfigFile, READ_ONLY } from '../config/load.js';
-import { EXIT, requireFlag, UsageError, type Command } from './command.js';
+import { EXIT, UsageError, type Command } from './command.js';
+import { configFile } from './config-path.js';
 import { checkFlags } from './audit-flags.js';
 import { checkPolicyFile, describeProblems } from './policy-file.js';
 
@@ -19,7 +20,7 @@ config or the options are wrong.`,
     checkFlags(args, ['config'], 1);
     const file = args.positional[0];
     if (!file) throw new UsageError('FILE is required, e.g. portcullis policy validate policy.json --config portcullis.json');
-    const config = loadConfigFile(requireFlag(args, 'config'), process.env, READ_ONLY);
+    const config = loadConfigFile(configFile(args), process.env, READ_ONLY);
     const checked = checkPolicyFile(file, config);
     process.stderr.write(describeProblems('error', checked.errors) + describeProblems('warning', checked.warnings));
     if (!checked.rules) {

@@ -1,7 +1,8 @@
 import { loadConfigFile, READ_ONLY } from '../config/load.js';
 import { PolicyVersions } from '../db/policy-versions.js';
 import { withDatabase } from './with-database.js';
-import { requireFlag, type Command } from './command.js';
+import type { Command } from './command.js';
+import { configFile } from './config-path.js';
 import { checkFlags, printJson } from './audit-flags.js';
 
 export const policyVersionsCommand: Command = {
@@ -13,7 +14,7 @@ Prints {"versions": [...]}, newest first, as GET /api/v1/policy/versions does: e
 time, author, source ("config" or "api"), the version it rolled back to (if any) and what changed.`,
   async run(args) {
     checkFlags(args, ['config']);
-    const config = loadConfigFile(requireFlag(args, 'config'), process.env, READ_ONLY);
+    const config = loadConfigFile(configFile(args), process.env, READ_ONLY);
     return withDatabase(config, async (db) => {
       printJson({ versions: await new PolicyVersions(db.policies).list() });
       return 0;

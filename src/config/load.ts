@@ -7,6 +7,7 @@ import type { AuthConfig, CheckpointConfig, Config, TokenConfig, TrustConfig, Up
 import { ConfigValidationError, type ConfigError } from './validator.js';
 import { configSchema, type RawConfig } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
+import { unknownSettingMessage } from './known-keys.js';
 import { validatePolicyRules } from '../policy/validate.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
 import { loadSigningKey } from '../audit/checkpoint.js';
@@ -53,7 +54,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   const root = isObject(raw) ? raw : {};
   if (!isObject(raw)) error('(root)', 'must be an object');
   const shape = configSchema.shape;
-  for (const key of Object.keys(root)) if (!(key in shape)) error(key, 'is not a known setting');
+  for (const key of Object.keys(root)) if (!(key in shape)) error(key, unknownSettingMessage(configSchema, [], key, pathOf));
   const s = {} as Record<string, unknown>;
   for (const [key, schema] of Object.entries(shape) as [keyof RawConfig, z.ZodType][]) {
     const result = schema.safeParse(root[key]);
@@ -134,8 +135,9 @@ function toErrors(issues: readonly z.core.$ZodIssue[], section: string): ConfigE
   const out: ConfigError[] = [];
   for (const issue of issues) {
     const path = pathOf([section, ...issue.path]);
-    if (issue.code === 'unrecognized_keys') for (const key of issue.keys) out.push({ path: `${path}.${key}`, message: 'is not a known setting' });
-    else out.push({ path, message: issue.message });
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ path: `${path}.${key}`, message: unknownSettingMessage(configSchema, [section, ...issue.path], key, pathOf) });
+    } else out.push({ path, message: issue.message });
   }
   return out;
 }

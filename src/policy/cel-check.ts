@@ -1,7 +1,7 @@
 import { celEnv, type CelType, type parse } from '@bufbuild/cel';
 import { BOOL, DYN, DOUBLE, INT, NULL, STRING, TYPE, UINT, BYTES, DURATION, TIMESTAMP, list, map, typeName, type CelT } from './cel-schema.js';
 import { regExpError } from './identity-match.js';
-import { closestName } from '../known-names.js';
+import { didYouMean } from '../text/did-you-mean.js';
 
 /**
  * Static type check of a parsed CEL expression against declared variables. @bufbuild/cel 0.6.1 evaluates
@@ -315,8 +315,7 @@ function display(fn: string): string {
   return `'${op}'`;
 }
 
-/** ` (did you mean 'x'?)` for a name within two edits of a known one. */
+/** ` (did you mean 'x'?)` for a name within two edits of a known one (internal names never suggested). */
 function suggest(name: string, known: string[]): string {
-  const best = closestName(name, known.filter((k) => !k.startsWith('@') && !k.startsWith('__')));
-  return best ? ` (did you mean '${best}'?)` : '';
+  return didYouMean(name, known.filter((k) => !k.startsWith('@') && !k.startsWith('__')), (k) => `'${k}'`);
 }

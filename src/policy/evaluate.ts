@@ -5,7 +5,7 @@ import { matchesField } from './identity-match.js';
 import { describeRequirement, describeSigner, satisfiesAny } from './signer-match.js';
 import { summarise } from './evidence-summary.js';
 import { judgeConditions } from './conditions.js';
-import { withoutRevoked, type RevocationSet } from './revocation.js';
+import { leadWithRevocations, withoutRevoked, type RevocationSet } from './revocation.js';
 import { baseImageReason } from './base-image.js';
 import { isIndexMediaType } from '../oci/media-types.js';
 
@@ -82,7 +82,7 @@ export function evaluateRule(rule: PolicyRule, gathered: Evidence | undefined, c
   }
   const summary = summarise({ evidence, accepted, provenance, built, byParent, met: judged.met, deferred: judged.deferred });
   if (baseApplies && ctx.baseImage) summary.baseImage = { ...ctx.baseImage };
-  return finish(rule, reasons, summary);
+  return finish(rule, leadWithRevocations(reasons, gathered, ctx.revocations), summary);
 }
 
 function finish(rule: PolicyRule, reasons: string[], evidence: Record<string, unknown>): Decision {

@@ -66,3 +66,24 @@ export function withoutRevoked(evidence: Evidence, set: RevocationSet): Evidence
   filtered.set(evidence, { set, result });
   return result;
 }
+
+/**
+ * Reasons that begin with the revocations that took trust away from this evidence, so the cause is read
+ * first: `revoked: signer key "acme" revoked at T (leaked) — no signature by …`. A reason that cites a
+ * revoked artifact gets the lead; when none does (a requirement the revoked attestation met is now
+ * simply unmet), the first reason does. Unchanged when nothing is revoked or nothing is refused.
+ */
+export function leadWithRevocations(reasons: string[], gathered: Evidence | undefined, set: RevocationSet | undefined): string[] {
+  if (!gathered || !set || set.list.length === 0 || reasons.length === 0) return reasons;
+  const hits = set.list.filter((r) => [...gathered.signatures, ...gathered.attestations].some((e) => names(r.signer, e)));
+  if (hits.length === 0) return reasons;
+  const lead = `revoked: ${hits.map(describeRevocation).join('; ')} — `;
+  const citing = reasons.map((r) => r.includes('REVOKED: '));
+  const anyCites = citing.some(Boolean);
+  return reasons.map((r, i) => (citing[i] || (!anyCites && i === 0) ? lead + r : r));
+}
+
+function describeRevocation(r: Revocation): string {
+  const what = 'logIndex' in r.signer ? describeRevoked(r.signer) : `signer ${describeRevoked(r.signer)}`;
+  return `${what} revoked${r.time ? ` at ${r.time}` : ''} (${r.reason})`;
+}

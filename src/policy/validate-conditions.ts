@@ -1,5 +1,6 @@
 import { compileCondition } from './cel-program.js';
 import type { ConditionKind } from './cel-schema.js';
+import { didYouMean } from '../text/did-you-mean.js';
 
 type Err = (path: string, message: string) => void;
 type Requirements = (list: unknown, at: string, err: Err) => void;
@@ -14,7 +15,7 @@ export function validateAttestations(list: unknown, at: string, err: Err, requir
     const p = `${at}[${i}]`;
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return err(p, 'must be an object');
     const e = entry as Record<string, unknown>;
-    for (const k of Object.keys(e)) if (!ENTRY_KEYS.includes(k)) err(`${p}.${k}`, 'unknown field');
+    for (const k of Object.keys(e)) if (!ENTRY_KEYS.includes(k)) err(`${p}.${k}`, `unknown field${didYouMean(k, ENTRY_KEYS, (a) => `${p}.${a}`)}`);
     if (typeof e.name !== 'string' || !e.name.trim()) err(`${p}.name`, 'must be a non-empty string');
     else if (names.has(e.name)) err(`${p}.name`, `duplicate attestation name "${e.name}"`);
     else names.add(e.name);

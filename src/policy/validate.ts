@@ -4,6 +4,7 @@ import { globError } from './match.js';
 import { validateAttestations, validateCondition } from './validate-conditions.js';
 import { FULCIO_EXTENSION_NAMES } from '../verify/fulcio-extensions.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
+import { didYouMean } from '../text/did-you-mean.js';
 
 export interface RuleError {
   path: string;
@@ -152,7 +153,7 @@ function regexp(value: unknown, path: string, err: Err): void {
 }
 
 function unknownKeys(obj: Record<string, unknown>, allowed: string[], at: string, err: Err): void {
-  for (const k of Object.keys(obj)) if (!allowed.includes(k)) err(`${at}.${k}`, 'unknown field');
+  for (const k of Object.keys(obj)) if (!allowed.includes(k)) err(`${at}.${k}`, `unknown field${didYouMean(k, allowed, (a) => `${at}.${a}`)}`);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -4,6 +4,7 @@ import type { UpstreamConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import { TokenCache, parseChallenge } from './token-cache.js';
 import { UpstreamError } from './errors.js';
+import { networkFailureText } from '../text/network-failure.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 
 export interface UpstreamResponse {
@@ -270,6 +271,5 @@ function delay(ms: number): Promise<void> {
 }
 
 function describe(err: unknown): string {
-  const e = err as { code?: string; message?: string };
-  return e.code ?? e.message ?? String(err);
+  return networkFailureText(err);
 }

@@ -4,6 +4,7 @@ import type { TrustConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import { loadTrust, type LoadedTrust } from './trust-material.js';
 import type { TrustSource } from './gatherer.js';
+import { failureChainText } from '../text/network-failure.js';
 
 const REFRESH_EVERY_MS = 24 * 3_600_000;
 const FETCH_TIMEOUT_MS = 15_000;
@@ -93,7 +94,7 @@ export class RefreshingTrust implements TrustSource {
       return true;
     } catch (err) {
       this.log.warn('could not refresh the public-good trusted root; keeping the current one', {
-        error: (err as Error).message ?? String(err),
+        error: failureChainText(err),
       });
       return false;
     }

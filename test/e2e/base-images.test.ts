@@ -147,7 +147,7 @@ describe.skipIf(skip)('base images', () => {
     expect(res.status).toBe(400);
     const body = (await res.json()) as { errors: Array<{ path: string; message: string }> };
     expect(body.errors).toEqual([
-      { path: 'policies[0].baseImage.requireAnnotations', message: 'unknown field' },
+      { path: 'policies[0].baseImage.requireAnnotations', message: 'unknown field (did you mean policies[0].baseImage.requireAnnotation?)' },
       { path: 'policies[0].baseImage.maxBehindDays', message: 'must be a number of days (0 or more)' },
     ]);
   });

@@ -134,7 +134,8 @@ describe.skipIf(skip)('trust over time: revocations and exceptions', () => {
       // No wait for verifyTtl (an hour), on every worker: the cached evidence no longer counts.
       expect(await statuses('keyed/app')).toEqual([403, 403, 403, 403, 403, 403]);
       const refused = await copy('keyed/app');
-      expect(refused).toMatch(/denied: portcullis: policy \\?"keyed\\?": no signature by key/);
+      // The reason leads with the revocation: what, when and why, then what the rule missed.
+      expect(refused).toMatch(/denied: portcullis: policy \\?"keyed\\?": revoked: signer key \\?"acme-release\\?" revoked at \S+ \(key leaked in INC-77\) — no signature by key/);
       expect(refused).toMatch(/revoked \(revocation \d+: key leaked in INC-77\)/);
       // Still signed by the other trusted key.
       expect(await copy('keyed/both')).toBeUndefined();

@@ -63,7 +63,7 @@ describe('config', () => {
         'upstreams[1].url: must not contain credentials; use username and passwordEnv',
         'defaultUpstream: names no upstream ("missing")',
         expect.stringMatching(/^policies\[0\]\.mode: /),
-        'surprise: is not a known setting',
+        'surprise: unknown setting',
       ]),
     );
   });
@@ -93,7 +93,19 @@ describe('config', () => {
 
   it('accepts a $schema key (editors use it) and still refuses other unknown keys', () => {
     expect(() => parseConfig({ ...minimal, $schema: './config.schema.json' }, '/x/c.json', {})).not.toThrow();
-    expect(errorsOf({ ...minimal, $schemas: 'x', storage: { path: 'a', size: 1 } })).toEqual(['$schemas: is not a known setting', 'storage.size: is not a known setting']);
+    expect(errorsOf({ ...minimal, $schemas: 'x', storage: { path: 'a', size: 1 } })).toEqual(['$schemas: unknown setting (did you mean $schema?)', 'storage.size: unknown setting']);
+  });
+
+  it('suggests the setting a misspelt key probably is, by its full path, at any depth', () => {
+    expect(errorsOf({ ...minimal, server: { wokers: 2 }, lisen: '0.0.0.0:5000' })).toEqual([
+      'lisen: unknown setting (did you mean listen?)',
+      'server.wokers: unknown setting (did you mean server.workers?)',
+    ]);
+    const upstreams = [{ name: 'upstream.test', url: 'https://u.test', tagTTL: '1m' }];
+    expect(errorsOf({ ...minimal, upstreams, audit: { checkpoint: { key: 'k.pem', evry: '1m' } } })).toEqual(expect.arrayContaining([
+      'upstreams[0].tagTTL: unknown setting (did you mean upstreams[0].tagTtl?)',
+      'audit.checkpoint.evry: unknown setting (did you mean audit.checkpoint.every?)',
+    ]));
   });
 
   it('loads without the token and upstream password variables only when asked to (read-only commands)', () => {
@@ -181,7 +193,7 @@ describe('config: several trusted roots', () => {
     expect(errors({ file: 'cp.jsonl', every: '10ms', extra: 1 })).toEqual(expect.arrayContaining([
       'audit.checkpoint.key: is required',
       expect.stringMatching(/^audit\.checkpoint\.every: must be a duration/),
-      'audit.checkpoint.extra: is not a known setting',
+      'audit.checkpoint.extra: unknown setting',
     ]));
     expect(errors({ key: 'ed.pem', every: { events: 0, time: 'soon' } })).toEqual(expect.arrayContaining([
       expect.stringMatching(/^audit\.checkpoint\.every\.events: /),

@@ -31,6 +31,16 @@ describe('revocations', () => {
     expect(evaluateRule(rule, one, { now: NOW, revocations: revoked({ key: 'acm' }) }).outcome).toBe('allow');
   });
 
+  it('leads the reason with the revocation: what was revoked, when and why', () => {
+    const one = evidence([sig({ type: 'key', key: 'acme' })]);
+    const set: RevocationSet = { list: [{ id: 7, signer: { key: 'acme' }, reason: 'key leaked', author: 'alice', time: '2026-03-01T10:00:00.000Z' }] };
+    const d = evaluateRule(rule, one, { now: NOW, revocations: set });
+    expect(d.reasons[0]).toMatch(/^revoked: signer key "acme" revoked at 2026-03-01T10:00:00.000Z \(key leaked\) — no signature by key "acme"/);
+    // Reasons that owe nothing to a revocation are left as they were.
+    const old = evaluateRule({ ...rule, maxAgeDays: 1 }, evidence([sig({ type: 'key', key: 'backup' })]), { now: NOW, revocations: set });
+    expect(old.reasons.join()).not.toContain('revoked:');
+  });
+
   it('matches keyless identities exactly and log entries by index', () => {
     const rule2: PolicyRule = { ...rule, signatures: { anyOf: [{ keyless: { issuer: 'https://i', subjectRegExp: '.*' } }] } };
     const e = evidence([sig({ type: 'keyless', issuer: 'https://i', subject: 'a@x', roots: ['default'], extensions: {} }, 42)]);

@@ -93,6 +93,7 @@ describe('validatePolicyRules', () => {
     expect(paths).toContain('policies[0]');
     expect(paths).toContain('policies[1].signatures.anyOf[0]');
     expect(paths).toContain('policies[2].provenance.builderIdRegExp');
+    expect(r.errors).toContainEqual({ path: 'policies[0].signature', message: 'unknown field (did you mean policies[0].signatures?)' });
   });
 
   it('rejects a non-array', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { closestName, unknownNames } from '../../../src/known-names.js';
+import { unknownNames } from '../../../src/text/unknown-names.js';
+import { closestName } from '../../../src/text/did-you-mean.js';
 import { unknownParameters } from '../../../src/audit/audit-query.js';
 
 describe('unknown names', () => {
