@@ -52,6 +52,15 @@ const upstream = section({
   connectTimeout: duration('must be a duration such as "30s" or "5m"').default('10s'),
   idleTimeout: duration('must be a duration such as "30s" or "5m"').default('30s'),
   retries: wholeNumber('must be an integer from 0 to 10', 0, 10).default(2),
+  metadataDeadline: duration('must be a duration of at least a second, such as "30s"', 1000).default('30s').describe('The whole of a manifest, tag list or referrers request upstream, body included; then 504'),
+  blobMinRate: z
+    .union([z.string(), z.number()], { error: 'must be a size per second such as "16KiB"' })
+    .refine((v) => parseSize(v) !== undefined, 'must be a size per second such as "16KiB"')
+    .default('16KiB')
+    .describe('A blob download bringing fewer bytes per second than this over a blobRateWindow is abandoned ("0" never)'),
+  blobRateWindow: duration('must be a duration of at least a second, such as "30s"', 1000).default('30s'),
+  maxConnections: wholeNumber('must be an integer from 1 to 1024', 1, 1024).default(64).describe('Connections to this upstream'),
+  maxConnectionsPerRepository: wholeNumber('must be an integer from 1 to 1024', 1, 1024).default(16).describe('Of maxConnections, how many one repository may hold at once'),
   tagDrift: oneOf(['follow', 'keep-verified', 'deny']).default('follow').describe('When a verified tag moves upstream'),
 });
 

@@ -12,6 +12,14 @@ export interface UpstreamConfig {
   /** A response that sends nothing for this long is abandoned. */
   idleTimeoutMs: number;
   retries: number;
+  /** A manifest, tag list, referrers or signature-artifact request, all of it (queueing, retries, body). */
+  metadataDeadlineMs?: number;
+  /** A blob body slower than this (bytes per second, over any `blobRateWindowMs`) is abandoned. */
+  blobMinBytesPerSecond?: number;
+  blobRateWindowMs?: number;
+  /** Connections to the upstream (the pool), and how many of them one repository may hold at once. */
+  maxConnections?: number;
+  maxConnectionsPerRepository?: number;
   /**
    * When a tag moves upstream after it was verified: `follow` judges the new digest, `keep-verified` serves
    * the last digest that passed when the new one fails, `deny` refuses the tag until an admin accepts it.

@@ -77,7 +77,7 @@ export function v2Handler(d: V2Deps) {
           throw err;
         }
         judged = true; // the pull service decides the name first, then the manifest, and audits both
-        const out = await d.pull.manifest(info, t, ref, req.headers.accept, req.method === 'HEAD');
+        const out = await d.pull.manifest(info, t, ref, req.headers.accept, req.method === 'HEAD', clientGone(res));
         res.statusCode = 200;
         res.setHeader('Content-Type', out.mediaType);
         res.setHeader('Docker-Content-Digest', out.digest);
@@ -178,6 +178,15 @@ function manifestReference(raw: string): Reference {
     if (err instanceof OciError && err.code === 'TAG_INVALID') throw new OciError('MANIFEST_UNKNOWN', `${err.message}: no manifest has this reference`);
     throw err;
   }
+}
+
+/** Aborts when the connection closes before the answer was sent. */
+function clientGone(res: HttpResponse): AbortSignal {
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort(new OciError('UPSTREAM_UNAVAILABLE', 'the client disconnected before the answer was ready'));
+  });
+  return gone.signal;
 }
 
 function unsupported(req: HttpRequest): OciError {

@@ -111,7 +111,8 @@ export class BlobFetcher {
     const { upstream, repository } = target;
     let res;
     try {
-      res = await upstream.send('GET', repository, `${repository}/blobs/${digest}`);
+      // No client signal: a download is shared, and one that keeps up the minimum rate may finish for the cache.
+      res = await upstream.send('GET', repository, `${repository}/blobs/${digest}`, {}, { purpose: 'blob' });
     } catch (err) {
       throw toClientError(err, `blob ${digest}`);
     }
