@@ -60,7 +60,12 @@ export function v2Handler(d: V2Deps) {
         user: (res.locals.user as string | undefined) ?? null,
       };
       const ns = param('ns');
-      const target = (name: string): Target => resolveTarget(name, ns, d.upstreams, d.defaultUpstream);
+      const target = (name: string): Target => {
+        const t = resolveTarget(name, ns, d.upstreams, d.defaultUpstream);
+        // Distribution spec, "Registry Proxying": a registry that scopes a request by `ns` names it back.
+        if (ns) res.setHeader('OCI-Namespace', t.upstream.name);
+        return t;
+      };
       let m: RegExpExecArray | null;
       if ((m = MANIFEST_RE.exec(path))) {
         route = 'manifest';
