@@ -115,6 +115,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       roots: trustFiles.roots,
       keys: trustFiles.keys,
       verifyTtlMs: parseDuration(trust.verifyTtl)!,
+      ...(trust.referrers ? { referrers: { ...trust.referrers, maxBytes: parseSize(trust.referrers.maxBytes)! } } : {}),
     } satisfies TrustConfig,
     auth: { pull: sections.auth?.pull ?? 'anonymous', tokens } satisfies AuthConfig,
     audit: { retainDays: sections.audit?.retainDays, ...(checkpoint ? { checkpoint } : {}) },

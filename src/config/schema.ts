@@ -114,6 +114,16 @@ const fields = {
     roots: z.record(z.string(), z.string({ error: 'must be a path to a trusted_root.json or a .jsonl of roots' }).min(1, 'must be a path to a trusted_root.json or a .jsonl of roots'), { error: 'must be an object' }).optional(),
     keys: z.record(z.string(), z.string({ error: 'must be a PEM public key or a path to one' }).min(1, 'must be a PEM public key or a path to one'), { error: 'must be an object' }).optional(),
     verifyTtl: duration('must be a duration such as "1h"').default('1h'),
+    referrers: section({
+      maxCount: wholeNumber('must be an integer from 1 to 10000', 1, 10000).default(64).describe('Referrer manifests looked at per subject'),
+      maxBytes: z
+        .union([z.string(), z.number()], { error: 'must be a size such as "16MiB"' })
+        .refine((v) => (parseSize(v) ?? 0) >= 1024, 'must be a size of at least 1KiB such as "16MiB"')
+        .default('16MiB')
+        .describe('Bytes read per subject: referrer lists, referrer manifests, bundles'),
+      maxPages: wholeNumber('must be an integer from 1 to 1000', 1, 1000).default(8).describe('Pages of the referrers API followed'),
+      maxDepth: wholeNumber('must be an integer from 1 to 4', 1, 4).default(1).describe('1: referrers only; 2: also the manifests of a referrer that is an index'),
+    }).optional().describe('Bounds of the referrers walk for one subject; a denial says which one was hit'),
   }).optional(),
   auth: section({
     pull: oneOf(['anonymous', 'token']).default('anonymous'),

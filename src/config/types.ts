@@ -1,4 +1,5 @@
 import type { PolicyRule } from '../policy/types.js';
+import type { ReferrerLimits } from '../verify/referrer-limits.js';
 
 /** The validated, frozen configuration. Paths are absolute; durations are milliseconds; secrets resolved. */
 export interface UpstreamConfig {
@@ -38,6 +39,8 @@ export interface TrustConfig {
   /** Key name → PEM public key. */
   keys: Record<string, string>;
   verifyTtlMs: number;
+  /** Bounds of the referrers walk for one subject (`maxBytes` in bytes); defaults when absent. */
+  referrers?: ReferrerLimits;
 }
 
 export type Role = 'admin' | 'auditor' | 'puller';
