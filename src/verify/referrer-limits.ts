@@ -37,8 +37,8 @@ export class ReferrerBudget {
       this.count++;
       return true;
     }
-    const of = listed !== undefined ? `${listed} referrers listed, ` : '';
-    this.note('maxCount', `${of}only ${this.limits.maxCount} looked at (trust.referrers.maxCount)`);
+    const seen = listed !== undefined ? `${listed} referrers listed, only ${this.limits.maxCount}` : `only ${this.limits.maxCount} referrers`;
+    this.note('maxCount', `${seen} looked at (trust.referrers.maxCount)`);
     return false;
   }
 
