@@ -26,6 +26,8 @@ export class RequestGuard {
   private body: Readable | undefined;
   private stage = 'waiting for a free connection';
   private ended = false;
+  /** The deadline passed while the upstream had the request and sent no answer: it counts as down. */
+  silent = false;
 
   constructor(
     private readonly limits: GuardLimits,
@@ -35,6 +37,7 @@ export class RequestGuard {
     private readonly client?: AbortSignal,
   ) {
     this.deadline = setTimeout(() => {
+      this.silent = this.stage === 'waiting for the response';
       const setting = purpose === 'metadata' ? 'metadataDeadline' : 'metadataDeadline, for the response headers';
       this.abort(new UpstreamError('timeout', `${what} took longer than ${seconds(limits.deadlineMs)} s (${setting}; ${this.stage})`));
     }, limits.deadlineMs);

@@ -110,9 +110,12 @@ export class UpstreamClient {
       guard.finish();
       // undici may surface an abort as its own error: the guard's reason says why.
       const err: unknown = guard.signal.aborted ? guard.signal.reason : caught;
-      const kind = err instanceof UpstreamError ? err.kind : 'unreachable';
-      // A deadline or a client that left says nothing about whether the upstream is up.
-      if (kind === 'timeout' || kind === 'abandoned') throw err;
+      const kind = err instanceof UpstreamError ? (err.kind === 'timeout' && guard.silent ? 'unreachable' : err.kind) : 'unreachable';
+      // A slow body, a wait for a connection slot or a client that left says nothing about whether the upstream is up.
+      if (kind === 'timeout' || kind === 'abandoned') {
+        this.breaker.inconclusive();
+        throw err;
+      }
       if (kind === 'unreachable' || kind === 'server-error') {
         const wasOpen = this.breaker.isOpen;
         this.breaker.failed();
