@@ -182,6 +182,7 @@ describe('config: several trusted roots', () => {
       'upstreams[0].tagDrift: must be one of "follow", "keep-verified", "deny"',
     ]);
   });
+
   it('reads the upstream time and connection limits and the referrer bounds, with defaults and paths on errors', () => {
     const c = parseConfig(
       { ...minimal, upstreams: [minimal.upstreams[0], { name: 'ghcr.io', url: 'https://ghcr.io', metadataDeadline: '5s', blobMinRate: '1MiB', blobRateWindow: '10s', maxConnections: 8, maxConnectionsPerRepository: 2 }],
