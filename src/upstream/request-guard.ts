@@ -101,15 +101,18 @@ export class RequestGuard {
     const { minBytesPerSecond, rateWindowMs } = this.limits;
     if (minBytesPerSecond <= 0) return;
     let received = 0;
+    let complete = false;
     const push = body.push.bind(body);
     body.push = (chunk: unknown, encoding?: BufferEncoding) => {
-      if (chunk) received += (chunk as Buffer).length;
+      if (chunk === null) complete = true;
+      else if (chunk) received += (chunk as Buffer).length;
       return push(chunk, encoding);
     };
     let before = 0;
     const wanted = (minBytesPerSecond * rateWindowMs) / 1000;
     this.rateTimer = setInterval(() => {
-      if (body.readableEnded) return;
+      // All of it arrived: what is left unread is the reader's business.
+      if (complete) return void clearInterval(this.rateTimer);
       const got = received - before;
       before = received;
       // Bytes waiting unread are the reader's delay, not the upstream's: only a slow network counts.
