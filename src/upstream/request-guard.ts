@@ -15,8 +15,8 @@ export interface GuardLimits {
 /**
  * The time limits of one upstream request. An idle timeout alone is reset by every byte, so an upstream that
  * drips a byte every few seconds would hold the connection for as long as it likes. A metadata request gets
- * one deadline for everything (queueing, retries, headers, body); a blob gets the deadline for its headers,
- * then must keep up a minimum rate, so a large layer over a slow link still arrives and a drip does not.
+ * one deadline for everything (queueing, retries, headers, body); a blob gets the deadline for its headers
+ * once sent, then must keep up a minimum rate, so a large layer over a slow link still arrives and a drip does not.
  * The client's signal, when given, abandons the request as soon as nobody waits for it.
  */
 export class RequestGuard {
@@ -36,12 +36,7 @@ export class RequestGuard {
     private readonly what: string,
     private readonly client?: AbortSignal,
   ) {
-    this.deadline = setTimeout(() => {
-      this.silent = this.stage === 'waiting for the response';
-      const setting = purpose === 'metadata' ? 'metadataDeadline' : 'metadataDeadline, for the response headers';
-      this.abort(new UpstreamError('timeout', `${what} took longer than ${seconds(limits.deadlineMs)} s (${setting}; ${this.stage})`));
-    }, limits.deadlineMs);
-    this.deadline.unref();
+    if (purpose === 'metadata') this.startDeadline();
     if (client?.aborted) this.clientGone();
     else client?.addEventListener('abort', this.clientGone);
   }
@@ -50,9 +45,24 @@ export class RequestGuard {
     return this.controller.signal;
   }
 
-  /** Called when the request is sent (after any wait for a connection slot). */
+  /**
+   * Called when the request is sent (after any wait for a connection slot). A blob's deadline starts here:
+   * its queue drains as the downloads ahead of it finish or fall below the minimum rate, and a 504 for
+   * waiting behind healthy downloads of the same repository would only send clients back to retry.
+   */
   sending(): void {
     this.stage = 'waiting for the response';
+    if (this.purpose === 'blob') this.startDeadline();
+  }
+
+  private startDeadline(): void {
+    const { deadlineMs } = this.limits;
+    this.deadline = setTimeout(() => {
+      this.silent = this.stage === 'waiting for the response';
+      const setting = this.purpose === 'metadata' ? 'metadataDeadline' : 'metadataDeadline, for the response headers';
+      this.abort(new UpstreamError('timeout', `${this.what} took longer than ${seconds(deadlineMs)} s (${setting}; ${this.stage})`));
+    }, deadlineMs);
+    this.deadline.unref();
   }
 
   /** Watches a response body until it closes; then `onClose` runs, once. */

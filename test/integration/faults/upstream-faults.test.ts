@@ -123,6 +123,7 @@ describe('upstream faults', () => {
  */
 describe('slow upstreams', () => {
   const STRICT = 'strict.test';
+  const NARROW = 'narrow.test';
   let up: FaultUpstream;
   let proxy: Proxy;
   let dir: string;
@@ -147,6 +148,7 @@ describe('slow upstreams', () => {
       upstreams: [
         { name: UPSTREAM, url: up.url, retries: 0 },
         { name: STRICT, url: up.url, retries: 0, metadataDeadline: '2s', blobMinRate: '64KiB', blobRateWindow: '1s' },
+        { name: NARROW, url: up.url, retries: 0, metadataDeadline: '1s', maxConnectionsPerRepository: 1 },
       ],
       dataDir: dir,
       extra: { log: { level: 'warn' }, server: { workers: 1 } },
@@ -220,5 +222,20 @@ describe('slow upstreams', () => {
 
     const fine = await getBlob(proxy.url, `${STRICT}/org/crawl`, img.layers[1]!);
     expect(fine.bytes?.equals(fineLayer)).toBe(true);
+  });
+
+  it('queues a blob behind a healthy download of the same repository rather than failing it at the deadline', async () => {
+    const big = randomBytes(3 * 1024 * 1024);
+    const small = randomBytes(64 * 1024);
+    const img = addImage(up, 'org/queue', '1', [big, small]);
+    // About 2.5 s for the first layer, longer than the 1 s deadline; the repository may use one connection.
+    up.setMode(img.layers[0]!, { kind: 'drip', chunk: 128 * 1024, everyMs: 100 });
+    expect((await getManifest(proxy.url, `${NARROW}/org/queue`, '1')).status).toBe(200);
+    const first = getBlob(proxy.url, `${NARROW}/org/queue`, img.layers[0]!);
+    await waitFor(() => (up.blobGets.get(img.layers[0]!) ?? 0) > 0);
+    const second = await getBlob(proxy.url, `${NARROW}/org/queue`, img.layers[1]!);
+    expect(second.status, second.body).toBe(200);
+    expect(second.bytes?.equals(small)).toBe(true);
+    expect((await first).bytes?.equals(big)).toBe(true);
   });
 });
