@@ -1,6 +1,15 @@
 import type { Readable } from 'node:stream';
 import { UpstreamError } from './errors.js';
 
+/** Defaults of the per-upstream limits (the config schema sets the same). */
+export const UPSTREAM_LIMIT_DEFAULTS = {
+  metadataDeadlineMs: 30_000,
+  blobMinBytesPerSecond: 16 * 1024,
+  blobRateWindowMs: 30_000,
+  maxConnections: 64,
+  maxConnectionsPerRepository: 16,
+} as const;
+
 /** Metadata (manifests, tag lists, referrers, signature artifacts) is small; blobs may be gigabytes. */
 export type RequestPurpose = 'metadata' | 'blob';
 

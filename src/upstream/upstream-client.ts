@@ -6,7 +6,8 @@ import { TokenCache, parseChallenge } from './token-cache.js';
 import { UpstreamError } from './errors.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ConnectionSlots } from './connection-slots.js';
-import { RequestGuard, type GuardLimits, type RequestPurpose } from './request-guard.js';
+import { RequestGuard, UPSTREAM_LIMIT_DEFAULTS, type GuardLimits, type RequestPurpose } from './request-guard.js';
+import { backoff, delay, parseRetryAfter } from './retry-timing.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -22,15 +23,6 @@ const MAX_REDIRECTS = 5;
 const BODY_BUFFER_BYTES = 1024 * 1024;
 const MAX_RETRY_WAIT_MS = 5_000;
 const TOKEN_RESPONSE_LIMIT = 64 * 1024;
-
-/** Defaults of the per-upstream limits (the config schema sets the same). */
-export const UPSTREAM_LIMIT_DEFAULTS = {
-  metadataDeadlineMs: 30_000,
-  blobMinBytesPerSecond: 16 * 1024,
-  blobRateWindowMs: 30_000,
-  maxConnections: 64,
-  maxConnectionsPerRepository: 16,
-} as const;
 
 export interface SendOptions {
   /** `metadata` (the default) has one deadline; `blob` a deadline for its headers, then a minimum rate. */
@@ -299,32 +291,6 @@ export async function readLimitedBuffer(body: Readable, limit: number): Promise<
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
-}
-
-function parseRetryAfter(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
-}
-
-function backoff(attempt: number): number {
-  return Math.min(2000, 100 * 2 ** attempt) + Math.floor(Math.random() * 50);
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function describe(err: unknown): string {
