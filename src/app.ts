@@ -132,7 +132,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     policy.current().rules.some(needsTrustedRoot),
   );
   if (opts.maintenance !== false) trust.start();
-  const gatherer = createEvidenceGatherer(trust);
+  const gatherer = createEvidenceGatherer(trust, undefined, config.trust.referrers);
   const manifests = new ManifestFetcher(index, store, log, config.pull?.maxLayers);
   const blobs = new BlobFetcher(store, index, db.leases);
   blobs.onFetched = (upstream, bytes) => metrics.bytesFetched.inc({ upstream }, bytes);

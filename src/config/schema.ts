@@ -52,6 +52,15 @@ const upstream = section({
   connectTimeout: duration('must be a duration such as "30s" or "5m"').default('10s'),
   idleTimeout: duration('must be a duration such as "30s" or "5m"').default('30s'),
   retries: wholeNumber('must be an integer from 0 to 10', 0, 10).default(2),
+  metadataDeadline: duration('must be a duration of at least a second, such as "30s"', 1000).default('30s').describe('The whole of a manifest, tag list or referrers request upstream, body included; then 504'),
+  blobMinRate: z
+    .union([z.string(), z.number()], { error: 'must be a size per second such as "16KiB"' })
+    .refine((v) => parseSize(v) !== undefined, 'must be a size per second such as "16KiB"')
+    .default('16KiB')
+    .describe('A blob download bringing fewer bytes per second than this over a blobRateWindow is abandoned ("0" never)'),
+  blobRateWindow: duration('must be a duration of at least a second, such as "30s"', 1000).default('30s'),
+  maxConnections: wholeNumber('must be an integer from 1 to 1024', 1, 1024).default(64).describe('Connections to this upstream'),
+  maxConnectionsPerRepository: wholeNumber('must be an integer from 1 to 1024', 1, 1024).default(16).describe('Of maxConnections, how many one repository may hold at once'),
   tagDrift: oneOf(['follow', 'keep-verified', 'deny']).default('follow').describe('When a verified tag moves upstream'),
 });
 
@@ -116,6 +125,16 @@ const fields = {
     roots: z.record(z.string(), z.string({ error: 'must be a path to a trusted_root.json or a .jsonl of roots' }).min(1, 'must be a path to a trusted_root.json or a .jsonl of roots'), { error: 'must be an object' }).optional(),
     keys: z.record(z.string(), z.string({ error: 'must be a PEM public key or a path to one' }).min(1, 'must be a PEM public key or a path to one'), { error: 'must be an object' }).optional(),
     verifyTtl: duration('must be a duration such as "1h"').default('1h'),
+    referrers: section({
+      maxCount: wholeNumber('must be an integer from 1 to 10000', 1, 10000).default(64).describe('Referrer manifests looked at per subject'),
+      maxBytes: z
+        .union([z.string(), z.number()], { error: 'must be a size such as "16MiB"' })
+        .refine((v) => (parseSize(v) ?? 0) >= 1024, 'must be a size of at least 1KiB such as "16MiB"')
+        .default('16MiB')
+        .describe('Bytes read per subject: referrer lists, referrer manifests, bundles'),
+      maxPages: wholeNumber('must be an integer from 1 to 1000', 1, 1000).default(8).describe('Pages of the referrers API followed'),
+      maxDepth: wholeNumber('must be an integer from 1 to 4', 1, 4).default(1).describe('1: referrers only; 2: also the manifests of a referrer that is an index'),
+    }).optional().describe('Bounds of the referrers walk for one subject; a denial says which one was hit'),
   }).optional(),
   auth: section({
     pull: oneOf(['anonymous', 'token']).default('anonymous'),

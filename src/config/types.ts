@@ -1,4 +1,5 @@
 import type { PolicyRule } from '../policy/types.js';
+import type { ReferrerLimits } from '../verify/referrer-limits.js';
 
 /** The validated, frozen configuration. Paths are absolute; durations are milliseconds; secrets resolved. */
 export interface UpstreamConfig {
@@ -12,6 +13,14 @@ export interface UpstreamConfig {
   /** A response that sends nothing for this long is abandoned. */
   idleTimeoutMs: number;
   retries: number;
+  /** A manifest, tag list, referrers or signature-artifact request, all of it (queueing, retries, body). */
+  metadataDeadlineMs?: number;
+  /** A blob body slower than this (bytes per second, over any `blobRateWindowMs`) is abandoned. */
+  blobMinBytesPerSecond?: number;
+  blobRateWindowMs?: number;
+  /** Connections to the upstream (the pool), and how many of them one repository may hold at once. */
+  maxConnections?: number;
+  maxConnectionsPerRepository?: number;
   /**
    * When a tag moves upstream after it was verified: `follow` judges the new digest, `keep-verified` serves
    * the last digest that passed when the new one fails, `deny` refuses the tag until an admin accepts it.
@@ -30,6 +39,8 @@ export interface TrustConfig {
   /** Key name → PEM public key. */
   keys: Record<string, string>;
   verifyTtlMs: number;
+  /** Bounds of the referrers walk for one subject (`maxBytes` in bytes); defaults when absent. */
+  referrers?: ReferrerLimits;
 }
 
 export type Role = 'admin' | 'auditor' | 'puller';

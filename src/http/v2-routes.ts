@@ -60,7 +60,12 @@ export function v2Handler(d: V2Deps) {
         user: (res.locals.user as string | undefined) ?? null,
       };
       const ns = param('ns');
-      const target = (name: string): Target => resolveTarget(name, ns, d.upstreams, d.defaultUpstream);
+      const target = (name: string): Target => {
+        const t = resolveTarget(name, ns, d.upstreams, d.defaultUpstream);
+        // Distribution spec, "Registry Proxying": a registry that scopes a request by `ns` names it back.
+        if (ns) res.setHeader('OCI-Namespace', t.upstream.name);
+        return t;
+      };
       let m: RegExpExecArray | null;
       if ((m = MANIFEST_RE.exec(path))) {
         route = 'manifest';
@@ -77,7 +82,7 @@ export function v2Handler(d: V2Deps) {
           throw err;
         }
         judged = true; // the pull service decides the name first, then the manifest, and audits both
-        const out = await d.pull.manifest(info, t, ref, req.headers.accept, req.method === 'HEAD');
+        const out = await d.pull.manifest(info, t, ref, req.headers.accept, req.method === 'HEAD', clientGone(res));
         res.statusCode = 200;
         res.setHeader('Content-Type', out.mediaType);
         res.setHeader('Docker-Content-Digest', out.digest);
@@ -178,6 +183,15 @@ function manifestReference(raw: string): Reference {
     if (err instanceof OciError && err.code === 'TAG_INVALID') throw new OciError('MANIFEST_UNKNOWN', `${err.message}: no manifest has this reference`);
     throw err;
   }
+}
+
+/** Aborts when the connection closes before the answer was sent. */
+function clientGone(res: HttpResponse): AbortSignal {
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort(new OciError('UPSTREAM_UNAVAILABLE', 'the client disconnected before the answer was ready'));
+  });
+  return gone.signal;
 }
 
 function unsupported(req: HttpRequest): OciError {

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   SIZE_INVALID: { status: 400, description: 'provided length did not match content length' },
   UPSTREAM_UNAVAILABLE: { status: 502, description: 'the upstream registry could not be reached' },
   UPSTREAM_INVALID: { status: 502, description: 'the upstream registry sent invalid content' },
+  UPSTREAM_TIMEOUT: { status: 504, description: 'the upstream registry did not answer in time' },
   STORAGE_UNAVAILABLE: { status: 507, description: 'the local content store is out of space' },
   UNAVAILABLE: { status: 503, description: 'the proxy cannot record or serve this request right now' },
 } as const;

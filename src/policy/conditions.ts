@@ -4,6 +4,7 @@ import type { Evidence, VerifiedAttestation } from '../verify/types.js';
 import { attestationBindings, ruleBindings, type ImageContext } from './cel-bindings.js';
 import { clip, compileCondition, evaluateCondition } from './cel-program.js';
 import { describeRequirement, describeSigner, satisfiesAny } from './signer-match.js';
+import { walkCutShort } from './evidence-summary.js';
 import type { AttestationRequirement, PolicyRule } from './types.js';
 
 /**
@@ -69,7 +70,9 @@ function judgeEntry(
   const typed = evidence.attestations.filter((a) => a.predicateType === entry.predicateType);
   if (typed.length === 0) {
     const rejected = evidence.rejected.filter((r) => r.source !== 'sig-tag').map((r) => r.reason);
-    return { reason: `no verified ${entry.predicateType} attestation${rejected.length ? ` (rejected: ${rejected.slice(0, 2).join(' | ')})` : ''}` };
+    const cut = walkCutShort(evidence);
+    const none = `no verified ${entry.predicateType} attestation${cut ? ' among those looked at' : ''}`;
+    return { reason: `${cut ? `${cut}; ` : ''}${none}${rejected.length ? ` (rejected: ${rejected.slice(0, 2).join(' | ')})` : ''}` };
   }
   const signed = typed.filter((a) => satisfiesAny(entry.signedBy.anyOf, a));
   if (signed.length === 0) {

@@ -3,7 +3,7 @@ import type { BaseImageFact, Decision, PolicyRule, ProvenanceRequirement } from 
 import { buildTime, type BuildTime } from './build-time.js';
 import { matchesField } from './identity-match.js';
 import { describeRequirement, describeSigner, satisfiesAny } from './signer-match.js';
-import { summarise } from './evidence-summary.js';
+import { summarise, walkCutShort } from './evidence-summary.js';
 import { judgeConditions } from './conditions.js';
 import { leadWithRevocations, withoutRevoked, type RevocationSet } from './revocation.js';
 import { baseImageReason } from './base-image.js';
@@ -104,7 +104,9 @@ export function provenanceMatches(req: ProvenanceRequirement, a: VerifiedAttesta
 function signatureReason(rule: PolicyRule, evidence: Evidence): string {
   const wanted = rule.signatures!.anyOf.map(describeRequirement).join(' or ');
   const found = [...new Set(evidence.signatures.map((s) => describeSigner(s.signer) + (s.tlog ? '' : ' (no tlog entry)')))];
-  let text = `no signature by ${wanted}`;
+  // A signature may lie among the referrers the walk did not reach: say so first, not just "no signature".
+  const cut = walkCutShort(evidence);
+  let text = cut ? `${cut}; no signature by ${wanted} among those looked at` : `no signature by ${wanted}`;
   text += found.length ? `; verified signers: ${found.slice(0, 5).join(', ')}` : '; no verified signatures';
   if (evidence.rejected.length) text += `; rejected: ${evidence.rejected.slice(0, 3).map((r) => r.reason).join(' | ')}`;
   return text;
@@ -112,7 +114,10 @@ function signatureReason(rule: PolicyRule, evidence: Evidence): string {
 
 function provenanceReason(req: ProvenanceRequirement, evidence: Evidence): string {
   const slsa = evidence.attestations.filter((a) => SLSA_PREDICATES.includes(a.predicateType) && a.provenance);
-  if (slsa.length === 0) return 'no verified SLSA provenance';
+  if (slsa.length === 0) {
+    const cut = walkCutShort(evidence);
+    return cut ? `${cut}; no verified SLSA provenance among those looked at` : 'no verified SLSA provenance';
+  }
   const signed = slsa.filter((a) => satisfiesAny(req.signedBy.anyOf, a));
   if (signed.length === 0) {
     const by = [...new Set(slsa.map((a) => describeSigner(a.signer)))].slice(0, 3).join(', ');

@@ -47,8 +47,15 @@ export function summarise(input: {
     out.rejectedCount = evidence.rejected.length;
   }
   if (evidence.gatherError) out.gatherError = evidence.gatherError;
+  if (evidence.referrersTruncated?.length) out.referrersTruncated = evidence.referrersTruncated;
   if (byParent) out.satisfiedByParent = true;
   return out;
+}
+
+/** Why the referrers walk stopped before the end (the `trust.referrers` bounds it hit), if it did. */
+export function walkCutShort(evidence: Evidence): string | undefined {
+  const notes = evidence.referrersTruncated;
+  return notes?.length ? `referrers not all looked at: ${notes.join('; ')}` : undefined;
 }
 
 function signerEntry(s: VerifiedSignature | VerifiedAttestation): Record<string, unknown> {

@@ -4,7 +4,7 @@ import { OciError } from '../oci/errors.js';
 import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.js';
 import { parseReference } from '../oci/reference.js';
 import { MEDIA_TYPES } from '../oci/media-types.js';
-import { readLimitedBuffer } from '../upstream/upstream-client.js';
+import { header, readLimitedBuffer } from '../upstream/upstream-client.js';
 import { UpstreamError } from '../upstream/errors.js';
 import type { ArtifactSource } from '../verify/types.js';
 import type { ManifestFetcher } from './manifest-fetcher.js';
@@ -54,10 +54,9 @@ export function createArtifactSource(
       return bytes;
     },
 
-    async referrers(subject: Digest) {
-      const res = await target.upstream.send('GET', target.repository, `${target.repository}/referrers/${subject}`, {
-        accept: MEDIA_TYPES.ociIndex,
-      });
+    async referrers(subject: Digest, next?: string) {
+      const path = next ?? `${target.repository}/referrers/${subject}`;
+      const res = await target.upstream.send('GET', target.repository, path, { accept: MEDIA_TYPES.ociIndex });
       if (res.status === 404 || res.status === 400 || res.status === 405) {
         await res.body.dump();
         return null;
@@ -66,7 +65,25 @@ export function createArtifactSource(
         await res.body.dump();
         throw new UpstreamError('server-error', `referrers answered ${res.status}`, res.status);
       }
-      return readLimitedBuffer(res.body, MAX_REFERRERS_BYTES);
+      const bytes = await readLimitedBuffer(res.body, MAX_REFERRERS_BYTES);
+      return { bytes, next: nextPage(header(res.headers, 'link'), `${target.repository}/referrers/${subject}`) };
     },
   };
+}
+
+/**
+ * The next page of a referrers list from its `Link: <…>; rel="next"` header, as a path under /v2/; only a
+ * link to the same list is followed (a page cannot send the walk elsewhere).
+ */
+function nextPage(link: string | undefined, listPath: string): string | undefined {
+  const target = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
+  if (!target) return undefined;
+  let url: URL;
+  try {
+    url = new URL(target, 'http://upstream.invalid');
+  } catch {
+    return undefined;
+  }
+  const path = url.pathname.replace(/^\/v2\//, '');
+  return path === listPath ? `${path}${url.search}` : undefined;
 }

@@ -111,7 +111,8 @@ export class BlobFetcher {
     const { upstream, repository } = target;
     let res;
     try {
-      res = await upstream.send('GET', repository, `${repository}/blobs/${digest}`);
+      // No client signal: a download is shared, and one that keeps up the minimum rate may finish for the cache.
+      res = await upstream.send('GET', repository, `${repository}/blobs/${digest}`, {}, { purpose: 'blob' });
     } catch (err) {
       throw toClientError(err, `blob ${digest}`);
     }
@@ -131,7 +132,11 @@ export class BlobFetcher {
     }
     const size = expectedSize ?? length;
     const reserve = size ?? 0;
-    const free = await this.store.freeBytes();
+    // The body holds one of the repository's upstream connections: let it go if nothing will read it.
+    const free = await this.store.freeBytes().catch((err: unknown) => {
+      res.body.destroy();
+      throw err;
+    });
     if (free !== undefined && free - this.reserved - reserve < BlobFetcher.HEADROOM_BYTES) {
       // No room to cache it: stream it through, still digest-checked, and cache nothing.
       return new PassThroughBlob(digest, size, res.body, (error) => this.onFailed?.(target, digest, error));

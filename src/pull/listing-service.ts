@@ -93,7 +93,7 @@ export class ListingService {
     const source = createArtifactSource(target, this.d.manifests, this.d.store, this.d.index);
     try {
       const fromApi = await source.referrers(subject);
-      const index = fromApi ?? (await source.manifest(digestTag(subject)))?.bytes;
+      const index = fromApi ? fromApi.bytes : (await source.manifest(digestTag(subject)))?.bytes;
       if (index) {
         const doc = JSON.parse(index.toString('utf8')) as unknown;
         if (isObject(doc) && Array.isArray(doc.manifests)) manifests = doc.manifests as Descriptor[];

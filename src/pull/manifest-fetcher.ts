@@ -45,9 +45,17 @@ export class ManifestFetcher {
     private readonly maxLayers = DEFAULT_MAX_LAYERS,
   ) {}
 
-  resolve(target: Target, ref: Reference): Promise<FetchedManifest> {
+  /**
+   * `signal`: the client's; once every client waiting for this manifest has gone (and no caller without a
+   * signal waits, such as verification), the upstream request is abandoned.
+   */
+  resolve(target: Target, ref: Reference, signal?: AbortSignal): Promise<FetchedManifest> {
     const key = `${target.canonical}@${ref.kind === 'tag' ? ref.tag : ref.digest}`;
-    return this.flights.run(key, () => (ref.kind === 'tag' ? this.byTag(target, ref.tag) : this.byDigest(target, ref.digest)));
+    return this.flights.run(
+      key,
+      (flight) => (ref.kind === 'tag' ? this.byTag(target, ref.tag, flight) : this.byDigest(target, ref.digest, flight)),
+      signal,
+    );
   }
 
   /** A manifest by digest when we already hold it for this repository, without any upstream call. */
@@ -56,17 +64,17 @@ export class ManifestFetcher {
     return this.load(digest, false);
   }
 
-  private async byDigest(target: Target, digest: Digest): Promise<FetchedManifest> {
+  private async byDigest(target: Target, digest: Digest, signal: AbortSignal): Promise<FetchedManifest> {
     const local = await this.cached(target, digest);
     if (local) return local;
-    const fetched = await this.fetch(target, digest).catch((err) => {
+    const fetched = await this.fetch(target, digest, signal).catch((err) => {
       throw toClientError(err, `manifest ${digest}`);
     });
     if (!fetched) throw new OciError('MANIFEST_UNKNOWN', `manifest ${digest} not found in ${target.canonical}`);
     return fetched;
   }
 
-  private async byTag(target: Target, tag: string): Promise<FetchedManifest> {
+  private async byTag(target: Target, tag: string, signal: AbortSignal): Promise<FetchedManifest> {
     const { upstream, repository } = target;
     const cachedTag = await this.index.getTag(upstream.name, repository, tag);
     const cachedDigest = cachedTag && isDigest(cachedTag.digest) ? cachedTag.digest : undefined;
@@ -77,12 +85,12 @@ export class ManifestFetcher {
     try {
       if (!cachedDigest) {
         // Nothing cached to compare with: a HEAD would only add a round trip before the GET.
-        const fetched = await this.fetch(target, tag);
+        const fetched = await this.fetch(target, tag, signal);
         if (!fetched) throw new OciError('MANIFEST_UNKNOWN', `manifest "${tag}" not found in ${target.canonical}`);
         await this.index.putTag(upstream.name, repository, tag, fetched.digest);
         return fetched;
       }
-      const head = await upstream.send('HEAD', repository, `${repository}/manifests/${tag}`, { accept: UPSTREAM_ACCEPT });
+      const head = await upstream.send('HEAD', repository, `${repository}/manifests/${tag}`, { accept: UPSTREAM_ACCEPT }, { signal });
       await head.body.dump();
       if (head.status === 404) throw new OciError('MANIFEST_UNKNOWN', `manifest "${tag}" not found in ${target.canonical}`);
       const headDigest = header(head.headers, 'docker-content-digest');
@@ -94,7 +102,7 @@ export class ManifestFetcher {
         }
       }
       const reference = head.status === 200 && headDigest && isDigest(headDigest) ? headDigest : tag;
-      const fetched = await this.fetch(target, reference);
+      const fetched = await this.fetch(target, reference, signal);
       if (!fetched) throw new OciError('MANIFEST_UNKNOWN', `manifest "${tag}" not found in ${target.canonical}`);
       await this.index.putTag(upstream.name, repository, tag, fetched.digest);
       return fetched;
@@ -113,9 +121,9 @@ export class ManifestFetcher {
   }
 
   /** GETs a manifest upstream, checks it, stores it. Null when the upstream has no such manifest. */
-  private async fetch(target: Target, reference: string): Promise<FetchedManifest | null> {
+  private async fetch(target: Target, reference: string, signal: AbortSignal): Promise<FetchedManifest | null> {
     const { upstream, repository } = target;
-    const res = await upstream.send('GET', repository, `${repository}/manifests/${reference}`, { accept: UPSTREAM_ACCEPT });
+    const res = await upstream.send('GET', repository, `${repository}/manifests/${reference}`, { accept: UPSTREAM_ACCEPT }, { signal });
     if (res.status === 404) {
       await res.body.dump();
       return null;
@@ -125,7 +133,7 @@ export class ManifestFetcher {
       throw new UpstreamError('invalid', `upstream ${upstream.name} answered ${res.status} for a manifest`, res.status);
     }
     const bytes = await readLimitedBuffer(res.body, MAX_MANIFEST_BYTES).catch((err) => {
-      throw err instanceof UpstreamError ? new OciError('MANIFEST_INVALID', `upstream manifest is larger than ${MAX_MANIFEST_BYTES} bytes`) : err;
+      throw err instanceof UpstreamError && err.kind === 'invalid' ? new OciError('MANIFEST_INVALID', `upstream manifest is larger than ${MAX_MANIFEST_BYTES} bytes`) : err;
     });
     const expected = isDigest(reference) ? reference : undefined;
     const digest = digestOf(bytes, expected ? digestAlgorithm(expected) : 'sha256');

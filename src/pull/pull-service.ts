@@ -80,12 +80,14 @@ export class PullService {
     ref: Reference,
     accept: string | string[] | undefined,
     head = false,
+    /** Aborts when the client disconnects: an upstream fetch only it waited for is then abandoned. */
+    signal?: AbortSignal,
   ): Promise<ManifestResponse> {
     const base = this.baseEvent(req, target, 'pull.manifest', referenceString(ref));
     await this.admitName(base, target);
     let m: FetchedManifest;
     try {
-      m = await this.d.manifests.resolve(target, ref);
+      m = await this.d.manifests.resolve(target, ref, signal);
     } catch (err) {
       await this.recordFailure(base, err);
       throw err;

@@ -17,6 +17,8 @@ export function toClientError(err: unknown, what: string): OciError {
         );
       case 'invalid':
         return new OciError('UPSTREAM_INVALID', `${err.message} while fetching ${what}`);
+      case 'timeout':
+        return new OciError('UPSTREAM_TIMEOUT', `${err.message} while fetching ${what}`);
       default:
         return new OciError('UPSTREAM_UNAVAILABLE', `${err.message} while fetching ${what}`);
     }
@@ -26,5 +28,6 @@ export function toClientError(err: unknown, what: string): OciError {
 
 /** Failures after which cached content is served instead (upstream down, rate limited, or refusing auth). */
 export function isFallbackWorthy(err: unknown): boolean {
+  if (err instanceof UpstreamError && err.kind === 'abandoned') return false;
   return err instanceof UpstreamError || (err instanceof OciError && err.code.startsWith('UPSTREAM_'));
 }

@@ -27,6 +27,12 @@ export class CircuitBreaker {
     this.probing = false;
   }
 
+  /** A request that ended without saying whether the upstream is up (a deadline, a client that left). */
+  inconclusive(): void {
+    // A probe that told nothing lets the next request probe instead.
+    this.probing = false;
+  }
+
   failed(now = Date.now()): void {
     this.failures++;
     if (this.probing || this.failures >= this.threshold) {

@@ -6,6 +6,9 @@ import { TokenCache, parseChallenge } from './token-cache.js';
 import { UpstreamError } from './errors.js';
 import { networkFailureText } from '../text/network-failure.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { ConnectionSlots } from './connection-slots.js';
+import { RequestGuard, UPSTREAM_LIMIT_DEFAULTS, type GuardLimits, type RequestPurpose } from './request-guard.js';
+import { backoff, delay, parseRetryAfter } from './retry-timing.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -22,6 +25,13 @@ const BODY_BUFFER_BYTES = 1024 * 1024;
 const MAX_RETRY_WAIT_MS = 5_000;
 const TOKEN_RESPONSE_LIMIT = 64 * 1024;
 
+export interface SendOptions {
+  /** `metadata` (the default) has one deadline; `blob` a deadline for its headers, then a minimum rate. */
+  purpose?: RequestPurpose;
+  /** Aborts when no client waits for the answer any more. */
+  signal?: AbortSignal;
+}
+
 /**
  * One client per upstream registry: Docker token auth with per-scope caching, basic auth, bounded retries
  * with backoff on 5xx/429/connection errors, Retry-After, timeouts, and redirects that never carry
@@ -31,6 +41,8 @@ export class UpstreamClient {
   private readonly dispatcher: Agent;
   private readonly tokens = new TokenCache();
   private readonly origin: string;
+  private readonly limits: GuardLimits;
+  private readonly slots: ConnectionSlots;
 
   constructor(
     readonly config: UpstreamConfig,
@@ -39,12 +51,21 @@ export class UpstreamClient {
     readonly breaker = new CircuitBreaker(),
   ) {
     this.origin = new URL(config.url).origin;
+    const d = UPSTREAM_LIMIT_DEFAULTS;
+    const connections = config.maxConnections ?? d.maxConnections;
+    this.limits = {
+      deadlineMs: config.metadataDeadlineMs ?? d.metadataDeadlineMs,
+      minBytesPerSecond: config.blobMinBytesPerSecond ?? d.blobMinBytesPerSecond,
+      rateWindowMs: config.blobRateWindowMs ?? d.blobRateWindowMs,
+    };
+    // Below the pool size, so a repository that holds all its slots leaves connections for the others.
+    this.slots = new ConnectionSlots(Math.min(config.maxConnectionsPerRepository ?? d.maxConnectionsPerRepository, connections));
     this.dispatcher = new Agent({
       connect: { timeout: config.connectTimeoutMs },
       headersTimeout: config.idleTimeoutMs,
       bodyTimeout: config.idleTimeoutMs,
       keepAliveTimeout: 30_000,
-      connections: 64,
+      connections,
     });
   }
 
@@ -54,24 +75,40 @@ export class UpstreamClient {
 
   /**
    * Sends a request for `/v2/<repo>/…`, resolving auth challenges and retrying transient failures. While
-   * the upstream is marked down, fails at once.
+   * the upstream is marked down, fails at once. Each request waits for one of its repository's connection
+   * slots and is bounded in time (see RequestGuard); the slot is held until the response body closes.
    */
   async send(
     method: 'GET' | 'HEAD',
     repository: string,
     path: string,
     headers: Record<string, string> = {},
+    options: SendOptions = {},
   ): Promise<UpstreamResponse> {
     const wait = this.breaker.refuse();
     if (wait !== undefined) {
       throw new UpstreamError('unreachable', `upstream ${this.name} is marked down after repeated failures; next try in ${wait} s`);
     }
+    const guard = new RequestGuard(this.limits, options.purpose ?? 'metadata', `upstream ${this.name}: ${method} /v2/${path}`, options.signal);
+    let release: (() => void) | undefined;
     try {
-      const res = await this.attempt(method, repository, path, headers);
+      release = await this.slots.acquire(repository, guard.signal);
+      guard.sending();
+      const res = await this.attempt(method, repository, path, headers, guard.signal);
       this.breaker.succeeded();
+      guard.watch(res.body, release);
       return res;
-    } catch (err) {
-      const kind = err instanceof UpstreamError ? err.kind : 'unreachable';
+    } catch (caught) {
+      release?.();
+      guard.finish();
+      // undici may surface an abort as its own error: the guard's reason says why.
+      const err: unknown = guard.signal.aborted ? guard.signal.reason : caught;
+      const kind = err instanceof UpstreamError ? (err.kind === 'timeout' && guard.silent ? 'unreachable' : err.kind) : 'unreachable';
+      // A slow body, a wait for a connection slot or a client that left says nothing about whether the upstream is up.
+      if (kind === 'timeout' || kind === 'abandoned') {
+        this.breaker.inconclusive();
+        throw err;
+      }
       if (kind === 'unreachable' || kind === 'server-error') {
         const wasOpen = this.breaker.isOpen;
         this.breaker.failed();
@@ -88,6 +125,7 @@ export class UpstreamClient {
     repository: string,
     path: string,
     headers: Record<string, string>,
+    signal: AbortSignal,
   ): Promise<UpstreamResponse> {
     const url = `${this.config.url}/v2/${path}`;
     const scope = `repository:${repository}:pull`;
@@ -97,12 +135,12 @@ export class UpstreamClient {
       const started = performance.now();
       let res: UpstreamResponse;
       try {
-        res = await this.followRedirects(method, url, { ...headers, ...this.authHeader(scope) });
+        res = await this.followRedirects(method, url, { ...headers, ...this.authHeader(scope) }, signal);
       } catch (err) {
         this.stats.onRequest?.(this.name, method, 'error', (performance.now() - started) / 1000);
         if (err instanceof UpstreamError) throw err;
         if (attempt < this.config.retries) {
-          await delay(backoff(attempt++));
+          await delay(backoff(attempt++), signal);
           continue;
         }
         throw new UpstreamError('unreachable', `upstream ${this.name} unreachable: ${describe(err)}`);
@@ -112,7 +150,7 @@ export class UpstreamClient {
       if (res.status === 401 && !authRetried) {
         await res.body.dump();
         authRetried = true;
-        await this.authenticate(header(res.headers, 'www-authenticate'), scope);
+        await this.authenticate(header(res.headers, 'www-authenticate'), scope, signal);
         continue;
       }
       if (res.status === 401 || res.status === 403) {
@@ -125,7 +163,7 @@ export class UpstreamClient {
         const wait = retryAfter !== undefined ? retryAfter * 1000 : backoff(attempt);
         if (attempt < this.config.retries && wait <= MAX_RETRY_WAIT_MS) {
           attempt++;
-          await delay(wait);
+          await delay(wait, signal);
           continue;
         }
         if (res.status === 429) {
@@ -155,7 +193,7 @@ export class UpstreamClient {
     return `Basic ${Buffer.from(raw).toString('base64')}`;
   }
 
-  private async authenticate(headerValue: string | undefined, scope: string): Promise<void> {
+  private async authenticate(headerValue: string | undefined, scope: string, signal: AbortSignal): Promise<void> {
     const challenge = parseChallenge(headerValue);
     if (!challenge) throw new UpstreamError('auth', `upstream ${this.name} requires authentication without a usable challenge`, 401);
     if (challenge.scheme === 'basic') {
@@ -180,8 +218,9 @@ export class UpstreamClient {
     if (this.config.username) headers.authorization = this.basicCredentials();
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(tokenUrl, { method: 'GET', headers, dispatcher: this.dispatcher });
+      res = await request(tokenUrl, { method: 'GET', headers, dispatcher: this.dispatcher, signal });
     } catch (err) {
+      if (signal.aborted) throw signal.reason;
       throw new UpstreamError('unreachable', `token service for ${this.name} unreachable: ${describe(err)}`);
     }
     if (res.statusCode !== 200) {
@@ -204,13 +243,13 @@ export class UpstreamClient {
   }
 
   /** Follows redirects itself so Authorization is dropped whenever the target leaves the upstream's origin. */
-  private async followRedirects(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>): Promise<UpstreamResponse> {
+  private async followRedirects(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>, signal: AbortSignal): Promise<UpstreamResponse> {
     let target = new URL(url);
     for (let hop = 0; ; hop++) {
       const sameOrigin = target.origin === this.origin;
       const sendHeaders = sameOrigin ? headers : withoutAuth(headers);
       // A large body buffer lets blob downloads take big batches per disk write.
-      const res = await request(target, { method, headers: sendHeaders, dispatcher: this.dispatcher, highWaterMark: BODY_BUFFER_BYTES });
+      const res = await request(target, { method, headers: sendHeaders, dispatcher: this.dispatcher, highWaterMark: BODY_BUFFER_BYTES, signal });
       const location = header(res.headers, 'location');
       if (res.statusCode >= 300 && res.statusCode < 400 && location && res.statusCode !== 304) {
         await res.body.dump();
@@ -253,21 +292,6 @@ export async function readLimitedBuffer(body: Readable, limit: number): Promise<
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
-}
-
-function parseRetryAfter(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
-}
-
-function backoff(attempt: number): number {
-  return Math.min(2000, 100 * 2 ** attempt) + Math.floor(Math.random() * 50);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 function describe(err: unknown): string {

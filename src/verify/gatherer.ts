@@ -4,6 +4,7 @@ import { GuardedSource } from './guarded-source.js';
 import type { VerifyContext } from './legacy-annotations.js';
 import { gatherLegacyTag } from './legacy-tags.js';
 import { gatherReferrers } from './referrers.js';
+import { REFERRER_LIMIT_DEFAULTS, type ReferrerLimits } from './referrer-limits.js';
 import { loadTrust, type LoadedTrust } from './trust-material.js';
 import { readImageFacts } from './config-created.js';
 import { toReason } from './verify-error.js';
@@ -22,13 +23,16 @@ export const EVIDENCE_FORMAT = '+facts+roots';
 export function createEvidenceGatherer(
   trust: TrustConfig | LoadedTrust | TrustSource,
   clock: () => Date = () => new Date(),
+  limits: ReferrerLimits = REFERRER_LIMIT_DEFAULTS,
 ): EvidenceGatherer {
   const source: TrustSource = 'current' in trust ? trust : constantTrust('fingerprint' in trust ? trust : loadTrust(trust));
+  // Evidence gathered under other referrer bounds may have looked at more or fewer referrers: gather again.
+  const bounds = `+refs:${limits.maxCount},${limits.maxBytes},${limits.maxPages},${limits.maxDepth}`;
   return {
     get fingerprint() {
-      return `${source.current().fingerprint}${EVIDENCE_FORMAT}`;
+      return `${source.current().fingerprint}${EVIDENCE_FORMAT}${bounds}`;
     },
-    gather: (subject, artifacts) => gatherEvidence(subject, artifacts, source.current(), clock()),
+    gather: (subject, artifacts) => gatherEvidence(subject, artifacts, source.current(), clock(), limits),
   };
 }
 
@@ -41,7 +45,13 @@ function constantTrust(loaded: LoadedTrust): TrustSource {
   return { current: () => loaded };
 }
 
-export async function gatherEvidence(subject: SubjectManifest, source: ArtifactSource, trust: LoadedTrust, now: Date): Promise<Evidence> {
+export async function gatherEvidence(
+  subject: SubjectManifest,
+  source: ArtifactSource,
+  trust: LoadedTrust,
+  now: Date,
+  limits: ReferrerLimits = REFERRER_LIMIT_DEFAULTS,
+): Promise<Evidence> {
   const evidence: Evidence = { subject: subject.digest, signatures: [], attestations: [], rejected: [], collectedAt: now.toISOString() };
   const guarded = new GuardedSource(source);
   const ctx: VerifyContext = { roots: trust.roots, keys: trust.keys, now };
@@ -49,7 +59,7 @@ export async function gatherEvidence(subject: SubjectManifest, source: ArtifactS
     const [sig, att, refs, config] = await Promise.all([
       gatherLegacyTag('sig', subject.digest, guarded, ctx),
       gatherLegacyTag('att', subject.digest, guarded, ctx),
-      gatherReferrers(subject, guarded, ctx),
+      gatherReferrers(subject, guarded, ctx, limits),
       readImageFacts(subject, source),
     ]);
     for (const part of [sig, att, refs]) {
@@ -57,6 +67,7 @@ export async function gatherEvidence(subject: SubjectManifest, source: ArtifactS
       evidence.attestations.push(...part.attestations);
       evidence.rejected.push(...part.rejected);
     }
+    if (refs.truncated.length) evidence.referrersTruncated = refs.truncated;
     evidence.image = config.facts;
     if (config.created) evidence.configCreated = config.created;
     if (config.error) evidence.configError = config.error;

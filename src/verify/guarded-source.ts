@@ -1,5 +1,5 @@
 import type { Digest } from '../oci/digest.js';
-import type { ArtifactSource } from './types.js';
+import type { ArtifactSource, ReferrersPage } from './types.js';
 
 /**
  * Wraps an ArtifactSource so upstream failures are recorded instead of thrown: `undefined` means the fetch
@@ -18,8 +18,8 @@ export class GuardedSource {
     return this.guard(`blob ${digest}`, () => this.source.blob(digest, maxBytes));
   }
 
-  async referrers(subject: Digest): Promise<Buffer | null | undefined> {
-    return this.guard(`referrers of ${subject}`, () => this.source.referrers(subject));
+  async referrers(subject: Digest, next?: string): Promise<ReferrersPage | null | undefined> {
+    return this.guard(`referrers of ${subject}`, () => this.source.referrers(subject, next));
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {

@@ -5,54 +5,122 @@ import { verifyBundleBytes } from './bundle-artifact.js';
 import type { GuardedSource } from './guarded-source.js';
 import type { VerifyContext } from './legacy-annotations.js';
 import { MAX_LAYER_BYTES, type TagEvidence } from './legacy-tags.js';
+import { ReferrerBudget, REFERRER_LIMIT_DEFAULTS, type ReferrerLimits } from './referrer-limits.js';
 import { toReason } from './verify-error.js';
 
-export const MAX_REFERRERS = 64;
 const BUNDLE_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
+/** Referrers fetched at once: a long list is walked in parallel, not one round trip after another. */
+const PARALLEL = 8;
+
+export interface ReferrerEvidence extends TagEvidence {
+  /** The bounds the walk hit: referrers that were not looked at. Empty when every referrer was. */
+  truncated: string[];
+}
 
 /**
- * Sigstore bundles attached as OCI 1.1 referrers: the referrers API, or the `sha256-<hex>` tag-schema index
- * when the upstream lacks it. Only manifests whose single layer is a bundle are considered (as cosign does).
+ * Sigstore bundles attached as OCI 1.1 referrers: the referrers API (following its pages), or the
+ * `sha256-<hex>` tag-schema index when the upstream lacks it. Only manifests whose single layer is a bundle
+ * are considered (as cosign does); a referrer that is an index is walked into within `maxDepth`.
  */
-export async function gatherReferrers(subject: SubjectManifest, source: GuardedSource, ctx: VerifyContext): Promise<TagEvidence> {
-  const out: TagEvidence = { signatures: [], attestations: [], rejected: [] };
-  let indexBytes = await source.referrers(subject.digest);
-  if (indexBytes === undefined) return out;
-  if (indexBytes === null) {
-    const tagged = await source.manifest(digestTag(subject.digest));
-    if (!tagged) return out;
-    indexBytes = tagged.bytes;
-  }
-  let listed: Descriptor[];
-  try {
-    const index = parseManifest(indexBytes);
-    if (!index.isIndex) throw new Error('referrers list is not an image index');
-    listed = index.manifests;
-  } catch (err) {
-    out.rejected.push({ source: 'referrer', reason: `MALFORMED: ${(err as Error).message}` });
-    return out;
-  }
-  const candidates = listed.filter((d) => d.artifactType === undefined || d.artifactType.startsWith(BUNDLE_TYPE_PREFIX));
-  if (candidates.length > MAX_REFERRERS) {
-    out.rejected.push({ source: 'referrer', reason: `TOO_LARGE: ${candidates.length} referrers; only the first ${MAX_REFERRERS} are considered` });
-  }
-  for (const desc of candidates.slice(0, MAX_REFERRERS)) {
-    await verifyReferrer(desc.digest, subject, source, ctx, out);
+export async function gatherReferrers(
+  subject: SubjectManifest,
+  source: GuardedSource,
+  ctx: VerifyContext,
+  limits: ReferrerLimits = REFERRER_LIMIT_DEFAULTS,
+): Promise<ReferrerEvidence> {
+  const budget = new ReferrerBudget(limits);
+  const out: ReferrerEvidence = { signatures: [], attestations: [], rejected: [], truncated: budget.notes };
+  const listed = await listReferrers(subject.digest, source, budget, out);
+  if (!listed) return out;
+  const candidates = listed.filter(isCandidate);
+  const found: TagEvidence[] = candidates.map(() => ({ signatures: [], attestations: [], rejected: [] }));
+  let next = 0;
+  const worker = async () => {
+    while (next < candidates.length && !budget.spent) {
+      const at = next++;
+      if (!budget.takeReferrer(candidates.length)) return;
+      await verifyReferrer(candidates[at]!.digest, 1, subject, source, ctx, budget, found[at]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, candidates.length) }, worker));
+  // In list order, whatever order the fetches finished in.
+  for (const part of found) {
+    out.signatures.push(...part.signatures);
+    out.attestations.push(...part.attestations);
+    out.rejected.push(...part.rejected);
   }
   return out;
 }
 
-async function verifyReferrer(digest: Digest, subject: SubjectManifest, source: GuardedSource, ctx: VerifyContext, out: TagEvidence): Promise<void> {
+/** Every descriptor of the subject's referrers list, within the page and byte bounds; undefined when unreadable. */
+async function listReferrers(subject: Digest, source: GuardedSource, budget: ReferrerBudget, out: ReferrerEvidence): Promise<Descriptor[] | undefined> {
+  let page = await source.referrers(subject);
+  if (page === undefined) return undefined;
+  if (page === null) {
+    const tagged = await source.manifest(digestTag(subject));
+    if (!tagged) return undefined;
+    page = { bytes: tagged.bytes };
+  }
+  const listed: Descriptor[] = [];
+  for (let pages = 1; ; pages++) {
+    if (!budget.spend(page.bytes.length, `referrers list page ${pages}`)) break;
+    try {
+      const index = parseManifest(page.bytes);
+      if (!index.isIndex) throw new Error('referrers list is not an image index');
+      listed.push(...index.manifests);
+    } catch (err) {
+      out.rejected.push({ source: 'referrer', reason: `MALFORMED: ${(err as Error).message}` });
+      return listed.length > 0 ? listed : undefined;
+    }
+    if (!page.next) break;
+    if (pages >= budget.limits.maxPages) {
+      budget.note('maxPages', `the referrers list has more than ${pages} pages; only ${pages} read (trust.referrers.maxPages)`);
+      break;
+    }
+    const following = await source.referrers(subject, page.next);
+    if (!following) break;
+    page = following;
+  }
+  return listed;
+}
+
+function isCandidate(d: Descriptor): boolean {
+  return d.artifactType === undefined || d.artifactType.startsWith(BUNDLE_TYPE_PREFIX);
+}
+
+async function verifyReferrer(
+  digest: Digest,
+  depth: number,
+  subject: SubjectManifest,
+  source: GuardedSource,
+  ctx: VerifyContext,
+  budget: ReferrerBudget,
+  out: TagEvidence,
+): Promise<void> {
   const reject = (reason: string) => out.rejected.push({ source: 'referrer', artifactDigest: digest, reason });
   const m = await source.manifest(digest);
   if (m === undefined) return;
   if (m === null) return void reject('MALFORMED: listed referrer manifest does not exist');
+  if (!budget.spend(m.bytes.length, `referrer ${digest}`)) return;
   let layer: Descriptor;
   try {
     const parsed = parseManifest(m.bytes, m.mediaType);
+    if (parsed.isIndex) {
+      const children = parsed.manifests.filter(isCandidate);
+      if (children.length === 0) return;
+      if (depth >= budget.limits.maxDepth) {
+        budget.note('maxDepth', `referrer ${digest} is an index whose ${children.length} manifests were not looked at (trust.referrers.maxDepth ${budget.limits.maxDepth})`);
+        return;
+      }
+      for (const child of children) {
+        if (budget.spent || !budget.takeReferrer()) return;
+        await verifyReferrer(child.digest, depth + 1, subject, source, ctx, budget, out);
+      }
+      return;
+    }
     const only = parsed.layers.length === 1 ? parsed.layers[0] : undefined;
     // Not a Sigstore bundle (an SBOM, a notation signature…): not evidence either way.
-    if (parsed.isIndex || !only || !only.mediaType.startsWith(BUNDLE_TYPE_PREFIX)) return;
+    if (!only || !only.mediaType.startsWith(BUNDLE_TYPE_PREFIX)) return;
     if (parsed.subject && parsed.subject.digest !== subject.digest) {
       return void reject(`DIGEST_MISMATCH: referrer names subject ${parsed.subject.digest} not ${subject.digest}`);
     }
@@ -61,6 +129,7 @@ async function verifyReferrer(digest: Digest, subject: SubjectManifest, source: 
     return void reject(`MALFORMED: ${(err as Error).message}`);
   }
   if (layer.size > MAX_LAYER_BYTES) return void reject(`TOO_LARGE: bundle is ${layer.size} bytes; the limit is ${MAX_LAYER_BYTES}`);
+  if (!budget.spend(layer.size, `the bundle of referrer ${digest}`)) return;
   const blob = await source.blob(layer.digest, MAX_LAYER_BYTES);
   if (!blob) return;
   try {

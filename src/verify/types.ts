@@ -122,6 +122,11 @@ export interface Evidence {
   configError?: string;
   /** Set when evidence could not be gathered at all (upstream down, oversized artifact): fail closed. */
   gatherError?: string;
+  /**
+   * The `trust.referrers` bounds the referrers walk hit, each saying what was not looked at: a missing
+   * signature may lie beyond them, and a denial says so.
+   */
+  referrersTruncated?: string[];
   collectedAt: string;
 }
 
@@ -131,8 +136,17 @@ export interface ArtifactSource {
   manifest(reference: string): Promise<{ bytes: Buffer; digest: Digest; mediaType: string } | null>;
   /** A blob's bytes, refused past maxBytes. Digest-checked by the source. */
   blob(digest: Digest, maxBytes: number): Promise<Buffer>;
-  /** The referrers index JSON for a subject, or null when the upstream lacks the referrers API. */
-  referrers(subject: Digest): Promise<Buffer | null>;
+  /**
+   * One page of the referrers index JSON for a subject (the first, or the one `next` names), with the next
+   * page's link when there is one; null when the upstream lacks the referrers API.
+   */
+  referrers(subject: Digest, next?: string): Promise<ReferrersPage | null>;
+}
+
+export interface ReferrersPage {
+  bytes: Buffer;
+  /** Opaque to verify/: handed back to `referrers` for the following page. */
+  next?: string;
 }
 
 export interface SubjectManifest {

@@ -65,7 +65,7 @@ export class OciLayoutSource implements ArtifactSource {
     return bytes;
   }
 
-  async referrers(subject: Digest): Promise<Buffer | null> {
+  async referrers(subject: Digest): Promise<{ bytes: Buffer } | null> {
     if (!this.opts.referrersApi) return null;
     const manifests = [];
     for (const e of this.entries) {
@@ -75,7 +75,7 @@ export class OciLayoutSource implements ArtifactSource {
       if (doc.subject?.digest !== subject) continue;
       manifests.push({ mediaType: e.mediaType, digest: e.digest, size: e.size, artifactType: doc.artifactType ?? doc.config?.mediaType, annotations: doc.annotations });
     }
-    return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+    return { bytes: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests })) };
   }
 
   private read(digest: Digest): Buffer | undefined {

@@ -83,6 +83,60 @@ describe.skipIf(skip)('OCI read API through the proxy', () => {
     expect((await bodyBytes(res)).equals(layer.bytes)).toBe(true);
   });
 
+  it('names the namespace it used in OCI-Namespace on every answer to a request with ?ns=, and only then', async () => {
+    const layer = app.layers[0]!.digest;
+    const paths = [
+      `org/app/manifests/1`,
+      `org/app/manifests/${app.digest}`,
+      `org/app/blobs/${layer}`,
+      `org/app/tags/list`,
+      `org/app/referrers/${app.digest}`,
+      `org/app/manifests/missing`,
+      `denied/app/manifests/1`,
+    ];
+    for (const path of paths) {
+      for (const method of ['GET', 'HEAD']) {
+        const res = await fetch(v2(`${path}?ns=${UPSTREAM}`), { method, headers: { accept: OCI_MANIFEST } });
+        await res.arrayBuffer();
+        expect(res.headers.get('oci-namespace'), `${method} ${path} (${res.status})`).toBe(UPSTREAM);
+        const plain = await fetch(v2(path), { method, headers: { accept: OCI_MANIFEST } });
+        await plain.arrayBuffer();
+        expect(plain.status, `${method} ${path}`).toBe(res.status);
+        expect(plain.headers.get('oci-namespace'), `${method} ${path} without ns`).toBeNull();
+      }
+    }
+    // A namespace that names no upstream was not used: a 404, without the header.
+    const unknown = await fetch(v2('org/app/manifests/1?ns=nowhere.example'));
+    await unknown.arrayBuffer();
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('oci-namespace')).toBeNull();
+  });
+
+  it('sends Docker-Content-Digest on every GET and HEAD of a manifest or blob: fresh, cached, ranged', async () => {
+    const image = await pushImage(registry.url, 'org/digests', '1', { layers: 2 });
+    const [first, second] = [image.layers[0]!, image.layers[1]!];
+    const expectDigest = async (method: string, path: string, digest: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(v2(`${UPSTREAM}/org/digests/${path}`), { method, headers: { accept: OCI_MANIFEST, ...headers } });
+      await res.arrayBuffer();
+      expect([200, 206], `${method} ${path} ${JSON.stringify(headers)}`).toContain(res.status);
+      expect(res.headers.get('docker-content-digest'), `${method} ${path} ${JSON.stringify(headers)}`).toBe(digest);
+    };
+    // Manifests: by tag before anything is cached, then by tag and digest from the cache.
+    await expectDigest('HEAD', 'manifests/1', image.digest);
+    await expectDigest('GET', 'manifests/1', image.digest);
+    await expectDigest('GET', `manifests/${image.digest}`, image.digest);
+    await expectDigest('HEAD', `manifests/${image.digest}`, image.digest);
+    // Blobs: HEAD and a range before the blob is cached, then whole, ranged and HEAD from the cache.
+    await expectDigest('HEAD', `blobs/${first.digest}`, first.digest);
+    await expectDigest('GET', `blobs/${second.digest}`, second.digest, { range: 'bytes=0-9' });
+    for (const layer of [first, second]) {
+      await expectDigest('GET', `blobs/${layer.digest}`, layer.digest);
+      await expectDigest('GET', `blobs/${layer.digest}`, layer.digest);
+      await expectDigest('GET', `blobs/${layer.digest}`, layer.digest, { range: 'bytes=5-' });
+      await expectDigest('HEAD', `blobs/${layer.digest}`, layer.digest);
+    }
+  });
+
   it.each([
     ['a malformed name', 'GET', `${UPSTREAM}/Org/App/manifests/1`, 400, 'NAME_INVALID'],
     ['a malformed digest', 'GET', `${UPSTREAM}/org/app/blobs/sha256:not-hex`, 400, 'DIGEST_INVALID'],

@@ -4,8 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * A deliberately misbehaving registry, for faults the real distribution registry cannot produce on demand:
- * a blob body cut off mid-way, bytes that do not match their digest, a body that drips or stalls, and
- * hostile manifests (oversized, deeply nested, invalid JSON, wrong media type) that a real registry would
+ * a blob body cut off mid-way, bytes that do not match their digest, a body that drips or stalls (blobs and
+ * manifests), and hostile manifests (oversized, deeply nested, invalid JSON, wrong media type) that a real registry would
  * refuse to store. Everything else in the suites runs against the real docker-registry.
  *
  * It serves GET/HEAD /v2/, /v2/<repo>/manifests/<tag|digest> and /v2/<repo>/blobs/<digest> for content
@@ -30,12 +30,18 @@ export interface FaultManifest {
   mediaType: string;
   /** Digest announced in Docker-Content-Digest; defaults to the real one. */
   claimedDigest?: string;
+  /** Sends the body `chunk` bytes every `everyMs` instead of at once. */
+  drip?: { chunk: number; everyMs: number };
 }
 
 export interface FaultUpstream {
   url: string;
   /** Blob GETs served per digest (a HEAD is not counted). */
   blobGets: Map<string, number>;
+  /** Manifest GETs received per `repo@reference`. */
+  manifestGets: Map<string, number>;
+  /** Responses begun and not yet finished or closed: how many upstream requests the proxy still holds. */
+  inFlight(): number;
   addBlob(bytes: Buffer, mode?: BlobMode): string;
   setMode(digest: string, mode: BlobMode): void;
   /** Under `reference` (a tag) and under its digest. Returns the digest. */
@@ -51,11 +57,15 @@ export async function startFaultUpstream(): Promise<FaultUpstream> {
   const blobs = new Map<string, { bytes: Buffer; mode: BlobMode }>();
   const manifests = new Map<string, FaultManifest>();
   const blobGets = new Map<string, number>();
+  const manifestGets = new Map<string, number>();
+  let inFlight = 0;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
+    inFlight++;
+    res.on('close', () => inFlight--);
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     if (path === '/v2/' || path === '/v2') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -63,14 +73,20 @@ export async function startFaultUpstream(): Promise<FaultUpstream> {
     }
     let m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
     if (m) {
-      const found = manifests.get(`${m[1]}@${decodeURIComponent(m[2]!)}`);
+      const key = `${m[1]}@${decodeURIComponent(m[2]!)}`;
+      const found = manifests.get(key);
       if (!found) return notFound(res, 'MANIFEST_UNKNOWN');
-      res.writeHead(200, {
+      const headers = {
         'content-type': found.mediaType,
         'content-length': found.bytes.length,
         'docker-content-digest': found.claimedDigest ?? sha256(found.bytes),
-      });
-      res.end(req.method === 'HEAD' ? undefined : found.bytes);
+      };
+      if (req.method === 'HEAD') {
+        res.writeHead(200, headers).end();
+        return;
+      }
+      manifestGets.set(key, (manifestGets.get(key) ?? 0) + 1);
+      serveBlob(res, found.bytes, found.drip ? { kind: 'drip', ...found.drip } : { kind: 'ok' }, headers, timers);
       return;
     }
     m = /^\/v2\/(.+)\/blobs\/([^/]+)$/.exec(path);
@@ -99,6 +115,8 @@ export async function startFaultUpstream(): Promise<FaultUpstream> {
   return {
     url: `http://127.0.0.1:${port}`,
     blobGets,
+    manifestGets,
+    inFlight: () => inFlight,
     addBlob(bytes, mode = { kind: 'ok' }) {
       const digest = sha256(bytes);
       blobs.set(digest, { bytes, mode });

@@ -33,8 +33,8 @@ export function addImage(up: FaultUpstream, repo: string, tag: string, layers: B
   return { digest, config, layers: layerDigests };
 }
 
-export async function getManifest(base: string, repo: string, ref: string): Promise<Response> {
-  return fetch(`${base}/v2/${repo}/manifests/${ref}`, { headers: { accept: ACCEPT } });
+export async function getManifest(base: string, repo: string, ref: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${base}/v2/${repo}/manifests/${ref}`, { headers: { accept: ACCEPT }, signal });
 }
 
 /** GETs a blob and reads the whole body; `error` is set when the body broke off. */

@@ -10,6 +10,9 @@ export class MemorySource implements ArtifactSource {
   readonly blobs = new Map<string, Buffer>();
   readonly failing = new Set<string>();
   referrersIndex: Buffer | null = null;
+  /** Further pages of the referrers API, by link; the first page links to `page-1`, that one to `page-2`… */
+  referrersPages: Buffer[] = [];
+  referrersRequests = 0;
   blobFetches = 0;
 
   putBlob(bytes: Buffer | string): { digest: Digest; size: number } {
@@ -42,8 +45,12 @@ export class MemorySource implements ArtifactSource {
     return b;
   }
 
-  async referrers() {
+  async referrers(_subject: Digest, next?: string) {
+    this.referrersRequests++;
     if (this.failing.has('referrers')) throw new Error('upstream answered 500 for referrers');
-    return this.referrersIndex;
+    const at = next === undefined ? 0 : Number(next.slice('page-'.length));
+    const bytes = at === 0 ? this.referrersIndex : this.referrersPages[at - 1];
+    if (!bytes) return null;
+    return { bytes, ...(at < this.referrersPages.length ? { next: `page-${at + 1}` } : {}) };
   }
 }

@@ -1,0 +1,64 @@
+/**
+ * How far the referrers of one subject are walked (`trust.referrers`). A subject may list thousands of
+ * referrers, anyone who can push may add more, and each costs upstream requests: the walk stops at these
+ * bounds, and says which one it hit, so a pull neither stalls nor is refused as unsigned when its signature
+ * simply lay beyond them.
+ */
+export interface ReferrerLimits {
+  /** Referrer manifests looked at (nested ones included). */
+  maxCount: number;
+  /** Bytes read in all: referrer lists, referrer manifests, bundles. */
+  maxBytes: number;
+  /** Pages of the referrers API followed (`Link: <…>; rel="next"`). */
+  maxPages: number;
+  /** 1: the subject's referrers; 2: also the manifests of a referrer that is an index; and so on. */
+  maxDepth: number;
+}
+
+export const REFERRER_LIMIT_DEFAULTS: ReferrerLimits = {
+  maxCount: 64,
+  maxBytes: 16 * 1024 * 1024,
+  maxPages: 8,
+  maxDepth: 1,
+};
+
+/** The budget of one walk; `notes` says which bounds were hit, once each. */
+export class ReferrerBudget {
+  private count = 0;
+  private bytes = 0;
+  readonly notes: string[] = [];
+  private readonly hit = new Set<keyof ReferrerLimits>();
+
+  constructor(readonly limits: ReferrerLimits) {}
+
+  /** Takes one referrer manifest from the count; false when the count is spent. */
+  takeReferrer(listed?: number): boolean {
+    if (this.count < this.limits.maxCount) {
+      this.count++;
+      return true;
+    }
+    const seen = listed !== undefined ? `${listed} referrers listed, only ${this.limits.maxCount}` : `only ${this.limits.maxCount} referrers`;
+    this.note('maxCount', `${seen} looked at (trust.referrers.maxCount)`);
+    return false;
+  }
+
+  /** Reserves `n` bytes; false (and noted) when they would pass maxBytes. */
+  spend(n: number, what: string): boolean {
+    if (this.bytes + n <= this.limits.maxBytes) {
+      this.bytes += n;
+      return true;
+    }
+    this.note('maxBytes', `stopped before ${what}: ${this.limits.maxBytes} bytes read in all (trust.referrers.maxBytes)`);
+    return false;
+  }
+
+  note(bound: keyof ReferrerLimits, text: string): void {
+    if (this.hit.has(bound)) return;
+    this.hit.add(bound);
+    this.notes.push(text);
+  }
+
+  get spent(): boolean {
+    return this.hit.has('maxBytes');
+  }
+}
