@@ -216,7 +216,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   bus.provide('metrics', () => metrics.snapshot());
   app.use(opsRoutes({ db, store, scrape: async () => mergeSnapshots(await bus.gather('metrics')) }));
   app.get('/auth/token', tokenEndpoint(auth, log));
-  const live = new LiveStreams();
+  const live = new LiveStreams(50, config.audit.liveStreamsPerIdentity);
   const purge = new CachePurge({ index, store, manifests, decider, audit, upstreams: new Set(upstreams.keys()) });
   app.use('/api/v1', apiRouter({
     db, policies, auth, evaluate, log, live,

@@ -112,7 +112,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       verifyTtlMs: parseDuration(trust.verifyTtl)!,
     } satisfies TrustConfig,
     auth: { pull: sections.auth?.pull ?? 'anonymous', tokens } satisfies AuthConfig,
-    audit: { retainDays: sections.audit?.retainDays, ...(checkpoint ? { checkpoint } : {}) },
+    audit: { retainDays: sections.audit?.retainDays, liveStreamsPerIdentity: sections.audit?.liveStreamsPerIdentity ?? 5, ...(checkpoint ? { checkpoint } : {}) },
     log: { level: sections.log?.level ?? 'info' },
   });
 }

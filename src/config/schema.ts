@@ -112,6 +112,7 @@ const fields = {
   }).optional(),
   audit: section({
     retainDays: z.number({ error: 'must be a positive number of days' }).positive('must be a positive number of days').optional(),
+    liveStreamsPerIdentity: wholeNumber('must be a whole number from 1 to 50', 1, 50).default(5).describe('Live audit streams one identity may hold open per process'),
     checkpoint: section({
       key: text().describe('Ed25519 private key (PEM) that signs checkpoints'),
       file: text().optional(),

@@ -77,6 +77,7 @@ export interface Config {
   policies: PolicyRule[];
   trust: TrustConfig;
   auth: AuthConfig;
-  audit: { retainDays?: number; checkpoint?: CheckpointConfig };
+  /** `liveStreamsPerIdentity`: live audit streams one identity may hold open in one process. */
+  audit: { retainDays?: number; liveStreamsPerIdentity?: number; checkpoint?: CheckpointConfig };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
