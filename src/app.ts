@@ -40,6 +40,7 @@ import { pullAuth, tokenEndpoint } from './auth/pull-auth.js';
 import { apiRouter } from './api/api-router.js';
 import { LiveStreams } from './api/audit-live.js';
 import { requestLog } from './http/request-log.js';
+import { attachClient, trustedProxies } from './http/client-address.js';
 import { assignRequestId, isV2, v2Pipeline } from './http/v2-pipeline.js';
 import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
 import { OciError } from './oci/errors.js';
@@ -206,8 +207,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   app.disable('etag');
   app.set('trust proxy', false);
   const v2 = v2Pipeline(log, pullAuth(auth, config.auth.pull, log, refusals), v2Handler({ pull, listing, refusals, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
+  const proxies = trustedProxies(config.server?.trustedProxies);
   // The pull API goes first and past the framework (see v2-pipeline.ts); the rest is express.
-  app.use((req, res, next) => (isV2(req.url) ? v2(req, res) : next()));
+  app.use((req, res, next) => {
+    attachClient(req, proxies);
+    if (isV2(req.url)) v2(req, res);
+    else next();
+  });
   app.use((req, res, next) => {
     assignRequestId(req, res);
     next();
@@ -237,7 +243,11 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 
   return {
     express: app,
-    handler: (req, res) => (isV2(req.url) ? v2(req, res) : app(req, res)),
+    handler: (req, res) => {
+      attachClient(req, proxies);
+      if (isV2(req.url)) v2(req, res);
+      else app(req, res);
+    },
     config,
     db,
     store,

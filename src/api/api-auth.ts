@@ -18,7 +18,7 @@ export function apiAuth(auth: Authenticator) {
     }
     if (outcome.kind === 'blocked') {
       res.setHeader('Retry-After', String(outcome.retryAfter));
-      sendApiError(res, 429, 'TOOMANYREQUESTS', `too many failed sign-ins from this address; retry in ${outcome.retryAfter} s`);
+      sendApiError(res, 429, 'TOOMANYREQUESTS', `too many failed sign-ins with these credentials from this address; retry in ${outcome.retryAfter} s (valid tokens are accepted meanwhile)`);
       return;
     }
     res.setHeader('WWW-Authenticate', API_CHALLENGE);

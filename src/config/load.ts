@@ -90,6 +90,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     server: {
       headersTimeoutMs: parseDuration(sections.server?.headersTimeout ?? '15s')!,
       workers: sections.server?.workers ?? availableParallelism(),
+      trustedProxies: sections.server?.trustedProxies ?? [],
     },
     database: database!,
     upstreams: sections.upstreams!.map((u, i): UpstreamConfig => ({

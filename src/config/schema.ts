@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
@@ -27,6 +28,16 @@ const duration = (message: string, min = 0) =>
 const wholeNumber = (message: string, min: number, max?: number) => {
   const n = z.number({ error: message }).int(message).min(min, message);
   return max === undefined ? n : n.max(max, message);
+};
+
+const PROXY_ENTRY = 'must be an IP address or a CIDR range such as "10.0.0.0/8"';
+
+/** `192.0.2.7`, `10.0.0.0/8`, `::1`, `fd00::/8`. */
+const isAddressOrRange = (s: string) => {
+  const [address, prefix, extra] = s.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 };
 
 const UPSTREAM_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/;
@@ -92,6 +103,7 @@ const fields = {
   server: section({
     headersTimeout: duration('must be a positive duration such as "15s"', 1).default('15s'),
     workers: wholeNumber('must be a whole number of worker processes from 1 to 256', 1, 256).optional().describe('Processes serving on this machine (default: the number of CPUs)'),
+    trustedProxies: z.array(z.string({ error: PROXY_ENTRY }).refine(isAddressOrRange, PROXY_ENTRY), { error: 'must be an array' }).default([]).describe('Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client'),
   }).optional(),
   database: section({
     path: text().optional().describe('SQLite file (the default: ./data/portcullis.db)'),
