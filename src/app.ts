@@ -41,6 +41,7 @@ import { apiRouter } from './api/api-router.js';
 import { LiveStreams } from './api/audit-live.js';
 import { requestLog } from './http/request-log.js';
 import { attachClient, trustedProxies } from './http/client-address.js';
+import { bodyLimits, closeAfterBody } from './http/request-limits.js';
 import { assignRequestId, isV2, v2Pipeline } from './http/v2-pipeline.js';
 import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
 import { OciError } from './oci/errors.js';
@@ -211,6 +212,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   // The pull API goes first and past the framework (see v2-pipeline.ts); the rest is express.
   app.use((req, res, next) => {
     attachClient(req, proxies);
+    closeAfterBody(req, res);
     if (isV2(req.url)) v2(req, res);
     else next();
   });
@@ -219,6 +221,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     next();
   });
   app.use(requestLog(log));
+  app.use(bodyLimits(config.server?.requestTimeoutMs ?? 30_000));
   bus.provide('metrics', () => metrics.snapshot());
   app.use(opsRoutes({ db, store, scrape: async () => mergeSnapshots(await bus.gather('metrics')) }));
   app.get('/auth/token', tokenEndpoint(auth, log));
@@ -244,9 +247,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   return {
     express: app,
     handler: (req, res) => {
+      if (!isV2(req.url)) return app(req, res);
       attachClient(req, proxies);
-      if (isV2(req.url)) v2(req, res);
-      else app(req, res);
+      closeAfterBody(req, res);
+      v2(req, res);
     },
     config,
     db,

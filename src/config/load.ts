@@ -68,6 +68,10 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   if (typeof root.defaultUpstream === 'string' && !upstreamNames.has(root.defaultUpstream)) {
     error('defaultUpstream', `names no upstream ("${root.defaultUpstream}")`);
   }
+  const server = sections.server;
+  if (server && (parseDuration(server.headersTimeout) ?? 0) > (parseDuration(server.requestTimeout) ?? Infinity)) {
+    error('server.requestTimeout', `must not be shorter than server.headersTimeout (${server.headersTimeout}): a request's headers are part of it`);
+  }
   const trustFiles = checkTrust(root.trust, at, error);
   const policyResult = validatePolicyRules(root.policies ?? [], new Set(Object.keys(trustFiles.keys)), new Set([DEFAULT_ROOT, ...Object.keys(trustFiles.roots)]));
   for (const e of policyResult.errors) error(e.path.startsWith('policies') ? e.path : `policies${e.path}`, e.message);
@@ -89,6 +93,8 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     },
     server: {
       headersTimeoutMs: parseDuration(sections.server?.headersTimeout ?? '15s')!,
+      requestTimeoutMs: parseDuration(sections.server?.requestTimeout ?? '30s')!,
+      maxConnectionsPerClient: sections.server?.maxConnectionsPerClient ?? 128,
       workers: sections.server?.workers ?? availableParallelism(),
       trustedProxies: sections.server?.trustedProxies ?? [],
     },

@@ -102,6 +102,8 @@ const fields = {
   }).default({ path: './data/store' }),
   server: section({
     headersTimeout: duration('must be a positive duration such as "15s"', 1).default('15s'),
+    requestTimeout: duration('must be a positive duration such as "30s"', 1).default('30s').describe('A request, headers and body, must have arrived within this long (responses are not limited)'),
+    maxConnectionsPerClient: wholeNumber('must be a whole number from 1 to 100000', 1, 100_000).default(128).describe('Open connections one client address may hold per process (trusted proxies are not held)'),
     workers: wholeNumber('must be a whole number of worker processes from 1 to 256', 1, 256).optional().describe('Processes serving on this machine (default: the number of CPUs)'),
     trustedProxies: z.array(z.string({ error: PROXY_ENTRY }).refine(isAddressOrRange, PROXY_ENTRY), { error: 'must be an array' }).default([]).describe('Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client'),
   }).optional(),

@@ -68,9 +68,17 @@ export interface Config {
   /**
    * HTTP server limits; `headersTimeoutMs` cuts off clients that send headers too slowly (slowloris).
    * `workers`: processes serving on this machine (default: the number of CPUs; 1 is a single process).
+   * `requestTimeoutMs`: a request, headers and body, must have arrived within this (responses are not limited).
+   * `maxConnectionsPerClient`: open connections one client address may hold in one process.
    * `trustedProxies`: addresses and CIDR ranges whose `X-Forwarded-For` names the client.
    */
-  server?: { headersTimeoutMs: number; workers: number; trustedProxies?: readonly string[] };
+  server?: {
+    headersTimeoutMs: number;
+    requestTimeoutMs?: number;
+    maxConnectionsPerClient?: number;
+    workers: number;
+    trustedProxies?: readonly string[];
+  };
   /** SQLite file (`path`) or PostgreSQL (`url`, which may hold a password: never log it). Exactly one is set. */
   database: { path: string; url?: undefined } | { url: string; path?: undefined };
   upstreams: UpstreamConfig[];

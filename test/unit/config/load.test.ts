@@ -197,6 +197,17 @@ describe('request limits and client addresses', () => {
     ]);
   });
 
+  it('bounds requests and connections per client by default, and refuses a request timeout shorter than the headers timeout', () => {
+    const c = parseConfig(minimal, '/etc/p.json', {});
+    expect(c.server).toMatchObject({ headersTimeoutMs: 15_000, requestTimeoutMs: 30_000, maxConnectionsPerClient: 128 });
+    expect(parseConfig({ ...minimal, server: { requestTimeout: '2m', maxConnectionsPerClient: 1000 } }, '/etc/p.json', {}).server)
+      .toMatchObject({ requestTimeoutMs: 120_000, maxConnectionsPerClient: 1000 });
+    expect(errorsOf({ ...minimal, server: { headersTimeout: '20s', requestTimeout: '10s' } })).toEqual([
+      'server.requestTimeout: must not be shorter than server.headersTimeout (20s): a request\'s headers are part of it',
+    ]);
+    expect(errorsOf({ ...minimal, server: { maxConnectionsPerClient: 0 } })).toEqual(['server.maxConnectionsPerClient: must be a whole number from 1 to 100000']);
+  });
+
   it('caps live audit streams per identity, 5 unless set', () => {
     expect(parseConfig(minimal, '/etc/p.json', {}).audit.liveStreamsPerIdentity).toBe(5);
     expect(parseConfig({ ...minimal, audit: { liveStreamsPerIdentity: 2 } }, '/etc/p.json', {}).audit.liveStreamsPerIdentity).toBe(2);
