@@ -31,9 +31,9 @@ export class LiveStreams {
 
   /** Takes a place for `identity`; says which limit is reached when there is none. */
   add(end: (shutdown?: boolean) => void, identity: string): 'ok' | 'process' | 'identity' {
+    if (this.ends.size >= this.max) return 'process';
     const held = this.byIdentity.get(identity) ?? 0;
     if (held >= this.perIdentity) return 'identity';
-    if (this.ends.size >= this.max) return 'process';
     this.ends.set(end, identity);
     this.byIdentity.set(identity, held + 1);
     return 'ok';
