@@ -41,7 +41,7 @@ import { apiRouter } from './api/api-router.js';
 import { LiveStreams } from './api/audit-live.js';
 import { requestLog } from './http/request-log.js';
 import { attachClient, trustedProxies } from './http/client-address.js';
-import { bodyLimits, closeAfterBody } from './http/request-limits.js';
+import { bodyLimits, closeAfterBody, notFound } from './http/request-limits.js';
 import { assignRequestId, isV2, v2Pipeline } from './http/v2-pipeline.js';
 import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
 import { OciError } from './oci/errors.js';
@@ -243,6 +243,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     announce: (message) => bus.broadcast(message),
   }));
   app.use(consoleRoutes(opts.consoleDir));
+  app.use(notFound);
 
   return {
     express: app,

@@ -40,9 +40,8 @@ export function closeAfterBody(req: IncomingMessage, res: ServerResponse): void 
 }
 
 /**
- * Bounds request bodies per route (see bodyRule), for everything but the pull API (which reads no body
- * and never waits for one): a body where the route takes none, or a declared length over the route's
- * limit, is refused with 413 before anything is read, and a body that has not fully arrived within the route's time (at
+ * Bounds request bodies per route (see bodyRule): a declared length over the route's limit is refused
+ * with 413 before anything is read, and a body that has not fully arrived within the route's time (at
  * most `requestTimeoutMs`, the server-wide bound) gets 408, and its connection closes. Authentication and
  * role checks run before any body is read (see api-auth.ts), so this is all an anonymous sender can hold.
  */
@@ -50,8 +49,7 @@ export function bodyLimits(requestTimeoutMs: number) {
   return (req: HttpRequest, res: HttpResponse, next: () => void): void => {
     if (!declaresBody(req)) return next();
     const rule = bodyRule(req.method, pathOf(req));
-    // Express's final handler would wait for a body nobody reads before it answers.
-    if (rule.maxBytes === 0) return refuse(res, 413, 'TOO_LARGE', 'this call takes no body');
+    if (rule.maxBytes === 0) return next();
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > rule.maxBytes) return refuse(res, 413, 'TOO_LARGE', `the body is larger than this call takes (${rule.maxBytes} bytes)`);
     const ms = Math.min(rule.timeoutMs, requestTimeoutMs || rule.timeoutMs);
@@ -71,4 +69,16 @@ function refuse(res: HttpResponse, status: number, code: string, message: string
   res.locals.failure = { code, error: message };
   res.setHeader('Connection', 'close');
   sendJson(res, status, { error: { code, message } });
+}
+
+/**
+ * The answer for a path no route takes. Express's own final handler would first wait for the whole body
+ * of the request, at whatever pace the sender likes.
+ */
+export function notFound(req: HttpRequest, res: HttpResponse): void {
+  res.statusCode = 404;
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Content-Security-Policy', "default-src 'none'");
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.end(`No route for ${req.method} ${pathOf(req).slice(0, 200)}.\n`);
 }
