@@ -253,6 +253,7 @@ function slowBody(port: number, head: string, opts: { from?: string; giveUpMs: n
  */
 describe.skipIf(skip)('slow request bodies', () => {
   const ADMIN = 'slow-body-admin-token-51f0';
+  const AUDITOR = 'slow-body-auditor-token-77c2';
   const PER_CLIENT = 30;
   let root: string;
   let registry: Registry;
@@ -270,7 +271,10 @@ describe.skipIf(skip)('slow request bodies', () => {
       dataDir: root,
       extra: {
         server: { workers: 1, headersTimeout: '2s', requestTimeout: '8s', maxConnectionsPerClient: PER_CLIENT },
-        auth: { pull: 'anonymous', tokens: [{ name: 'alice', role: 'admin', tokenSha256: createHash('sha256').update(ADMIN).digest('hex') }] },
+        auth: { pull: 'anonymous', tokens: [
+          { name: 'alice', role: 'admin', tokenSha256: createHash('sha256').update(ADMIN).digest('hex') },
+          { name: 'audrey', role: 'auditor', tokenSha256: createHash('sha256').update(AUDITOR).digest('hex') },
+        ] },
         log: { level: 'error' },
       },
     });
@@ -353,6 +357,13 @@ describe.skipIf(skip)('slow request bodies', () => {
       // The requestTimeout (8 s) is not what ends them: the proxy closes at once after answering.
       expect(e.closedAfterMs).toBeLessThan(5_000);
     }
+  });
+
+  it('refuses a caller without the role before reading the body, and closes the connection', async () => {
+    const forbidden = await slowBody(proxy.port, policyPut(AUDITOR), { giveUpMs: 20_000 });
+    expect(forbidden.head).toMatch(/^HTTP\/1\.1 403/);
+    expect(forbidden.head).toMatch(/\r\nconnection: close/i);
+    expect(forbidden.closedAfterMs).toBeLessThan(5_000);
   });
 
   it('cuts off an authenticated body that does not arrive in time, and refuses one declared too large', async () => {
