@@ -64,8 +64,8 @@ export function apiRouter(d: ApiDeps): Router {
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed') return sendApiError(res, 400, 'BAD_REQUEST', 'the body is not valid JSON');
     if (e.type === 'entity.too.large') return sendApiError(res, 413, 'TOO_LARGE', `the body is larger than this call takes (${(e as { limit?: number }).limit} bytes)`);
-    // The client went, or the body's time ran out and the connection was closed: nobody to answer.
-    if (e.type === 'request.aborted' || res.headersSent) return sendApiError(res, 400, 'BAD_REQUEST', 'the request ended before its body');
+    // The client went, or the body's time ran out (408 already sent): nobody is left to answer.
+    if (e.type === 'request.aborted') return sendApiError(res, 400, 'BAD_REQUEST', 'the request ended before its body');
     if (isDatabaseUnavailable(err)) {
       d.log.warn('API request failed: the database cannot be reached', { requestId: res.locals.requestId, path: req.path, error: e.message });
       res.setHeader('Retry-After', '5');
