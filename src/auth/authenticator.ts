@@ -51,16 +51,20 @@ export class Authenticator {
     const client = clientAddress(req);
     const claimed = presented.scheme === 'basic' ? presented.name.slice(0, 128) : null;
     const key = failureKey(client, claimed);
-    const wait = this.limiter.retryAfter(key);
+    // Claiming a new user name each time must not buy unlimited (audited) guesses: the address as a
+    // whole has a wider bound too.
+    const wide = claimed === null ? undefined : `${client} *`;
+    const wait = Math.max(this.limiter.retryAfter(key), wide === undefined ? 0 : this.limiter.retryAfter(wide));
     if (wait > 0) return { kind: 'blocked', retryAfter: wait };
     let blockedFor = 0;
     try {
       blockedFor = await this.limiter.fail(key);
+      if (wide !== undefined) blockedFor = Math.max(blockedFor, await this.limiter.fail(wide, undefined, ADDRESS_FAILURES));
     } catch (err) {
       this.log.error('failed-credential count not recorded', { error: String(err) });
     }
     const reasons = [found.reason];
-    if (blockedFor > 0) reasons.push(`too many failed attempts from ${client}${claimed === null ? '' : ` as "${claimed}"`}: further bad attempts refused for ${blockedFor} s`);
+    if (blockedFor > 0) reasons.push(`too many failed attempts from ${client}: further bad attempts refused for ${blockedFor} s`);
     await this.record(req, res, claimed, 401, reasons);
     return { kind: 'invalid', reason: found.reason };
   }
@@ -105,6 +109,9 @@ export class Authenticator {
 }
 
 export { clientAddress };
+
+/** Failures from one address across every claimed user name before its further bad attempts wait. */
+const ADDRESS_FAILURES = 100;
 
 /** What failures are counted by: the client address and the user the credentials name (none for a bearer token). */
 function failureKey(client: string, claimed: string | null): string {

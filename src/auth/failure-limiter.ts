@@ -36,15 +36,18 @@ export class FailureLimiter {
     return until !== undefined && until > now ? Math.ceil((until - now) / 1000) : 0;
   }
 
-  /** Records a failure; resolves with the block length in seconds when this failure started a block, else 0. */
-  async fail(address: string, now = Date.now()): Promise<number> {
+  /**
+   * Records a failure; resolves with the block length in seconds when this failure started a block, else 0.
+   * `maxFailures` may be set per key (a wider key, such as a whole address, tolerates more).
+   */
+  async fail(address: string, now = Date.now(), maxFailures = this.maxFailures): Promise<number> {
     const count = await this.store.recordFailure(address, now, this.windowMs);
     if (++this.failures % PRUNE_EVERY === 0) {
       void this.store.prune(now - Math.max(this.windowMs, this.blockMs), this.maxAddresses).catch(() => {});
     }
-    if (count < this.maxFailures) return 0;
+    if (count < maxFailures) return 0;
     const until = now + this.blockMs;
-    if (!(await this.store.block(address, this.maxFailures, now, until))) return 0;
+    if (!(await this.store.block(address, maxFailures, now, until))) return 0;
     this.blocked.set(address, until);
     return Math.ceil(this.blockMs / 1000);
   }

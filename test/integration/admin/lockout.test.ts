@@ -81,6 +81,14 @@ describe('client address behind trusted proxies', () => {
     const refused = await queryRows<{ client: string }>(app.config.database, `SELECT client FROM audit_events WHERE kind = 'request.refused' ORDER BY id DESC LIMIT 1`);
     expect(refused[0]?.client).toBe('203.0.113.9');
   });
+
+  it('bounds guesses that claim a new user name each time, still without refusing a valid token', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 101; i++) statuses.push((await pullBase(basic(`user-${i}`, 'guess'), '203.0.113.50')).status);
+    expect(statuses.slice(0, 100).every((s) => s === 401)).toBe(true);
+    expect(statuses[100]).toBe(429);
+    expect((await pullBase(basic('ci', TOKENS.ci.secret), '203.0.113.50')).status).toBe(200);
+  }, 60_000);
 });
 
 describe('client address without trusted proxies', () => {
