@@ -42,6 +42,8 @@ import { pullAuth, tokenEndpoint } from './auth/pull-auth.js';
 import { apiRouter } from './api/api-router.js';
 import { LiveStreams } from './api/audit-live.js';
 import { requestLog } from './http/request-log.js';
+import { attachClient, trustedProxies } from './http/client-address.js';
+import { bodyLimits, closeAfterBody, notFound } from './http/request-limits.js';
 import { assignRequestId, isV2, v2Pipeline } from './http/v2-pipeline.js';
 import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
 import { OciError } from './oci/errors.js';
@@ -210,17 +212,24 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   app.disable('etag');
   app.set('trust proxy', false);
   const v2 = v2Pipeline(log, pullAuth(auth, config.auth.pull, log, refusals), v2Handler({ pull, listing, refusals, upstreams, defaultUpstream: config.defaultUpstream, metrics, log }));
+  const proxies = trustedProxies(config.server?.trustedProxies);
   // The pull API goes first and past the framework (see v2-pipeline.ts); the rest is express.
-  app.use((req, res, next) => (isV2(req.url) ? v2(req, res) : next()));
+  app.use((req, res, next) => {
+    attachClient(req, proxies);
+    closeAfterBody(req, res);
+    if (isV2(req.url)) v2(req, res);
+    else next();
+  });
   app.use((req, res, next) => {
     assignRequestId(req, res);
     next();
   });
   app.use(requestLog(log));
+  app.use(bodyLimits(config.server?.requestTimeoutMs ?? 30_000));
   bus.provide('metrics', () => metrics.snapshot());
   app.use(opsRoutes({ db, store, scrape: async () => mergeSnapshots(await bus.gather('metrics')) }));
   app.get('/auth/token', tokenEndpoint(auth, log));
-  const live = new LiveStreams();
+  const live = new LiveStreams(50, config.audit.liveStreamsPerIdentity);
   const purge = new CachePurge({ index, store, manifests, decider, audit, upstreams: new Set(upstreams.keys()) });
   app.use('/api/v1', apiRouter({
     db, policies, auth, evaluate, log, live,
@@ -238,10 +247,16 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     announce: (message) => bus.broadcast(message),
   }));
   app.use(consoleRoutes(opts.consoleDir));
+  app.use(notFound);
 
   return {
     express: app,
-    handler: (req, res) => (isV2(req.url) ? v2(req, res) : app(req, res)),
+    handler: (req, res) => {
+      if (!isV2(req.url)) return app(req, res);
+      attachClient(req, proxies);
+      closeAfterBody(req, res);
+      v2(req, res);
+    },
     config,
     db,
     store,

@@ -10,6 +10,8 @@ import { WorkerBus } from './cluster/bus.js';
 import { superviseWorkers, WORKER_SLOT_ENV } from './cluster/supervisor.js';
 import { prepareSharedState } from './cluster/prepare.js';
 import { humanStartupLine } from './startup-line.js';
+import { limitConnectionsPerClient } from './http/connection-limit.js';
+import { trustedProxies } from './http/client-address.js';
 
 export interface Running {
   app: App;
@@ -23,16 +25,26 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** Starts the proxy on the configured address. Resolves once it accepts connections. */
 export async function startServer(config: Config, opts: AppOptions = {}): Promise<Running> {
   const app = await createApp(config, opts);
-  // Slow-header clients (slowloris) are cut off; long blob bodies are not limited. Node checks the header
-  // deadline only every connectionsCheckingInterval (30 s by default), so check at a quarter of it.
+  // Slow-header clients (slowloris) are cut off, and so is a request (headers and body) that has not fully
+  // arrived within requestTimeout; responses, such as long blob downloads, are not limited. Node checks
+  // these deadlines only every connectionsCheckingInterval (30 s by default), so check at a quarter of them.
   const headersTimeout = config.server?.headersTimeoutMs ?? 15_000;
-  const limits = { headersTimeout, connectionsCheckingInterval: Math.max(250, Math.floor(headersTimeout / 4)) };
+  const requestTimeout = config.server?.requestTimeoutMs ?? 30_000;
+  const limits = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(250, Math.floor(headersTimeout / 4)) };
   const server: Server = config.tls
     ? createHttpsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ...limits }, app.handler)
     : createHttpServer(limits, app.handler);
   server.headersTimeout = headersTimeout;
-  server.requestTimeout = 0;
+  server.requestTimeout = requestTimeout;
   server.keepAliveTimeout = 30_000;
+  const maxPerClient = config.server?.maxConnectionsPerClient ?? 128;
+  let warnedAt = 0;
+  limitConnectionsPerClient(server, maxPerClient, trustedProxies(config.server?.trustedProxies), (client) => {
+    // One line per ten seconds at most: the refusals themselves may be a flood.
+    if (Date.now() - warnedAt < 10_000) return;
+    warnedAt = Date.now();
+    app.log.warn('refusing connections over the limit per client address', { client, limit: maxPerClient });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());

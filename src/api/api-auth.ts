@@ -1,4 +1,5 @@
-import type { NextFunction, Request, Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { bodyRule } from '../http/request-limits.js';
 import type { Role } from '../config/types.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Identity } from '../auth/token-registry.js';
@@ -18,7 +19,7 @@ export function apiAuth(auth: Authenticator) {
     }
     if (outcome.kind === 'blocked') {
       res.setHeader('Retry-After', String(outcome.retryAfter));
-      sendApiError(res, 429, 'TOOMANYREQUESTS', `too many failed sign-ins from this address; retry in ${outcome.retryAfter} s`);
+      sendApiError(res, 429, 'TOOMANYREQUESTS', `too many failed sign-ins with these credentials from this address; retry in ${outcome.retryAfter} s (valid tokens are accepted meanwhile)`);
       return;
     }
     res.setHeader('WWW-Authenticate', API_CHALLENGE);
@@ -27,12 +28,26 @@ export function apiAuth(auth: Authenticator) {
   };
 }
 
-/** 403 unless the caller holds one of the roles (admin holds every role). */
+/** JSON body parsers by size limit (see bodyRule). */
+const parsers = new Map<number, ReturnType<typeof express.json>>();
+
+/** Reads the JSON body, within the route's size limit; only ever after the caller's role is checked. */
+function parseBody(req: Request, res: Response, next: NextFunction): void {
+  const limit = Math.max(1, bodyRule(req.method, req.originalUrl.split('?')[0]!).maxBytes);
+  let parse = parsers.get(limit);
+  if (!parse) parsers.set(limit, (parse = express.json({ limit, strict: false })));
+  parse(req, res, next);
+}
+
+/**
+ * 403 unless the caller holds one of the roles (admin holds every role). The body is read only once the
+ * role is known to be right: a refusal never waits for a body, and its connection closes after it.
+ */
 export function requireRole(auth: Authenticator, ...roles: Role[]) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const identity = res.locals.identity as Identity;
     if (identity.role === 'admin' || roles.includes(identity.role)) {
-      next();
+      parseBody(req, res, next);
       return;
     }
     await auth.forbidden(req, res, identity, `role ${identity.role} may not ${req.method} ${req.baseUrl}${req.path}`);

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Database } from '../db/types.js';
 import type { PolicyVersions } from '../db/policy-versions.js';
@@ -51,8 +51,8 @@ export function apiRouter(d: ApiDeps): Router {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
+  // Bodies are read by requireRole, once the caller is known and allowed (see api-auth.ts).
   r.use(apiAuth(d.auth));
-  r.use(express.json({ limit: '1mb', strict: false }));
   r.use(whoamiRoutes());
   r.use(policyRoutes(d));
   r.use(auditRoutes(d));
@@ -63,7 +63,9 @@ export function apiRouter(d: ApiDeps): Router {
   r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed') return sendApiError(res, 400, 'BAD_REQUEST', 'the body is not valid JSON');
-    if (e.type === 'entity.too.large') return sendApiError(res, 413, 'TOO_LARGE', 'the body is larger than 1 MiB');
+    if (e.type === 'entity.too.large') return sendApiError(res, 413, 'TOO_LARGE', `the body is larger than this call takes (${(e as { limit?: number }).limit} bytes)`);
+    // The client went, or the body's time ran out (408 already sent): nobody is left to answer.
+    if (e.type === 'request.aborted') return sendApiError(res, 400, 'BAD_REQUEST', 'the request ended before its body');
     // The router decodes path parameters (`/exceptions/%zz`) and throws a URIError on a bad encoding.
     if (err instanceof URIError) return sendApiError(res, 400, 'BAD_REQUEST', 'the path holds a malformed percent-encoding');
     if (isDatabaseUnavailable(err)) {

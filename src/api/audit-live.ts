@@ -4,19 +4,23 @@ import type { Logger } from '../logger.js';
 import { FILTER_KEYS, parseAuditFilter, unknownParameters } from '../audit/audit-query.js';
 import { rowToEvent } from '../audit/chain.js';
 import { sendApiError, type FieldError } from './api-error.js';
+import type { Identity } from '../auth/token-registry.js';
 
 const LIVE_PARAMS: readonly string[] = [...FILTER_KEYS, 'after'];
 const BATCH = 200;
 
 /**
- * The live audit streams open in this process: at most `max`, each polling the database, and all ended
- * at once when the server shuts down (an open stream would otherwise hold the shutdown for its grace time).
+ * The live audit streams open in this process: at most `max`, and at most `perIdentity` for any one identity
+ * (so one reader cannot take every place), each polling the database, and all ended at once when the server
+ * shuts down (an open stream would otherwise hold the shutdown for its grace time).
  */
 export class LiveStreams {
-  private readonly ends = new Set<(shutdown?: boolean) => void>();
+  private readonly ends = new Map<(shutdown?: boolean) => void, string>();
+  private readonly byIdentity = new Map<string, number>();
 
   constructor(
     readonly max = 50,
+    readonly perIdentity = 5,
     readonly pollMs = 1000,
     readonly heartbeatMs = 15_000,
   ) {}
@@ -25,18 +29,27 @@ export class LiveStreams {
     return this.ends.size;
   }
 
-  add(end: (shutdown?: boolean) => void): boolean {
-    if (this.ends.size >= this.max) return false;
-    this.ends.add(end);
-    return true;
+  /** Takes a place for `identity`; says which limit is reached when there is none. */
+  add(end: (shutdown?: boolean) => void, identity: string): 'ok' | 'process' | 'identity' {
+    if (this.ends.size >= this.max) return 'process';
+    const held = this.byIdentity.get(identity) ?? 0;
+    if (held >= this.perIdentity) return 'identity';
+    this.ends.set(end, identity);
+    this.byIdentity.set(identity, held + 1);
+    return 'ok';
   }
 
   remove(end: (shutdown?: boolean) => void): void {
+    const identity = this.ends.get(end);
+    if (identity === undefined) return;
     this.ends.delete(end);
+    const held = (this.byIdentity.get(identity) ?? 1) - 1;
+    if (held > 0) this.byIdentity.set(identity, held);
+    else this.byIdentity.delete(identity);
   }
 
   closeAll(): void {
-    for (const end of [...this.ends]) end(true);
+    for (const end of [...this.ends.keys()]) end(true);
   }
 }
 
@@ -76,7 +89,14 @@ export function liveAuditEvents(d: { db: Database; log: Logger; streams: LiveStr
       wake?.();
     };
     const onClose = () => end();
-    if (!d.streams.add(end)) {
+    const user = (res.locals.identity as Identity).name;
+    const place = d.streams.add(end, user);
+    if (place === 'identity') {
+      res.setHeader('Retry-After', '10');
+      sendApiError(res, 429, 'TOOMANYREQUESTS', `"${user}" already holds ${d.streams.perIdentity} live audit streams, the limit per identity (audit.liveStreamsPerIdentity); close one or retry later`);
+      return;
+    }
+    if (place === 'process') {
       res.setHeader('Retry-After', '10');
       sendApiError(res, 503, 'UNAVAILABLE', `too many live audit streams: this process serves at most ${d.streams.max} at once; retry later`);
       return;

@@ -1,4 +1,5 @@
 import { pathOf, type HttpRequest as Request, type HttpResponse as Response } from '../http/plain.js';
+import { clientAddress } from '../http/client-address.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../logger.js';
 import { FailureLimiter } from './failure-limiter.js';
@@ -25,9 +26,11 @@ type Presented =
   | { scheme: 'bearer'; token: string };
 
 /**
- * Turns an Authorization header into an identity. Bad credentials are counted per client address (too
- * many and the address waits) and recorded as `auth.failure` audit events naming the claimed user and
- * why, never the secret.
+ * Turns an Authorization header into an identity. Bad credentials are counted per client address and
+ * claimed user (too many, and that pair's further bad attempts get 429 instead of 401) and recorded as
+ * `auth.failure` audit events naming the claimed user and why, never the secret. Valid credentials are
+ * always accepted: a block set by someone else's failures behind the same address never locks out a
+ * user who holds a valid token.
  */
 export class Authenticator {
   constructor(
@@ -39,24 +42,29 @@ export class Authenticator {
   ) {}
 
   async authenticate(req: Request, res: Response, opts: AuthOptions): Promise<AuthOutcome> {
-    const client = clientAddress(req);
-    const wait = this.limiter.retryAfter(client);
-    if (wait > 0) return { kind: 'blocked', retryAfter: wait };
     const presented = parseAuthorization(req.headers.authorization);
     if (presented.scheme === 'none') return { kind: 'missing' };
     const found = this.identify(presented, opts);
     if ('identity' in found) {
       return { kind: 'ok', identity: found.identity };
     }
+    const client = clientAddress(req);
+    const claimed = presented.scheme === 'basic' ? presented.name.slice(0, 128) : null;
+    const key = failureKey(client, claimed);
+    // Claiming a new user name each time must not buy unlimited (audited) guesses: the address as a
+    // whole has a wider bound too.
+    const wide = claimed === null ? undefined : `${client} *`;
+    const wait = Math.max(this.limiter.retryAfter(key), wide === undefined ? 0 : this.limiter.retryAfter(wide));
+    if (wait > 0) return { kind: 'blocked', retryAfter: wait };
     let blockedFor = 0;
     try {
-      blockedFor = await this.limiter.fail(client);
+      blockedFor = await this.limiter.fail(key);
+      if (wide !== undefined) blockedFor = Math.max(blockedFor, await this.limiter.fail(wide, undefined, ADDRESS_FAILURES));
     } catch (err) {
       this.log.error('failed-credential count not recorded', { error: String(err) });
     }
-    const claimed = presented.scheme === 'basic' ? presented.name.slice(0, 128) : null;
     const reasons = [found.reason];
-    if (blockedFor > 0) reasons.push(`too many failed attempts from ${client}: refused for ${blockedFor} s`);
+    if (blockedFor > 0) reasons.push(`too many failed attempts from ${client}: further bad attempts refused for ${blockedFor} s`);
     await this.record(req, res, claimed, 401, reasons);
     return { kind: 'invalid', reason: found.reason };
   }
@@ -100,8 +108,14 @@ export class Authenticator {
   }
 }
 
-export function clientAddress(req: Request): string {
-  return req.socket.remoteAddress ?? 'unknown';
+export { clientAddress };
+
+/** Failures from one address across every claimed user name before its further bad attempts wait. */
+const ADDRESS_FAILURES = 100;
+
+/** What failures are counted by: the client address and the user the credentials name (none for a bearer token). */
+function failureKey(client: string, claimed: string | null): string {
+  return claimed === null ? client : `${client} ${claimed}`;
 }
 
 function parseAuthorization(header: string | undefined): Presented {

@@ -5,13 +5,15 @@ const REFRESH_MS = 1000;
 const PRUNE_EVERY = 100;
 
 /**
- * Slows down guessing: after `maxFailures` bad credentials from one address within `windowMs`, that
- * address is refused (429) for `blockMs`, good credentials included, so guessing cannot continue in the
- * meantime. A success does not reset the count, so one valid token cannot cover guessing at others.
+ * Slows down guessing: after `maxFailures` bad credentials for one key (a client address and the user the
+ * credentials claim) within `windowMs`, that key's further bad attempts are refused (429) for `blockMs`.
+ * Valid credentials are never refused (the authenticator checks them first): a block must not let anyone
+ * who shares an address lock out those who hold a token. A success does not reset the count, so one valid
+ * token cannot cover guessing at others.
  *
  * Counts live in the database, so guessing spread over replicas is counted once. Checking a request needs no
- * database round trip: the addresses blocked now are re-read at most once a second. Bounded: addresses not
- * seen for a window are pruned, and beyond `maxAddresses` the least recently seen go first.
+ * database round trip: the keys blocked now are re-read at most once a second. Bounded: keys not seen for a
+ * window are pruned, and beyond `maxAddresses` the least recently seen go first.
  */
 export class FailureLimiter {
   private blocked = new Map<string, number>();
@@ -34,15 +36,18 @@ export class FailureLimiter {
     return until !== undefined && until > now ? Math.ceil((until - now) / 1000) : 0;
   }
 
-  /** Records a failure; resolves with the block length in seconds when this failure started a block, else 0. */
-  async fail(address: string, now = Date.now()): Promise<number> {
+  /**
+   * Records a failure; resolves with the block length in seconds when this failure started a block, else 0.
+   * `maxFailures` may be set per key (a wider key, such as a whole address, tolerates more).
+   */
+  async fail(address: string, now = Date.now(), maxFailures = this.maxFailures): Promise<number> {
     const count = await this.store.recordFailure(address, now, this.windowMs);
     if (++this.failures % PRUNE_EVERY === 0) {
       void this.store.prune(now - Math.max(this.windowMs, this.blockMs), this.maxAddresses).catch(() => {});
     }
-    if (count < this.maxFailures) return 0;
+    if (count < maxFailures) return 0;
     const until = now + this.blockMs;
-    if (!(await this.store.block(address, this.maxFailures, now, until))) return 0;
+    if (!(await this.store.block(address, maxFailures, now, until))) return 0;
     this.blocked.set(address, until);
     return Math.ceil(this.blockMs / 1000);
   }

@@ -55,7 +55,7 @@ async function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpRespo
   const outcome = await auth.authenticate(req, res, opts);
   if (outcome.kind === 'blocked') {
     const retry = String(outcome.retryAfter);
-    const message = `too many failed sign-ins from this address; retry in ${retry} s`;
+    const message = `too many failed sign-ins with these credentials from this address; retry in ${retry} s (valid credentials are accepted meanwhile)`;
     sendError(req, res, new OciError('TOOMANYREQUESTS', message, undefined, { 'Retry-After': retry }), log);
     return undefined;
   }

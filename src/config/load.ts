@@ -69,6 +69,10 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   if (typeof root.defaultUpstream === 'string' && !upstreamNames.has(root.defaultUpstream)) {
     error('defaultUpstream', `names no upstream ("${root.defaultUpstream}")`);
   }
+  const server = sections.server;
+  if (server && (parseDuration(server.headersTimeout) ?? 0) > (parseDuration(server.requestTimeout) ?? Infinity)) {
+    error('server.requestTimeout', `must not be shorter than server.headersTimeout (${server.headersTimeout}): a request's headers are part of it`);
+  }
   const trustFiles = checkTrust(root.trust, at, error);
   const policyResult = validatePolicyRules(root.policies ?? [], new Set(Object.keys(trustFiles.keys)), new Set([DEFAULT_ROOT, ...Object.keys(trustFiles.roots)]));
   for (const e of policyResult.errors) error(e.path.startsWith('policies') ? e.path : `policies${e.path}`, e.message);
@@ -95,7 +99,10 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     },
     server: {
       headersTimeoutMs: parseDuration(sections.server?.headersTimeout ?? '15s')!,
+      requestTimeoutMs: parseDuration(sections.server?.requestTimeout ?? '30s')!,
+      maxConnectionsPerClient: sections.server?.maxConnectionsPerClient ?? 128,
       workers: sections.server?.workers ?? availableParallelism(),
+      trustedProxies: sections.server?.trustedProxies ?? [],
     },
     database: database!,
     upstreams: sections.upstreams!.map((u, i): UpstreamConfig => ({
@@ -124,7 +131,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       ...(trust.referrers ? { referrers: { ...trust.referrers, maxBytes: parseSize(trust.referrers.maxBytes)! } } : {}),
     } satisfies TrustConfig,
     auth: { pull: sections.auth?.pull ?? 'anonymous', tokens } satisfies AuthConfig,
-    audit: { retainDays: sections.audit?.retainDays, ...(checkpoint ? { checkpoint } : {}) },
+    audit: { retainDays: sections.audit?.retainDays, liveStreamsPerIdentity: sections.audit?.liveStreamsPerIdentity ?? 5, ...(checkpoint ? { checkpoint } : {}) },
     log: { level: sections.log?.level ?? 'info' },
   });
 }

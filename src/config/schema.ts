@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
@@ -27,6 +28,16 @@ const duration = (message: string, min = 0) =>
 const wholeNumber = (message: string, min: number, max?: number) => {
   const n = z.number({ error: message }).int(message).min(min, message);
   return max === undefined ? n : n.max(max, message);
+};
+
+const PROXY_ENTRY = 'must be an IP address or a CIDR range such as "10.0.0.0/8"';
+
+/** `192.0.2.7`, `10.0.0.0/8`, `::1`, `fd00::/8`. */
+const isAddressOrRange = (s: string) => {
+  const [address, prefix, extra] = s.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 };
 
 const UPSTREAM_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/;
@@ -111,7 +122,10 @@ const fields = {
   }).optional(),
   server: section({
     headersTimeout: duration('must be a positive duration such as "15s"', 1).default('15s'),
+    requestTimeout: duration('must be a positive duration such as "30s"', 1).default('30s').describe('A request, headers and body, must have arrived within this long (responses are not limited)'),
+    maxConnectionsPerClient: wholeNumber('must be a whole number from 1 to 100000', 1, 100_000).default(128).describe('Open connections one client address may hold per process (trusted proxies are not held)'),
     workers: wholeNumber('must be a whole number of worker processes from 1 to 256', 1, 256).optional().describe('Processes serving on this machine (default: the number of CPUs)'),
+    trustedProxies: z.array(z.string({ error: PROXY_ENTRY }).refine(isAddressOrRange, PROXY_ENTRY), { error: 'must be an array' }).default([]).describe('Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client'),
   }).optional(),
   database: section({
     path: text().optional().describe('SQLite file (the default: ./data/portcullis.db)'),
@@ -142,6 +156,7 @@ const fields = {
   }).optional(),
   audit: section({
     retainDays: z.number({ error: 'must be a positive number of days' }).positive('must be a positive number of days').optional(),
+    liveStreamsPerIdentity: wholeNumber('must be a whole number from 1 to 50', 1, 50).default(5).describe('Live audit streams one identity may hold open per process'),
     checkpoint: section({
       key: text().describe('Ed25519 private key (PEM) that signs checkpoints'),
       file: text().optional(),

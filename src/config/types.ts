@@ -84,8 +84,17 @@ export interface Config {
   /**
    * HTTP server limits; `headersTimeoutMs` cuts off clients that send headers too slowly (slowloris).
    * `workers`: processes serving on this machine (default: the number of CPUs; 1 is a single process).
+   * `requestTimeoutMs`: a request, headers and body, must have arrived within this (responses are not limited).
+   * `maxConnectionsPerClient`: open connections one client address may hold in one process.
+   * `trustedProxies`: addresses and CIDR ranges whose `X-Forwarded-For` names the client.
    */
-  server?: { headersTimeoutMs: number; workers: number };
+  server?: {
+    headersTimeoutMs: number;
+    requestTimeoutMs?: number;
+    maxConnectionsPerClient?: number;
+    workers: number;
+    trustedProxies?: readonly string[];
+  };
   /** SQLite file (`path`) or PostgreSQL (`url`, which may hold a password: never log it). Exactly one is set. */
   database: { path: string; url?: undefined } | { url: string; path?: undefined };
   upstreams: UpstreamConfig[];
@@ -93,6 +102,7 @@ export interface Config {
   policies: PolicyRule[];
   trust: TrustConfig;
   auth: AuthConfig;
-  audit: { retainDays?: number; checkpoint?: CheckpointConfig };
+  /** `liveStreamsPerIdentity`: live audit streams one identity may hold open in one process. */
+  audit: { retainDays?: number; liveStreamsPerIdentity?: number; checkpoint?: CheckpointConfig };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }

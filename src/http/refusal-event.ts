@@ -1,6 +1,7 @@
 import type { AuditEventInput } from '../audit/types.js';
 import type { OciError } from '../oci/errors.js';
 import type { HttpRequest, HttpResponse } from './plain.js';
+import { clientAddress } from './client-address.js';
 
 /** The audit event for a request refused before any content was judged. */
 export function refusalEvent(req: HttpRequest, res: HttpResponse, err: OciError): AuditEventInput {
@@ -8,7 +9,7 @@ export function refusalEvent(req: HttpRequest, res: HttpResponse, err: OciError)
   return {
     kind: 'request.refused',
     requestId: (res.locals.requestId as string | undefined) ?? null,
-    client: req.socket.remoteAddress ?? 'unknown',
+    client: clientAddress(req),
     user: (res.locals.user as string | undefined) ?? null,
     reference: `${req.method ?? ''} ${url.length > 300 ? `${url.slice(0, 300)}…` : url}`,
     status: err.status,

@@ -1,6 +1,7 @@
 import { pathOf, type HttpRequest, type HttpResponse } from './plain.js';
 import type { Logger } from '../logger.js';
 import type { FailureInfo } from './failure-info.js';
+import { clientAddress, normaliseAddress } from './client-address.js';
 
 /**
  * One JSON log line per request once it finishes or the client goes away: request id, method, path
@@ -22,7 +23,9 @@ export function requestLog(log: Logger) {
         status: res.statusCode,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         user: (res.locals.user as string | undefined) ?? null,
-        client: req.socket.remoteAddress ?? null,
+        client: clientAddress(req),
+        // Behind a trusted proxy the client is its X-Forwarded-For hop; the proxy itself is the peer.
+        ...(req.socket.remoteAddress !== undefined && normaliseAddress(req.socket.remoteAddress) !== clientAddress(req) ? { peer: req.socket.remoteAddress } : {}),
         ...(res.writableFinished ? {} : { aborted: true }),
         ...failure,
       });

@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics.js';
 import { sendError } from './send-error.js';
 import type { RefusalAudit } from '../audit/refusal-audit.js';
 import { pathOf, sendJson, type HttpRequest, type HttpResponse } from './plain.js';
+import { clientAddress } from './client-address.js';
 
 const MANIFEST_RE = /^\/(.+)\/manifests\/([^/]+)$/;
 const UPLOAD_RE = /^\/(.+)\/blobs\/uploads(\/.*)?$/;
@@ -56,7 +57,7 @@ export function v2Handler(d: V2Deps) {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw unsupported(req);
       const info: RequestInfo = {
         requestId: res.locals.requestId as string,
-        client: req.socket.remoteAddress ?? 'unknown',
+        client: clientAddress(req),
         user: (res.locals.user as string | undefined) ?? null,
       };
       const ns = param('ns');

@@ -169,7 +169,8 @@ describe('live audit stream', () => {
 
   beforeAll(async () => {
     ws = await workspace('audit-live');
-    await ws.write(baseConfig());
+    // One identity may take every place here, to reach the limit of the process.
+    await ws.write(baseConfig({ audit: { liveStreamsPerIdentity: 50 } }));
     app = await ws.open();
     server = createServer(app.handler);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

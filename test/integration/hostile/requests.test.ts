@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -214,5 +215,167 @@ describe.skipIf(skip)('hostile requests', () => {
     const closedAt = await Promise.all(sockets.map((x) => x.closed));
     for (const t of closedAt) expect(t - started).toBeLessThan(5_000);
     await stillServing();
+  });
+});
+
+interface RawExchange {
+  /** The status line and headers the proxy sent, if any. */
+  head: string;
+  /** When the socket closed, relative to when it was opened. */
+  closedAfterMs: number;
+}
+
+/**
+ * A raw client that sends a request head and then its body one byte at a time, as slowly as an attacker
+ * would, until the proxy closes the connection (or `giveUpMs` passes: then the socket is destroyed).
+ */
+function slowBody(port: number, head: string, opts: { from?: string; giveUpMs: number; everyMs?: number }): Promise<RawExchange> {
+  return new Promise((resolve) => {
+    const opened = Date.now();
+    const s = connect({ port, host: '127.0.0.1', localAddress: opts.from });
+    let received = '';
+    s.on('error', () => {});
+    s.on('data', (c: Buffer) => (received += c.toString('latin1')));
+    s.on('connect', () => s.write(head));
+    const drip = setInterval(() => s.writable && s.write('x'), opts.everyMs ?? 250);
+    const giveUp = setTimeout(() => s.destroy(), opts.giveUpMs);
+    s.on('close', () => {
+      clearInterval(drip);
+      clearTimeout(giveUp);
+      resolve({ head: received.split('\r\n\r\n')[0] ?? '', closedAfterMs: Date.now() - opened });
+    });
+  });
+}
+
+/**
+ * Slow request bodies: many connections from one address, each sending a large body a byte at a time,
+ * must neither hold the proxy's connections nor keep anyone else from pulling.
+ */
+describe.skipIf(skip)('slow request bodies', () => {
+  const ADMIN = 'slow-body-admin-token-51f0';
+  const AUDITOR = 'slow-body-auditor-token-77c2';
+  const PER_CLIENT = 30;
+  let root: string;
+  let registry: Registry;
+  let proxy: Proxy;
+  let image: PushedImage;
+  let big: PushedImage;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'slow-bodies-'));
+    await mkdir(join(root, 'registry'));
+    registry = await startRegistry({ dir: join(root, 'registry') });
+    image = await pushImage(registry.url, 'org/app', '1', { layers: 1, layerSize: 64 * 1024 });
+    proxy = await startProxy({
+      upstreams: [{ name: UPSTREAM, url: registry.url }],
+      dataDir: root,
+      extra: {
+        server: { workers: 1, headersTimeout: '2s', requestTimeout: '8s', maxConnectionsPerClient: PER_CLIENT },
+        auth: { pull: 'anonymous', tokens: [
+          { name: 'alice', role: 'admin', tokenSha256: createHash('sha256').update(ADMIN).digest('hex') },
+          { name: 'audrey', role: 'auditor', tokenSha256: createHash('sha256').update(AUDITOR).digest('hex') },
+        ] },
+        log: { level: 'error' },
+      },
+    });
+    expect((await raw(proxy.port, `/v2/org/app/manifests/1`, { accept: ACCEPT })).status).toBe(200);
+    big = await pushImage(registry.url, 'org/big', '1', { layers: 1, layerSize: 24 * 1024 * 1024 });
+    expect((await raw(proxy.port, `/v2/org/big/manifests/1`, { accept: ACCEPT })).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('lets a download run longer than the request timeout: only the request is bounded', async () => {
+    const layer = big.layers[0]!;
+    const s = connect(proxy.port, '127.0.0.1');
+    s.on('error', () => {});
+    s.write(`GET /v2/org/big/blobs/${layer.digest} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    // A slow reader: nothing is read for longer than the request timeout (8 s), with most of the blob unsent.
+    s.pause();
+    await new Promise((r) => setTimeout(r, 9_000));
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    await new Promise((resolve) => s.on('close', resolve).resume());
+    const all = Buffer.concat(chunks);
+    const split = all.indexOf('\r\n\r\n');
+    expect(all.subarray(0, split).toString('latin1')).toMatch(/^HTTP\/1\.1 200/);
+    expect(all.subarray(split + 4).equals(layer.bytes)).toBe(true);
+  });
+
+  const policyPut = (auth?: string, length = 1_000_000) =>
+    `PUT /api/v1/policy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${auth ? `Authorization: Bearer ${auth}\r\n` : ''}Content-Length: ${length}\r\n\r\n{`;
+
+  /** Runs `attack` while checking, again and again from another address, that health and pulls work. */
+  async function whileServing<T>(attack: Promise<T>): Promise<T> {
+    let done = false;
+    const over = attack.finally(() => (done = true));
+    let served = 0;
+    do {
+      const [health, pull] = await Promise.all([raw(proxy.port, '/healthz'), raw(proxy.port, `/v2/org/app/blobs/${image.layers[0]!.digest}`)]);
+      expect(health.status).toBe(200);
+      expect(pull.status).toBe(200);
+      expect(pull.body.equals(image.layers[0]!.bytes)).toBe(true);
+      served++;
+    } while (!done);
+    expect(served).toBeGreaterThan(0);
+    return over;
+  }
+
+  const statusOf = (e: RawExchange) => /^HTTP\/1\.1 (\d{3})/.exec(e.head)?.[1] ?? 'none';
+
+  it('holds one address to its connection limit and keeps serving others', async () => {
+    // From another loopback address, as another machine would: twice the limit at once, each holding its
+    // connection by sending its headers a byte at a time.
+    const exchanges = await whileServing(Promise.all(Array.from({ length: PER_CLIENT * 2 }, () =>
+      slowBody(proxy.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ', { from: '127.0.0.2', giveUpMs: 20_000 }))));
+    const statuses = exchanges.map(statusOf);
+    const refused = exchanges.filter((e) => statusOf(e) === '503');
+    // The first PER_CLIENT are always let in; the rest find the limit reached unless places came free.
+    expect(refused.length, statuses.join(' ')).toBeGreaterThan(0);
+    expect(exchanges.length - refused.length).toBeGreaterThanOrEqual(PER_CLIENT);
+    for (const e of refused) {
+      expect(e.head).toMatch(/\r\nconnection: close/i);
+      expect(e.head).toMatch(/\r\nretry-after: \d+/i);
+    }
+    // The held ones are cut off by the headers timeout (2 s here), long before the client would give up.
+    for (const e of exchanges) expect(e.closedAfterMs).toBeLessThan(10_000);
+  });
+
+  it('answers unauthenticated slow bodies 401 at once and closes their connections', async () => {
+    const exchanges = await whileServing(Promise.all(Array.from({ length: PER_CLIENT * 3 }, () =>
+      slowBody(proxy.port, policyPut(), { from: '127.0.0.2', giveUpMs: 20_000 }))));
+    const statuses = exchanges.map(statusOf);
+    // 503 when the limit was reached at that moment; never held waiting for the body.
+    expect(statuses.every((s) => s === '401' || s === '503'), statuses.join(' ')).toBe(true);
+    expect(statuses).toContain('401');
+    for (const e of exchanges) {
+      expect(e.head).toMatch(/\r\nconnection: close/i);
+      // The requestTimeout (8 s) is not what ends them: the proxy closes at once after answering.
+      expect(e.closedAfterMs).toBeLessThan(5_000);
+    }
+  });
+
+  it('refuses a caller without the role before reading the body, and closes the connection', async () => {
+    const forbidden = await slowBody(proxy.port, policyPut(AUDITOR), { giveUpMs: 20_000 });
+    expect(forbidden.head).toMatch(/^HTTP\/1\.1 403/);
+    expect(forbidden.head).toMatch(/\r\nconnection: close/i);
+    expect(forbidden.closedAfterMs).toBeLessThan(5_000);
+  });
+
+  it('cuts off an authenticated body that does not arrive in time, and refuses one declared too large', async () => {
+    const slow = await slowBody(proxy.port, policyPut(ADMIN, 5_000), { giveUpMs: 20_000, everyMs: 500 });
+    expect(slow.head).toMatch(/^HTTP\/1\.1 408/);
+    expect(slow.closedAfterMs).toBeLessThan(15_000);
+    const large = await slowBody(proxy.port, policyPut(ADMIN, 2 * 1024 * 1024), { giveUpMs: 20_000 });
+    expect(large.head).toMatch(/^HTTP\/1\.1 413/);
+    expect(large.closedAfterMs).toBeLessThan(5_000);
+    // A body the route has no use for is not waited for either.
+    const healthBody = await slowBody(proxy.port, 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n', { giveUpMs: 20_000 });
+    expect(healthBody.head).toMatch(/^HTTP\/1\.1 \d{3}/);
+    expect(healthBody.closedAfterMs).toBeLessThan(5_000);
   });
 });

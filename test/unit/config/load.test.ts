@@ -233,3 +233,34 @@ describe('config: several trusted roots', () => {
     ]));
   });
 });
+
+describe('request limits and client addresses', () => {
+  it('takes trusted proxies as addresses and CIDR ranges, and refuses anything else with its path', () => {
+    const c = parseConfig({ ...minimal, server: { trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1'] } }, '/etc/p.json', {});
+    expect(c.server?.trustedProxies).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1']);
+    expect(parseConfig(minimal, '/etc/p.json', {}).server?.trustedProxies).toEqual([]);
+    expect(errorsOf({ ...minimal, server: { trustedProxies: ['10.0.0.0/33', 'proxy.local', '1.2.3.4/8/1', 7] } })).toEqual([
+      'server.trustedProxies[0]: must be an IP address or a CIDR range such as "10.0.0.0/8"',
+      'server.trustedProxies[1]: must be an IP address or a CIDR range such as "10.0.0.0/8"',
+      'server.trustedProxies[2]: must be an IP address or a CIDR range such as "10.0.0.0/8"',
+      'server.trustedProxies[3]: must be an IP address or a CIDR range such as "10.0.0.0/8"',
+    ]);
+  });
+
+  it('bounds requests and connections per client by default, and refuses a request timeout shorter than the headers timeout', () => {
+    const c = parseConfig(minimal, '/etc/p.json', {});
+    expect(c.server).toMatchObject({ headersTimeoutMs: 15_000, requestTimeoutMs: 30_000, maxConnectionsPerClient: 128 });
+    expect(parseConfig({ ...minimal, server: { requestTimeout: '2m', maxConnectionsPerClient: 1000 } }, '/etc/p.json', {}).server)
+      .toMatchObject({ requestTimeoutMs: 120_000, maxConnectionsPerClient: 1000 });
+    expect(errorsOf({ ...minimal, server: { headersTimeout: '20s', requestTimeout: '10s' } })).toEqual([
+      'server.requestTimeout: must not be shorter than server.headersTimeout (20s): a request\'s headers are part of it',
+    ]);
+    expect(errorsOf({ ...minimal, server: { maxConnectionsPerClient: 0 } })).toEqual(['server.maxConnectionsPerClient: must be a whole number from 1 to 100000']);
+  });
+
+  it('caps live audit streams per identity, 5 unless set', () => {
+    expect(parseConfig(minimal, '/etc/p.json', {}).audit.liveStreamsPerIdentity).toBe(5);
+    expect(parseConfig({ ...minimal, audit: { liveStreamsPerIdentity: 2 } }, '/etc/p.json', {}).audit.liveStreamsPerIdentity).toBe(2);
+    expect(errorsOf({ ...minimal, audit: { liveStreamsPerIdentity: 0 } })).toEqual(['audit.liveStreamsPerIdentity: must be a whole number from 1 to 50']);
+  });
+});
