@@ -91,7 +91,10 @@ export async function serve(config: Config): Promise<void> {
   });
   const running = slot === undefined ? await starting : await starting.catch((err) => reportStartupFailure(err, START_FAILED_EXIT));
   if (slot === undefined) sweepTempFilesPeriodically(store, running.app.log);
+  let signalled = false;
   const onSignal = (signal: string) => {
+    if (signalled) return; // a repeated signal (npm forwards the terminal's Ctrl-C too) must not cut the drain
+    signalled = true;
     running.app.log.info('signal received', { signal });
     running.stop().then(
       () => process.exit(0),
@@ -101,6 +104,6 @@ export async function serve(config: Config): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 }

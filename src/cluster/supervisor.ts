@@ -129,8 +129,10 @@ export async function superviseWorkers(config: Config, count: number, log: Logge
     if (exitCode === 0) log.info('stopped');
     process.exit(exitCode);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // Not `once`: a Ctrl-C under `npm start` arrives twice (from the terminal and forwarded by npm), and a
+  // second signal must not kill the supervisor mid-drain.
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 
   log.info('starting workers', { workers: count, config: config.source, address: config.listen.host, port: config.listen.port });
   for (let slot = 0; slot < count; slot++) {
