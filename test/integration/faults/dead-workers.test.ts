@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +46,28 @@ function streamBlob(base: string, digest: string): { firstBytes: Promise<boolean
     }
   })();
   return { firstBytes, rest };
+}
+
+/**
+ * Stops `pids` (SIGSTOP) at a moment none of them holds the database's write lock, as a machine too busy to
+ * run them would between two requests; a process stopped inside a write would lock a new proxy out of the
+ * database, which no busy machine does for long.
+ */
+async function stopOutsideWrites(pids: number[], dbPath: string): Promise<void> {
+  for (;;) {
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    const db = new Database(dbPath, { timeout: 0 });
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('ROLLBACK');
+      return;
+    } catch {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      db.close();
+    }
+  }
 }
 
 function workerPids(proxy: Proxy): number[] {
@@ -120,8 +143,8 @@ describe('temp files of dead workers', () => {
   it('workers orphaned by a killed supervisor exit and remove their temp files, even after a new start', async () => {
     const { img, inflight } = await downloading('orphaned');
     const orphans = workerPids(proxy!);
-    for (const pid of orphans) process.kill(pid, 'SIGSTOP');
     stopped.push(...orphans);
+    await stopOutsideWrites(orphans, join(dir, 'portcullis.db'));
     expect(await proxy!.stop('SIGKILL')).toBe('SIGKILL');
     await proxy!.restart(); // the new proxy looks at the store while the orphans still live
     for (const pid of orphans) process.kill(pid, 'SIGCONT');
@@ -134,8 +157,8 @@ describe('temp files of dead workers', () => {
   it('temp files of workers that died after the new start are swept', async () => {
     const { img, inflight } = await downloading('swept');
     const orphans = workerPids(proxy!);
-    for (const pid of orphans) process.kill(pid, 'SIGSTOP');
     stopped.push(...orphans);
+    await stopOutsideWrites(orphans, join(dir, 'portcullis.db'));
     expect(await proxy!.stop('SIGKILL')).toBe('SIGKILL');
     await proxy!.restart();
     await waitFor(() => workerPids(proxy!).length === 4); // both new workers have looked at the store
