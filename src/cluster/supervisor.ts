@@ -19,9 +19,9 @@ const START_FAILED_EXIT = 4;
 
 /**
  * The supervisor, as nginx's master: it serves nothing and shares nothing in memory with its workers. It
- * forks `count` identical workers on the shared listening port, restarts one that dies, relays cluster-bus
- * messages between them, removes the partial downloads of a worker that died, and on SIGTERM/SIGINT drains every worker before it exits. Anything workers must
- * agree on goes through the database or the store's files.
+ * forks `count` identical workers on the shared listening port, restarts one that dies (and removes its
+ * partial downloads), relays cluster-bus messages between them, and on SIGTERM/SIGINT drains every worker
+ * before it exits. Anything workers must agree on goes through the database or the store's files.
  */
 export async function superviseWorkers(config: Config, count: number, log: Logger, store: BlobStore): Promise<void> {
   const slots = new Map<number, { worker: Worker; startedAt: number; delay: number }>();
