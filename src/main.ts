@@ -12,6 +12,11 @@ import { prepareSharedState } from './cluster/prepare.js';
 import { humanStartupLine } from './startup-line.js';
 import { limitConnectionsPerClient } from './http/connection-limit.js';
 import { trustedProxies } from './http/client-address.js';
+import { reportStartupFailure } from './cluster/startup.js';
+import { listenError } from './listen-error.js';
+import { exitWhenSupervisorGone } from './cluster/supervisor-watch.js';
+import { BlobStore } from './store/blob-store.js';
+import { discardOwnTempFilesOnExit, sweepTempFilesPeriodically } from './store/temp-sweeper.js';
 
 export interface Running {
   app: App;
@@ -21,6 +26,8 @@ export interface Running {
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
+/** The CLI's exit code for a command that failed while running (EXIT.failed). */
+const START_FAILED_EXIT = 4;
 
 /** Starts the proxy on the configured address. Resolves once it accepts connections. */
 export async function startServer(config: Config, opts: AppOptions = {}): Promise<Running> {
@@ -46,7 +53,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
     app.log.warn('refusing connections over the limit per client address', { client, limit: maxPerClient });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(listenError(err, config.listen.host, config.listen.port)));
     server.listen(config.listen.port, config.listen.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
@@ -76,31 +83,33 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
  */
 export async function serve(config: Config): Promise<void> {
   const workers = config.server?.workers ?? 1;
+  const store = new BlobStore(config.storage.path);
+  discardOwnTempFilesOnExit(store);
   if (workers > 1 && cluster.isPrimary) {
     const log = createLogger(config.log.level).child({ role: 'supervisor' });
     await prepareSharedState(config, log);
-    return superviseWorkers(config, workers, log);
+    sweepTempFilesPeriodically(store, log);
+    return superviseWorkers(config, workers, log, store);
   }
   const slot = cluster.isWorker ? Number(process.env[WORKER_SLOT_ENV] ?? 0) : undefined;
   const log = slot === undefined ? undefined : createLogger(config.log.level).child({ worker: slot, pid: process.pid });
-  const running = await startServer(config, {
+  // Watched from the start: a supervisor may die while its workers are still starting.
+  if (slot !== undefined) exitWhenSupervisorGone((how) => log?.error('supervisor gone; exiting', { how }));
+  const starting = startServer(config, {
     log,
     bus: slot === undefined ? undefined : new WorkerBus(),
     worker: slot,
     // One process does the upkeep: adopting the config file (done by the supervisor), trust refresh, retention.
     maintenance: slot === undefined || slot === 0,
   });
+  const running = slot === undefined ? await starting : await starting.catch((err) => reportStartupFailure(err, START_FAILED_EXIT));
+  if (slot === undefined) sweepTempFilesPeriodically(store, running.app.log);
   // One human line for whoever started it; with several workers, the first says it for all.
   if (slot === undefined || slot === 0) process.stderr.write(`${humanStartupLine(running)}\n`);
-  if (slot !== undefined) {
-    // The supervisor is gone (killed): nobody can restart or drain this worker, and a new supervisor will
-    // want the port. Stop at once, as a crash would.
-    process.once('disconnect', () => {
-      running.app.log.error('supervisor gone; exiting');
-      process.exit(1);
-    });
-  }
+  let signalled = false;
   const onSignal = (signal: string) => {
+    if (signalled) return; // a repeated signal (npm forwards the terminal's Ctrl-C too) must not cut the drain
+    signalled = true;
     running.app.log.info('signal received', { signal });
     running.stop().then(
       () => process.exit(0),
@@ -110,6 +119,6 @@ export async function serve(config: Config): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { processRunning } from '../process-alive.js';
 
 /**
  * Who holds a lease in the shared database: `<host>:<pid>:<random>`, so a process of the same host can tell
@@ -11,10 +12,5 @@ export const PROCESS_OWNER = `${HOST}:${process.pid}:${randomBytes(4).toString('
 export function ownerIsGone(owner: string): boolean {
   const m = /^(.*):(\d+):[0-9a-f]+$/.exec(owner);
   if (!m || m[1] !== HOST) return false;
-  try {
-    process.kill(Number(m[2]), 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return !processRunning(Number(m[2]));
 }

@@ -1,7 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../logger.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { sweepTempFiles } from '../store/temp-sweeper.js';
 import { isBusEnvelope, type BusEnvelope } from './bus.js';
+import { isStartupFailure } from './startup.js';
 
 /** The worker slot a process fills; slot 0 also runs the upkeep one process must do (trust refresh, retention). */
 export const WORKER_SLOT_ENV = 'PORTCULLIS_WORKER_SLOT';
@@ -11,25 +14,39 @@ const RESTART_DELAY_MS = 500;
 const MAX_RESTART_DELAY_MS = 30_000;
 /** A worker that dies sooner than this after starting is crash-looping: wait longer before the next try. */
 const HEALTHY_AFTER_MS = 10_000;
+/** The CLI's exit code for a command that failed while running (EXIT.failed). */
+const START_FAILED_EXIT = 4;
 
 /**
  * The supervisor, as nginx's master: it serves nothing and shares nothing in memory with its workers. It
- * forks `count` identical workers on the shared listening port, restarts one that dies, relays cluster-bus
- * messages between them, and on SIGTERM/SIGINT drains every worker before it exits. Anything workers must
- * agree on goes through the database or the store's files.
+ * forks `count` identical workers on the shared listening port, restarts one that dies (and removes its
+ * partial downloads), relays cluster-bus messages between them, and on SIGTERM/SIGINT drains every worker
+ * before it exits. Anything workers must agree on goes through the database or the store's files.
  */
-export async function superviseWorkers(config: Config, count: number, log: Logger): Promise<void> {
+export async function superviseWorkers(config: Config, count: number, log: Logger, store: BlobStore): Promise<void> {
   const slots = new Map<number, { worker: Worker; startedAt: number; delay: number }>();
   let stopping = false;
   const acks = new Map<string, { origin: Worker; waiting: Set<number> }>();
   const collections = new Map<string, { origin: Worker; waiting: Set<number>; values: string[] }>();
 
+  // Until every first worker listens, a worker that cannot start ends the start, as one process would.
+  const starting = new Set<number>();
   const fork = (slot: number, delay = RESTART_DELAY_MS): void => {
     const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
     slots.set(slot, { worker, startedAt: Date.now(), delay });
-    worker.on('message', (raw: unknown) => relay(worker, raw));
+    worker.once('listening', () => starting.delete(slot));
+    worker.on('message', (raw: unknown) => {
+      if (!isStartupFailure(raw)) return relay(worker, raw);
+      if (starting.size === 0) return log.error('worker could not start', { slot, pid: worker.process.pid, error: raw.message });
+      if (stopping) return;
+      log.error('could not start', { error: raw.message });
+      process.stderr.write(`portcullis: ${raw.message}\n`);
+      void stop('start failed', START_FAILED_EXIT);
+    });
     worker.on('exit', (code, signal) => {
       settleAcksOf(worker);
+      // A worker killed mid-download could not remove its partial files itself.
+      sweepTempFiles(store, log);
       if (stopping) return;
       const entry = slots.get(slot);
       const ranFor = Date.now() - (entry?.startedAt ?? 0);
@@ -92,10 +109,10 @@ export async function superviseWorkers(config: Config, count: number, log: Logge
     }
   };
 
-  const stop = async (signal: string): Promise<void> => {
+  const stop = async (reason: string, exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    log.info('signal received; draining workers', { signal, workers: slots.size });
+    if (exitCode === 0) log.info('signal received; draining workers', { signal: reason, workers: slots.size });
     const exits = [...slots.values()].map(
       ({ worker }) =>
         new Promise<void>((resolve) => {
@@ -109,12 +126,17 @@ export async function superviseWorkers(config: Config, count: number, log: Logge
         }),
     );
     await Promise.all(exits);
-    log.info('stopped');
-    process.exit(0);
+    if (exitCode === 0) log.info('stopped');
+    process.exit(exitCode);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // Not `once`: a Ctrl-C under `npm start` arrives twice (from the terminal and forwarded by npm), and a
+  // second signal must not kill the supervisor mid-drain.
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 
   log.info('starting workers', { workers: count, config: config.source, address: config.listen.host, port: config.listen.port });
-  for (let slot = 0; slot < count; slot++) fork(slot);
+  for (let slot = 0; slot < count; slot++) {
+    starting.add(slot);
+    fork(slot);
+  }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
+import { processRunning } from '../process-alive.js';
 import { digestAlgorithm, digestHex, digestOf, type Digest } from '../oci/digest.js';
 
 const READ_CHUNK = 1024 * 1024;
@@ -16,21 +17,11 @@ function isAbandoned(name: string, path: string): boolean {
   const m = /^([0-9a-f]{12})-(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
   // Same pid as this process but older than it: an earlier run of a process that reuses its pid (pid 1 in a container).
   const earlierRun = m !== null && Number(m[2]) === process.pid && Number(m[3]) < STARTED_AT;
-  if (m && m[1] === HOST_TAG && (earlierRun || !processAlive(Number(m[2])))) return true;
+  if (m && m[1] === HOST_TAG && (earlierRun || !processRunning(Number(m[2])))) return true;
   try {
     return Date.now() - statSync(path).mtimeMs > STALE_TEMP_MS || !m;
   } catch {
     return false;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -48,22 +39,41 @@ export class BlobStore {
     this.tmpDir = join(root, 'tmp');
   }
 
-  /**
-   * Creates the folders and discards temp files left by a crash: those of processes of this host that are no
-   * longer running, and any not written for STALE_TEMP_MS (another machine sharing the store died). Temp
-   * files of live processes (sibling workers, other replicas) are downloads in progress and stay.
-   */
+  /** Creates the folders and discards temp files left by a crash (see `discardAbandonedTempFiles`). */
   open(): { discardedTempFiles: number } {
     mkdirSync(this.blobsDir, { recursive: true });
     mkdirSync(this.tmpDir, { recursive: true });
+    return { discardedTempFiles: this.discardAbandonedTempFiles() };
+  }
+
+  /**
+   * Removes temp files of processes of this host that are no longer running, and any not written for
+   * STALE_TEMP_MS (another machine sharing the store died). Temp files of live processes (sibling workers,
+   * other replicas) are downloads in progress and stay. Returns how many it removed.
+   */
+  discardAbandonedTempFiles(): number {
     let discarded = 0;
-    for (const f of readdirSync(this.tmpDir)) {
+    for (const f of this.tempNames()) {
       const path = join(this.tmpDir, f);
       if (!isAbandoned(f, path)) continue;
       rmSync(path, { force: true, recursive: true });
       discarded++;
     }
-    return { discardedTempFiles: discarded };
+    return discarded;
+  }
+
+  /** Removes this process's own temp files: called as it exits, when none of its downloads can finish. */
+  discardOwnTempFiles(): void {
+    const own = `${HOST_TAG}-${process.pid}-`;
+    for (const f of this.tempNames()) if (f.startsWith(own)) rmSync(join(this.tmpDir, f), { force: true });
+  }
+
+  private tempNames(): string[] {
+    try {
+      return readdirSync(this.tmpDir);
+    } catch {
+      return [];
+    }
   }
 
   pathOf(digest: Digest): string {

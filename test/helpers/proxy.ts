@@ -9,6 +9,7 @@ import { freePort, httpAnswers, spawnDaemon, waitUntil, type Daemon } from './to
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(REPO_ROOT, 'dist', 'cli.js');
+const START_TIMEOUT_MS = 45_000;
 
 export interface ProxyUpstream {
   name: string;
@@ -79,10 +80,11 @@ export async function startProxy(options: StartProxyOptions): Promise<Proxy> {
       env: { ...process.env, ...options.env },
     });
     const current = daemon;
+    // A loaded machine may take many seconds to start the workers.
     await waitUntil(`proxy /healthz on ${url}`, async () => {
       if (!current.running()) throw new Error(`proxy exited:\n${current.lines().join('\n')}`);
       return httpAnswers(`${url}/healthz`, 200);
-    });
+    }, START_TIMEOUT_MS);
   };
   const logs = (): string[] => [...previous, ...(daemon?.lines() ?? [])];
 

@@ -23,11 +23,11 @@ function storedBlobs(dataDir: string): Array<{ name: string; valid: boolean }> {
 }
 
 /**
- * SIGKILL in the middle of blob downloads and audit writes (a real proxy process). After a restart the
- * store holds only complete, digest-checked blobs, no temp file survives, the audit chain verifies and
- * pulls succeed.
+ * SIGKILL in the middle of blob downloads and audit writes (a real proxy process: a single one, or the
+ * supervisor of two workers, which then lose it). After an immediate restart the store holds only complete,
+ * digest-checked blobs, no temp file survives, the audit chain verifies and pulls succeed.
  */
-describe('SIGKILL while writing blobs and the database', () => {
+describe.each([1, 2])('SIGKILL while writing blobs and the database (workers: %i)', (workers) => {
   let up: FaultUpstream;
   let proxy: Proxy;
   let dir: string;
@@ -35,7 +35,7 @@ describe('SIGKILL while writing blobs and the database', () => {
   beforeAll(async () => {
     up = await startFaultUpstream();
     dir = await mkdtemp(join(tmpdir(), 'faults-crash-'));
-    proxy = await startProxy({ upstreams: [{ name: UPSTREAM, url: up.url, retries: 0 }], dataDir: dir, extra: { log: { level: 'warn' } } });
+    proxy = await startProxy({ upstreams: [{ name: UPSTREAM, url: up.url, retries: 0 }], dataDir: dir, extra: { log: { level: 'warn' }, server: { workers } } });
   });
 
   afterAll(async () => {
@@ -64,11 +64,14 @@ describe('SIGKILL while writing blobs and the database', () => {
     hammering = false;
     await hammer;
     for (const r of await Promise.all(inflight)) expect(r.bytes, 'an interrupted body never looks complete').toBeUndefined();
-    expect(tempFiles(dir).length, 'the kill left partial downloads behind').toBeGreaterThan(0);
+    // A killed single process cannot clean up; orphaned workers remove their own as they exit.
+    if (workers === 1) expect(tempFiles(dir).length, 'the kill left partial downloads behind').toBeGreaterThan(0);
 
     for (const d of img.layers.slice(1)) up.setMode(d, { kind: 'ok' });
     await proxy.restart();
-    expect(tempFiles(dir)).toEqual([]);
+    // Workers orphaned by the kill may outlive the new start on a busy machine; they exit at once and take
+    // their partial files with them (or the new proxy sweeps them), so the store is clean within moments.
+    await waitFor(() => tempFiles(dir).length === 0);
     const blobs = storedBlobs(dir);
     expect(blobs.every((b) => b.valid), JSON.stringify(blobs)).toBe(true);
     expect(blobs.map((b) => `sha256:${b.name}`)).not.toContain(img.layers[1]);
