@@ -16,7 +16,8 @@ export const FILTER_KEYS = [
 
 /**
  * Reads filters from query parameters or CLI flags, reporting every bad one. Times are ISO 8601 or a
- * duration back from now (`7d`, `12h`, `30s`; text/duration.ts), normalised to the stored form so string order is time order.
+ * duration back from now (`7d`, `12h`, `30s`; text/duration.ts), normalised to the stored form so string
+ * order is time order.
  */
 export function parseAuditFilter(
   input: Record<string, unknown>,
