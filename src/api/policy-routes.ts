@@ -10,6 +10,7 @@ import type { RuleError } from '../policy/validate.js';
 import type { PolicyRule } from '../policy/types.js';
 import { ifMatchVersions, setPolicyEtag } from './if-match.js';
 import { parseTime } from '../audit/audit-query.js';
+import { MOMENT_AGO_MESSAGE } from '../text/duration.js';
 import { replayPolicy } from '../audit/policy-replay.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
@@ -146,8 +147,8 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
     const now = new Date();
     const since = body.since === undefined ? parseTime('7d', now) : typeof body.since === 'string' ? parseTime(body.since, now) : undefined;
     const until = body.until === undefined ? now.toISOString() : typeof body.until === 'string' ? parseTime(body.until, now) : undefined;
-    if (!since) errors.push({ path: 'since', message: 'must be an ISO 8601 time or a duration back from now such as "7d"' });
-    if (!until) errors.push({ path: 'until', message: 'must be an ISO 8601 time or a duration back from now such as "1d"' });
+    if (!since) errors.push({ path: 'since', message: MOMENT_AGO_MESSAGE });
+    if (!until) errors.push({ path: 'until', message: MOMENT_AGO_MESSAGE });
     if (!checked.rules || !since || !until) {
       sendApiError(res, 400, 'BAD_REQUEST', `the replay request has ${errors.length} error(s)`, errors);
       return;

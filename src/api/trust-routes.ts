@@ -12,11 +12,10 @@ import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-router.js';
 import { gatherImpact, judgeImpact } from './revocation-impact.js';
+import { formatDuration, MOMENT_AHEAD_MESSAGE, parseMoment } from '../text/duration.js';
 
 /** The longest an exception may last. */
 export const MAX_EXCEPTION_MS = 30 * 86_400_000;
-const DURATION_RE = /^(\d+)(m|h|d)$/;
-const DURATION_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 export type TrustRouteDeps = Pick<ApiDeps, 'auth' | 'db' | 'policies' | 'knownKeys' | 'announce' | 'upstreamNames' | 'fingerprint'> & { trust: TrustChanges };
 
@@ -141,14 +140,11 @@ function parseException(body: unknown, upstreams: ReadonlySet<string>, now: Date
     }
   }
   let until: string | undefined;
-  if (typeof body.until === 'string') {
-    const m = DURATION_RE.exec(body.until);
-    const t = m ? now.getTime() + Number(m[1]) * DURATION_MS[m[2]!]! : /^\d{4}-\d\d-\d\dT/.test(body.until) ? Date.parse(body.until) : NaN;
-    if (!Number.isFinite(t)) errors.push({ path: 'until', message: 'must be an ISO 8601 time or a duration from now such as "4h"' });
-    else if (t <= now.getTime()) errors.push({ path: 'until', message: 'must be in the future' });
-    else if (t - now.getTime() > MAX_EXCEPTION_MS) errors.push({ path: 'until', message: 'must be at most 30 days from now' });
-    else until = new Date(t).toISOString();
-  } else errors.push({ path: 'until', message: 'must be an ISO 8601 time or a duration from now such as "4h"' });
+  const t = typeof body.until === 'string' ? parseMoment(body.until, now.getTime(), 'ahead') : undefined;
+  if (t === undefined) errors.push({ path: 'until', message: `${MOMENT_AHEAD_MESSAGE} (at most ${formatDuration(MAX_EXCEPTION_MS)})` });
+  else if (t <= now.getTime()) errors.push({ path: 'until', message: 'must be in the future' });
+  else if (t - now.getTime() > MAX_EXCEPTION_MS) errors.push({ path: 'until', message: `must be at most ${formatDuration(MAX_EXCEPTION_MS)} from now` });
+  else until = new Date(t).toISOString();
   const reason = typeof body.reason === 'string' && body.reason.trim() && body.reason.length <= 1024 ? body.reason : undefined;
   if (!reason) errors.push({ path: 'reason', message: 'must be a non-empty string of at most 1024 characters' });
   if (body.coverDenyRule !== undefined && typeof body.coverDenyRule !== 'boolean') errors.push({ path: 'coverDenyRule', message: 'must be a boolean' });

@@ -1,6 +1,7 @@
 import { signerNeedles, type AuditFilter, type AuditOrder, type AuditStore } from '../db/types.js';
 import type { StoredRow } from './chain.js';
 import { unknownNames } from '../text/unknown-names.js';
+import { MOMENT_AGO_MESSAGE, parseMoment } from '../text/duration.js';
 
 export type { AuditFilter, AuditOrder } from '../db/types.js';
 
@@ -12,12 +13,11 @@ export function unknownParameters(input: Record<string, unknown>, known: readonl
 export const FILTER_KEYS = [
   'kind', 'decision', 'repository', 'repositoryPrefix', 'digest', 'user', 'requestId', 'since', 'until', 'signer', 'issuer',
 ] as const;
-const DURATION_RE = /^(\d+)(m|h|d)$/;
-const DURATION_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
  * Reads filters from query parameters or CLI flags, reporting every bad one. Times are ISO 8601 or a
- * duration back from now (`7d`, `12h`, `30m`), normalised to the stored form so string order is time order.
+ * duration back from now (`7d`, `12h`, `30s`; text/duration.ts), normalised to the stored form so string
+ * order is time order.
  */
 export function parseAuditFilter(
   input: Record<string, unknown>,
@@ -35,7 +35,7 @@ export function parseAuditFilter(
     if (key === 'since' || key === 'until') {
       const time = parseTime(value, now);
       if (time) filter[key] = time;
-      else errors.push({ path: key, message: 'must be an ISO 8601 time or a duration back from now such as "7d"' });
+      else errors.push({ path: key, message: MOMENT_AGO_MESSAGE });
     } else if (key === 'decision' && !['allow', 'deny', 'warn'].includes(value)) {
       errors.push({ path: key, message: 'must be allow, deny or warn' });
     } else if (key === 'signer') {
@@ -50,16 +50,10 @@ export function parseAuditFilter(
   return { filter, errors };
 }
 
+/** A moment (ISO 8601, or a duration back from now) in the stored ISO form; undefined when it is neither. */
 export function parseTime(value: string, now = new Date()): string | undefined {
-  const d = DURATION_RE.exec(value);
-  if (d) {
-    // A duration reaching back before any representable date (`99999999999d`) is no time at all.
-    const t = new Date(now.getTime() - Number(d[1]) * DURATION_MS[d[2]!]!);
-    return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
-  }
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
-  const t = new Date(value);
-  return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
+  const t = parseMoment(value, now.getTime(), 'ago');
+  return t === undefined ? undefined : new Date(t).toISOString();
 }
 
 export const AUDIT_ORDERS: readonly AuditOrder[] = ['asc', 'desc'];

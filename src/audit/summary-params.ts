@@ -1,4 +1,5 @@
 import { parseTime, unknownParameters } from './audit-query.js';
+import { MOMENT_AGO_MESSAGE } from '../text/duration.js';
 
 export const SUMMARY_BY = ['image', 'user', 'rule', 'decision'] as const;
 export type SummaryBy = (typeof SUMMARY_BY)[number];
@@ -39,7 +40,7 @@ export function parseSummaryParams(
     const v = text(key);
     if (v === undefined) return input[key] === undefined ? parseTime(fallback, now) : undefined;
     const t = parseTime(v, now);
-    if (!t) errors.push({ path: key, message: 'must be an ISO 8601 time or a duration back from now such as "7d"' });
+    if (!t) errors.push({ path: key, message: MOMENT_AGO_MESSAGE });
     return t;
   };
   const since = time('since', '7d');

@@ -30,8 +30,8 @@ Filters (all optional, combined with AND):
   --requestId ID     the events of one request (its X-Request-Id)
   --signer S         events whose evidence names a signer: a trust.keys name or a keyless subject
   --issuer I         with --signer: the keyless identity's issuer
-  --since T          ISO 8601 time (inclusive) or a duration back from now: 7d, 12h, 30m
-  --until T          ISO 8601 time (exclusive) or a duration back from now
+  --since T          ISO 8601 time (inclusive) or a duration back from now: 7d, 12h, 15m, 30s
+  --until T          ISO 8601 time (exclusive) or a duration back from now (README: Durations and times)
 
 Example: every denied pull of the last week, as CSV:
   portcullis audit query --config portcullis.json --decision deny --since 7d --format csv

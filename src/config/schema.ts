@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.js';
+import { parseSize } from './units.js';
+import { DURATION_PATTERN, durationMessage, readDuration, type DurationRange } from '../text/duration.js';
 
 /**
  * The shape of the config file: types, formats, ranges, defaults and which keys exist. What needs the whole
@@ -17,13 +18,20 @@ const section = <T extends z.core.$ZodLooseShape>(shape: T) => z.strictObject(sh
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `must be one of ${values.map((v) => `"${v}"`).join(', ')}` });
 
-const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h|d)$';
+const DURATION_RE = new RegExp(DURATION_PATTERN);
 
-const duration = (message: string, min = 0) =>
+/** A duration in the one grammar (text/duration.ts); the pattern is published in the JSON Schema for editors. */
+const duration = (range: DurationRange = {}) =>
   z
-    .string({ error: message })
-    .regex(new RegExp(DURATION_PATTERN), message)
-    .refine((s) => (parseDuration(s) ?? -1) >= min, message);
+    .string({ error: durationMessage(range) })
+    .regex(DURATION_RE, durationMessage(range))
+    .superRefine((s, ctx) => {
+      const read = readDuration(s, range);
+      // Text outside the grammar is already reported by the pattern; this adds the range and the ceiling.
+      if ('error' in read && DURATION_RE.test(s)) ctx.addIssue({ code: 'custom', message: read.error });
+    });
+
+const SECOND = { min: 1000 };
 
 const wholeNumber = (message: string, min: number, max?: number) => {
   const n = z.number({ error: message }).int(message).min(min, message);
@@ -59,30 +67,30 @@ const upstream = section({
   url: upstreamUrl.describe('Where the registry is reached (http or https, no credentials)'),
   username: text().optional(),
   passwordEnv: text().optional().describe('Environment variable holding the password (needs username)'),
-  tagTtl: duration('must be a duration such as "30s" or "5m"').default('5m').describe('Tags are checked upstream again only after this long'),
-  connectTimeout: duration('must be a duration such as "30s" or "5m"').default('10s'),
-  idleTimeout: duration('must be a duration such as "30s" or "5m"').default('30s'),
+  tagTtl: duration().default('5m').describe('Tags are checked upstream again only after this long'),
+  connectTimeout: duration().default('10s'),
+  idleTimeout: duration().default('30s'),
   retries: wholeNumber('must be an integer from 0 to 10', 0, 10).default(2),
-  metadataDeadline: duration('must be a duration of at least a second, such as "30s"', 1000).default('30s').describe('The whole of a manifest, tag list or referrers request upstream, body included; then 504'),
+  metadataDeadline: duration(SECOND).default('30s').describe('The whole of a manifest, tag list or referrers request upstream, body included; then 504'),
   blobMinRate: z
     .union([z.string(), z.number()], { error: 'must be a size per second such as "16KiB"' })
     .refine((v) => parseSize(v) !== undefined, 'must be a size per second such as "16KiB"')
     .default('16KiB')
     .describe('A blob download bringing fewer bytes per second than this over a blobRateWindow is abandoned ("0" never)'),
-  blobRateWindow: duration('must be a duration of at least a second, such as "30s"', 1000).default('30s'),
+  blobRateWindow: duration(SECOND).default('30s'),
   maxConnections: wholeNumber('must be an integer from 1 to 1024', 1, 1024).default(64).describe('Connections to this upstream'),
   maxConnectionsPerRepository: wholeNumber('must be an integer from 1 to 1024', 1, 1024).default(16).describe('Of maxConnections, how many one repository may hold at once'),
   tagDrift: oneOf(['follow', 'keep-verified', 'deny']).default('follow').describe('When a verified tag moves upstream'),
 });
 
 const checkpointEvery = z.union([
-  duration('must be a duration of at least a second, such as "1m"', 1000),
+  duration(SECOND),
   wholeNumber('must be a whole number of events, at least 1', 1),
   section({
-    time: duration('must be a duration of at least a second, such as "1m"', 1000).optional(),
+    time: duration(SECOND).optional(),
     events: wholeNumber('must be a whole number of events, at least 1', 1).optional(),
   }),
-], { error: 'must be a duration ("1m"), a number of events, or {"time", "events"}' });
+], { error: `${durationMessage(SECOND)}, a number of events, or {"time", "events"}` });
 
 const token = section({
   name: text(),
@@ -107,8 +115,8 @@ const fields = {
       .refine((v) => parseSize(v) !== undefined, 'must be a size such as "20GiB"')
       .optional()
       .describe('Least recently used blobs are evicted above this size, e.g. "20GiB"'),
-    protectRecent: duration('must be a duration such as "10m"').optional(),
-    linkRetention: duration('must be a duration of at least a day, such as "30d"', 86_400_000).default('30d')
+    protectRecent: duration().optional(),
+    linkRetention: duration({ min: 86_400_000 }).default('30d')
       .describe('Blob links of a manifest not served for this long are removed (its next pull links them again)'),
   }).default({ path: './data/store', linkRetention: '30d' }),
   pull: section({
@@ -121,8 +129,8 @@ const fields = {
       .describe('Largest signature, attestation or SBOM artifact (its blobs together) that is read, proven and served under its subject\'s decision'),
   }).optional(),
   server: section({
-    headersTimeout: duration('must be a positive duration such as "15s"', 1).default('15s'),
-    requestTimeout: duration('must be a positive duration such as "30s"', 1).default('30s').describe('A request, headers and body, must have arrived within this long (responses are not limited)'),
+    headersTimeout: duration({ min: 1 }).default('15s'),
+    requestTimeout: duration({ min: 1 }).default('30s').describe('A request, headers and body, must have arrived within this long (responses are not limited)'),
     maxConnectionsPerClient: wholeNumber('must be a whole number from 1 to 100000', 1, 100_000).default(128).describe('Open connections one client address may hold per process (trusted proxies are not held)'),
     workers: wholeNumber('must be a whole number of worker processes from 1 to 256', 1, 256).optional().describe('Processes serving on this machine (default: the number of CPUs)'),
     trustedProxies: z.array(z.string({ error: PROXY_ENTRY }).refine(isAddressOrRange, PROXY_ENTRY), { error: 'must be an array' }).default([]).describe('Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client'),
@@ -138,7 +146,7 @@ const fields = {
     trustedRoot: text().default('public-good'),
     roots: z.record(z.string(), z.string({ error: 'must be a path to a trusted_root.json or a .jsonl of roots' }).min(1, 'must be a path to a trusted_root.json or a .jsonl of roots'), { error: 'must be an object' }).optional(),
     keys: z.record(z.string(), z.string({ error: 'must be a PEM public key or a path to one' }).min(1, 'must be a PEM public key or a path to one'), { error: 'must be an object' }).optional(),
-    verifyTtl: duration('must be a duration such as "1h"').default('1h'),
+    verifyTtl: duration().default('1h'),
     referrers: section({
       maxCount: wholeNumber('must be an integer from 1 to 10000', 1, 10000).default(64).describe('Referrer manifests looked at per subject'),
       maxBytes: z

@@ -1,4 +1,5 @@
 import { configJsonSchema } from './schema.js';
+import { DURATION_PATTERN } from '../text/duration.js';
 
 /**
  * The README's table of every setting (type, default, unit), written from the published JSON Schema so it
@@ -24,7 +25,6 @@ type Schema = {
   exclusiveMinimum?: number;
 };
 
-const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h|d)$';
 const DURATION_UNIT = '`ms`, `s`, `m`, `h`, `d`';
 const SIZE_UNIT = 'bytes, or `KB` `KiB` `MB` `MiB` `GB` `GiB` `TB` `TiB`';
 

@@ -368,7 +368,7 @@ describe.skipIf(skipConsole)('web console in a browser', () => {
     // The API's own words when it refuses a request, here a malformed time in a shared address.
     await page.goto(`${proxy.url}/ui/#/events?since=last-tuesday`);
     await expect.poll(() => page.locator('.results [role=alert]').textContent()).toBe(
-      '1 invalid parameter(s) — since must be an ISO 8601 time or a duration back from now such as "7d"',
+      '1 invalid parameter(s) — since must be an ISO 8601 time or a duration back from now such as "30s", "15m", "4h" or "7d"',
     );
     expect(violations).toEqual([]);
 

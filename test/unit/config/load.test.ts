@@ -39,7 +39,7 @@ describe('config', () => {
     expect(c.pull).toEqual({ maxLayers: 200, maxArtifactBytes: 4 * 1024 ** 2 });
     expect(c.storage.linkRetentionMs).toBe(7 * 86_400_000);
     expect(errorsOf({ ...minimal, pull: { maxLayers: 0, maxArtifactSize: 'big' }, storage: { linkRetention: '1h' } })).toEqual([
-      'storage.linkRetention: must be a duration of at least a day, such as "30d"',
+      'storage.linkRetention: must be a duration such as "30s", "15m", "4h" or "7d" (at least 1d)',
       'pull.maxLayers: must be a whole number from 1 to 100000',
       'pull.maxArtifactSize: must be a size such as "16MiB"',
     ]);
@@ -225,7 +225,7 @@ describe('config: several trusted roots', () => {
       upstreams: [{ ...minimal.upstreams[0], metadataDeadline: '10ms', blobMinRate: 'fast', maxConnectionsPerRepository: 0 }],
       trust: { referrers: { maxDepth: 9, extra: 1 } },
     })).toEqual(expect.arrayContaining([
-      'upstreams[0].metadataDeadline: must be a duration of at least a second, such as "30s"',
+      'upstreams[0].metadataDeadline: must be a duration such as "30s", "15m", "4h" or "7d" (at least 1s)',
       'upstreams[0].blobMinRate: must be a size per second such as "16KiB"',
       'upstreams[0].maxConnectionsPerRepository: must be an integer from 1 to 1024',
       'trust.referrers.maxDepth: must be an integer from 1 to 4',
