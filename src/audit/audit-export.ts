@@ -55,7 +55,8 @@ export async function writeAuditEvents(
   }
 }
 
-async function write(out: Writable, chunk: string): Promise<void> {
+/** Writes a chunk, waiting for drain (or for the destination to go away) when the stream is full. */
+export async function write(out: Writable, chunk: string): Promise<void> {
   if (out.destroyed) return;
   if (out.write(chunk)) return;
   // Wait for drain, or for the destination to go away; remove every listener either way.

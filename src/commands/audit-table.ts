@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { rowToEvent, type StoredRow } from '../audit/chain.js';
 import type { AuditEvent } from '../audit/types.js';
+import { write } from '../audit/audit-export.js';
 
 /**
  * Audit events as a table for a person at a terminal: time, decision, image, puller, reason. Columns have
@@ -71,19 +72,4 @@ function shortenMiddle(s: string, width: number): string {
   if (t.length <= width) return t;
   const tail = Math.floor((width - 1) / 2);
   return `${t.slice(0, width - 1 - tail)}…${t.slice(t.length - tail)}`;
-}
-
-async function write(out: Writable, chunk: string): Promise<void> {
-  if (out.destroyed || out.write(chunk)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('close', done);
-      out.off('error', done);
-      resolve();
-    };
-    out.on('drain', done);
-    out.on('close', done);
-    out.on('error', done);
-  });
 }
