@@ -142,6 +142,13 @@ describe.skipIf(skipConsole)('console: exceptions and revocations', () => {
     expect(await pull(UNSIGNED)).toBe(false);
     const listed = (await (await api('audrey', '/exceptions')).json()) as { exceptions: Array<{ id: number; state: string; revokedBy: string }> };
     expect(listed.exceptions).toMatchObject([{ id: 1, state: 'revoked', revokedBy: 'alice' }]);
+
+    // An exception that its deny rule never lets apply is made, and the server's warning is shown with it.
+    await page.getByLabel('Image', { exact: true }).fill(`${UPSTREAM}/blocked/tool`);
+    await page.getByLabel('Until').fill('1h');
+    await page.getByLabel('Reason').fill('INC-1235 wrong name');
+    await page.getByRole('button', { name: 'Create exception' }).click();
+    await expect.poll(() => page.locator('#exception-result [role=alert]').textContent()).toMatch(/Warnings from the server:.*policy "blocked" denies .*never applies unless coverDenyRule is true/);
   }, 120_000);
 
   it('lets an admin preview what a signer vouched for, revoke it, read the impact, and lift it; pulls follow', async () => {
