@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config/types.js';
@@ -18,19 +18,12 @@ import { ListingService } from './pull/listing-service.js';
 import { CachePurge } from './pull/cache-purge.js';
 import { ArtifactProver, DEFAULT_ARTIFACT_BLOB_BYTES } from './pull/artifact-proof.js';
 import { createEvidenceGatherer } from './verify/gatherer.js';
-import { opsRoutes } from './http/ops-routes.js';
-import { consoleRoutes } from './http/console-routes.js';
-import { requestLog } from './http/request-log.js';
-import { attachClient, trustedProxies } from './http/client-address.js';
-import { bodyLimits, closeAfterBody, notFound } from './http/request-limits.js';
-import { assignRequestId, isV2 } from './http/v2-pipeline.js';
 import { Metrics } from './metrics.js';
 import { createLogger, type Logger } from './logger.js';
 import { TokenRegistry } from './auth/token-registry.js';
 import { IssuedTokens } from './auth/issued-tokens.js';
 import { FailureLimiter } from './auth/failure-limiter.js';
 import { Authenticator } from './auth/authenticator.js';
-import { tokenEndpoint } from './auth/pull-auth.js';
 import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
 import type { ClusterBus } from './cluster/bus.js';
 import { upstreamClients } from './app/upstream-clients.js';
@@ -42,6 +35,7 @@ import { registerGauges } from './app/gauges.js';
 import { maintenance } from './app/maintenance.js';
 import { v2Subsystem } from './app/v2-subsystem.js';
 import { adminApi } from './app/admin-api.js';
+import { httpFront } from './app/http-front.js';
 
 export interface App {
   express: Express;
@@ -140,38 +134,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     fingerprint: () => gatherer.fingerprint,
   });
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  app.set('trust proxy', false);
-  const proxies = trustedProxies(config.server?.trustedProxies);
-  // The pull API goes first and past the framework (see v2-pipeline.ts); the rest is express.
-  app.use((req, res, next) => {
-    attachClient(req, proxies);
-    closeAfterBody(req, res);
-    if (isV2(req.url)) v2.handle(req, res);
-    else next();
+  const front = httpFront(config, {
+    v2: v2.handle, api: admin.router, auth, db, store, scrape, log, consoleDir: opts.consoleDir,
   });
-  app.use((req, res, next) => {
-    assignRequestId(req, res);
-    next();
-  });
-  app.use(requestLog(log));
-  app.use(bodyLimits(config.server?.requestTimeoutMs ?? 30_000));
-  app.use(opsRoutes({ db, store, scrape }));
-  app.get('/auth/token', tokenEndpoint(auth, log));
-  app.use('/api/v1', admin.router);
-  app.use(consoleRoutes(opts.consoleDir));
-  app.use(notFound);
 
   return {
-    express: app,
-    handler: (req, res) => {
-      if (!isV2(req.url)) return app(req, res);
-      attachClient(req, proxies);
-      closeAfterBody(req, res);
-      v2.handle(req, res);
-    },
+    express: front.express,
+    handler: front.handler,
     config,
     db,
     store,

@@ -1,6 +1,6 @@
 import type { Database } from '../db/types.js';
 import type { Metrics } from '../metrics.js';
-import type { PolicySource } from '../policy/policy-source.js';
+import type { PolicySource } from '../policy/types.js';
 import type { BlobFetcher } from '../pull/blob-fetcher.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 import { packageVersion } from '../version.js';

@@ -1,8 +1,7 @@
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../logger.js';
-import type { PolicySource } from '../policy/policy-source.js';
-import type { PolicyRule } from '../policy/types.js';
+import type { PolicyRule, PolicySource } from '../policy/types.js';
 import { RefreshingTrust } from '../verify/trust-refresh.js';
 
 /**
