@@ -1,48 +1,16 @@
-import type { KeyObject } from 'node:crypto';
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import type { Authenticator } from '../auth/authenticator.js';
-import type { Database } from '../db/types.js';
-import type { PolicyVersions } from '../db/policy-versions.js';
-import type { Logger } from '../logger.js';
 import { sendApiError } from './api-error.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { apiAuth } from './api-auth.js';
 import { auditRoutes } from './audit-routes.js';
-import type { ImageEvaluator } from './image-evaluator.js';
 import { policyRoutes } from './policy-routes.js';
 import { cacheRoutes } from './cache-routes.js';
-import type { CachePurge } from '../pull/cache-purge.js';
-import type { ClusterMessage } from '../cluster/bus.js';
-import type { TrustChanges } from '../db/trust-changes.js';
 import { trustRoutes } from './trust-routes.js';
 import { tagRoutes } from './tag-routes.js';
-import type { LiveStreams } from './audit-live.js';
 import { whoamiRoutes } from './whoami-routes.js';
+import type { ApiDeps } from './api-deps.js';
 
-export interface ApiDeps {
-  db: Database;
-  policies: PolicyVersions;
-  auth: Authenticator;
-  knownKeys: ReadonlySet<string>;
-  /** Root names a keyless entry may give (default: only the default root). */
-  knownRoots?: ReadonlySet<string>;
-  evaluate: ImageEvaluator;
-  fingerprint?: string;
-  purge: CachePurge;
-  /** Tells every worker of this machine about a change; resolves once all of them applied it. */
-  announce: (message: ClusterMessage) => Promise<void>;
-  log: Logger;
-  /** Revocations and exceptions. */
-  trust: TrustChanges;
-  /** The checkpoint key (its public half verifies checkpoints) and the configured checkpoint file. */
-  checkpoints?: { key: KeyObject; file?: string };
-  /** Told the outcome of every whole-chain verification (for metrics). */
-  onChainVerified?: (intact: boolean) => void;
-  /** Configured upstream names (exceptions name `<upstream>/<repository>`). */
-  upstreamNames: ReadonlySet<string>;
-  /** The live audit streams this process serves. */
-  live: LiveStreams;
-}
+export type { ApiDeps } from './api-deps.js';
 
 /** The admin and audit API, mounted at /api/v1. Every route needs a bearer token; roles are per route. */
 export function apiRouter(d: ApiDeps): Router {

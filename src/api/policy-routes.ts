@@ -15,7 +15,7 @@ import { replayPolicy } from '../audit/policy-replay.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';
-import type { ApiDeps } from './api-router.js';
+import type { ApiDeps } from './api-deps.js';
 
 export type PolicyRouteDeps = Omit<ApiDeps, 'log' | 'purge'>;
 

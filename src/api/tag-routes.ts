@@ -8,7 +8,7 @@ import { tagHasPointedTo } from './tag-history.js';
 import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';
-import type { ApiDeps } from './api-router.js';
+import type { ApiDeps } from './api-deps.js';
 
 /**
  * POST /tags/accept (admin): `{"repository": "<upstream>/<repository>", "tag", "digest"}` makes `digest` the

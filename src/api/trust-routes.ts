@@ -10,7 +10,7 @@ import type { PolicyRule } from '../policy/types.js';
 import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';
-import type { ApiDeps } from './api-router.js';
+import type { ApiDeps } from './api-deps.js';
 import { gatherImpact, judgeImpact } from './revocation-impact.js';
 import { formatDuration, MOMENT_AHEAD_MESSAGE, parseMoment } from '../text/duration.js';
 

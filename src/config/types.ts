@@ -1,5 +1,4 @@
 import type { PolicyRule } from '../policy/types.js';
-import type { ReferrerLimits } from '../verify/referrer-limits.js';
 
 /** The validated, frozen configuration. Paths are absolute; durations are milliseconds; secrets resolved. */
 export interface UpstreamConfig {
@@ -105,4 +104,21 @@ export interface Config {
   /** `liveStreamsPerIdentity`: live audit streams one identity may hold open in one process. */
   audit: { retainDays?: number; liveStreamsPerIdentity?: number; checkpoint?: CheckpointConfig };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
+}
+
+/**
+ * How far the referrers of one subject are walked (`trust.referrers`). A subject may list thousands of
+ * referrers, anyone who can push may add more, and each costs upstream requests: the walk stops at these
+ * bounds, and says which one it hit, so a pull neither stalls nor is refused as unsigned when its signature
+ * simply lay beyond them.
+ */
+export interface ReferrerLimits {
+  /** Referrer manifests looked at (nested ones included). */
+  maxCount: number;
+  /** Bytes read in all: referrer lists, referrer manifests, bundles. */
+  maxBytes: number;
+  /** Pages of the referrers API followed (`Link: <…>; rel="next"`). */
+  maxPages: number;
+  /** 1: the subject's referrers; 2: also the manifests of a referrer that is an index; and so on. */
+  maxDepth: number;
 }

@@ -1,19 +1,7 @@
-/**
- * How far the referrers of one subject are walked (`trust.referrers`). A subject may list thousands of
- * referrers, anyone who can push may add more, and each costs upstream requests: the walk stops at these
- * bounds, and says which one it hit, so a pull neither stalls nor is refused as unsigned when its signature
- * simply lay beyond them.
- */
-export interface ReferrerLimits {
-  /** Referrer manifests looked at (nested ones included). */
-  maxCount: number;
-  /** Bytes read in all: referrer lists, referrer manifests, bundles. */
-  maxBytes: number;
-  /** Pages of the referrers API followed (`Link: <…>; rel="next"`). */
-  maxPages: number;
-  /** 1: the subject's referrers; 2: also the manifests of a referrer that is an index; and so on. */
-  maxDepth: number;
-}
+import type { ReferrerLimits } from '../config/types.js';
+
+// The shape is part of the config (`trust.referrers`); the walk that applies it lives here.
+export type { ReferrerLimits } from '../config/types.js';
 
 export const REFERRER_LIMIT_DEFAULTS: ReferrerLimits = {
   maxCount: 64,

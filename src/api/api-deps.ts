@@ -1,0 +1,36 @@
+import type { KeyObject } from 'node:crypto';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { ClusterMessage } from '../cluster/bus.js';
+import type { PolicyVersions } from '../db/policy-versions.js';
+import type { TrustChanges } from '../db/trust-changes.js';
+import type { Database } from '../db/types.js';
+import type { Logger } from '../logger.js';
+import type { CachePurge } from '../pull/cache-purge.js';
+import type { LiveStreams } from './audit-live.js';
+import type { ImageEvaluator } from './image-evaluator.js';
+
+/** What the admin API's routers are given; it lives below them so that no router imports the one that mounts it. */
+export interface ApiDeps {
+  db: Database;
+  policies: PolicyVersions;
+  auth: Authenticator;
+  knownKeys: ReadonlySet<string>;
+  /** Root names a keyless entry may give (default: only the default root). */
+  knownRoots?: ReadonlySet<string>;
+  evaluate: ImageEvaluator;
+  fingerprint?: string;
+  purge: CachePurge;
+  /** Tells every worker of this machine about a change; resolves once all of them applied it. */
+  announce: (message: ClusterMessage) => Promise<void>;
+  log: Logger;
+  /** Revocations and exceptions. */
+  trust: TrustChanges;
+  /** The checkpoint key (its public half verifies checkpoints) and the configured checkpoint file. */
+  checkpoints?: { key: KeyObject; file?: string };
+  /** Told the outcome of every whole-chain verification (for metrics). */
+  onChainVerified?: (intact: boolean) => void;
+  /** Configured upstream names (exceptions name `<upstream>/<repository>`). */
+  upstreamNames: ReadonlySet<string>;
+  /** The live audit streams this process serves. */
+  live: LiveStreams;
+}

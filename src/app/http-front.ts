@@ -1,0 +1,68 @@
+import express, { type Express, type Router } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Authenticator } from '../auth/authenticator.js';
+import { tokenEndpoint } from '../auth/pull-auth.js';
+import type { Config } from '../config/types.js';
+import type { Database } from '../db/types.js';
+import { attachClient, trustedProxies } from '../http/client-address.js';
+import { consoleRoutes } from '../http/console-routes.js';
+import { opsRoutes } from '../http/ops-routes.js';
+import { bodyLimits, closeAfterBody, notFound } from '../http/request-limits.js';
+import { requestLog } from '../http/request-log.js';
+import { assignRequestId, isV2 } from '../http/v2-pipeline.js';
+import type { Logger } from '../logger.js';
+import type { BlobStore } from '../store/blob-store.js';
+
+export interface FrontParts {
+  /** The pull API, served past the framework. */
+  v2: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The admin API, mounted at /api/v1. */
+  api: Router;
+  auth: Authenticator;
+  db: Database;
+  store: BlobStore;
+  /** The metrics of every worker, in the Prometheus text format. */
+  scrape: () => Promise<string>;
+  log: Logger;
+  /** The built web console served at /ui/. */
+  consoleDir?: string;
+}
+
+/**
+ * One HTTP entry for everything: /v2 straight to the pull pipeline, the rest (ops, token endpoint, admin API,
+ * console) through express.
+ */
+export function httpFront(config: Config, p: FrontParts): { express: Express; handler: (req: IncomingMessage, res: ServerResponse) => void } {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', false);
+  const proxies = trustedProxies(config.server?.trustedProxies);
+  // The pull API goes first and past the framework (see v2-pipeline.ts); the rest is express.
+  app.use((req, res, next) => {
+    attachClient(req, proxies);
+    closeAfterBody(req, res);
+    if (isV2(req.url)) p.v2(req, res);
+    else next();
+  });
+  app.use((req, res, next) => {
+    assignRequestId(req, res);
+    next();
+  });
+  app.use(requestLog(p.log));
+  app.use(bodyLimits(config.server?.requestTimeoutMs ?? 30_000));
+  app.use(opsRoutes({ db: p.db, store: p.store, scrape: p.scrape }));
+  app.get('/auth/token', tokenEndpoint(p.auth, p.log));
+  app.use('/api/v1', p.api);
+  app.use(consoleRoutes(p.consoleDir));
+  app.use(notFound);
+  return {
+    express: app,
+    handler: (req, res) => {
+      if (!isV2(req.url)) return app(req, res);
+      attachClient(req, proxies);
+      closeAfterBody(req, res);
+      p.v2(req, res);
+    },
+  };
+}
