@@ -3,7 +3,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { isRepositoryName } from '../oci/reference.js';
-import type { Decider } from './decider.js';
+import type { Decider } from '../decide/decider.js';
 import type { ManifestFetcher } from './manifest-fetcher.js';
 
 export interface PurgeRequest {

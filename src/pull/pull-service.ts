@@ -13,10 +13,10 @@ import { referenceString, type Reference } from '../oci/reference.js';
 import type { SubjectManifest } from '../verify/types.js';
 import { createArtifactSource } from './artifact-source.js';
 import type { BlobFetcher } from './blob-fetcher.js';
-import { ArtifactProver, DEFAULT_ARTIFACT_BLOB_BYTES, type ArtifactVerdict } from './artifact-proof.js';
-import type { Decider, DecisionResult } from './decider.js';
+import { ArtifactProver, DEFAULT_ARTIFACT_BLOB_BYTES, type ArtifactVerdict } from '../decide/artifact-proof.js';
+import type { Decider, DecisionResult } from '../decide/decider.js';
 import type { FetchedManifest, ManifestFetcher } from './manifest-fetcher.js';
-import type { Target } from './target.js';
+import type { Target } from '../upstream/target.js';
 import type { TagStore } from '../db/types.js';
 
 /** Blobs up to this size are verified on every read from the cache. */
@@ -291,7 +291,7 @@ export class PullService {
   /**
    * The image a manifest is about (its OCI subject, or the digest in a cosign tag `sha256-<hex>.sig`), but
    * only when its content proves it cannot run: anyone who can push can set a subject, choose a tag or
-   * claim a media type (pull/artifact-proof.ts).
+   * claim a media type (decide/artifact-proof.ts).
    */
   private artifactVerdict(target: Target, m: FetchedManifest, tag: string | undefined): Promise<ArtifactVerdict> {
     return this.artifacts.judge(target, m, tag, this.source(target));

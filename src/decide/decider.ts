@@ -6,7 +6,7 @@ import { matchRule } from '../policy/match.js';
 import { evaluateRule } from '../policy/evaluate.js';
 import type { BaseImageFact, Decision, PolicyRule } from '../policy/types.js';
 import type { ArtifactSource, Evidence, EvidenceGatherer, SubjectManifest } from '../verify/types.js';
-import type { Target } from './target.js';
+import type { Target } from '../upstream/target.js';
 import { baseAnnotations } from './base-images.js';
 import { isDigest } from '../oci/digest.js';
 import { NO_REVOCATIONS, type RevocationSet } from '../policy/revocation.js';
@@ -27,7 +27,7 @@ export interface TrustSource {
   exceptions(): ExceptionSet;
 }
 
-/** Resolves an image's base for `baseImage` rules (pull/base-images.ts); undefined when it names none. */
+/** Resolves an image's base for `baseImage` rules (decide/base-images.ts); undefined when it names none. */
 export interface BaseImageSource {
   fact(evidence: Evidence): Promise<BaseImageFact | undefined>;
 }

@@ -3,8 +3,8 @@ import { disproveConfig, disproveLayer } from '../oci/artifact-content.js';
 import { isNonRunnableArtifact, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import type { ArtifactSource } from '../verify/types.js';
 import { subjectOfArtifactTag } from './decider.js';
-import type { FetchedManifest, ManifestFetcher } from './manifest-fetcher.js';
-import type { Target } from './target.js';
+import type { FetchedManifest, ManifestFetcher } from '../pull/manifest-fetcher.js';
+import type { Target } from '../upstream/target.js';
 
 /** `pull.maxArtifactSize` by default (all blobs of one artifact): room for a large SBOM; signatures and bundles are a few KiB. */
 export const DEFAULT_ARTIFACT_BLOB_BYTES = 16 * 1024 * 1024;

@@ -9,9 +9,9 @@ import type { BaseImageFact } from '../policy/types.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 import { readImageFacts } from '../verify/config-created.js';
 import type { Evidence } from '../verify/types.js';
-import { createArtifactSource } from './artifact-source.js';
-import type { ManifestFetcher } from './manifest-fetcher.js';
-import { resolveTarget } from './target.js';
+import { createArtifactSource } from '../pull/artifact-source.js';
+import type { ManifestFetcher } from '../pull/manifest-fetcher.js';
+import { resolveTarget } from '../upstream/target.js';
 
 type Platform = { os: string; architecture: string; variant?: string };
 /** What the base tag resolves to now, for one platform; cached per base reference for the upstream's tagTtl. */
