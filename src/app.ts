@@ -9,10 +9,10 @@ import { BlobStore } from './store/blob-store.js';
 import { Evictor } from './store/eviction.js';
 import { AuditLog } from './audit/audit-log.js';
 import { UpstreamClient } from './upstream/upstream-client.js';
-import { BaseImages } from './decide/base-images.js';
 import { ManifestFetcher } from './pull/manifest-fetcher.js';
 import { BlobFetcher } from './pull/blob-fetcher.js';
-import { Decider, type PolicySource } from './decide/decider.js';
+import { createDecisionRoom } from './decide/decision-room.js';
+import { createArtifactSource } from './pull/artifact-source.js';
 import { RefusalAudit } from './audit/refusal-audit.js';
 import { PullService } from './pull/pull-service.js';
 import { ListingService } from './pull/listing-service.js';
@@ -20,7 +20,7 @@ import { CachePurge } from './pull/cache-purge.js';
 import { createEvidenceGatherer } from './verify/gatherer.js';
 import { RefreshingTrust } from './verify/trust-refresh.js';
 import { dirname, join } from 'node:path';
-import type { PolicyRule } from './policy/types.js';
+import type { PolicyRule, PolicySource } from './policy/types.js';
 import { v2Handler } from './http/v2-routes.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { consoleRoutes } from './http/console-routes.js';
@@ -30,7 +30,6 @@ import { PolicyVersions } from './db/policy-versions.js';
 import { TrustChanges } from './db/trust-changes.js';
 import { scheduleRetention } from './audit/retention.js';
 import { DEFAULT_LINK_RETENTION_MS, scheduleLinkSweep } from './db/link-sweep.js';
-import { ArtifactProver, DEFAULT_ARTIFACT_BLOB_BYTES } from './decide/artifact-proof.js';
 import { Checkpointer, checkpointKeyId } from './audit/checkpointer.js';
 import { loadSigningKey } from './audit/checkpoint.js';
 import { readFileSync } from 'node:fs';
@@ -155,13 +154,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       })
       .catch((err: unknown) => log.error('audit append failed', { error: String(err) }));
   };
-  const baseImages = new BaseImages(upstreams, manifests, store, index, log);
-  const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log, trustChanges, baseImages, db.leases);
-  decider.onGathered = (seconds) => metrics.verifySeconds.observe({}, seconds);
+  const room = createDecisionRoom({
+    policy, trust: trustChanges, index, gatherer, verifyTtlMs: config.trust.verifyTtlMs, leases: db.leases, tags: db.tags,
+    upstreams, manifests, sources: (t) => createArtifactSource(t, manifests, store, index), maxArtifactBytes: config.pull?.maxArtifactBytes, log,
+    onGathered: (seconds) => metrics.verifySeconds.observe({}, seconds),
+  });
   const pull = new PullService({
-    index, store, manifests, blobs, decider, audit, log,
-    tags: db.tags,
-    artifacts: new ArtifactProver(manifests, config.pull?.maxArtifactBytes ?? DEFAULT_ARTIFACT_BLOB_BYTES),
+    index, store, manifests, blobs, room, audit, log,
     observer: {
       onDecision: (kind, d) => metrics.decisions.inc({ kind, outcome: d.outcome, rule: d.rule ?? '(none)' }),
       onCache: (kind, hit) => metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }),
@@ -172,7 +171,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   bus.onMessage((message) => {
     if (message.type === 'policy.changed') return policies.invalidate().catch((err: unknown) => log.warn('policy reload failed; the watch retries', { error: String(err) }));
     else if (message.type === 'cache.purged') {
-      decider.forget(message.digests);
+      room.forget(message.digests);
       for (const d of message.digests) manifests.forget(d);
     } else if (message.type === 'trust.refreshed') trust.reload();
     else if (message.type === 'trust.changed') return trustChanges.invalidate().catch((err: unknown) => log.warn('trust reload failed; the watch retries', { error: String(err) }));
@@ -230,7 +229,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   app.use(opsRoutes({ db, store, scrape: async () => mergeSnapshots(await bus.gather('metrics')) }));
   app.get('/auth/token', tokenEndpoint(auth, log));
   const live = new LiveStreams(50, config.audit.liveStreamsPerIdentity);
-  const purge = new CachePurge({ index, store, manifests, decider, audit, upstreams: new Set(upstreams.keys()) });
+  const purge = new CachePurge({ index, store, manifests, room, audit, upstreams: new Set(upstreams.keys()) });
   app.use('/api/v1', apiRouter({
     db, policies, auth, evaluate, log, live,
     trust: trustChanges,

@@ -1,6 +1,5 @@
 import { sealOne } from '../audit/audit-log.js';
-import type { ActivePolicy, PolicySource } from '../decide/decider.js';
-import type { PolicyRule } from '../policy/types.js';
+import type { ActivePolicy, PolicyRule, PolicySource } from '../policy/types.js';
 import type { PolicyRow, PolicySourceKind, PolicyState, PolicyStore } from './types.js';
 
 export type { PolicySourceKind } from './types.js';

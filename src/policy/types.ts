@@ -93,3 +93,13 @@ export interface Decision {
   /** The evidence summary that decided it, for the audit log. */
   evidence?: Record<string, unknown>;
 }
+
+/** The rules in force and the version they were saved as. */
+export interface ActivePolicy {
+  version: number;
+  rules: readonly PolicyRule[];
+}
+
+export interface PolicySource {
+  current(): ActivePolicy;
+}
