@@ -10,7 +10,7 @@ import type { RuleError } from '../policy/validate.js';
 import type { PolicyRule } from '../policy/types.js';
 import { ifMatchVersions, setPolicyEtag } from './if-match.js';
 import { parseTime } from '../audit/audit-query.js';
-import { replayPolicy } from '../audit/policy-replay.js';
+import { replayPolicy } from '../decide/policy-replay.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';
