@@ -2,6 +2,7 @@ import type { CacheIndex } from '../db/cache-index.js';
 import type { LeaseStore, TagStore } from '../db/types.js';
 import type { Logger } from '../logger.js';
 import { isDigest, type Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
 import type { PolicySource } from '../policy/types.js';
 import type { Target } from '../upstream/target.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
@@ -71,6 +72,29 @@ export class DecisionRoom<M extends ManifestLike> {
       decideDigest: (t, m, at) => this.decideManifest(t, m, undefined, at),
       deny: (t, reason) => this.d.decider.deny(t, reason),
     }, { target, tag, manifest, decision, now, record: recordDrift });
+  }
+
+  /** The decision for a manifest digest known in this repository (referrers and blobs ask by digest). */
+  async decideDigest(target: Target, digest: string, now = new Date()): Promise<DecisionResult> {
+    if (!isDigest(digest)) throw new OciError('DIGEST_INVALID');
+    const manifest = await this.d.manifests.resolve(target, { kind: 'digest', digest });
+    return (await this.decide({ target, manifest, now })).decision;
+  }
+
+  /**
+   * The decision a blob is served under: the first of the manifests linking it that is not denied. A blob
+   * that an ordinary manifest of this repository references is served only under such a manifest's decision:
+   * an artifact listing an image's layer as its own cannot lend that layer its subject's decision.
+   */
+  async decideBlob(target: Target, links: readonly { manifest: string; viaArtifact: boolean }[], now = new Date()): Promise<DecisionResult> {
+    if (links.length === 0) throw new RangeError('a blob is decided under the manifests that link it');
+    const own = links.filter((l) => !l.viaArtifact);
+    let decision: DecisionResult | undefined;
+    for (const link of own.length > 0 ? own : links) {
+      decision = await this.decideDigest(target, link.manifest, now);
+      if (decision.outcome !== 'deny') break;
+    }
+    return decision!;
   }
 
   /** Drops remembered evidence for digests (after a purge), so they are verified again. */

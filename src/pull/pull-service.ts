@@ -5,7 +5,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditEventInput } from '../audit/types.js';
 import type { Logger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
-import { isDigest, type Digest } from '../oci/digest.js';
+import type { Digest } from '../oci/digest.js';
 import { referencedBlobs } from '../oci/manifest.js';
 import { acceptsMediaType } from '../oci/media-types.js';
 import { parseRange } from '../oci/range.js';
@@ -127,19 +127,12 @@ export class PullService {
       await this.append({ ...base, status: 404, reasons: ['no manifest pulled through this proxy references this blob in this repository'] });
       throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not referenced by any manifest pulled through this proxy for ${target.canonical}`);
     }
-    // A blob that an ordinary manifest of this repository references is served only under that manifest's
-    // decision: an artifact listing an image's layer as its own cannot lend that layer its subject's decision.
-    const own = links.filter((l) => !l.viaArtifact);
-    let decision: DecisionResult | undefined;
-    for (const link of own.length > 0 ? own : links) {
-      decision = await this.decideDigest(target, link.manifest);
-      if (decision.outcome !== 'deny') break;
-    }
-    this.d.observer?.onDecision?.('blob', decision!);
-    const event: AuditEventInput = { ...base, ...decisionFields(decision!) };
-    if (decision!.outcome === 'deny') {
+    const decision = await this.d.room.decideBlob(target, links);
+    this.d.observer?.onDecision?.('blob', decision);
+    const event: AuditEventInput = { ...base, ...decisionFields(decision) };
+    if (decision.outcome === 'deny') {
       await this.append({ ...event, status: 403 });
-      throw denied(decision!);
+      throw denied(decision);
     }
 
     let cachedSize = await this.d.store.size(digest);
@@ -199,11 +192,9 @@ export class PullService {
     return { manifest, decision };
   }
 
-  /** Decision for a manifest digest already known in this repository (used for blobs and referrers). */
-  async decideDigest(target: Target, digest: string): Promise<DecisionResult> {
-    if (!isDigest(digest)) throw new OciError('DIGEST_INVALID');
-    const manifest = await this.d.manifests.resolve(target, { kind: 'digest', digest });
-    return (await this.d.room.decide({ target, manifest })).decision;
+  /** Decision for a manifest digest already known in this repository (used for referrers). */
+  decideDigest(target: Target, digest: string): Promise<DecisionResult> {
+    return this.d.room.decideDigest(target, digest);
   }
 
   baseEvent(req: RequestInfo, target: Target, kind: string, reference: string): AuditEventInput {
