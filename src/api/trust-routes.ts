@@ -11,7 +11,7 @@ import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-router.js';
-import { gatherImpact, judgeImpact } from './revocation-impact.js';
+import { gatherImpact, judgeImpact } from '../decide/revocation-impact.js';
 
 /** The longest an exception may last. */
 export const MAX_EXCEPTION_MS = 30 * 86_400_000;
