@@ -9,14 +9,14 @@ import type { PolicyVersions } from './db/policy-versions.js';
 import { BlobStore } from './store/blob-store.js';
 import { AuditLog } from './audit/audit-log.js';
 import { loadSigningKey } from './audit/checkpoint.js';
-import { BaseImages } from './pull/base-images.js';
 import { ManifestFetcher } from './pull/manifest-fetcher.js';
 import { BlobFetcher } from './pull/blob-fetcher.js';
-import { Decider, type PolicySource } from './pull/decider.js';
+import { createDecisionRoom } from './decide/decision-room.js';
+import { createArtifactSource } from './pull/artifact-source.js';
+import type { PolicySource } from './policy/types.js';
 import { PullService } from './pull/pull-service.js';
 import { ListingService } from './pull/listing-service.js';
 import { CachePurge } from './pull/cache-purge.js';
-import { ArtifactProver, DEFAULT_ARTIFACT_BLOB_BYTES } from './pull/artifact-proof.js';
 import { createEvidenceGatherer } from './verify/gatherer.js';
 import { Metrics } from './metrics.js';
 import { createLogger, type Logger } from './logger.js';
@@ -100,13 +100,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const manifests = new ManifestFetcher(index, store, log, config.pull?.maxLayers);
   const blobs = new BlobFetcher(store, index, db.leases);
   attachBlobHooks(config, blobs, { db, store, audit, metrics, log });
-  const baseImages = new BaseImages(upstreams, manifests, store, index, log);
-  const decider = new Decider(policy, index, gatherer, config.trust.verifyTtlMs, log, trustChanges, baseImages, db.leases);
-  decider.onGathered = (seconds) => metrics.verifySeconds.observe({}, seconds);
+  const room = createDecisionRoom({
+    policy, trust: trustChanges, index, gatherer, verifyTtlMs: config.trust.verifyTtlMs, leases: db.leases, tags: db.tags,
+    upstreams, manifests, sources: (t) => createArtifactSource(t, manifests, store, index), maxArtifactBytes: config.pull?.maxArtifactBytes, log,
+    onGathered: (seconds) => metrics.verifySeconds.observe({}, seconds),
+  });
   const pull = new PullService({
-    index, store, manifests, blobs, decider, audit, log,
-    tags: db.tags,
-    artifacts: new ArtifactProver(manifests, config.pull?.maxArtifactBytes ?? DEFAULT_ARTIFACT_BLOB_BYTES),
+    index, store, manifests, blobs, room, audit, log,
     observer: {
       onDecision: (kind, d) => metrics.decisions.inc({ kind, outcome: d.outcome, rule: d.rule ?? '(none)' }),
       onCache: (kind, hit) => metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }),
@@ -115,7 +115,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const { bus, scrape } = clusterBus(opts.bus, {
     log, metrics, policies, trustChanges, trust,
     forget(digests) {
-      decider.forget(digests);
+      room.forget(digests);
       for (const d of digests) manifests.forget(d);
     },
   });
@@ -127,7 +127,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const checkpointKey = config.audit.checkpoint ? loadSigningKey(readFileSync(config.audit.checkpoint.key)) : undefined;
   const upkeepTimers = maintenance(config, upkeep, { audit: db.audit, index, log, metrics, checkpointKey });
   const v2 = v2Subsystem(config, { pull, listing, auth, audit, upstreams, metrics, log });
-  const purge = new CachePurge({ index, store, manifests, decider, audit, upstreams: new Set(upstreams.keys()) });
+  const purge = new CachePurge({ index, store, manifests, room, audit, upstreams: new Set(upstreams.keys()) });
   const admin = adminApi(config, {
     db, policies, trustChanges, auth, evaluate, purge, bus, metrics, log, checkpointKey,
     upstreamNames: new Set(upstreams.keys()),

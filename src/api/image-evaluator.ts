@@ -1,7 +1,7 @@
 import { OciError } from '../oci/errors.js';
 import { splitImage, type Reference } from '../oci/reference.js';
 import type { PullService } from '../pull/pull-service.js';
-import { resolveTarget } from '../pull/target.js';
+import { resolveTarget } from '../upstream/target.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 import type { Outcome, PolicyMode } from '../policy/types.js';
 

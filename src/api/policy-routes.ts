@@ -11,7 +11,7 @@ import type { PolicyRule } from '../policy/types.js';
 import { ifMatchVersions, setPolicyEtag } from './if-match.js';
 import { parseTime } from '../audit/audit-query.js';
 import { MOMENT_AGO_MESSAGE } from '../text/duration.js';
-import { replayPolicy } from '../audit/policy-replay.js';
+import { replayPolicy } from '../decide/policy-replay.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';

@@ -11,7 +11,7 @@ import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-deps.js';
-import { gatherImpact, judgeImpact } from './revocation-impact.js';
+import { gatherImpact, judgeImpact } from '../decide/revocation-impact.js';
 import { formatDuration, MOMENT_AHEAD_MESSAGE, parseMoment } from '../text/duration.js';
 
 /** The longest an exception may last. */

@@ -6,7 +6,7 @@ import { parseReference, type Reference } from '../oci/reference.js';
 import { refusalEvent } from './refusal-event.js';
 import type { PullService, RequestInfo } from '../pull/pull-service.js';
 import type { ListingService } from '../pull/listing-service.js';
-import { resolveTarget, type Target } from '../pull/target.js';
+import { resolveTarget, type Target } from '../upstream/target.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 import type { Metrics } from '../metrics.js';
 import { sendError } from './send-error.js';

@@ -121,7 +121,7 @@ function clip(value: string): string {
  * Whether a manifest looks, by its descriptors, like a signature, attestation or SBOM artifact: every layer
  * has a known non-executable artifact media type, or (an index) every entry has an artifactType and no
  * platform. Media types are whatever the pusher wrote, so this is only the first filter: before such a
- * manifest takes its subject's decision, pull/artifact-proof.ts reads and parses every blob it lists and
+ * manifest takes its subject's decision, decide/artifact-proof.ts reads and parses every blob it lists and
  * every manifest an index lists.
  */
 export function isNonRunnableArtifact(m: ParsedManifest): boolean {

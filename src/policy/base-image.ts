@@ -6,7 +6,7 @@ export const BASE_DIGEST_ANNOTATION = 'org.opencontainers.image.base.digest';
 
 /**
  * The reason an image fails `baseImage`, or undefined when it passes. Pure: the base facts are gathered
- * beforehand (pull/base-images.ts). An image whose base tag now points at another digest, built more than
+ * beforehand (decide/base-images.ts). An image whose base tag now points at another digest, built more than
  * maxBehindDays ago, was not rebuilt on its updated base. What cannot be checked fails (closed).
  */
 export function baseImageReason(req: BaseImageRequirement, fact: BaseImageFact | undefined, now: Date): string | undefined {

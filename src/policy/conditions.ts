@@ -23,8 +23,9 @@ export interface ConditionOutcome {
 type Bindings = Record<string, CelInput>;
 
 /**
- * Results per evidence object: the decider keeps evidence in memory, and the policy is judged on every
- * request, so a condition that does not read `now` is evaluated once per evidence, name and tag.
+ * Results per evidence object: the evidence cache (decide/evidence-cache.ts) keeps evidence in memory, and
+ * the policy is judged on every request, so a condition that does not read `now` is evaluated once per
+ * evidence, name and tag.
  */
 const results = new WeakMap<Evidence, Map<string, string | undefined>>();
 const MAX_RESULTS_PER_EVIDENCE = 256;

@@ -8,7 +8,7 @@ import { header, readLimitedBuffer } from '../upstream/upstream-client.js';
 import { UpstreamError } from '../upstream/errors.js';
 import type { ArtifactSource } from '../verify/types.js';
 import type { ManifestFetcher } from './manifest-fetcher.js';
-import type { Target } from './target.js';
+import type { Target } from '../upstream/target.js';
 
 const MAX_REFERRERS_BYTES = 4 * 1024 * 1024;
 

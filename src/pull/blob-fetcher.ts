@@ -9,7 +9,7 @@ import { BlobDownload } from './blob-download.js';
 import { RemoteDownload } from './remote-download.js';
 import { PassThroughBlob } from './pass-through.js';
 import { toClientError } from './upstream-errors.js';
-import type { Target } from './target.js';
+import type { Target } from '../upstream/target.js';
 
 /** A download's lease lasts this long unless renewed (every third of it while the download runs). */
 const LEASE_TTL_MS = 15_000;

@@ -3,7 +3,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { isRepositoryName } from '../oci/reference.js';
-import type { Decider } from './decider.js';
+import type { DecisionRoom } from '../decide/decision-room.js';
 import type { ManifestFetcher } from './manifest-fetcher.js';
 
 export interface PurgeRequest {
@@ -30,7 +30,8 @@ export class CachePurge {
       index: CacheIndex;
       store: BlobStore;
       manifests: ManifestFetcher;
-      decider: Decider;
+      /** Forgets remembered evidence of purged digests. */
+      room: Pick<DecisionRoom<never>, 'forget'>;
       audit: AuditLog;
       upstreams: ReadonlySet<string>;
     },
@@ -64,13 +65,13 @@ export class CachePurge {
       const { tags, manifests } = await this.d.index.forgetRepository(upstream, request.repository.slice(slash + 1));
       result.tags += tags;
       result.evidence += await this.d.index.forgetEvidence(manifests);
-      this.d.decider.forget(manifests);
+      this.d.room.forget(manifests);
       digests.push(...manifests);
     }
     const digest = request.digest as Digest | undefined; // checked by problems()
     if (digest !== undefined) {
       result.evidence += await this.d.index.forgetEvidence([digest]);
-      this.d.decider.forget([digest]);
+      this.d.room.forget([digest]);
       this.d.manifests.forget(digest);
       digests.push(digest);
       if ((await this.d.store.size(digest)) !== undefined) {

@@ -12,7 +12,7 @@ import { denied, type PullService, type RequestInfo } from './pull-service.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { isFallbackWorthy, toClientError } from './upstream-errors.js';
-import type { Target } from './target.js';
+import type { Target } from '../upstream/target.js';
 
 const MAX_TAG_LIST_BYTES = 8 * 1024 * 1024;
 

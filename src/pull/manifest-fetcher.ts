@@ -10,7 +10,7 @@ import { header, readLimitedBuffer } from '../upstream/upstream-client.js';
 import { UpstreamError } from '../upstream/errors.js';
 import { SingleFlight } from './single-flight.js';
 import { isFallbackWorthy, toClientError } from './upstream-errors.js';
-import type { Target } from './target.js';
+import type { Target } from '../upstream/target.js';
 
 export interface FetchedManifest {
   digest: Digest;

@@ -3,7 +3,7 @@ import { evaluateRule } from '../policy/evaluate.js';
 import { matchRule } from '../policy/match.js';
 import type { Outcome, PolicyRule } from '../policy/types.js';
 import type { Evidence } from '../verify/types.js';
-import { AuditQuery } from './audit-query.js';
+import { AuditQuery } from '../audit/audit-query.js';
 
 export type ReplayOutcome = Outcome | 'unknown';
 
@@ -41,7 +41,9 @@ const MAX_IMAGES = 1000;
 /**
  * Evaluates a draft policy against every manifest pull recorded between `since` and `until`, with the
  * evidence cached for each digest and each pull's own time (freshness is judged as it was then). Served
- * means allow or warn; a pull flips when the draft changes served to denied or back.
+ * means allow or warn; a pull flips when the draft changes served to denied or back. Unlike a live decision
+ * (decision-room.ts) it gathers nothing and reads only what the pull recorded (its artifact subject, its
+ * covering index) and the evidence cached then, so a digest without cached evidence is `unknown`.
  */
 export async function replayPolicy(db: Database, rules: readonly PolicyRule[], since: string, until: string, fingerprint?: string): Promise<ReplayResult> {
   // Evidence belongs to the repository it was gathered in; a canonical name is `<upstream>/<repository>`.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baseAnnotations, pickPlatform, splitRegistry } from '../../../src/pull/base-images.js';
+import { baseAnnotations, pickPlatform, splitRegistry } from '../../../src/decide/base-images.js';
 import type { Descriptor } from '../../../src/oci/manifest.js';
 import type { Digest } from '../../../src/oci/digest.js';
 import type { Evidence } from '../../../src/verify/types.js';

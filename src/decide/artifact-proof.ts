@@ -1,10 +1,9 @@
-import type { Digest } from '../oci/digest.js';
+import { isDigest, type Digest } from '../oci/digest.js';
 import { disproveConfig, disproveLayer } from '../oci/artifact-content.js';
 import { isNonRunnableArtifact, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import type { ArtifactSource } from '../verify/types.js';
-import { subjectOfArtifactTag } from './decider.js';
-import type { FetchedManifest, ManifestFetcher } from './manifest-fetcher.js';
-import type { Target } from './target.js';
+import type { Target } from '../upstream/target.js';
+import type { ManifestLike, ManifestSource } from './types.js';
 
 /** `pull.maxArtifactSize` by default (all blobs of one artifact): room for a large SBOM; signatures and bundles are a few KiB. */
 export const DEFAULT_ARTIFACT_BLOB_BYTES = 16 * 1024 * 1024;
@@ -29,7 +28,7 @@ export type ArtifactVerdict =
  * whoever pushed: a layer typed as simple signing may be an unsigned image's tar.gz, an image manifest or an
  * image config. So before the manifest is decided, every blob it lists is fetched (bounded by
  * `pull.maxArtifactSize`) and parsed as its declared type, and the config must be an artifact's config. Blobs
- * are linked to the subject only after this proof (pull-service), so no blob is served under a borrowed
+ * are linked to the subject only after this proof (the pull links what the decision names), so no blob is served under a borrowed
  * decision that the proxy has not read and parsed: there is no window between serving a manifest and proving
  * its blobs. Artifacts are small, so proving at manifest time costs little; the verdict depends only on
  * content fixed by the digest and is remembered.
@@ -39,11 +38,11 @@ export class ArtifactProver {
   private readonly inflight = new Map<string, Promise<string | undefined>>();
 
   constructor(
-    private readonly manifests: ManifestFetcher,
+    private readonly manifests: ManifestSource,
     private readonly maxBlobBytes: number,
   ) {}
 
-  async judge(target: Target, m: FetchedManifest, tag: string | undefined, source: ArtifactSource): Promise<ArtifactVerdict> {
+  async judge(target: Target, m: ManifestLike, tag: string | undefined, source: ArtifactSource): Promise<ArtifactVerdict> {
     const subject = m.parsed.subject?.digest ?? (tag ? subjectOfArtifactTag(tag) : undefined);
     if (!subject || subject === m.digest || !isNonRunnableArtifact(m.parsed)) return { kind: 'image' };
     let disguise: string | undefined;
@@ -107,4 +106,11 @@ export class ArtifactProver {
     if (bytes.length !== d.size) return `is ${bytes.length} bytes, not the ${d.size} its descriptor says`;
     return bytes;
   }
+}
+
+/** The subject of a cosign tag (`sha256-<hex>.sig|.att|.sbom` or the bare referrers tag). */
+export function subjectOfArtifactTag(tag: string): string | undefined {
+  const m = /^sha256-([a-f0-9]{64})(?:\.(?:sig|att|sbom))?$/.exec(tag);
+  const digest = m ? `sha256:${m[1]}` : undefined;
+  return digest && isDigest(digest) ? digest : undefined;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveTarget } from '../../../src/pull/target.js';
+import { resolveTarget } from '../../../src/upstream/target.js';
 import type { UpstreamClient } from '../../../src/upstream/upstream-client.js';
 import { OciError } from '../../../src/oci/errors.js';
 import { globMatches, matchRule } from '../../../src/policy/match.js';

@@ -1,6 +1,6 @@
 import { OciError } from '../oci/errors.js';
 import { assertRepositoryName } from '../oci/reference.js';
-import type { UpstreamClient } from '../upstream/upstream-client.js';
+import type { UpstreamClient } from './upstream-client.js';
 
 /** Which upstream and repository a request names; `canonical` is what policies match and audit records. */
 export interface Target {

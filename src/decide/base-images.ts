@@ -1,5 +1,3 @@
-import type { CacheIndex } from '../db/cache-index.js';
-import type { BlobStore } from '../store/blob-store.js';
 import type { Logger } from '../logger.js';
 import { splitImage } from '../oci/reference.js';
 import { isDigest } from '../oci/digest.js';
@@ -9,9 +7,8 @@ import type { BaseImageFact } from '../policy/types.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 import { readImageFacts } from '../verify/config-created.js';
 import type { Evidence } from '../verify/types.js';
-import { createArtifactSource } from './artifact-source.js';
-import type { ManifestFetcher } from './manifest-fetcher.js';
-import { resolveTarget } from './target.js';
+import { resolveTarget } from '../upstream/target.js';
+import type { ArtifactSources, ManifestSource } from './types.js';
 
 type Platform = { os: string; architecture: string; variant?: string };
 /** What the base tag resolves to now, for one platform; cached per base reference for the upstream's tagTtl. */
@@ -35,9 +32,8 @@ export class BaseImages {
 
   constructor(
     private readonly upstreams: ReadonlyMap<string, UpstreamClient>,
-    private readonly manifests: ManifestFetcher,
-    private readonly store: BlobStore,
-    private readonly index: CacheIndex,
+    private readonly manifests: ManifestSource,
+    private readonly sources: ArtifactSources,
     private readonly log: Logger,
   ) {}
 
@@ -82,7 +78,7 @@ export class BaseImages {
         if (!child) throw new Error(`index ${top.digest} lists no platform manifest`);
         image = await this.manifests.resolve(target, { kind: 'digest', digest: child.digest });
       }
-      const source = createArtifactSource(target, this.manifests, this.store, this.index);
+      const source = this.sources(target);
       const read = await readImageFacts({ digest: image.digest, bytes: image.bytes, parsed: image.parsed }, source);
       value = { currentDigest: top.digest, ...(read.created && { currentCreated: read.created }) };
       if (!read.created && read.error) value.error = `the current base's config cannot be read: ${read.error}`;
