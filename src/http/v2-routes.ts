@@ -1,4 +1,5 @@
 import { pipeline } from 'node:stream/promises';
+import { firstChunk } from './first-chunk.js';
 import type { Logger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
@@ -118,9 +119,19 @@ export function v2Handler(d: V2Deps) {
           res.end();
           return;
         }
-        let sent = 0;
+        let first: Buffer | null;
+        try {
+          first = await firstChunk(out.body);
+        } catch (err) {
+          // Nothing is sent yet: answer with the error rather than a connection closed without an answer.
+          for (const header of ['Content-Type', 'ETag', 'Content-Range', 'Content-Length']) res.removeHeader(header);
+          out.body.destroy();
+          throw err instanceof OciError ? err : new OciError('UPSTREAM_UNAVAILABLE', `the blob broke off before its first byte: ${(err as Error).message}`);
+        }
+        let sent = first?.length ?? 0;
         out.body.on('data', (c: Buffer) => (sent += c.length));
         try {
+          if (first) res.write(first);
           await pipeline(out.body, res);
         } catch (err) {
           // Headers are gone: the only honest signal left is a broken connection (never a short "complete" body).
