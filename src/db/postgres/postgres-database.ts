@@ -4,8 +4,9 @@ import { createPool, migratePostgres } from './pool.js';
 import { PostgresCacheStore } from './cache-store.js';
 import { PostgresAuditStore } from './audit-store.js';
 import { PostgresPolicyStore } from './policy-store.js';
-import { PostgresFailureStore, PostgresKeyStore } from './auth-store.js';
-import { PostgresLeaseStore } from './lease-store.js';
+import { PostgresExecutor } from './executor.js';
+import { SqlFailureStore, SqlKeyStore } from '../stores/auth-store.js';
+import { SqlLeaseStore } from '../stores/lease-store.js';
 import { PostgresTrustStore } from './trust-store.js';
 import { PostgresTagStore } from './tag-store.js';
 
@@ -30,12 +31,13 @@ export class PostgresDatabase implements Database {
     onError: (err: Error) => void,
   ) {
     this.description = `PostgreSQL ${redact(url)}`;
+    const x = new PostgresExecutor(pool);
     this.cache = new PostgresCacheStore(pool);
     this.audit = new PostgresAuditStore(pool);
     this.policies = new PostgresPolicyStore(pool, url, onError);
-    this.keys = new PostgresKeyStore(pool);
-    this.failures = new PostgresFailureStore(pool);
-    this.leases = new PostgresLeaseStore(pool);
+    this.keys = new SqlKeyStore(x);
+    this.failures = new SqlFailureStore(x);
+    this.leases = new SqlLeaseStore(x);
     this.trust = new PostgresTrustStore(pool);
     this.tags = new PostgresTagStore(pool);
   }

@@ -3,8 +3,9 @@ import { openSqlite, type Db } from './connection.js';
 import { SqliteCacheStore } from './cache-store.js';
 import { SqliteAuditStore } from './audit-store.js';
 import { SqlitePolicyStore } from './policy-store.js';
-import { SqliteFailureStore, SqliteKeyStore } from './auth-store.js';
-import { SqliteLeaseStore } from './lease-store.js';
+import { SqliteExecutor } from './executor.js';
+import { SqlFailureStore, SqlKeyStore } from '../stores/auth-store.js';
+import { SqlLeaseStore } from '../stores/lease-store.js';
 import { SqliteTrustStore } from './trust-store.js';
 import { SqliteTagStore } from './tag-store.js';
 
@@ -23,12 +24,13 @@ export class SqliteDatabase implements Database {
 
   constructor(readonly db: Db) {
     this.description = `SQLite ${db.name}`;
+    const x = new SqliteExecutor(db);
     this.cache = new SqliteCacheStore(db);
     this.audit = new SqliteAuditStore(db);
     this.policies = new SqlitePolicyStore(db, this.audit);
-    this.keys = new SqliteKeyStore(db);
-    this.failures = new SqliteFailureStore(db);
-    this.leases = new SqliteLeaseStore(db);
+    this.keys = new SqlKeyStore(x);
+    this.failures = new SqlFailureStore(x);
+    this.leases = new SqlLeaseStore(x);
     this.trust = new SqliteTrustStore(db, this.audit);
     this.tags = new SqliteTagStore(db, this.audit);
     this.pingStmt = db.prepare('SELECT 1');

@@ -1,0 +1,55 @@
+import type { Statement } from 'better-sqlite3';
+import type { Db } from './connection.js';
+import { queryBuilder, type Query } from '../query/compiled.js';
+import type { Executor, Step, Steps } from '../query/steps.js';
+
+/**
+ * Runs compiled queries on better-sqlite3: each SQL text is prepared once and kept, every call is
+ * synchronous (answered as a resolved promise), and a transaction runs its steps in one IMMEDIATE
+ * transaction, which takes the file's write lock first so processes sharing the file serialise.
+ */
+export class SqliteExecutor implements Executor {
+  readonly dialect = 'sqlite';
+  readonly qb = queryBuilder('sqlite');
+  private readonly prepared = new Map<string, Statement>();
+
+  constructor(readonly db: Db) {}
+
+  async all<A, R>(query: Query<A, R>, args: A): Promise<R[]> {
+    return this.statement(query).all(...query.bind(args)) as R[];
+  }
+
+  async get<A, R>(query: Query<A, R>, args: A): Promise<R | undefined> {
+    return this.statement(query).get(...query.bind(args)) as R | undefined;
+  }
+
+  async run<A>(query: Query<A, unknown>, args: A): Promise<number> {
+    return this.statement(query).run(...query.bind(args)).changes;
+  }
+
+  async transaction<T>(steps: () => Steps<T>): Promise<T> {
+    return this.db.transaction(() => this.drive(steps())).immediate();
+  }
+
+  private drive<T>(steps: Steps<T>): T {
+    let next = steps.next();
+    while (!next.done) next = steps.next(this.step(next.value));
+    return next.value;
+  }
+
+  private step(step: Step): unknown {
+    const stmt = this.statement(step.query);
+    const params = step.query.bind(step.args);
+    if (step.kind === 'run') return stmt.run(...params).changes;
+    return step.kind === 'all' ? stmt.all(...params) : stmt.get(...params);
+  }
+
+  private statement(query: Query<any, unknown>): Statement {
+    let stmt = this.prepared.get(query.sql);
+    if (!stmt) {
+      stmt = this.db.prepare(query.sql);
+      this.prepared.set(query.sql, stmt);
+    }
+    return stmt;
+  }
+}
