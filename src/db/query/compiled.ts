@@ -41,10 +41,15 @@ const placeholders = new Proxy({}, { get: (_, name) => new Arg(String(name)) });
 
 /**
  * Compiles `build(args)` once. `args` is a stand-in: each field read becomes a parameter, bound by name when
- * the query runs; any other value is a constant of the query.
+ * the query runs. Read its fields one by one (`a.digest`): the stand-in has no keys of its own, so
+ * `values(a)` would insert no columns. Constants must be literals (`sql.lit(1)`), not parameters: the
+ * planner then sees them, as it must to use a partial index or to plan `LIMIT 1` (a parameter costs
+ * measurably on SQLite); a constant parameter is refused here.
  */
 export function query<A, R>(build: (args: A) => Compilable<R>): Query<A, R> {
   const compiled = build(placeholders as A).compile();
+  const constant = compiled.parameters.find((p) => !(p instanceof Arg));
+  if (constant !== undefined) throw new Error(`a constant parameter (${String(constant)}) in: ${compiled.sql}; write it as sql.lit()`);
   return fromParameters<A, R>(compiled.sql, compiled.parameters);
 }
 
@@ -53,11 +58,13 @@ export function rawQuery<A, R = unknown>(sql: string, names: readonly (keyof A &
   return fromParameters<A, R>(sql, names.map((n) => new Arg(n)));
 }
 
-/** A query built from values at run time (filters of any shape): compiled per call, not for hot paths. */
-export function once<R>(q: Compilable<R>): { query: Query<unknown, R>; args: unknown } {
+/**
+ * A query built with its values at run time (filters of any shape): compiled on each call, so not for hot
+ * paths. Its SQL text stays the same for the same shape, so the driver's prepared statement is reused.
+ */
+export function compiledNow<R>(q: Compilable<R>): Query<void, R> {
   const compiled = q.compile();
-  const params = compiled.parameters;
-  return { query: { sql: compiled.sql, bind: () => params as unknown[] }, args: undefined };
+  return { sql: compiled.sql, bind: () => compiled.parameters.slice() };
 }
 
 function fromParameters<A, R>(sql: string, parameters: readonly unknown[]): Query<A, R> {

@@ -12,23 +12,27 @@ export class SqliteExecutor implements Executor {
   readonly dialect = 'sqlite';
   readonly qb = queryBuilder('sqlite');
   private readonly prepared = new Map<string, Statement>();
+  /** Made once: better-sqlite3 builds a wrapper per `transaction()` call. */
+  private readonly inTransaction;
 
-  constructor(readonly db: Db) {}
+  constructor(readonly db: Db) {
+    this.inTransaction = db.transaction((steps: Steps<unknown>) => this.drive(steps));
+  }
 
   async all<A, R>(query: Query<A, R>, args: A): Promise<R[]> {
-    return this.statement(query).all(...query.bind(args)) as R[];
+    return this.statement(query).all(query.bind(args)) as R[];
   }
 
   async get<A, R>(query: Query<A, R>, args: A): Promise<R | undefined> {
-    return this.statement(query).get(...query.bind(args)) as R | undefined;
+    return this.statement(query).get(query.bind(args)) as R | undefined;
   }
 
   async run<A>(query: Query<A, unknown>, args: A): Promise<number> {
-    return this.statement(query).run(...query.bind(args)).changes;
+    return this.statement(query).run(query.bind(args)).changes;
   }
 
   async transaction<T>(steps: () => Steps<T>): Promise<T> {
-    return this.db.transaction(() => this.drive(steps())).immediate();
+    return this.inTransaction.immediate(steps()) as T;
   }
 
   private drive<T>(steps: Steps<T>): T {
@@ -40,8 +44,9 @@ export class SqliteExecutor implements Executor {
   private step(step: Step): unknown {
     const stmt = this.statement(step.query);
     const params = step.query.bind(step.args);
-    if (step.kind === 'run') return stmt.run(...params).changes;
-    return step.kind === 'all' ? stmt.all(...params) : stmt.get(...params);
+    // Positional parameters bind from one array, without spreading it.
+    if (step.kind === 'run') return stmt.run(params).changes;
+    return step.kind === 'all' ? stmt.all(params) : stmt.get(params);
   }
 
   private statement(query: Query<any, unknown>): Statement {

@@ -32,7 +32,7 @@ export class SqlFailureStore implements FailureStore {
       record: query((a: { address: string; now: number; window: number }) => {
         const expired = sql<boolean>`${a.now} - auth_failures.window_start >= ${a.window}`;
         return qb.insertInto('auth_failures')
-          .values({ address: a.address, window_start: a.now, failures: 1, blocked_until: 0, seen_at: a.now })
+          .values({ address: a.address, window_start: a.now, failures: sql.lit(1), blocked_until: sql.lit(0), seen_at: a.now })
           .onConflict((oc) => oc.column('address').doUpdateSet({
             failures: sql<number>`CASE WHEN ${expired} THEN 1 ELSE auth_failures.failures + 1 END`,
             window_start: sql<number>`CASE WHEN ${expired} THEN ${a.now} ELSE auth_failures.window_start END`,
@@ -41,7 +41,7 @@ export class SqlFailureStore implements FailureStore {
           .returning('failures');
       }),
       block: query((a: { address: string; maxFailures: number; now: number; until: number }) =>
-        qb.updateTable('auth_failures').set({ blocked_until: a.until, failures: 0, window_start: a.now })
+        qb.updateTable('auth_failures').set({ blocked_until: a.until, failures: sql.lit(0), window_start: a.now })
           .where('address', '=', a.address).where('failures', '>=', a.maxFailures)),
       blocked: query((a: { now: number; limit: number }) =>
         qb.selectFrom('auth_failures').select(['address', 'blocked_until']).where('blocked_until', '>', a.now)
