@@ -85,10 +85,10 @@ export function postgresDialect(x: PostgresExecutor, url: string, onError: (err:
       const unique = [...new Map(l.blobs.map((b) => [b.digest, b.size])).entries()];
       await x.run(q.link, { upstream: l.upstream, repository: l.repository, manifest: l.manifest, digests: unique.map(([d]) => d), sizes: unique.map(([, z]) => z), viaArtifact: l.viaArtifact ? 1 : 0, at: l.at });
     },
-    sweepLinks: (before, limit) => x.run(q.sweepLinks, { before, limit }),
+    sweepLinks: async (before, limit) => x.run(q.sweepLinks, { before, limit }),
     async forgetRepository(upstream, repository) {
       return (await x.get(q.forgetRepository, { upstream, repository }))!;
     },
-    forgetEvidence: (digests) => x.run(q.forgetEvidence, { digests }),
+    forgetEvidence: async (digests) => x.run(q.forgetEvidence, { digests }),
   };
 }

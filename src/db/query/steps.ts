@@ -25,14 +25,20 @@ export function* run<A>(query: Query<A, unknown>, args: A): Steps<number> {
   return (yield { kind: 'run', query, args }) as number;
 }
 
-/** Runs queries on one database: outside a transaction one statement at a time, or steps in one. */
+/** An answer now (SQLite's synchronous driver: no promise to allocate and await on the hot path) or later. */
+export type Answer<T> = T | Promise<T>;
+
+/**
+ * Runs queries on one database: outside a transaction one statement at a time, or steps in one. Callers
+ * `await` single statements inside async functions, so an error reaches them as a rejection either way.
+ */
 export interface Executor {
   readonly dialect: 'sqlite' | 'postgres';
   /** Compiles queries only (never runs them). */
   readonly qb: QueryBuilder;
-  all<A, R>(query: Query<A, R>, args: A): Promise<R[]>;
-  get<A, R>(query: Query<A, R>, args: A): Promise<R | undefined>;
-  run<A>(query: Query<A, unknown>, args: A): Promise<number>;
+  all<A, R>(query: Query<A, R>, args: A): Answer<R[]>;
+  get<A, R>(query: Query<A, R>, args: A): Answer<R | undefined>;
+  run<A>(query: Query<A, unknown>, args: A): Answer<number>;
   /** Runs the steps in one transaction; a throw rolls it back. */
   transaction<T>(steps: () => Steps<T>): Promise<T>;
 }

@@ -83,7 +83,7 @@ export function sqliteDialect(x: SqliteExecutor): Dialect {
         const viaArtifact = l.viaArtifact ? 1 : 0;
         for (const b of l.blobs) yield* run(q.link, { upstream: l.upstream, repository: l.repository, digest: b.digest, manifest: l.manifest, size: b.size, viaArtifact, at: l.at });
       }),
-    sweepLinks: (before, limit) => x.run(q.sweepLinks, { before, limit }),
+    sweepLinks: async (before, limit) => x.run(q.sweepLinks, { before, limit }),
     forgetRepository: (upstream, repository) =>
       x.transaction(function* () {
         const tags = yield* run(q.deleteTags, { upstream, repository });

@@ -5,7 +5,7 @@ import type { Executor, Step, Steps } from '../query/steps.js';
 
 /**
  * Runs compiled queries on better-sqlite3: each SQL text is prepared once and kept, every call is
- * synchronous (answered as a resolved promise), and a transaction runs its steps in one IMMEDIATE
+ * synchronous (answered at once, not as a promise), and a transaction runs its steps in one IMMEDIATE
  * transaction, which takes the file's write lock first so processes sharing the file serialise.
  */
 export class SqliteExecutor implements Executor {
@@ -19,15 +19,15 @@ export class SqliteExecutor implements Executor {
     this.inTransaction = db.transaction((steps: Steps<unknown>) => this.drive(steps));
   }
 
-  async all<A, R>(query: Query<A, R>, args: A): Promise<R[]> {
+  all<A, R>(query: Query<A, R>, args: A): R[] {
     return this.statement(query).all(query.bind(args)) as R[];
   }
 
-  async get<A, R>(query: Query<A, R>, args: A): Promise<R | undefined> {
+  get<A, R>(query: Query<A, R>, args: A): R | undefined {
     return this.statement(query).get(query.bind(args)) as R | undefined;
   }
 
-  async run<A>(query: Query<A, unknown>, args: A): Promise<number> {
+  run<A>(query: Query<A, unknown>, args: A): number {
     return this.statement(query).run(query.bind(args)).changes;
   }
 

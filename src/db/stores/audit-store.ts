@@ -92,7 +92,7 @@ export class SqlAuditStore implements AuditStore {
 
   async rows(filter: AuditFilter, afterId: number, uptoId: number, limit: number, order: AuditOrder = 'asc'): Promise<AuditRow[]> {
     const q = this.x.qb.selectFrom('audit_events').selectAll().where((eb) => this.matches(eb, filter, afterId, uptoId)).orderBy('id', order).limit(limit);
-    return this.x.all(compiledNow(q), undefined) as Promise<AuditRow[]>;
+    return (await this.x.all(compiledNow(q), undefined)) as AuditRow[];
   }
 
   // Reads the ids up to the two wanted (a page's worth at most) instead of using OFFSET.

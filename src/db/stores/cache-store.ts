@@ -109,7 +109,7 @@ export class SqlCacheStore implements CacheStore {
     return rows.map((r) => ({ manifest: r.manifest, size: r.size, viaArtifact: r.via_artifact === 1 }));
   }
 
-  linksAnywhere(digest: string) {
+  async linksAnywhere(digest: string) {
     return this.x.all(this.q.anyLink, { digest });
   }
 
@@ -150,7 +150,7 @@ export class SqlCacheStore implements CacheStore {
     return (await this.x.get(this.q.total, {}))!.total;
   }
 
-  evictionCandidates(before: number, since: string, limit: number) {
+  async evictionCandidates(before: number, since: string, limit: number) {
     return this.x.all(this.q.candidates, { before, since, limit });
   }
 
