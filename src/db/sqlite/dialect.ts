@@ -17,7 +17,7 @@ export function sqliteDialect(x: SqliteExecutor): Dialect {
     head: query(() => qb.selectFrom('audit_events').select(['id', 'hash']).orderBy('id', 'desc').limit(sql.lit(1))),
     prunedUpTo: query(() => qb.selectFrom('audit_control').select('prune_upto').where('id', '=', sql.lit(1))),
     sequence: rawQuery<object, { seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'`, []),
-    // Binds the row's fields by name: on the hot path, without building a parameter array.
+    // Binds the row's fields by name (an array of 21 costs measurably more per append); runs only as a step.
     insert: {
       sql: `INSERT INTO audit_events (id, time, kind, request_id, client, user, upstream, repository, reference, digest,
         decision, policy, policy_version, mode, reasons, evidence, cache_hit, bytes, status, prev_hash, hash) VALUES (@id, @time,
