@@ -50,7 +50,7 @@ export function query<A, R>(build: (args: A) => Compilable<R>): Query<A, R> {
   const compiled = build(placeholders as A).compile();
   const constant = compiled.parameters.find((p) => !(p instanceof Arg));
   if (constant !== undefined) throw new Error(`a constant parameter (${String(constant)}) in: ${compiled.sql}; write it as sql.lit()`);
-  return fromParameters<A, R>(compiled.sql, compiled.parameters);
+  return fromParameters<A, R>(compiled.sql, compiled.parameters as Arg[]);
 }
 
 /** Hand-written SQL (one dialect's own), with its parameters named in order. */
@@ -67,17 +67,13 @@ export function compiledNow<R>(q: Compilable<R>): Query<void, R> {
   return { sql: compiled.sql, bind: () => compiled.parameters.slice() };
 }
 
-function fromParameters<A, R>(sql: string, parameters: readonly unknown[]): Query<A, R> {
-  const names = parameters.map((p) => (p instanceof Arg ? p.name : undefined));
-  const constants = parameters.slice();
+function fromParameters<A, R>(sql: string, parameters: readonly Arg[]): Query<A, R> {
+  const names = parameters.map((p) => p.name);
   return {
     sql,
     bind: (args: A) => {
       const out = new Array<unknown>(names.length);
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i];
-        out[i] = name === undefined ? constants[i] : (args as Record<string, unknown>)[name];
-      }
+      for (let i = 0; i < names.length; i++) out[i] = (args as Record<string, unknown>)[names[i]!];
       return out;
     },
   };

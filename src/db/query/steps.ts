@@ -6,9 +6,11 @@ import type { Query, QueryBuilder } from './compiled.js';
  * is synchronous, and nothing else may run on the connection meanwhile); PostgreSQL runs them one round
  * trip at a time on one pooled client between BEGIN and COMMIT.
  */
-export type Step =
-  | { kind: 'all' | 'get'; query: Query<any, unknown>; args: unknown }
-  | { kind: 'run'; query: Query<any, unknown>; args: unknown };
+export interface Step {
+  kind: 'all' | 'get' | 'run';
+  query: Query<any, unknown>;
+  args: unknown;
+}
 
 export type Steps<T> = Generator<Step, T, unknown>;
 
