@@ -1,8 +1,8 @@
 import type { PolicyException } from '../policy/exception.js';
 /**
  * The database seam: async repositories that every backend (SQLite, PostgreSQL) implements and one contract
- * test suite checks. Callers hold a `Database` and never learn which backend it is; SQL that differs per
- * dialect stays in `sqlite/` and `postgres/`.
+ * test suite checks. Callers hold a `Database` and never learn which backend it is. The stores are written
+ * once (`stores/`, Kysely); SQL that differs per dialect stays in `sqlite/dialect.ts` and `postgres/dialect.ts`.
  */
 
 export interface ManifestMeta {

@@ -1,13 +1,9 @@
 import type pg from 'pg';
-import type { Database } from '../types.js';
+import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, LeaseStore, PolicyStore, TagStore, TrustStore } from '../types.js';
 import { createPool, migratePostgres } from './pool.js';
-import { PostgresCacheStore } from './cache-store.js';
-import { PostgresAuditStore } from './audit-store.js';
-import { PostgresPolicyStore } from './policy-store.js';
-import { PostgresFailureStore, PostgresKeyStore } from './auth-store.js';
-import { PostgresLeaseStore } from './lease-store.js';
-import { PostgresTrustStore } from './trust-store.js';
-import { PostgresTagStore } from './tag-store.js';
+import { PostgresExecutor } from './executor.js';
+import { postgresDialect } from './dialect.js';
+import { openStores } from '../stores/open-stores.js';
 
 /**
  * PostgreSQL 13 or newer, shared by any number of replicas. The pool reconnects by itself: while the server
@@ -15,14 +11,14 @@ import { PostgresTagStore } from './tag-store.js';
  */
 export class PostgresDatabase implements Database {
   readonly description: string;
-  readonly cache;
-  readonly audit;
-  readonly policies;
-  readonly keys;
-  readonly failures;
-  readonly leases;
-  readonly trust;
-  readonly tags;
+  readonly cache: CacheStore;
+  readonly audit: AuditStore;
+  readonly policies: PolicyStore;
+  readonly keys: KeyStore;
+  readonly failures: FailureStore;
+  readonly leases: LeaseStore;
+  readonly trust: TrustStore;
+  readonly tags: TagStore;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -30,14 +26,11 @@ export class PostgresDatabase implements Database {
     onError: (err: Error) => void,
   ) {
     this.description = `PostgreSQL ${redact(url)}`;
-    this.cache = new PostgresCacheStore(pool);
-    this.audit = new PostgresAuditStore(pool);
-    this.policies = new PostgresPolicyStore(pool, url, onError);
-    this.keys = new PostgresKeyStore(pool);
-    this.failures = new PostgresFailureStore(pool);
-    this.leases = new PostgresLeaseStore(pool);
-    this.trust = new PostgresTrustStore(pool);
-    this.tags = new PostgresTagStore(pool);
+    const x = new PostgresExecutor(pool);
+    ({
+      cache: this.cache, audit: this.audit, policies: this.policies, keys: this.keys, failures: this.failures,
+      leases: this.leases, trust: this.trust, tags: this.tags,
+    } = openStores(x, postgresDialect(x, url, onError)));
   }
 
   /** Connects and applies pending migrations (once, under an advisory lock, however many replicas start). */

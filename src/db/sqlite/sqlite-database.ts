@@ -1,36 +1,29 @@
-import type { Database } from '../types.js';
+import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, LeaseStore, PolicyStore, TagStore, TrustStore } from '../types.js';
 import { openSqlite, type Db } from './connection.js';
-import { SqliteCacheStore } from './cache-store.js';
-import { SqliteAuditStore } from './audit-store.js';
-import { SqlitePolicyStore } from './policy-store.js';
-import { SqliteFailureStore, SqliteKeyStore } from './auth-store.js';
-import { SqliteLeaseStore } from './lease-store.js';
-import { SqliteTrustStore } from './trust-store.js';
-import { SqliteTagStore } from './tag-store.js';
+import { SqliteExecutor } from './executor.js';
+import { sqliteDialect } from './dialect.js';
+import { openStores } from '../stores/open-stores.js';
 
 /** The embedded default: one SQLite file (WAL), shared safely by processes on one machine. */
 export class SqliteDatabase implements Database {
   readonly description: string;
-  readonly cache;
-  readonly audit;
-  readonly policies;
-  readonly keys;
-  readonly failures;
-  readonly leases;
-  readonly trust;
-  readonly tags;
+  readonly cache: CacheStore;
+  readonly audit: AuditStore;
+  readonly policies: PolicyStore;
+  readonly keys: KeyStore;
+  readonly failures: FailureStore;
+  readonly leases: LeaseStore;
+  readonly trust: TrustStore;
+  readonly tags: TagStore;
   private readonly pingStmt;
 
   constructor(readonly db: Db) {
     this.description = `SQLite ${db.name}`;
-    this.cache = new SqliteCacheStore(db);
-    this.audit = new SqliteAuditStore(db);
-    this.policies = new SqlitePolicyStore(db, this.audit);
-    this.keys = new SqliteKeyStore(db);
-    this.failures = new SqliteFailureStore(db);
-    this.leases = new SqliteLeaseStore(db);
-    this.trust = new SqliteTrustStore(db, this.audit);
-    this.tags = new SqliteTagStore(db, this.audit);
+    const x = new SqliteExecutor(db);
+    ({
+      cache: this.cache, audit: this.audit, policies: this.policies, keys: this.keys, failures: this.failures,
+      leases: this.leases, trust: this.trust, tags: this.tags,
+    } = openStores(x, sqliteDialect(x)));
     this.pingStmt = db.prepare('SELECT 1');
   }
 

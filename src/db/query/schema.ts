@@ -1,0 +1,61 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The tables as the stores see them, for the query builder's type checks. Both dialects share this shape:
+ * integers (ids, sizes, epoch milliseconds, 0/1 flags) are read as numbers, times are ISO 8601 text.
+ */
+export interface Schema {
+  tags: { upstream: string; repository: string; tag: string; digest: string; checked_at: number };
+  manifests: { digest: string; media_type: string; size: number; is_index: number; subject: string | null; stored_at: number };
+  repository_manifests: { upstream: string; repository: string; digest: string };
+  manifest_children: { upstream: string; repository: string; parent: string; child: string };
+  blob_links: { upstream: string; repository: string; digest: string; manifest: string; size: number; via_artifact: number; linked_at: number };
+  blobs: { digest: string; size: number; stored_at: number; last_access: number };
+  evidence: { upstream: string; repository: string; digest: string; fingerprint: string; json: string; expires_at: number };
+  audit_events: AuditEventsTable;
+  audit_control: { id: number; prune_upto: number };
+  secret_keys: { name: string; key: Buffer; created_at: number };
+  auth_failures: { address: string; window_start: number; failures: number; blocked_until: number; seen_at: number };
+  blob_fetches: { digest: string; owner: string; temp_path: string; expires_at: number };
+  policy_versions: {
+    version: number; time: string; author: string; source: 'config' | 'api'; rules: string; diff: string;
+    rollback_of: number | null; comment: string | null;
+  };
+  trust_generation: { id: number; n: number };
+  revocations: {
+    id: Generated<number>; signer: string; reason: string; author: string; time: string;
+    lifted_at: string | null; lifted_by: string | null;
+  };
+  policy_exceptions: {
+    id: Generated<number>; repository: string; digest: string | null; until: string; reason: string; author: string;
+    time: string; cover_deny_rule: number; revoked_at: string | null; revoked_by: string | null; expired: Generated<number>;
+  };
+  verified_tags: {
+    upstream: string; repository: string; tag: string; digest: string; verified_at: string;
+    accepted_by: string | null; seen_digest: string | null;
+  };
+}
+
+interface AuditEventsTable {
+  id: number;
+  time: string;
+  kind: string;
+  request_id: string | null;
+  client: string | null;
+  user: string | null;
+  upstream: string | null;
+  repository: string | null;
+  reference: string | null;
+  digest: string | null;
+  decision: string | null;
+  policy: string | null;
+  policy_version: number | null;
+  mode: string | null;
+  reasons: string;
+  evidence: string | null;
+  cache_hit: number | null;
+  bytes: number | null;
+  status: number | null;
+  prev_hash: string;
+  hash: string;
+}
