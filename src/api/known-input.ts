@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { unknownNames, type NameError } from '../text/unknown-names.js';
 import { closestName } from '../text/did-you-mean.js';
 import { sendApiError } from './api-error.js';
@@ -40,4 +40,11 @@ function unnamed(input: Record<string, unknown>, known: readonly string[] = [], 
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `?dryRun=`: false when absent, undefined when it is neither true nor false. */
+export function dryRunOf(req: Request): boolean | undefined {
+  const value = req.query.dryRun;
+  if (value === undefined || value === 'false') return false;
+  return value === 'true' ? true : undefined;
 }

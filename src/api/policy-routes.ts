@@ -14,7 +14,7 @@ import { MOMENT_AGO_MESSAGE } from '../text/duration.js';
 import { replayPolicy } from '../decide/policy-replay.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
-import { onlyKnown } from './known-input.js';
+import { dryRunOf, onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-deps.js';
 
 export type PolicyRouteDeps = Omit<ApiDeps, 'log' | 'purge'>;
@@ -157,13 +157,6 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
   });
 
   return r;
-}
-
-/** `?dryRun=`: false when absent, undefined when it is neither true nor false. */
-function dryRunOf(req: Request): boolean | undefined {
-  const value = req.query.dryRun;
-  if (value === undefined || value === 'false') return false;
-  return value === 'true' ? true : undefined;
 }
 
 function fieldError(path: string, message: string | undefined): RuleError[] {

@@ -9,7 +9,7 @@ import { matchRule } from '../policy/match.js';
 import type { PolicyRule } from '../policy/types.js';
 import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
-import { onlyKnown } from './known-input.js';
+import { dryRunOf, onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-deps.js';
 import { gatherImpact, judgeImpact } from '../decide/revocation-impact.js';
 import { formatDuration, MOMENT_AHEAD_MESSAGE, parseMoment } from '../text/duration.js';
@@ -32,7 +32,12 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     res.json({ revocations: await d.trust.listRevocations() });
   });
 
-  r.post('/trust/revocations', admins, onlyKnown({ body: ['key', 'keyless', 'logIndex', 'reason'] }), async (req, res) => {
+  r.post('/trust/revocations', admins, onlyKnown({ query: ['dryRun'], body: ['key', 'keyless', 'logIndex', 'reason'] }), async (req, res) => {
+    const dryRun = dryRunOf(req);
+    if (dryRun === undefined) {
+      sendApiError(res, 400, 'BAD_REQUEST', 'dryRun must be true or false', [{ path: 'dryRun', message: 'must be true or false' }]);
+      return;
+    }
     const { signer, reason, errors } = parseRevocation(req.body, d.knownKeys);
     if (!signer || !reason) {
       sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"key": NAME} or {"keyless": {"issuer", "subject"}} or {"logIndex": N}, with a "reason"', errors);
@@ -45,6 +50,11 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     const candidates = await gatherImpact(d.db, signer, d.fingerprint ?? '');
     const standIn = { list: [...d.trust.revocations().list, { id: 0, signer, reason, author: '', time: '' }] };
     const before = judgeImpact(candidates, rules, standIn);
+    // A dry run answers the impact the revocation would have and changes nothing.
+    if (dryRun) {
+      res.json({ dryRun: true, signer, reason, impact: before });
+      return;
+    }
     const revocation = await d.trust.revoke(signer, reason, actor(req, res), () => ({
       admitted: before.admitted,
       wouldBeDenied: before.wouldBeDenied.slice(0, 50).map((i) => ({ repository: i.repository, digest: i.digest })),

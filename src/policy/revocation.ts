@@ -57,7 +57,7 @@ export function withoutRevoked(evidence: Evidence, set: RevocationSet): Evidence
     entries.filter((e) => {
       const r = revocationOf(set, e);
       if (!r) return true;
-      rejected.push({ source: e.source, artifactDigest: e.artifactDigest, reason: `REVOKED: ${what} by ${describeRevoked(r.signer)} is revoked (revocation ${r.id}: ${r.reason})` });
+      rejected.push({ source: e.source, artifactDigest: e.artifactDigest, reason: `REVOKED: ${what} by ${describeRevoked(r.signer)} is revoked (${r.id > 0 ? `revocation ${r.id}` : 'the proposed revocation'}: ${r.reason})` });
       return false;
     });
   const signatures = keep(evidence.signatures, 'signature');

@@ -211,13 +211,13 @@ describe.skipIf(skipConsole)('console: exceptions and revocations', () => {
     await signIn(page, 'audrey');
     await page.getByRole('link', { name: 'Exceptions' }).click();
     await expect.poll(() => rowOf(page, 'exceptions', id).getAttribute('data-state')).toBe('active');
-    expect(await page.locator('#exceptions tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')))).toEqual([String(briefId), String(id), '1']);
+    expect(await page.locator('#exceptions tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')))).toEqual([String(briefId), String(id), '2', '1']);
     await expect.poll(async () => {
       await page.reload();
       return rowOf(page, 'exceptions', briefId).getAttribute('data-state');
     }, { timeout: 15_000, interval: 1000 }).toBe('expired');
     expect(await rowOf(page, 'exceptions', briefId).locator('td').nth(2).textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZended (less than a minute|1 min) ago$/);
-    expect(await page.locator('#exceptions tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-state')))).toEqual(['expired', 'active', 'revoked']);
+    expect(await page.locator('#exceptions tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-state')))).toEqual(['expired', 'active', 'active', 'revoked']);
     expect(await page.locator('#exceptions thead th').allTextContents()).not.toContain('Actions');
     expect(await page.locator('main button').count()).toBe(0);
     expect(await page.locator('main form').count()).toBe(0);

@@ -117,6 +117,18 @@ describe.skipIf(skip)('trust over time: revocations and exceptions', () => {
       expect((await api('/trust/revocations', { method: 'POST', token: AUDITOR, body: { key: 'acme-release', reason: 'x' } })).status).toBe(403);
       expect((await api('/trust/revocations', { method: 'POST', body: { key: 'nope', reason: 'x' } })).status).toBe(400);
 
+      // A dry run shows the impact, names the revocation as proposed, and revokes nothing.
+      const preview = await api('/trust/revocations?dryRun=true', { method: 'POST', body: { key: 'acme-release', reason: 'key leaked in INC-77' } });
+      expect(preview.status).toBe(200);
+      const previewed = (await preview.json()) as { dryRun: boolean; impact: { admitted: number; wouldBeDenied: Array<{ digest: string; reasons: string[] }> } };
+      expect(previewed.dryRun).toBe(true);
+      expect(previewed.impact.admitted).toBe(2);
+      expect(previewed.impact.wouldBeDenied.map((i) => i.digest)).toEqual([images['keyed/app']!.digest]);
+      expect(previewed.impact.wouldBeDenied[0]!.reasons.join('\n')).toContain('(the proposed revocation: key leaked in INC-77)');
+      expect(((await (await api('/trust/revocations', { token: AUDITOR })).json()) as { revocations: unknown[] }).revocations).toEqual([]);
+      expect(await statuses('keyed/app')).toEqual([200, 200, 200, 200, 200, 200]);
+      expect((await api('/trust/revocations?dryRun=yes', { method: 'POST', body: { key: 'acme-release', reason: 'x' } })).status).toBe(400);
+
       const res = await api('/trust/revocations', { method: 'POST', body: { key: 'acme-release', reason: 'key leaked in INC-77' } });
       expect(res.status).toBe(201);
       const revocation = (await res.json()) as {
