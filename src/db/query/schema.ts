@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { AuditRow } from '../types.js';
 
 /**
  * The tables as the stores see them, for the query builder's type checks. Both dialects share this shape:
@@ -12,7 +13,8 @@ export interface Schema {
   blob_links: { upstream: string; repository: string; digest: string; manifest: string; size: number; via_artifact: number; linked_at: number };
   blobs: { digest: string; size: number; stored_at: number; last_access: number };
   evidence: { upstream: string; repository: string; digest: string; fingerprint: string; json: string; expires_at: number };
-  audit_events: AuditEventsTable;
+  // The audit row's columns are the ones it is hashed over: one definition for both.
+  audit_events: AuditRow;
   audit_control: { id: number; prune_upto: number };
   secret_keys: { name: string; key: Buffer; created_at: number };
   auth_failures: { address: string; window_start: number; failures: number; blocked_until: number; seen_at: number };
@@ -36,26 +38,3 @@ export interface Schema {
   };
 }
 
-interface AuditEventsTable {
-  id: number;
-  time: string;
-  kind: string;
-  request_id: string | null;
-  client: string | null;
-  user: string | null;
-  upstream: string | null;
-  repository: string | null;
-  reference: string | null;
-  digest: string | null;
-  decision: string | null;
-  policy: string | null;
-  policy_version: number | null;
-  mode: string | null;
-  reasons: string;
-  evidence: string | null;
-  cache_hit: number | null;
-  bytes: number | null;
-  status: number | null;
-  prev_hash: string;
-  hash: string;
-}
