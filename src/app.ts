@@ -28,6 +28,7 @@ import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator
 import type { ClusterBus } from './cluster/bus.js';
 import { upstreamClients } from './app/upstream-clients.js';
 import { storedState } from './app/stored-state.js';
+import { createBlobHandoff } from './app/blob-handoff.js';
 import { trustRefresher } from './app/trust-refresher.js';
 import { attachBlobHooks } from './app/blob-hooks.js';
 import { clusterBus } from './app/cluster-bus.js';
@@ -106,7 +107,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     onGathered: (seconds) => metrics.verifySeconds.observe({}, seconds),
   });
   const pull = new PullService({
-    index, store, manifests, blobs, room, audit, log,
+    index, store, manifests, blobs, room, audit, log, handoff: createBlobHandoff(config, store),
     observer: {
       onDecision: (kind, d) => metrics.decisions.inc({ kind, outcome: d.outcome, rule: d.rule ?? '(none)' }),
       onCache: (kind, hit) => metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }),

@@ -1,4 +1,5 @@
 import { pipeline } from 'node:stream/promises';
+import { sendHandoff } from './handoff-response.js';
 import { firstChunk } from './first-chunk.js';
 import type { Logger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
@@ -115,6 +116,10 @@ export function v2Handler(d: V2Deps) {
         res.setHeader('ETag', `"${out.digest}"`);
         if (out.range) res.setHeader('Content-Range', `bytes ${out.range.start}-${out.range.end}/${out.size}`);
         res.setHeader('Content-Length', out.range ? out.range.end - out.range.start + 1 : out.size);
+        if (out.handoff) {
+          sendHandoff(res, out.handoff);
+          return;
+        }
         if (!out.body) {
           res.end();
           return;

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { CacheIndex } from '../db/cache-index.js';
 import type { BlobStore } from '../store/blob-store.js';
+import type { BlobHandoff, Handoff } from '../store/blob-handoff.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditEventInput } from '../audit/types.js';
 import type { Logger } from '../logger.js';
@@ -36,8 +37,10 @@ export interface BlobResponse {
   size: number;
   digest: Digest;
   range?: { start: number; end: number };
-  /** Absent for HEAD and 416. */
+  /** Absent for HEAD, 416 and a handoff. */
   body?: Readable;
+  /** Someone else serves the bytes (nginx, object storage); the decision and audit event are already made. */
+  handoff?: Handoff;
 }
 
 export interface PullObserver {
@@ -61,6 +64,8 @@ export class PullService {
       audit: AuditLog;
       log: Logger;
       observer?: PullObserver;
+      /** Serves allowed, cached, large blobs off this process when configured. */
+      handoff?: BlobHandoff;
     },
   ) {}
 
@@ -160,6 +165,9 @@ export class PullService {
     if (cachedSize !== undefined) {
       await this.append({ ...event, cacheHit: true, status, bytes });
       this.d.index.touchBlob(digest, (err) => this.d.log.warn('blob access time not recorded', { digest, error: String(err) }));
+      // Small blobs stay here: they were just re-hashed, which a handoff would skip.
+      const handoff = small ? undefined : await this.d.handoff?.handoff(digest, size);
+      if (handoff) return { status, size, digest, range: span, handoff };
       const body = small
         ? Readable.from([span ? small.subarray(span.start, span.end + 1) : small])
         : this.d.store.createReadStream(digest, span);

@@ -1,0 +1,27 @@
+import type { ServerResponse } from 'node:http';
+import type { Handoff } from '../store/blob-handoff.js';
+
+/**
+ * Answers an allowed blob request whose bytes someone else serves. The digest, type and ETag headers are
+ * already set by the route; what is left depends on who serves.
+ */
+export function sendHandoff(res: ServerResponse, handoff: Handoff): void {
+  switch (handoff.kind) {
+    case 'internal-redirect':
+      // nginx replaces this empty answer with the file at `uri`, honouring the client's Range itself.
+      res.removeHeader('Content-Range');
+      res.removeHeader('Content-Length');
+      res.statusCode = 200;
+      res.setHeader('X-Accel-Redirect', handoff.uri);
+      res.end();
+      return;
+    case 'redirect':
+      // The client follows to the store without the proxy's credentials (a different host); the store serves ranges.
+      res.removeHeader('Content-Range');
+      res.statusCode = 307;
+      res.setHeader('Location', handoff.url);
+      res.setHeader('Content-Length', 0);
+      res.end();
+      return;
+  }
+}
