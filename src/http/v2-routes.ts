@@ -1,6 +1,6 @@
-import { pipeline } from 'node:stream/promises';
 import { sendHandoff } from './handoff-response.js';
 import { firstChunk } from './first-chunk.js';
+import { writeBody } from './write-body.js';
 import type { Logger } from '../logger.js';
 import { OciError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
@@ -133,17 +133,14 @@ export function v2Handler(d: V2Deps) {
           out.body.destroy();
           throw err instanceof OciError ? err : new OciError('UPSTREAM_UNAVAILABLE', `the blob broke off before its first byte: ${(err as Error).message}`);
         }
-        let sent = first?.length ?? 0;
-        out.body.on('data', (c: Buffer) => (sent += c.length));
-        try {
-          if (first) res.write(first);
-          await pipeline(out.body, res);
-        } catch (err) {
+        const { sent, clientLeft, error } = await writeBody(out.body, res, first);
+        d.metrics.bytesServed.inc({ kind: 'blob' }, sent);
+        if (error) {
           // Headers are gone: the only honest signal left is a broken connection (never a short "complete" body).
           res.destroy();
-          d.log.warn('blob stream ended early', { requestId: info.requestId, digest, sent, error: String(err) });
-        } finally {
-          d.metrics.bytesServed.inc({ kind: 'blob' }, sent);
+          d.log.warn('blob stream ended early', { requestId: info.requestId, digest, sent, error: String(error) });
+        } else if (clientLeft) {
+          d.log.debug('client left during a blob', { requestId: info.requestId, digest, sent });
         }
         return;
       }
