@@ -2,6 +2,13 @@ import type { ServerResponse } from 'node:http';
 import type { Handoff } from '../store/blob-handoff.js';
 
 /**
+ * A request carrying this header is streamed by the proxy, never handed off: nginx's fallback sends it when
+ * the file it was pointed at is gone (evicted or purged since the decision), so that retry cannot loop.
+ * Anyone may send it; it changes only who moves the bytes, never what is served.
+ */
+export const NO_HANDOFF_HEADER = 'x-portcullis-no-offload';
+
+/**
  * Answers an allowed blob request whose bytes someone else serves. The digest, type and ETag headers are
  * already set by the route; what is left depends on who serves.
  */
