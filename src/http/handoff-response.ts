@@ -18,6 +18,8 @@ export function sendHandoff(res: ServerResponse, handoff: Handoff): void {
       // nginx replaces this empty answer with the file at `uri`, honouring the client's Range itself.
       res.removeHeader('Content-Range');
       res.removeHeader('Content-Length');
+      // nginx states these for the file it sends (it adds its own Accept-Ranges; a copy of ours would repeat it).
+      res.removeHeader('Accept-Ranges');
       res.statusCode = 200;
       res.setHeader('X-Accel-Redirect', handoff.uri);
       res.end();
