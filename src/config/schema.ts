@@ -120,7 +120,8 @@ const fields = {
     linkRetention: duration({ min: 86_400_000 }).default('30d')
       .describe('Blob links of a manifest not served for this long are removed (its next pull links them again)'),
     offload: section({
-      xAccelRedirect: text()
+      xAccelRedirect: z
+        .string({ error: required('must be an absolute URL path ending in "/", such as "/_portcullis/store/"') })
         .superRefine((s, ctx) => {
           const problem = offloadPrefixProblem(s);
           if (problem) ctx.addIssue({ code: 'custom', message: problem });

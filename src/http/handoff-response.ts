@@ -16,11 +16,12 @@ export function sendHandoff(res: ServerResponse, handoff: Handoff): void {
   switch (handoff.kind) {
     case 'internal-redirect':
       // nginx replaces this empty answer with the file at `uri`, honouring the client's Range itself.
+      // Length and ranges are stated by nginx for the file it sends (it adds its own Accept-Ranges, so a copy
+      // of ours would repeat it); this answer itself is empty and says so, keeping the upstream connection reusable.
       res.removeHeader('Content-Range');
-      res.removeHeader('Content-Length');
-      // nginx states these for the file it sends (it adds its own Accept-Ranges; a copy of ours would repeat it).
       res.removeHeader('Accept-Ranges');
       res.statusCode = 200;
+      res.setHeader('Content-Length', 0);
       res.setHeader('X-Accel-Redirect', handoff.uri);
       res.end();
       return;
