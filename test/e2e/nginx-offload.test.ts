@@ -8,7 +8,7 @@ import { ctrContentDigests, ctrPull, readCopiedBlob, readCopiedImage, skopeoCopy
 import { startOffloadNginx, type OffloadNginx } from '../helpers/offload-nginx.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { pushImage, startRegistry, type PushedImage, type Registry } from '../helpers/registry.js';
-import { haveRoot, haveTools } from '../helpers/tools.js';
+import { haveRoot, haveTools, waitUntil } from '../helpers/tools.js';
 import { expectOciError, removeTempDirs, tempDir, UPSTREAM } from './support.js';
 
 /**
@@ -49,9 +49,17 @@ describe.skipIf(skip)('nginx in front, serving cached blobs', () => {
     return { res, bytes: Buffer.from(await res.arrayBuffer()) };
   };
   const blobPath = (repo: string, digest: string) => `/v2/${UPSTREAM}/${repo}/blobs/${digest}`;
-  /** Access-log lines of GETs of `path`, as [uri after redirects, status, body bytes]. */
-  const served = async (path: string) =>
-    (await nginx.accessLog()).map((l) => l.split(' ')).filter(([requestUri]) => requestUri === path).map(([, uri, status, bytes]) => [uri!.startsWith(PREFIX) ? 'nginx' : 'proxy', Number(status), Number(bytes)]);
+  let marks = 0;
+  /**
+   * Access-log lines of GETs of `path`, as [who sent the body, status, body bytes]. A request that completes
+   * after the ones asked about is logged first, so their lines are all written (nginx runs one worker here).
+   */
+  const served = async (path: string) => {
+    const mark = `/healthz?mark=${++marks}`;
+    await get(mark);
+    await waitUntil(`access log line of ${mark}`, async () => (await nginx.accessLog()).some((l) => l.startsWith(`${mark} `)));
+    return (await nginx.accessLog()).map((l) => l.split(' ')).filter(([requestUri]) => requestUri === path).map(([, uri, status, bytes]) => [uri!.startsWith(PREFIX) ? 'nginx' : 'proxy', Number(status), Number(bytes)]);
+  };
   const pullEvents = (p: Proxy) =>
     auditRows(join(p.dataDir, 'portcullis.db'), "kind LIKE 'pull.%'")
       .map((r) => JSON.stringify([r.kind, r.client, r.repository, r.reference, r.digest, r.decision, r.status, r.bytes, r.cache_hit]))
@@ -191,11 +199,12 @@ describe.skipIf(skip)('nginx in front, serving cached blobs', () => {
     // A second nginx whose store is empty: every handed-off file is missing when it looks, as after an
     // eviction or purge that came between the proxy's decision and nginx's read.
     const blind = await startOffloadNginx({ backend: proxy.url, storePath: await tempDir('gone') });
+    const blindAgent = new Agent({ connect: { ca: blind.ca } });
     try {
       const layer = image.layers[1]!;
       const requestId = 'offload-fallback-1';
       const res = await undiciFetch(`${blind.url}${blobPath('org/app', layer.digest)}`, {
-        dispatcher: new Agent({ connect: { ca: blind.ca } }),
+        dispatcher: blindAgent,
         headers: { 'x-request-id': requestId },
       });
       expect(res.status).toBe(200);
@@ -208,6 +217,7 @@ describe.skipIf(skip)('nginx in front, serving cached blobs', () => {
         ['pull.blob', 200, layer.size],
       ]);
     } finally {
+      await blindAgent.close();
       await blind.stop();
     }
   });
