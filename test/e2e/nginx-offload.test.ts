@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch, type RequestInit } from 'undici';
@@ -48,6 +49,7 @@ describe.skipIf(skip)('nginx in front, serving cached blobs', () => {
     const res = await undiciFetch(`${nginx.url}${path}`, { ...init, dispatcher: agent });
     return { res, bytes: Buffer.from(await res.arrayBuffer()) };
   };
+  const storeFile = (p: Proxy, digest: string) => join(p.dataDir, 'store', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7));
   const blobPath = (repo: string, digest: string) => `/v2/${UPSTREAM}/${repo}/blobs/${digest}`;
   let marks = 0;
   /**
@@ -94,6 +96,8 @@ describe.skipIf(skip)('nginx in front, serving cached blobs', () => {
         const got = await readCopiedImage(dest);
         expect(got.manifestBytes.equals(image.manifest), `${p.url} ${round}`).toBe(true);
         for (const layer of image.layers) expect((await readCopiedBlob(dest, layer.digest)).equals(layer.bytes)).toBe(true);
+        // Downloads are committed to the store (fsync, rename) just after their last byte went out.
+        await waitUntil('the layers in the store', async () => image.layers.every((l) => existsSync(storeFile(p, l.digest))));
       }
     }
     for (const layer of image.layers) {
@@ -190,7 +194,8 @@ describe.skipIf(skip)('nginx in front, serving cached blobs', () => {
     expect(again.res.status).toBe(200);
     expect(again.bytes.equals(layer.bytes)).toBe(true);
     expect(await registry.countRequests(`/blobs/${layer.digest}`, 'GET')).toBe(before + 1);
-    // Cached again, so the next read is nginx's.
+    // Cached again (once committed), so the next read is nginx's.
+    await waitUntil('the refetched layer in the store', async () => existsSync(storeFile(proxy, layer.digest)));
     expect((await get(blobPath('org/app', layer.digest))).bytes.equals(layer.bytes)).toBe(true);
     expect((await served(blobPath('org/app', layer.digest))).slice(-2).map(([who]) => who)).toEqual(['proxy', 'nginx']);
   });

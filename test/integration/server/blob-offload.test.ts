@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -6,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRows } from '../../helpers/audit.js';
 import { startProxy, type Proxy } from '../../helpers/proxy.js';
 import { pushImage, startRegistry, tarOf, type PushedImage, type Registry } from '../../helpers/registry.js';
-import { haveTools } from '../../helpers/tools.js';
+import { haveTools, waitUntil } from '../../helpers/tools.js';
 import { removeTempDirs, tempDir, UPSTREAM } from '../../e2e/support.js';
 
 /**
@@ -53,10 +54,12 @@ describe.skipIf(!haveTools(['docker-registry']))('blob offload answers', () => {
     const cold = await fetch(blobUrl('org/app', large.digest));
     expect(cold.headers.get('x-accel-redirect')).toBeNull();
     expect(Buffer.from(await cold.arrayBuffer()).equals(large.bytes)).toBe(true);
-
-    const warm = await fetch(blobUrl('org/app', large.digest));
     const hex = large.digest.slice('sha256:'.length);
     const uri = `${PREFIX}blobs/sha256/${hex.slice(0, 2)}/${hex}`;
+    // The download is committed to the store (fsync, rename) just after its last byte went out.
+    await waitUntil('the blob in the store', async () => existsSync(join(proxy.dataDir, 'store', uri.slice(PREFIX.length))));
+
+    const warm = await fetch(blobUrl('org/app', large.digest));
     expect(warm.status).toBe(200);
     expect(warm.headers.get('x-accel-redirect')).toBe(uri);
     expect(warm.headers.get('docker-content-digest')).toBe(large.digest);
@@ -81,7 +84,7 @@ describe.skipIf(!haveTools(['docker-registry']))('blob offload answers', () => {
     await beyond.arrayBuffer();
   });
 
-  it('answers HEAD, small blobs, manifests and a retry that forbids offload itself', async () => {
+  it('answers HEAD, small blobs, manifests, tag lists, referrers and a retry that forbids offload itself', async () => {
     const head = await fetch(blobUrl('org/app', large.digest), { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(head.headers.get('x-accel-redirect')).toBeNull();
@@ -96,6 +99,13 @@ describe.skipIf(!haveTools(['docker-registry']))('blob offload answers', () => {
     const m = await manifest('org/app');
     expect(m.headers.get('x-accel-redirect')).toBeNull();
     expect(Buffer.from(await m.arrayBuffer()).equals(image.manifest)).toBe(true);
+
+    for (const path of ['tags/list', `referrers/${image.digest}`]) {
+      const listing = await fetch(`${proxy.url}/v2/${UPSTREAM}/org/app/${path}`);
+      expect(listing.status, path).toBe(200);
+      expect(listing.headers.get('x-accel-redirect'), path).toBeNull();
+      expect(((await listing.json()) as object), path).toBeTruthy();
+    }
 
     const retry = await fetch(blobUrl('org/app', large.digest), { headers: { 'x-portcullis-no-offload': '1' } });
     expect(retry.headers.get('x-accel-redirect')).toBeNull();
