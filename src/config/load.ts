@@ -73,6 +73,10 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   if (server && (parseDuration(server.headersTimeout) ?? 0) > (parseDuration(server.requestTimeout) ?? Infinity)) {
     error('server.requestTimeout', `must not be shorter than server.headersTimeout (${server.headersTimeout}): a request's headers are part of it`);
   }
+  // nginx reads files under storage.path; blobs kept in object storage are not there.
+  if (isObject(root.storage) && isObject(root.storage.offload) && root.storage.s3 !== undefined) {
+    error('storage.offload', 'cannot be used with storage.s3: nginx serves files from storage.path, and object storage has none there');
+  }
   const trustFiles = checkTrust(root.trust, at, error);
   const policyResult = validatePolicyRules(root.policies ?? [], new Set(Object.keys(trustFiles.keys)), new Set([DEFAULT_ROOT, ...Object.keys(trustFiles.roots)]));
   for (const e of policyResult.errors) error(e.path.startsWith('policies') ? e.path : `policies${e.path}`, e.message);
@@ -92,6 +96,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       maxSizeBytes: storage.maxSize === undefined ? undefined : parseSize(storage.maxSize),
       ...(storage.protectRecent !== undefined ? { protectRecentMs: parseDuration(storage.protectRecent) } : {}),
       linkRetentionMs: parseDuration(storage.linkRetention ?? '30d')!,
+      ...(storage.offload ? { offload: { xAccelRedirect: storage.offload.xAccelRedirect } } : {}),
     },
     pull: {
       maxLayers: sections.pull?.maxLayers ?? 1000,

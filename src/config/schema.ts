@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseSize } from './units.js';
+import { offloadPrefixProblem } from './offload.js';
 import { DURATION_PATTERN, durationMessage, readDuration, type DurationRange } from '../text/duration.js';
 
 /**
@@ -118,6 +119,15 @@ const fields = {
     protectRecent: duration().optional(),
     linkRetention: duration({ min: 86_400_000 }).default('30d')
       .describe('Blob links of a manifest not served for this long are removed (its next pull links them again)'),
+    offload: section({
+      xAccelRedirect: z
+        .string({ error: required('must be an absolute URL path ending in "/", such as "/_portcullis/store/"') })
+        .superRefine((s, ctx) => {
+          const problem = offloadPrefixProblem(s);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .describe('URL path prefix of nginx\'s internal location aliased to storage.path, e.g. "/_portcullis/store/"'),
+    }).optional().describe('Cached, allowed blobs over 1 MiB are answered with X-Accel-Redirect for nginx to send'),
   }).default({ path: './data/store', linkRetention: '30d' }),
   pull: section({
     maxLayers: wholeNumber('must be a whole number from 1 to 100000', 1, 100_000).default(1000)

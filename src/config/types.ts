@@ -73,8 +73,17 @@ export interface Config {
   source: string;
   listen: { host: string; port: number };
   tls?: { cert: string; key: string };
-  /** `protectRecentMs`: blobs used or referenced by a manifest pulled this recently are never evicted. */
-  storage: { path: string; maxSizeBytes?: number; protectRecentMs?: number; linkRetentionMs?: number };
+  /**
+   * `protectRecentMs`: blobs used or referenced by a manifest pulled this recently are never evicted.
+   * `offload.xAccelRedirect`: nginx serves cached, allowed large blobs from `<prefix><path in the store>`.
+   */
+  storage: {
+    path: string;
+    maxSizeBytes?: number;
+    protectRecentMs?: number;
+    linkRetentionMs?: number;
+    offload?: { xAccelRedirect: string };
+  };
   /**
    * `maxLayers`: manifests listing more layers (indexes: more manifests) are refused before anything is stored.
    * `maxArtifactBytes`: largest artifact (its blobs together) proven by content and served under its subject's decision.

@@ -1,4 +1,4 @@
-import { sendHandoff } from './handoff-response.js';
+import { NO_HANDOFF_HEADER, sendHandoff } from './handoff-response.js';
 import { firstChunk } from './first-chunk.js';
 import { writeBody } from './write-body.js';
 import type { Logger } from '../logger.js';
@@ -61,6 +61,7 @@ export function v2Handler(d: V2Deps) {
         requestId: res.locals.requestId as string,
         client: clientAddress(req),
         user: (res.locals.user as string | undefined) ?? null,
+        noHandoff: req.headers[NO_HANDOFF_HEADER] !== undefined,
       };
       const ns = param('ns');
       const target = (name: string): Target => {

@@ -1,0 +1,26 @@
+import { relative, sep } from 'node:path';
+import type { Digest } from '../oci/digest.js';
+import type { BlobStore } from './blob-store.js';
+import type { BlobHandoff, Handoff } from './blob-handoff.js';
+
+/**
+ * nginx serves the blob's file: the answer names it as `<prefix><path relative to storage.path>`, which
+ * nginx maps to an `internal` location aliased to `storage.path` (see examples/nginx/). Safe because
+ * committed files never change in place (written to tmp/, renamed after their digest matched), and the
+ * path comes only from a validated digest, so it cannot name anything outside the store.
+ */
+export class XAccelHandoff implements BlobHandoff {
+  constructor(
+    /** An absolute URL path ending in '/', checked at load (config/offload.ts). */
+    private readonly prefix: string,
+    private readonly store: BlobStore,
+  ) {}
+
+  uriOf(digest: Digest): string {
+    return this.prefix + relative(this.store.root, this.store.pathOf(digest)).split(sep).join('/');
+  }
+
+  handoff(digest: Digest): Promise<Handoff> {
+    return Promise.resolve({ kind: 'internal-redirect', uri: this.uriOf(digest) });
+  }
+}
