@@ -2,7 +2,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { cpus } from 'node:os';
-import { memoryOf, treeRss } from './systems.mjs';
+import { readdir, readFile } from 'node:fs/promises';
+import { memoryOf, treeRssParts } from './systems.mjs';
 
 const run = promisify(execFile);
 
@@ -44,15 +45,40 @@ export async function upstreamBlobFetches(registry, digests) {
   return { gets, bytes };
 }
 
+/** CPU seconds (user + system) used so far by these processes and their children. */
+export async function cpuSeconds(pids) {
+  const ticks = async (pid) => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  };
+  let total = 0;
+  const all = new Set(pids);
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (pids.includes(ppid)) all.add(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  for (const pid of all) total += await ticks(pid).catch(() => 0);
+  return total / 100; // USER_HZ
+}
+
 /** Samples RSS every `everyMs` while `fn` runs; returns fn's value and the peak. */
 export async function withRssSampling(pid, fn, { tree = false, everyMs = 50 } = {}) {
   let peak = 0;
+  let peakProcess = 0;
   let stop = false;
   const sampler = (async () => {
     while (!stop) {
       try {
-        const rss = tree ? await treeRss(pid) : (await memoryOf(pid)).rss;
-        peak = Math.max(peak, rss);
+        const parts = tree ? await treeRssParts(pid) : { total: (await memoryOf(pid)).rss, largest: (await memoryOf(pid)).rss };
+        peak = Math.max(peak, parts.total);
+        peakProcess = Math.max(peakProcess, parts.largest);
       } catch (err) {
         if (peak === 0) console.error(`[bench] RSS sample of ${pid} failed: ${err.message}`);
       }
@@ -61,7 +87,7 @@ export async function withRssSampling(pid, fn, { tree = false, everyMs = 50 } = 
   })();
   try {
     const value = await fn();
-    return { value, peakRss: peak };
+    return { value, peakRss: peak, peakProcessRss: peakProcess };
   } finally {
     stop = true;
     await sampler;

@@ -104,6 +104,107 @@ http {
   return { name: 'nginx', url, pid: daemon.pid, stop: () => daemon.stop('SIGQUIT') };
 }
 
+/** The bare-Node floor (./bare-node.mjs) over the upstream's files. */
+export async function startBareNode(h, registryDir, root) {
+  const port = await h.freePort();
+  const blobs = join(registryDir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256');
+  const script = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'bare-node.mjs');
+  const daemon = await h.spawnDaemon(process.execPath, [script, blobs, String(port)]);
+  const url = `http://127.0.0.1:${port}`;
+  await h.waitUntil(`bare Node on ${url}`, async () => {
+    if (!daemon.running()) throw new Error(`bare Node exited:\n${daemon.lines().join('\n')}`);
+    return h.httpAnswers(`${url}/`, 404);
+  });
+  return { name: 'bare', url, pid: daemon.pid, stop: () => daemon.stop('SIGTERM') };
+}
+
+/**
+ * Portcullis with `storage.offload.xAccelRedirect` behind nginx: the proxy decides and audits, nginx sends the
+ * cached file with sendfile. nginx here is the README's example without TLS or request limits.
+ */
+export async function startOffloaded(h, upstreamUrl, root) {
+  const dataDir = await mkdtemp(join(root, 'portcullis-offload-'));
+  const storePath = join(dataDir, 'store');
+  const proxy = await h.startProxy({
+    upstreams: [{ name: UPSTREAM_NAME, url: upstreamUrl, tagTtl: '5m' }],
+    extra: { log: { level: 'warn' }, storage: { path: storePath, offload: { xAccelRedirect: '/_portcullis/store/' } } },
+    dataDir,
+  });
+  const backend = proxy.url.replace(/^http:\/\//, '');
+  const dir = await mkdtemp(join(root, 'nginx-offload-'));
+  await mkdir(join(dir, 'tmp'), { recursive: true });
+  const port = await h.freePort();
+  const conf = `
+${process.getuid?.() === 0 ? 'user root;' : ''}
+worker_processes auto;
+daemon off;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, 'tmp')};
+  proxy_temp_path ${join(dir, 'tmp')};
+  fastcgi_temp_path ${join(dir, 'tmp')};
+  uwsgi_temp_path ${join(dir, 'tmp')};
+  scgi_temp_path ${join(dir, 'tmp')};
+  keepalive_requests 1000000;
+  upstream portcullis { server ${backend}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://portcullis;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 300s;
+    }
+    location /_portcullis/store/ {
+      internal;
+      alias ${storePath}/;
+      sendfile on;
+      tcp_nopush on;
+      types { }
+      default_type application/octet-stream;
+      etag off;
+      if_modified_since off;
+      max_ranges 1;
+      add_header Last-Modified "";
+      add_header Docker-Content-Digest $upstream_http_docker_content_digest always;
+      add_header ETag $upstream_http_etag always;
+      error_page 404 = @portcullis_stream;
+    }
+    location @portcullis_stream {
+      proxy_pass http://portcullis$request_uri;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Portcullis-No-Offload 1;
+      proxy_buffering off;
+    }
+  }
+}
+`;
+  const confPath = join(dir, 'nginx.conf');
+  await writeFile(confPath, conf);
+  const daemon = await h.spawnDaemon(h.findTool('nginx') ?? '/usr/sbin/nginx', ['-p', dir, '-c', confPath]);
+  const url = `http://127.0.0.1:${port}`;
+  await h.waitUntil(`offload nginx on ${url}`, async () => {
+    if (!daemon.running()) throw new Error(`nginx exited:\n${daemon.lines().join('\n')}`);
+    return h.httpAnswers(`${url}/v2/`, 200);
+  });
+  const pids = [daemon.pid, await pidOf(proxy.configPath)];
+  return {
+    name: 'offload', url, pid: daemon.pid, pids, proxy,
+    stop: async () => {
+      await daemon.stop('SIGQUIT');
+      await proxy.stop('SIGTERM');
+    },
+  };
+}
+
 /** Portcullis as its own process via the test helper; finds its pid for RSS and fd sampling. */
 export async function startPortcullis(h, upstreamUrl, root, opts = {}) {
   const dataDir = await mkdtemp(join(root, 'portcullis-'));
@@ -176,20 +277,29 @@ export async function memoryOf(pid) {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
-/** RSS summed over a process and its children (nginx workers). */
+/** RSS summed over a process and its children (nginx workers), and the largest single process's. */
 export async function treeRss(pid) {
-  let total = (await memoryOf(pid)).rss;
+  return (await treeRssParts(pid)).total;
+}
+
+export async function treeRssParts(pid) {
+  const own = (await memoryOf(pid)).rss;
+  let total = own;
+  let largest = own;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) total += (await memoryOf(Number(entry))).rss;
+      if (ppid !== pid) continue;
+      const rss = (await memoryOf(Number(entry))).rss;
+      total += rss;
+      largest = Math.max(largest, rss);
     } catch {
       // exited meanwhile
     }
   }
-  return total;
+  return { total, largest };
 }
 
 /** Open descriptors: all, and those that are files (not sockets, pipes or event fds). */

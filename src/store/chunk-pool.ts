@@ -37,5 +37,5 @@ export class ChunkPool {
 /** 1 MiB reads: a quarter of the syscalls and event-loop turns of the 64 KiB default for big layers. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
 
-/** Shared by every file read in this process: at most 64 MiB kept idle. */
-export const fileChunks = new ChunkPool(READ_CHUNK_BYTES, 64);
+/** Shared by every file read in this process: at most 16 MiB kept idle; busy buffers are bounded by open streams (two each). */
+export const fileChunks = new ChunkPool(READ_CHUNK_BYTES, 16);

@@ -1,0 +1,25 @@
+// keeps a registry + portcullis (workers:1) running; prints URLs and digests. Copy into bench/.
+import { register } from 'node:module';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+register('./lib/ts-hooks.mjs', import.meta.url);
+const { helpers, startPeer, startPortcullis, benchRoot, UPSTREAM_NAME } = await import('./lib/systems.mjs');
+const { createAgent, pullImage } = await import('./lib/client.mjs');
+const { createImagePusher } = await import('./lib/images.mjs');
+const h = await helpers();
+const pki = await import('../test/helpers/pki/index.ts');
+const root = await benchRoot();
+await mkdir(join(root, 'upstream'));
+const registry = await h.startRegistry({ dir: join(root, 'upstream') });
+const pusher = await createImagePusher(h, pki, registry.url, UPSTREAM_NAME);
+const peer = await startPeer(h, registry.url, root);
+const env = process.env.PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.PROF}` } : undefined;
+const p = await startPortcullis(h, registry.url, root, { extra: { server: { workers: 1 } }, env });
+const agent = createAgent(64);
+const img = await pusher.push('bench/app', 'w');
+for (const s of [p, peer]) await pullImage(agent, s.url, 'bench/app', img.tag, { verify: true });
+const info = { p: p.url, peer: peer.url, digest: img.digest, blobs: img.blobDigests, pid: p.pid };
+await writeFile('/work/notes/rig.json', JSON.stringify(info, null, 1));
+console.log(JSON.stringify(info));
+process.on('SIGTERM', async () => { await p.stop(); await peer.stop(); await registry.stop(); process.exit(0); });
+setInterval(() => {}, 1 << 30);
