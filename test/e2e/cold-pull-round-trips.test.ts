@@ -25,7 +25,7 @@ describe.skipIf(skip)('upstream round trips of a cold pull', () => {
     registry = await startRegistry({ dir: await tempDir('registry') });
     gate = await startTokenGate(registry.url);
     signer = generateKey('ecdsa-p256');
-    for (const repo of ['open/app', 'open/other', 'signed/app']) images[repo] = await pushImage(registry.url, repo, '1', { layers: 3, layerSize: 256 * 1024 });
+    for (const repo of ['open/app', 'open/other', 'open/early', 'open/inspected', 'signed/app']) images[repo] = await pushImage(registry.url, repo, '1', { layers: 3, layerSize: 256 * 1024 });
     images['open/twins:1'] = await pushImage(registry.url, 'open/twins', '1', { layers: 2 });
     images['open/twins:2'] = await pushImage(registry.url, 'open/twins', '2', { layers: 2 });
     const sig = createSignatureArtifact({ digest: images['signed/app']!.digest, repository: `${UPSTREAM}/signed/app`, signer });
@@ -114,6 +114,27 @@ describe.skipIf(skip)('upstream round trips of a cold pull', () => {
     blobs.add(images['open/twins:1']!.config.digest).add(images['open/twins:2']!.config.digest);
     expect(log.filter((r) => r.path.includes('/manifests/')).length).toBe(2);
     expect(log.filter((r) => r.path.includes('/blobs/')).length).toBe(blobs.size);
+  });
+
+  it('a served manifest\'s blobs start downloading before the client asks, and the client\'s requests join them', async () => {
+    gate.reset();
+    const image = images['open/early']!;
+    const base = `${proxy.url}/v2/${UPSTREAM}/open/early`;
+    const res = await fetch(`${base}/manifests/1`, { headers: { accept: ACCEPT_ALL_MANIFESTS } });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const early = describeRequests(await gate.quiet(), image).filter((r) => r.startsWith('GET blobs'));
+    expect(early).toEqual(blobGets);
+    gate.reset();
+    await pull('open/early');
+    expect(await gate.quiet()).toEqual([]);
+  });
+
+  it('a HEAD of a manifest starts no download', async () => {
+    gate.reset();
+    const res = await fetch(`${proxy.url}/v2/${UPSTREAM}/open/inspected/manifests/1`, { method: 'HEAD', headers: { accept: ACCEPT_ALL_MANIFESTS } });
+    expect(res.status).toBe(200);
+    expect((await gate.quiet()).filter((r) => r.path.includes('/blobs/'))).toEqual([]);
   });
 
   it('key-signature rule: evidence costs one lookup per place a signature may be, the signature layer once, and every blob still once', async () => {
