@@ -109,7 +109,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   });
   const pull = new PullService({
     index, store, manifests, blobs, room, audit, log, handoff: createBlobHandoff(config, store),
-    prefetch: config.pull?.prefetchBlobs === false ? undefined : new BlobPrefetch(store, blobs, log),
+    prefetch: config.pull?.prefetchBlobs ? new BlobPrefetch(store, blobs, log) : undefined,
     observer: {
       onDecision: (kind, d) => metrics.decisions.inc({ kind, outcome: d.outcome, rule: d.rule ?? '(none)' }),
       onCache: (kind, hit) => metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }),

@@ -39,8 +39,9 @@ describe.skipIf(skip)('upstream round trips of a cold pull', () => {
         { name: 'signed', match: [`${UPSTREAM}/signed/*`], mode: 'enforce', signatures: { anyOf: [{ key: 'release' }] } },
       ],
       dataDir: await tempDir('proxy'),
-      // One process: tokens are per process, and the counts below are those of one.
-      extra: { server: { workers: 1 }, trust: { keys: { release: signer.publicKeyPem } } },
+      // One process: tokens are per process, and the counts below are those of one. Prefetching is on: the
+      // counts are the same without it, which is the point (the client's requests join the downloads).
+      extra: { server: { workers: 1 }, pull: { prefetchBlobs: true }, trust: { keys: { release: signer.publicKeyPem } } },
     });
   });
 
