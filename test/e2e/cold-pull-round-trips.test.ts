@@ -155,3 +155,31 @@ describe.skipIf(skip)('upstream round trips of a cold pull', () => {
     );
   });
 });
+
+describe.skipIf(skip)('an upstream whose tokens live only seconds', () => {
+  let registry: Registry;
+  let gate: TokenGate;
+  let proxy: Proxy;
+
+  beforeAll(async () => {
+    registry = await startRegistry({ dir: await tempDir('registry-short') });
+    // Below the margin kept before a token's expiry: the token is never reused, but it must still be used.
+    gate = await startTokenGate(registry.url, { expiresIn: 2 });
+    await pushImage(registry.url, 'org/app', '1');
+    proxy = await startProxy({ upstreams: [{ name: UPSTREAM, url: gate.url }], dataDir: await tempDir('proxy-short'), extra: { server: { workers: 1 } } });
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await gate?.stop();
+    await registry?.stop();
+    await removeTempDirs();
+  });
+
+  it('serves the pull, each request with the token it was just given', async () => {
+    const res = await fetch(`${proxy.url}/v2/${UPSTREAM}/org/app/manifests/1`, { headers: { accept: ACCEPT_ALL_MANIFESTS } });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const log = await gate.quiet();
+    expect(log.filter((r) => r.path.includes('/manifests/')).map((r) => r.status)).toEqual([401, 200]);
+  });
+});
