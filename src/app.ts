@@ -11,6 +11,7 @@ import { AuditLog } from './audit/audit-log.js';
 import { loadSigningKey } from './audit/checkpoint.js';
 import { ManifestFetcher } from './pull/manifest-fetcher.js';
 import { BlobFetcher } from './pull/blob-fetcher.js';
+import { BlobPrefetch } from './pull/blob-prefetch.js';
 import { createDecisionRoom } from './decide/decision-room.js';
 import { createArtifactSource } from './pull/artifact-source.js';
 import type { PolicySource } from './policy/types.js';
@@ -108,6 +109,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   });
   const pull = new PullService({
     index, store, manifests, blobs, room, audit, log, handoff: createBlobHandoff(config, store),
+    prefetch: config.pull?.prefetchBlobs ? new BlobPrefetch(store, blobs, log) : undefined,
     observer: {
       onDecision: (kind, d) => metrics.decisions.inc({ kind, outcome: d.outcome, rule: d.rule ?? '(none)' }),
       onCache: (kind, hit) => metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }),

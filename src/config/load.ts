@@ -101,6 +101,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     pull: {
       maxLayers: sections.pull?.maxLayers ?? 1000,
       maxArtifactBytes: parseSize(sections.pull?.maxArtifactSize ?? '16MiB')!,
+      prefetchBlobs: sections.pull?.prefetchBlobs ?? false,
     },
     server: {
       headersTimeoutMs: parseDuration(sections.server?.headersTimeout ?? '15s')!,

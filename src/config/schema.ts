@@ -137,6 +137,8 @@ const fields = {
       .refine((v) => parseSize(v) !== undefined, 'must be a size such as "16MiB"')
       .default('16MiB')
       .describe('Largest signature, attestation or SBOM artifact (its blobs together) that is read, proven and served under its subject\'s decision'),
+    prefetchBlobs: z.boolean({ error: 'must be true or false' }).default(false)
+      .describe('Once a manifest is served, its blobs the cache lacks start downloading before the client asks for them'),
   }).optional(),
   server: section({
     headersTimeout: duration({ min: 1 }).default('15s'),

@@ -87,8 +87,9 @@ export interface Config {
   /**
    * `maxLayers`: manifests listing more layers (indexes: more manifests) are refused before anything is stored.
    * `maxArtifactBytes`: largest artifact (its blobs together) proven by content and served under its subject's decision.
+   * `prefetchBlobs`: a served manifest's blobs that the cache lacks start downloading before the client asks.
    */
-  pull?: { maxLayers: number; maxArtifactBytes: number };
+  pull?: { maxLayers: number; maxArtifactBytes: number; prefetchBlobs?: boolean };
   /**
    * HTTP server limits; `headersTimeoutMs` cuts off clients that send headers too slowly (slowloris).
    * `workers`: processes serving on this machine (default: the number of CPUs; 1 is a single process).

@@ -17,6 +17,13 @@ export class PassThroughBlob {
     private readonly onFailed: (error: Error) => void,
   ) {}
 
+  /** Nobody will read it: lets its upstream connection go (no-op once a client reads it). */
+  abandon(): void {
+    if (this.used) return;
+    this.used = true;
+    this.body.on('error', () => {}).destroy();
+  }
+
   /** The whole blob, once; ranges and a second reader need the cache. */
   createReader(start = 0, end?: number): Readable {
     if (this.used || start !== 0 || (end !== undefined && this.size !== undefined && end !== this.size - 1)) {

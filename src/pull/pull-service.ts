@@ -15,6 +15,7 @@ import type { DecisionRoom } from '../decide/decision-room.js';
 import type { DecisionResult } from '../decide/types.js';
 import type { Target } from '../upstream/target.js';
 import type { BlobFetcher } from './blob-fetcher.js';
+import type { BlobPrefetch } from './blob-prefetch.js';
 import type { FetchedManifest, ManifestFetcher } from './manifest-fetcher.js';
 
 /** Blobs up to this size are verified on every read from the cache. */
@@ -68,6 +69,8 @@ export class PullService {
       observer?: PullObserver;
       /** Serves allowed, cached, large blobs off this process when configured. */
       handoff?: BlobHandoff;
+      /** Starts the blobs of a served manifest downloading before the client asks (`pull.prefetchBlobs`). */
+      prefetch?: BlobPrefetch;
     },
   ) {}
 
@@ -111,6 +114,7 @@ export class PullService {
       throw new OciError('MANIFEST_UNKNOWN', `manifest is ${m.mediaType}, which the client's Accept header does not list`);
     }
     await this.append({ ...event, status: 200, bytes: head ? 0 : m.bytes.length });
+    if (!head) this.d.prefetch?.start(target, m.digest, referencedBlobs(m.parsed));
     return { digest: m.digest, mediaType: m.mediaType, bytes: m.bytes };
   }
 

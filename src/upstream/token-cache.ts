@@ -12,6 +12,10 @@ export class TokenCache {
     return entry.token;
   }
 
+  drop(scope: string): void {
+    this.tokens.delete(scope);
+  }
+
   set(scope: string, token: string, expiresInSeconds: number, now = Date.now()): void {
     // Renew 10% early (at least 5 s) so a token never expires between check and use.
     const lifetime = Math.max(1, expiresInSeconds) * 1000;

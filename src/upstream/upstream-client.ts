@@ -1,8 +1,8 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request } from 'undici';
 import type { Readable } from 'node:stream';
 import type { UpstreamConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
-import { TokenCache, parseChallenge } from './token-cache.js';
+import { BearerTokens } from './bearer-tokens.js';
 import { UpstreamError } from './errors.js';
 import { networkFailureText } from '../text/network-failure.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -23,7 +23,6 @@ export interface UpstreamStats {
 const MAX_REDIRECTS = 5;
 const BODY_BUFFER_BYTES = 1024 * 1024;
 const MAX_RETRY_WAIT_MS = 5_000;
-const TOKEN_RESPONSE_LIMIT = 64 * 1024;
 
 export interface SendOptions {
   /** `metadata` (the default) has one deadline; `blob` a deadline for its headers, then a minimum rate. */
@@ -39,7 +38,7 @@ export interface SendOptions {
  */
 export class UpstreamClient {
   private readonly dispatcher: Agent;
-  private readonly tokens = new TokenCache();
+  private readonly tokens: BearerTokens;
   private readonly origin: string;
   private readonly limits: GuardLimits;
   private readonly slots: ConnectionSlots;
@@ -66,6 +65,13 @@ export class UpstreamClient {
       bodyTimeout: config.idleTimeoutMs,
       keepAliveTimeout: 30_000,
       connections,
+    });
+    this.tokens = new BearerTokens({
+      name: config.name,
+      username: config.username,
+      password: config.password,
+      dispatcher: this.dispatcher,
+      deadlineMs: this.limits.deadlineMs,
     });
   }
 
@@ -131,11 +137,12 @@ export class UpstreamClient {
     const scope = `repository:${repository}:pull`;
     let attempt = 0;
     let authRetried = false;
+    let token = await this.tokens.before(scope, signal);
     for (;;) {
       const started = performance.now();
       let res: UpstreamResponse;
       try {
-        res = await this.followRedirects(method, url, { ...headers, ...this.authHeader(scope) }, signal);
+        res = await this.followRedirects(method, url, { ...headers, ...this.authHeader(token) }, signal);
       } catch (err) {
         this.stats.onRequest?.(this.name, method, 'error', (performance.now() - started) / 1000);
         if (err instanceof UpstreamError) throw err;
@@ -150,7 +157,7 @@ export class UpstreamClient {
       if (res.status === 401 && !authRetried) {
         await res.body.dump();
         authRetried = true;
-        await this.authenticate(header(res.headers, 'www-authenticate'), scope, signal);
+        token = await this.tokens.challenged(header(res.headers, 'www-authenticate'), scope, token, signal);
         continue;
       }
       if (res.status === 401 || res.status === 403) {
@@ -179,67 +186,12 @@ export class UpstreamClient {
     return this.dispatcher.close();
   }
 
-  private authHeader(scope: string): Record<string, string> {
-    const token = this.tokens.get(scope);
+  private authHeader(token: string | undefined): Record<string, string> {
     if (token) return { authorization: `Bearer ${token}` };
-    if (this.basicOnly && this.config.username) return { authorization: this.basicCredentials() };
+    if (this.tokens.basicOnly && this.config.username) {
+      return { authorization: `Basic ${Buffer.from(`${this.config.username}:${this.config.password ?? ''}`).toString('base64')}` };
+    }
     return {};
-  }
-
-  private basicOnly = false;
-
-  private basicCredentials(): string {
-    const raw = `${this.config.username ?? ''}:${this.config.password ?? ''}`;
-    return `Basic ${Buffer.from(raw).toString('base64')}`;
-  }
-
-  private async authenticate(headerValue: string | undefined, scope: string, signal: AbortSignal): Promise<void> {
-    const challenge = parseChallenge(headerValue);
-    if (!challenge) throw new UpstreamError('auth', `upstream ${this.name} requires authentication without a usable challenge`, 401);
-    if (challenge.scheme === 'basic') {
-      if (!this.config.username) throw new UpstreamError('auth', `upstream ${this.name} requires credentials`, 401);
-      this.basicOnly = true;
-      return;
-    }
-    const realm = challenge.params.realm;
-    if (!realm) throw new UpstreamError('auth', `upstream ${this.name} sent a Bearer challenge without realm`, 401);
-    let tokenUrl: URL;
-    try {
-      tokenUrl = new URL(realm);
-    } catch {
-      throw new UpstreamError('auth', `upstream ${this.name} sent an invalid token realm`, 401);
-    }
-    if (tokenUrl.protocol !== 'https:' && tokenUrl.protocol !== 'http:') {
-      throw new UpstreamError('auth', `upstream ${this.name} sent an invalid token realm`, 401);
-    }
-    if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
-    tokenUrl.searchParams.set('scope', challenge.params.scope ?? scope);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.config.username) headers.authorization = this.basicCredentials();
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(tokenUrl, { method: 'GET', headers, dispatcher: this.dispatcher, signal });
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw new UpstreamError('unreachable', `token service for ${this.name} unreachable: ${describe(err)}`);
-    }
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      throw new UpstreamError('auth', `token service for ${this.name} answered ${res.statusCode}`, res.statusCode);
-    }
-    const text = await readLimited(res.body, TOKEN_RESPONSE_LIMIT);
-    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new UpstreamError('auth', `token service for ${this.name} sent invalid JSON`);
-    }
-    const token = typeof parsed.token === 'string' ? parsed.token : parsed.access_token;
-    if (typeof token !== 'string' || token.length === 0) {
-      throw new UpstreamError('auth', `token service for ${this.name} sent no token`);
-    }
-    const expiresIn = typeof parsed.expires_in === 'number' ? parsed.expires_in : 60;
-    this.tokens.set(scope, token, expiresIn);
   }
 
   /** Follows redirects itself so Authorization is dropped whenever the target leaves the upstream's origin. */

@@ -33,15 +33,16 @@ describe('config', () => {
 
   it('bounds layer counts and artifact blobs, and sweeps stale blob links, by default and as set', () => {
     const d = parseConfig(minimal, '/etc/portcullis/config.json', {});
-    expect(d.pull).toEqual({ maxLayers: 1000, maxArtifactBytes: 16 * 1024 ** 2 });
+    expect(d.pull).toEqual({ maxLayers: 1000, maxArtifactBytes: 16 * 1024 ** 2, prefetchBlobs: false });
     expect(d.storage.linkRetentionMs).toBe(30 * 86_400_000);
-    const c = parseConfig({ ...minimal, pull: { maxLayers: 200, maxArtifactSize: '4MiB' }, storage: { linkRetention: '7d' } }, '/etc/portcullis/config.json', {});
-    expect(c.pull).toEqual({ maxLayers: 200, maxArtifactBytes: 4 * 1024 ** 2 });
+    const c = parseConfig({ ...minimal, pull: { maxLayers: 200, maxArtifactSize: '4MiB', prefetchBlobs: true }, storage: { linkRetention: '7d' } }, '/etc/portcullis/config.json', {});
+    expect(c.pull).toEqual({ maxLayers: 200, maxArtifactBytes: 4 * 1024 ** 2, prefetchBlobs: true });
     expect(c.storage.linkRetentionMs).toBe(7 * 86_400_000);
-    expect(errorsOf({ ...minimal, pull: { maxLayers: 0, maxArtifactSize: 'big' }, storage: { linkRetention: '1h' } })).toEqual([
+    expect(errorsOf({ ...minimal, pull: { maxLayers: 0, maxArtifactSize: 'big', prefetchBlobs: 'yes' }, storage: { linkRetention: '1h' } })).toEqual([
       'storage.linkRetention: must be a duration such as "30s", "15m", "4h" or "7d" (at least 1d)',
       'pull.maxLayers: must be a whole number from 1 to 100000',
       'pull.maxArtifactSize: must be a size such as "16MiB"',
+      'pull.prefetchBlobs: must be true or false',
     ]);
   });
 
