@@ -130,7 +130,18 @@ export async function startOffloaded(h, upstreamUrl, root) {
     extra: { log: { level: 'warn' }, storage: { path: storePath, offload: { xAccelRedirect: '/_portcullis/store/' } } },
     dataDir,
   });
-  const backend = proxy.url.replace(/^http:\/\//, '');
+  const front = await offloadFront(h, root, [proxy.url], storePath);
+  return {
+    name: 'offload', url: front.url, pid: front.pid, pids: [front.pid, await pidOf(proxy.configPath)], proxy,
+    stop: async () => {
+      await front.stop();
+      await proxy.stop('SIGTERM');
+    },
+  };
+}
+
+/** nginx in front of Portcullis backends that share `storePath`, sending cached layers itself (X-Accel-Redirect). */
+async function offloadFront(h, root, backends, storePath) {
   const dir = await mkdtemp(join(root, 'nginx-offload-'));
   await mkdir(join(dir, 'tmp'), { recursive: true });
   const port = await h.freePort();
@@ -149,7 +160,7 @@ http {
   uwsgi_temp_path ${join(dir, 'tmp')};
   scgi_temp_path ${join(dir, 'tmp')};
   keepalive_requests 1000000;
-  upstream portcullis { server ${backend}; keepalive 64; }
+  upstream portcullis { ${backends.map((b) => `server ${b.replace(/^http:\/\//, '')};`).join(' ')} keepalive 64; }
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -195,14 +206,7 @@ http {
     if (!daemon.running()) throw new Error(`nginx exited:\n${daemon.lines().join('\n')}`);
     return h.httpAnswers(`${url}/v2/`, 200);
   });
-  const pids = [daemon.pid, await pidOf(proxy.configPath)];
-  return {
-    name: 'offload', url, pid: daemon.pid, pids, proxy,
-    stop: async () => {
-      await daemon.stop('SIGQUIT');
-      await proxy.stop('SIGTERM');
-    },
-  };
+  return { url, pid: daemon.pid, stop: () => daemon.stop('SIGQUIT') };
 }
 
 /** Portcullis as its own process via the test helper; finds its pid for RSS and fd sampling. */
@@ -221,7 +225,7 @@ export async function startPortcullis(h, upstreamUrl, root, opts = {}) {
 
 /**
  * Portcullis as three replicas (one process each) on one throwaway PostgreSQL database and one shared store,
- * behind nginx as the load balancer: the deployment the README describes, on one machine.
+ * behind nginx as the load balancer and offload front: the deployment the README describes, on one machine.
  */
 export async function startReplicas(h, upstreamUrl, root, count = 3) {
   const pg = await h.startPostgres();
@@ -233,13 +237,17 @@ export async function startReplicas(h, upstreamUrl, root, count = 3) {
     replicas.push(
       await h.startProxy({
         upstreams: [{ name: UPSTREAM_NAME, url: upstreamUrl, tagTtl: '5m' }],
-        extra: { log: { level: 'warn' }, database: { urlEnv: 'BENCH_DATABASE_URL' }, storage: { path: store }, server: { workers: 1 } },
+        extra: {
+          log: { level: 'warn' }, database: { urlEnv: 'BENCH_DATABASE_URL' }, server: { workers: 1 },
+          storage: { path: store, offload: { xAccelRedirect: '/_portcullis/store/' } },
+        },
         dataDir: await mkdtemp(join(root, `replica-${i}-`)),
         env: { BENCH_DATABASE_URL: url },
       }),
     );
   }
-  const lb = await h.startLoadBalancer(replicas.map((r) => r.url));
+  // The load balancer is the offload front too: replicas decide and audit, nginx sends cached layers.
+  const lb = await offloadFront(h, root, replicas.map((r) => r.url), store);
   return {
     name: 'replicas',
     url: lb.url,
