@@ -49,7 +49,12 @@ export class ManifestFetcher {
    * `signal`: the client's; once every client waiting for this manifest has gone (and no caller without a
    * signal waits, such as verification), the upstream request is abandoned.
    */
-  resolve(target: Target, ref: Reference, signal?: AbortSignal): Promise<FetchedManifest> {
+  async resolve(target: Target, ref: Reference, signal?: AbortSignal): Promise<FetchedManifest> {
+    // A digest already held needs no flight: joining one costs an AbortController and listeners per request.
+    if (ref.kind === 'digest') {
+      const local = await this.cached(target, ref.digest);
+      if (local) return local;
+    }
     const key = `${target.canonical}@${ref.kind === 'tag' ? ref.tag : ref.digest}`;
     return this.flights.run(
       key,
