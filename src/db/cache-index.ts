@@ -108,8 +108,9 @@ export class CacheIndex {
     return unavailable(this.store.linksAnywhere(digest));
   }
 
-  recordBlob(digest: string, size: number): Promise<void> {
-    return unavailable(this.store.recordBlob(digest, size, Date.now()));
+  /** `at`: when the blob was last used, by default now. */
+  recordBlob(digest: string, size: number, at = Date.now()): Promise<void> {
+    return unavailable(this.store.recordBlob(digest, size, at));
   }
 
   /**

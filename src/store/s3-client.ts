@@ -12,7 +12,8 @@ export function createS3Client(cfg: S3StoreConfig): S3Client {
     region: cfg.region,
     ...(cfg.endpoint !== undefined ? { endpoint: cfg.endpoint } : {}),
     forcePathStyle: cfg.forcePathStyle,
-    ...(cfg.credentials ? { credentials: cfg.credentials } : {}),
+    // A copy: the SDK annotates the credentials object, and the config is frozen.
+    ...(cfg.credentials ? { credentials: { ...cfg.credentials } } : {}),
     maxAttempts: MAX_ATTEMPTS,
     retryMode: 'adaptive',
     requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
