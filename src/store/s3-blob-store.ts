@@ -54,11 +54,8 @@ export class S3BlobStore implements BlobStore {
 
   async open(): Promise<{ discardedTempFiles: number }> {
     const { discardedTempFiles } = this.spool.openSync();
-    try {
-      await this.headBucket();
-    } catch (err) {
-      throw new Error(`storage.s3: ${this.description} cannot be used: ${describeS3Error(err)}`);
-    }
+    const problem = await this.bucketProblem();
+    if (problem) throw new Error(`storage.s3: ${problem}`);
     return { discardedTempFiles: discardedTempFiles + (await this.abortStaleUploads()) };
   }
 
@@ -68,6 +65,16 @@ export class S3BlobStore implements BlobStore {
       await this.headBucket();
     } catch (err) {
       throw new Error(describeS3Error(err));
+    }
+  }
+
+  /** Why the bucket cannot be used now (missing, credentials refused, unreachable), or undefined when it can. */
+  async bucketProblem(): Promise<string | undefined> {
+    try {
+      await this.headBucket();
+      return undefined;
+    } catch (err) {
+      return `${this.description} cannot be used: ${describeS3Error(err)}`;
     }
   }
 
