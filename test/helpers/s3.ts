@@ -128,3 +128,40 @@ export async function startS3(): Promise<S3Store> {
   };
   return store;
 }
+
+/**
+ * A loopback front for an S3 endpoint that answers `503 SlowDown` to the first `throttled` requests of every
+ * `period` (as a store does when it throttles), and forwards the rest. A real store throttles only under a load
+ * tests cannot make, so this fault is made here.
+ */
+export async function startThrottlingFront(target: string, throttled = 2, period = 3): Promise<{ endpoint: string; slowDowns: () => number; stop(): Promise<void> }> {
+  const { createServer, request } = await import('node:http');
+  let seen = 0;
+  let slowDowns = 0;
+  const server = createServer((req, res) => {
+    if (seen++ % period < throttled) {
+      slowDowns++;
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+      return;
+    }
+    const url = new URL(req.url ?? '/', target);
+    const upstream = request(url, { method: req.method, headers: { ...req.headers, host: url.host } }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    slowDowns: () => slowDowns,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

@@ -11,7 +11,7 @@ import { FsBlobStore } from '../../../src/store/fs-blob-store.js';
 import { S3BlobStore } from '../../../src/store/s3-blob-store.js';
 import { createS3Client } from '../../../src/store/s3-client.js';
 import { checkS3Storage } from '../../../src/config/s3-storage.js';
-import { haveS3, startS3, type S3Store } from '../../helpers/s3.js';
+import { haveS3, startS3, startThrottlingFront, type S3Store } from '../../helpers/s3.js';
 
 /** What every blob store promises, checked on the folder store and on an S3-compatible store alike. */
 const s3Available = haveS3();
@@ -177,5 +177,25 @@ describe.skipIf(!s3Available)('S3 blob store', () => {
     const part = await fetch(url, { headers: { range: 'bytes=10-19' } });
     expect(part.status).toBe(206);
     expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(10, 20))).toBe(true);
+  }, 60_000);
+
+  it('retries requests the store throttles (503 SlowDown) with backoff, and stores and reads intact', async () => {
+    const front = await startThrottlingFront(s3!.endpoint);
+    try {
+      const cfg = { ...s3Config(), endpoint: front.endpoint };
+      const store = new S3BlobStore(cfg, tempDir(), createS3Client(cfg));
+      await store.open();
+      const bytes = randomBytes(256 * 1024);
+      const digest = sha256(bytes);
+      await store.putVerified(digest, bytes);
+      const layer = randomBytes(3 * 1024 * 1024);
+      await store.commit(await writeTemp(store, layer), sha256(layer));
+      expect(await store.size(sha256(layer))).toBe(layer.length);
+      expect(await store.size(digest)).toBe(bytes.length);
+      expect((await store.readVerified(digest))?.equals(bytes)).toBe(true);
+      expect(front.slowDowns()).toBeGreaterThanOrEqual(4);
+    } finally {
+      await front.stop();
+    }
   }, 60_000);
 });
