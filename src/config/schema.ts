@@ -101,16 +101,16 @@ const token = section({
 
 /** An S3-compatible bucket for blobs; credentials from the named environment variables or the SDK's default chain. */
 const s3Storage = section({
-  bucket: text(),
+  bucket: text().describe('Bucket holding the blobs; it must exist'),
   endpoint: z.url({ error: 'must be an http(s) URL' }).optional().describe('Endpoint URL of an S3-compatible store (default: AWS S3 of `region`)'),
-  region: text().default('us-east-1'),
+  region: text().default('us-east-1').describe('Region of the bucket (the signing region for other stores)'),
   prefix: z.string({ error: 'must be a string' }).regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'must be empty or folder names each ending in "/"').default('')
     .describe('Key prefix of every object, e.g. "portcullis/"'),
   forcePathStyle: z.boolean({ error: 'must be true or false' }).default(false).describe('Address the bucket in the path (MinIO, Ceph RGW) rather than the host name'),
   accessKeyIdEnv: text().optional().describe('Environment variable holding the access key id (default: the SDK\'s credential chain)'),
-  secretAccessKeyEnv: text().optional(),
-  sessionTokenEnv: text().optional(),
-  serverSideEncryption: oneOf(['AES256', 'aws:kms']).optional(),
+  secretAccessKeyEnv: text().optional().describe('Environment variable holding the secret access key'),
+  sessionTokenEnv: text().optional().describe('Environment variable holding a session token (temporary credentials)'),
+  serverSideEncryption: oneOf(['AES256', 'aws:kms']).optional().describe('Encryption at rest the store applies to new objects'),
   kmsKeyId: text().optional().describe('KMS key for serverSideEncryption "aws:kms"'),
   redirect: z.boolean({ error: 'must be true or false' }).default(false)
     .describe('Answer GETs of cached, allowed blobs with a 307 to a presigned URL of the store'),
