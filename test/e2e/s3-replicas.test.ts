@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +32,9 @@ describe.skipIf(skip)('three stateless replicas on PostgreSQL and one bucket', (
   let slow: FaultUpstream;
   let replicas: Proxy[];
   let lb: LoadBalancer;
+  let dbUrl: string;
+  /** Blobs pulled by the tests: digest → path of a blob GET. */
+  const pulled = new Map<string, string>();
 
   async function get(base: string, path: string): Promise<{ status: number; body: Buffer }> {
     const agent = new Agent({ pipelining: 0 });
@@ -44,7 +48,7 @@ describe.skipIf(skip)('three stateless replicas on PostgreSQL and one bucket', (
 
   beforeAll(async () => {
     [pgc, s3] = await Promise.all([startPostgres(), startS3()]);
-    const dbUrl = await pgc.createDatabase('s3replicas');
+    dbUrl = await pgc.createDatabase('s3replicas');
     registry = await startRegistry({ dir: await tempDir('registry') });
     slow = await startFaultUpstream();
     const bucket = s3.section();
@@ -57,7 +61,7 @@ describe.skipIf(skip)('three stateless replicas on PostgreSQL and one bucket', (
           env: { ...s3.env, E2E_DATABASE_URL: dbUrl },
           extra: {
             database: { urlEnv: 'E2E_DATABASE_URL' },
-            storage: { path: './spool', s3: bucket },
+            storage: { path: './spool', s3: bucket, maxSize: '40MiB', protectRecent: '1s' },
             server: { workers: 1 },
           },
         }),
@@ -82,6 +86,7 @@ describe.skipIf(skip)('three stateless replicas on PostgreSQL and one bucket', (
     const fan = await pushImage(registry.url, 'org/fan', '1', { layers: 1, layerSize: 16 * MiB });
     for (const r of replicas) expect((await get(r.url, `/v2/${UPSTREAM}/org/fan/manifests/1`)).status).toBe(200);
     const layer = fan.layers[0]!;
+    pulled.set(layer.digest, `/v2/${UPSTREAM}/org/fan/blobs/${layer.digest}`);
     const results = await Promise.all(
       Array.from({ length: 16 }, (_, i) => get(i < 3 ? replicas[i]!.url : lb.url, `/v2/${UPSTREAM}/org/fan/blobs/${layer.digest}`)),
     );
@@ -96,6 +101,7 @@ describe.skipIf(skip)('three stateless replicas on PostgreSQL and one bucket', (
     const bytes = randomBytes(8 * MiB);
     const image = addImage(slow, 'org/slow', '1', [bytes]);
     const digest = image.layers[0]!;
+    pulled.set(digest, `/v2/${SLOW}/org/slow/blobs/${digest}`);
     slow.setMode(digest, { kind: 'drip', chunk: 128 * 1024, everyMs: 50 });
     const victim = replicas[2]!;
     expect((await get(victim.url, `/v2/${SLOW}/org/slow/manifests/1`)).status).toBe(200);
@@ -127,6 +133,48 @@ describe.skipIf(skip)('three stateless replicas on PostgreSQL and one bucket', (
       const obj = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
       const hex = createHash('sha256').update(await obj.Body!.transformToByteArray()).digest('hex');
       expect(key).toBe(`${prefix}blobs/sha256/${hex}`);
+    }
+  }, 120_000);
+
+  it('evicts past storage.maxSize from the one bucket, and every replica fetches an evicted blob again', async () => {
+    const app = await pushImage(registry.url, 'org/old', '1', { layers: 1, layerSize: 6 * MiB });
+    expect((await get(replicas[0]!.url, `/v2/${UPSTREAM}/org/old/manifests/1`)).status).toBe(200);
+    expect(sha256((await get(replicas[0]!.url, `/v2/${UPSTREAM}/org/old/blobs/${app.layers[0]!.digest}`)).body)).toBe(app.layers[0]!.digest);
+    pulled.set(app.layers[0]!.digest, `/v2/${UPSTREAM}/org/old/blobs/${app.layers[0]!.digest}`);
+    await new Promise((r) => setTimeout(r, 1_100)); // out of the protection window
+    const next = await pushImage(registry.url, 'org/next', '1', { layers: 1, layerSize: 16 * MiB });
+    expect((await get(replicas[1]!.url, `/v2/${UPSTREAM}/org/next/manifests/1`)).status).toBe(200);
+    expect(sha256((await get(replicas[1]!.url, `/v2/${UPSTREAM}/org/next/blobs/${next.layers[0]!.digest}`)).body)).toBe(next.layers[0]!.digest);
+
+    // The bucket and the shared index agree, and hold at most maxSize.
+    const rows = async () => {
+      const c = new pg.Client({ connectionString: dbUrl });
+      await c.connect();
+      try {
+        return (await c.query('SELECT digest, size FROM blobs')).rows as Array<{ digest: string; size: string | number }>;
+      } finally {
+        await c.end();
+      }
+    };
+    await waitUntil('the new blob uploaded and accounted', async () => (await rows()).some((r) => r.digest === next.layers[0]!.digest), 30_000);
+    await waitUntil('evicted down to maxSize', async () => {
+      const total = (await rows()).reduce((n, r) => n + Number(r.size), 0);
+      return total <= 40 * MiB;
+    }, 30_000);
+    // Every blob the index accounts for is in the bucket; an evicted one is gone from both.
+    const keys = new Set((await s3.keys(`${prefix}blobs/`)).map((k) => `sha256:${k.slice(k.lastIndexOf('/') + 1)}`));
+    for (const r of await rows()) expect(keys.has(r.digest), r.digest).toBe(true);
+    for (const d of pulled.keys()) if (!(await rows()).some((r) => r.digest === d)) expect(keys.has(d), d).toBe(false);
+    const cached = new Set((await rows()).map((r) => r.digest));
+    expect(cached.has(next.layers[0]!.digest)).toBe(true);
+    const evicted = [...pulled.keys()].filter((d) => !cached.has(d));
+    expect(evicted.length).toBeGreaterThan(0);
+
+    // Any replica fetches an evicted blob again, whole, and it is back in the bucket.
+    for (const [i, digest] of evicted.entries()) {
+      const again = await get(replicas[i % 2]!.url, pulled.get(digest)!);
+      expect(sha256(again.body)).toBe(digest);
+      await waitUntil('cached again', async () => (await s3.keys(`${prefix}blobs/sha256/${digest.slice(7)}`)).length === 1, 30_000);
     }
   }, 120_000);
 });
