@@ -108,9 +108,8 @@ export class CacheIndex {
     return unavailable(this.store.linksAnywhere(digest));
   }
 
-  /** `at`: when the blob was last used, by default now. */
-  recordBlob(digest: string, size: number, at = Date.now()): Promise<void> {
-    return unavailable(this.store.recordBlob(digest, size, at));
+  recordBlob(digest: string, size: number): Promise<void> {
+    return unavailable(this.store.recordBlob(digest, size, Date.now()));
   }
 
   /**

@@ -160,15 +160,12 @@ export class BlobFetcher {
       return new PassThroughBlob(digest, size, res.body, (error) => this.onFailed?.(target, digest, error));
     }
     this.reserved += reserve;
-    const requestedAt = Date.now();
     const download = new BlobDownload(digest, size, tempPath);
     void download
       .run(res.body, this.store, (written) => {
         this.onFetched?.(upstream.name, written);
         // Accounting before eviction looks; a lost row only hides the file from eviction until it is fetched again.
-        // Used when requested, not when committed (an upload to object storage takes a while): eviction's order
-        // follows the clients' requests.
-        this.index.recordBlob(digest, written, requestedAt).then(() => this.onCommitted?.(digest, written), () => {});
+        this.index.recordBlob(digest, written).then(() => this.onCommitted?.(digest, written), () => {});
       })
       .finally(() => {
         this.reserved -= reserve;
