@@ -137,4 +137,12 @@ describe.skipIf(skip)('redirects to presigned URLs of an S3 store', () => {
       await containerd?.stop();
     }
   }, 120_000);
+
+  it.skipIf(!haveTools(['podman']) || !haveRoot())('podman follows the redirect', async () => {
+    const root = await tempDir('podman');
+    const podman = ['--root', join(root, 'storage'), '--runroot', join(root, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none'];
+    await runCommand('podman', [...podman, 'pull', '--tls-verify=false', '--creds', `${PULLER}:${PULLER_TOKEN}`, `${proxy.host}/${UPSTREAM}/org/app:1`]);
+    const { stdout } = await runCommand('podman', [...podman, 'image', 'inspect', '--format', '{{.Digest}}', `${proxy.host}/${UPSTREAM}/org/app:1`]);
+    expect(stdout.trim()).toBe(app.digest);
+  }, 120_000);
 });
