@@ -15,7 +15,7 @@ import { trustedProxies } from './http/client-address.js';
 import { reportStartupFailure } from './cluster/startup.js';
 import { listenError } from './listen-error.js';
 import { exitWhenSupervisorGone } from './cluster/supervisor-watch.js';
-import { BlobStore } from './store/blob-store.js';
+import { createBlobStore } from './store/create-blob-store.js';
 import { discardOwnTempFilesOnExit, sweepTempFilesPeriodically } from './store/temp-sweeper.js';
 
 export interface Running {
@@ -83,7 +83,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
  */
 export async function serve(config: Config): Promise<void> {
   const workers = config.server?.workers ?? 1;
-  const store = new BlobStore(config.storage.path);
+  const store = createBlobStore(config);
   discardOwnTempFilesOnExit(store);
   if (workers > 1 && cluster.isPrimary) {
     const log = createLogger(config.log.level).child({ role: 'supervisor' });

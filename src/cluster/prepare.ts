@@ -2,7 +2,7 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import { openDatabase } from '../db/open-database.js';
 import { PolicyVersions } from '../db/policy-versions.js';
-import { BlobStore } from '../store/blob-store.js';
+import { createBlobStore } from '../store/create-blob-store.js';
 
 /**
  * What the supervisor does once before forking workers, so that they do not race on it: run the database
@@ -10,7 +10,7 @@ import { BlobStore } from '../store/blob-store.js';
  * processes from the store.
  */
 export async function prepareSharedState(config: Config, log: Logger): Promise<void> {
-  const { discardedTempFiles } = new BlobStore(config.storage.path).open();
+  const { discardedTempFiles } = await createBlobStore(config).open();
   if (discardedTempFiles > 0) log.info('discarded partial downloads from an earlier run', { files: discardedTempFiles });
   const db = await openDatabase(config.database);
   try {

@@ -11,6 +11,7 @@ import { unknownSettingMessage } from './known-keys.js';
 import { validatePolicyRules } from '../policy/validate.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
 import { loadSigningKey } from '../audit/checkpoint.js';
+import { checkS3Storage } from './s3-storage.js';
 
 const ROOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -83,6 +84,8 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   const tokens = checkTokens(root.auth, env, secretsRequired, error);
   const checkpoint = sections.audit?.checkpoint ? checkpointOf(sections.audit.checkpoint, at, secretsRequired, error) : undefined;
 
+  const s3 = sections.storage?.s3 ? checkS3Storage(sections.storage.s3, env, secretsRequired, error) : undefined;
+
   if (errors.length > 0) throw new ConfigValidationError(source, dedupe(errors));
   const listen = /^(.*):(\d{1,5})$/.exec(sections.listen!)!;
   const storage = sections.storage!;
@@ -97,6 +100,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       ...(storage.protectRecent !== undefined ? { protectRecentMs: parseDuration(storage.protectRecent) } : {}),
       linkRetentionMs: parseDuration(storage.linkRetention ?? '30d')!,
       ...(storage.offload ? { offload: { xAccelRedirect: storage.offload.xAccelRedirect } } : {}),
+      ...(s3 ? { s3 } : {}),
     },
     pull: {
       maxLayers: sections.pull?.maxLayers ?? 1000,

@@ -100,6 +100,24 @@ const token = section({
   tokenSha256: z.string({ error: 'must be 64 lowercase hex characters' }).regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex characters').optional(),
 });
 
+/** An S3-compatible bucket for blobs; credentials from the named environment variables or the SDK's default chain. */
+const s3Storage = section({
+  bucket: text().describe('Bucket holding the blobs; it must exist'),
+  endpoint: z.url({ error: 'must be an http(s) URL' }).optional().describe('Endpoint URL of an S3-compatible store (default: AWS S3 of `region`)'),
+  region: text().default('us-east-1').describe('Region of the bucket (the signing region for other stores)'),
+  prefix: z.string({ error: 'must be a string' }).regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, 'must be empty or folder names each ending in "/"').default('')
+    .describe('Key prefix of every object, e.g. "portcullis/"'),
+  forcePathStyle: z.boolean({ error: 'must be true or false' }).default(false).describe('Address the bucket in the path (MinIO, Ceph RGW) rather than the host name'),
+  accessKeyIdEnv: text().optional().describe('Environment variable holding the access key id (default: the SDK\'s credential chain)'),
+  secretAccessKeyEnv: text().optional().describe('Environment variable holding the secret access key'),
+  sessionTokenEnv: text().optional().describe('Environment variable holding a session token (temporary credentials)'),
+  serverSideEncryption: oneOf(['AES256', 'aws:kms']).optional().describe('Encryption at rest the store applies to new objects'),
+  kmsKeyId: text().optional().describe('KMS key for serverSideEncryption "aws:kms"'),
+  redirect: z.boolean({ error: 'must be true or false' }).default(false)
+    .describe('Answer GETs of cached, allowed blobs with a 307 to a presigned URL of the store'),
+  redirectTtl: duration({ min: 1000, max: 7 * 86_400_000 }).default('5m').describe('How long a redirect\'s presigned URL is valid'),
+});
+
 /** Fields shared by the schema that validates and the one published for editors (they differ in `policies`). */
 const fields = {
   $schema: z.string().optional().describe('The JSON Schema of this file, for editors'),
@@ -128,6 +146,7 @@ const fields = {
         })
         .describe('URL path prefix of nginx\'s internal location aliased to storage.path, e.g. "/_portcullis/store/"'),
     }).optional().describe('Cached, allowed blobs over 1 MiB are answered with X-Accel-Redirect for nginx to send'),
+    s3: s3Storage.optional().describe('Keep blobs in an S3-compatible bucket (storage.path then only holds downloads in progress)'),
   }).default({ path: './data/store', linkRetention: '30d' }),
   pull: section({
     maxLayers: wholeNumber('must be a whole number from 1 to 100000', 1, 100_000).default(1000)

@@ -27,6 +27,21 @@ export interface UpstreamConfig {
   tagDrift?: 'follow' | 'keep-verified' | 'deny';
 }
 
+/** An S3-compatible bucket holding the blobs; no credentials means the SDK's default chain (IRSA, instance roles). */
+export interface S3StoreConfig {
+  bucket: string;
+  endpoint?: string;
+  region: string;
+  /** Empty or ending in "/". */
+  prefix: string;
+  forcePathStyle: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  serverSideEncryption?: 'AES256' | 'aws:kms';
+  kmsKeyId?: string;
+  redirect: boolean;
+  redirectTtlMs: number;
+}
+
 export interface TrustConfig {
   /** `public-good` or an absolute path to a Sigstore trusted_root.json. */
   trustedRoot: string;
@@ -75,6 +90,7 @@ export interface Config {
   tls?: { cert: string; key: string };
   /**
    * `protectRecentMs`: blobs used or referenced by a manifest pulled this recently are never evicted.
+   * `path`: the store's folder, or with `s3` only the temp folder of downloads in progress.
    * `offload.xAccelRedirect`: nginx serves cached, allowed large blobs from `<prefix><path in the store>`.
    */
   storage: {
@@ -83,6 +99,7 @@ export interface Config {
     protectRecentMs?: number;
     linkRetentionMs?: number;
     offload?: { xAccelRedirect: string };
+    s3?: S3StoreConfig;
   };
   /**
    * `maxLayers`: manifests listing more layers (indexes: more manifests) are refused before anything is stored.

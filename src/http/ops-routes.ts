@@ -1,5 +1,4 @@
 import { Router } from 'express';
-import { accessSync, constants } from 'node:fs';
 import type { Database } from '../db/types.js';
 import type { BlobStore } from '../store/blob-store.js';
 
@@ -17,8 +16,7 @@ export function opsRoutes(d: { db: Database; store: BlobStore; scrape: () => Pro
       problems.push(`database: ${(err as Error).message}`);
     }
     try {
-      accessSync(d.store.blobsDir, constants.W_OK);
-      accessSync(d.store.tmpDir, constants.W_OK);
+      await d.store.check();
     } catch (err) {
       problems.push(`store: ${(err as Error).message}`);
     }

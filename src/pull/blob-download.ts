@@ -38,8 +38,9 @@ export class BlobDownload extends EventEmitter implements GrowingBlob {
   /** Committed to the store. */
   done = false;
   failure: Error | undefined;
-  /** The temp path while downloading, the store path once committed. */
-  path: string;
+  /** The temp file being written. */
+  readonly path: string;
+  private store: BlobStore | undefined;
 
   constructor(
     readonly digest: Digest,
@@ -54,6 +55,7 @@ export class BlobDownload extends EventEmitter implements GrowingBlob {
   /** Copies `body` into the temp file, verifies and commits it. Resolves when finished either way. */
   async run(body: AsyncIterable<Buffer>, store: BlobStore, onDone: (size: number) => void): Promise<void> {
     const tempPath = this.path;
+    this.store = store;
     const verifier = new DigestVerifier(this.digest);
     let fh: FileHandle | undefined;
     let writing = Promise.resolve();
@@ -135,7 +137,6 @@ export class BlobDownload extends EventEmitter implements GrowingBlob {
     }
     try {
       await store.commit(tempPath, this.digest);
-      this.path = store.pathOf(this.digest);
       this.done = true;
       onDone(this.written);
     } catch (err) {
@@ -163,6 +164,10 @@ export class BlobDownload extends EventEmitter implements GrowingBlob {
       if (position < offset + buf.length) return buf.subarray(position - offset, Math.min(buf.length, limit - offset));
     }
     return undefined;
+  }
+
+  readCommitted(start: number, end: number): Readable {
+    return this.store!.createReadStream(this.digest, { start, end });
   }
 
   /** A stream of bytes [start, end] that follows the download as it grows. */

@@ -48,7 +48,10 @@ export class BlobFetcher {
   /** A cached download that clients follow, or, when the disk has no room, a one-client pass-through. */
   fetch(target: Target, digest: Digest, expectedSize: number | undefined): Promise<Fetched> {
     const running = this.downloads.get(digest);
-    if (running) return running;
+    if (running) {
+      void running.then((d) => this.touchWhenCommitted(d), () => {});
+      return running;
+    }
     const started = this.lead(target, digest, expectedSize);
     this.downloads.set(digest, started);
     started.then(
@@ -56,6 +59,17 @@ export class BlobFetcher {
       () => this.downloads.delete(digest),
     );
     return started;
+  }
+
+  /**
+   * A request that joins a download uses the blob: it counts as used once committed (an upload to object storage
+   * takes a while, and the download's own record may be older than this use), so eviction does not take it first.
+   */
+  private touchWhenCommitted(d: Fetched): void {
+    if (d instanceof PassThroughBlob) return;
+    void d.settled().then(() => {
+      if (d.done) this.index.touchBlob(d.digest);
+    });
   }
 
   /**
@@ -79,7 +93,11 @@ export class BlobFetcher {
   private async lead(target: Target, digest: Digest, expectedSize: number | undefined): Promise<Fetched> {
     const tempPath = this.store.newTempPath();
     const held = await this.acquire(digest, tempPath);
-    if (held) return new RemoteDownload(digest, expectedSize, held.tempPath, this.store, this.leases!, ownerIsGone);
+    if (held) {
+      const remote = new RemoteDownload(digest, expectedSize, held.tempPath, this.store, this.leases!, ownerIsGone);
+      this.touchWhenCommitted(remote);
+      return remote;
+    }
     if (!this.leases) return this.start(target, digest, expectedSize, tempPath);
     const leases = this.leases;
     // Another process may have committed the blob between the caller's cache check and this lease.

@@ -14,11 +14,14 @@ export interface GrowingBlob extends EventEmitter {
   readonly received: number;
   /** Size and digest checked: the last byte may be served. */
   readonly verified: boolean;
-  /** Committed to the store; `path` is the store's file. */
+  /** Committed to the store: what is not in memory is read from the store (`readCommitted`). */
   readonly done: boolean;
   readonly failure: Error | undefined;
+  /** The local temp file being written; gone once the blob is committed (or on another machine). */
   readonly path: string;
   fromMemory(position: number, limit: number): Buffer | undefined;
+  /** Bytes [start, end] of the committed blob, from the store. */
+  readCommitted(start: number, end: number): Readable;
   settled(): Promise<void>;
 }
 
@@ -35,9 +38,13 @@ export function whenSettled(blob: GrowingBlob): Promise<void> {
   });
 }
 
-/** Reads one download's bytes [start, end] as they arrive: from its memory window, else from its file. */
+/**
+ * Reads one download's bytes [start, end] as they arrive: from its memory window, else from its temp file, or
+ * from the store once the download is committed and the temp file is gone.
+ */
 export class FollowerStream extends Readable {
   private fh: FileHandle | undefined;
+  private committed: AsyncIterator<Buffer> | undefined;
   private position: number;
   private reading = false;
 
@@ -71,16 +78,30 @@ export class FollowerStream extends Readable {
         await new Promise<void>((resolve) => d.once('progress', resolve));
         continue;
       }
-      const memory = d.fromMemory(this.position, limit);
-      if (memory) {
-        this.position += memory.length;
-        if (!this.push(memory)) {
+      if (!this.committed) {
+        const memory = d.fromMemory(this.position, limit);
+        if (memory) {
+          this.position += memory.length;
+          if (!this.push(memory)) {
+            this.reading = false;
+            return;
+          }
+          continue;
+        }
+      }
+      const fh = this.committed ? undefined : await this.handle();
+      if (!fh) {
+        // Committed: the rest comes from the store, in one read that this reader alone follows from now on.
+        this.committed ??= (d.readCommitted(this.position, this.limit() - 1) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+        const next = await this.committed.next();
+        if (next.done) throw new Error('stored blob ended early');
+        this.position += next.value.length;
+        if (!this.push(next.value)) {
           this.reading = false;
           return;
         }
         continue;
       }
-      const fh = await this.handle();
       const length = Math.min(CHUNK, limit - this.position);
       const buf = Buffer.allocUnsafe(length);
       const { bytesRead } = await fh.read(buf, 0, length, this.position);
@@ -105,16 +126,18 @@ export class FollowerStream extends Readable {
     return Math.max(0, Math.min(d.received, spanEnd - 1, d.size === undefined ? d.received - 1 : Number.POSITIVE_INFINITY));
   }
 
-  private async handle(): Promise<FileHandle> {
+  /** The temp file, or undefined once the blob is committed and the temp file gone: read the store then. */
+  private async handle(): Promise<FileHandle | undefined> {
     if (this.fh) return this.fh;
+    if (this.download.done) return undefined;
     try {
       this.fh = await open(this.download.path, 'r');
     } catch (err) {
-      // The temp file was renamed (or dropped) between our path read and open: follow it to the store.
+      // The temp file was committed (or dropped) between our path read and open, or is on another machine.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await this.download.settled();
       if (!this.download.done) throw this.download.failure ?? err;
-      this.fh = await open(this.download.path, 'r');
+      return undefined;
     }
     return this.fh;
   }
@@ -122,6 +145,8 @@ export class FollowerStream extends Readable {
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
     const fh = this.fh;
     this.fh = undefined;
+    void this.committed?.return?.();
+    this.committed = undefined;
     if (fh) fh.close().then(() => cb(err), () => cb(err));
     else cb(err);
   }

@@ -8,12 +8,12 @@ import type { BlobStore } from '../store/blob-store.js';
 import { FollowerStream, whenSettled, type GrowingBlob } from './follower-stream.js';
 
 const POLL_MS = 20;
-/** The lease is looked at every this many polls; the store's file on every poll. */
+/** The lease is looked at every this many polls. */
 const LEASE_EVERY = 10;
 
 /**
  * A download another process (a sibling worker, another replica) is running into the shared store: its
- * temp file is read as it grows, and the last byte is served only once the blob has landed in the store,
+ * temp file is read as it grows when it is on this machine, and the last byte is served only once the blob has landed in the store,
  * which the other process does only after checking size and digest. When its lease ends and the blob has
  * not landed, the download failed and so do the readers; the client's retry starts a new one.
  */
@@ -22,8 +22,10 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
   verified = false;
   done = false;
   failure: Error | undefined;
-  path: string;
+  readonly path: string;
   private polls = 0;
+  /** Asking the store whether the blob landed every this many polls (a HEAD request on object storage). */
+  private readonly landedEvery: number;
 
   constructor(
     readonly digest: Digest,
@@ -37,11 +39,16 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
     super();
     this.setMaxListeners(0);
     this.path = tempPath;
+    this.landedEvery = Math.max(1, Math.round(store.landedPollMs / POLL_MS));
     void this.follow();
   }
 
   fromMemory(): Buffer | undefined {
     return undefined;
+  }
+
+  readCommitted(start: number, end: number): Readable {
+    return this.store.createReadStream(this.digest, { start, end });
   }
 
   createReader(start = 0, end?: number): Readable {
@@ -55,7 +62,7 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
   private async follow(): Promise<void> {
     const tempPath = this.path;
     while (!this.done && !this.failure) {
-      if (await this.landed()) break;
+      if (this.polls % this.landedEvery === 0 && (await this.landed())) break;
       const grown = await stat(tempPath).then((s) => s.size, () => undefined);
       if (grown !== undefined && grown > this.received) {
         this.received = this.size === undefined ? grown : Math.min(grown, this.size);
@@ -82,11 +89,10 @@ export class RemoteDownload extends EventEmitter implements GrowingBlob {
     return holder !== undefined && holder.tempPath === tempPath && !this.isGone(holder.owner);
   }
 
-  /** The blob is in the store: verified, and whole. */
+  /** The blob is in the store: verified, and whole. A store that does not answer has not shown it yet. */
   private async landed(): Promise<boolean> {
-    const size = await this.store.size(this.digest);
+    const size = await this.store.size(this.digest).catch(() => undefined);
     if (size === undefined || (this.size !== undefined && size !== this.size)) return false;
-    this.path = this.store.pathOf(this.digest);
     this.received = size;
     this.verified = true;
     this.done = true;

@@ -1,185 +1,45 @@
-import { mkdirSync, readdirSync, rmSync, statSync, createWriteStream, type WriteStream } from 'node:fs';
-import { open, rename, rm, stat, statfs, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import type { WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { processRunning } from '../process-alive.js';
-import { FileChunkStream } from './file-chunk-stream.js';
-import { digestAlgorithm, digestHex, digestOf, type Digest } from '../oci/digest.js';
-
-/** A temp file nobody has written to for this long belongs to a download that is not coming back. */
-const STALE_TEMP_MS = 15 * 60_000;
-const STARTED_AT = Date.now() - Math.ceil(process.uptime() * 1000);
-const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
-
-function isAbandoned(name: string, path: string): boolean {
-  const m = /^([0-9a-f]{12})-(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
-  // Same pid as this process but older than it: an earlier run of a process that reuses its pid (pid 1 in a container).
-  const earlierRun = m !== null && Number(m[2]) === process.pid && Number(m[3]) < STARTED_AT;
-  if (m && m[1] === HOST_TAG && (earlierRun || !processRunning(Number(m[2])))) return true;
-  try {
-    return Date.now() - statSync(path).mtimeMs > STALE_TEMP_MS || !m;
-  } catch {
-    return false;
-  }
-}
+import type { Digest } from '../oci/digest.js';
 
 /**
- * Content-addressed files: `blobs/<alg>/<first two hex>/<hex>`. New content is written to `tmp/` and renamed
- * into place only after its digest matched, so the store never holds a partial or wrong blob. Paths come
- * only from validated digests, so no request can name a file outside the store.
+ * Content-addressed blob storage: a folder (`FsBlobStore`) or an S3-compatible bucket (`S3BlobStore`), chosen by
+ * config. New content is always written to a local temp file first (followers in this process read it as it
+ * grows) and becomes visible under its digest only through `commit`, after the caller checked its digest: the
+ * store never holds a partial or wrong blob under a digest.
  */
-export class BlobStore {
-  readonly blobsDir: string;
-  readonly tmpDir: string;
+export interface BlobStore {
+  /** Where the blobs live, for logs and errors: never credentials. */
+  readonly description: string;
+  /** How often a follower in another process may ask whether a blob has landed (`size`). */
+  readonly landedPollMs: number;
 
-  constructor(readonly root: string) {
-    this.blobsDir = join(root, 'blobs');
-    this.tmpDir = join(root, 'tmp');
-  }
-
-  /** Creates the folders and discards temp files left by a crash (see `discardAbandonedTempFiles`). */
-  open(): { discardedTempFiles: number } {
-    mkdirSync(this.blobsDir, { recursive: true });
-    mkdirSync(this.tmpDir, { recursive: true });
-    return { discardedTempFiles: this.discardAbandonedTempFiles() };
-  }
-
-  /**
-   * Removes temp files of processes of this host that are no longer running, and any not written for
-   * STALE_TEMP_MS (another machine sharing the store died). Temp files of live processes (sibling workers,
-   * other replicas) are downloads in progress and stay. Returns how many it removed.
-   */
-  discardAbandonedTempFiles(): number {
-    let discarded = 0;
-    for (const f of this.tempNames()) {
-      const path = join(this.tmpDir, f);
-      if (!isAbandoned(f, path)) continue;
-      rmSync(path, { force: true, recursive: true });
-      discarded++;
-    }
-    return discarded;
-  }
-
+  /** Prepares the store and discards leftovers of a crash; rejects with a clear message if it is unusable. */
+  open(): Promise<{ discardedTempFiles: number }>;
+  /** Readiness: resolves when the store can be read and written now, rejects with the reason otherwise. */
+  check(): Promise<void>;
+  /** Removes temp content of downloads whose process died; returns how many local temp files it removed. */
+  discardAbandonedTempFiles(): number;
   /** Removes this process's own temp files: called as it exits, when none of its downloads can finish. */
-  discardOwnTempFiles(): void {
-    const own = `${HOST_TAG}-${process.pid}-`;
-    for (const f of this.tempNames()) if (f.startsWith(own)) rmSync(join(this.tmpDir, f), { force: true });
-  }
+  discardOwnTempFiles(): void;
 
-  private tempNames(): string[] {
-    try {
-      return readdirSync(this.tmpDir);
-    } catch {
-      return [];
-    }
-  }
+  /** The committed blob's size, undefined when absent; rejects when the store cannot tell (it is down). */
+  size(digest: Digest): Promise<number | undefined>;
+  read(digest: Digest): Promise<Buffer>;
+  /** The committed blob's bytes [start, end]; a failure to reach the store surfaces as a stream error. */
+  createReadStream(digest: Digest, range?: { start: number; end: number }): Readable;
+  /** Bytes still free for temp files; undefined if unknown. */
+  freeBytes(): Promise<number | undefined>;
 
-  pathOf(digest: Digest): string {
-    const hex = digestHex(digest);
-    return join(this.blobsDir, digestAlgorithm(digest), hex.slice(0, 2), hex);
-  }
+  newTempPath(): string;
+  createTempWriter(): { path: string; stream: WriteStream };
+  /** Makes a verified temp file visible under `digest`; the temp file is gone afterwards either way. */
+  commit(tempPath: string, digest: Digest, opts?: { sync?: boolean }): Promise<void>;
+  discard(tempPath: string): Promise<void>;
 
-  async size(digest: Digest): Promise<number | undefined> {
-    try {
-      return (await stat(this.pathOf(digest))).size;
-    } catch {
-      return undefined;
-    }
-  }
-
-  sizeSync(digest: Digest): number | undefined {
-    try {
-      return statSync(this.pathOf(digest)).size;
-    } catch {
-      return undefined;
-    }
-  }
-
-  read(digest: Digest): Promise<Buffer> {
-    return readFile(this.pathOf(digest));
-  }
-
-  createReadStream(digest: Digest, range?: { start: number; end: number }): Readable {
-    return new FileChunkStream(this.pathOf(digest), range);
-  }
-
-  /** Bytes an unprivileged writer may still use on the store's filesystem; undefined if unknown. */
-  async freeBytes(): Promise<number | undefined> {
-    try {
-      const s = await statfs(this.tmpDir);
-      return s.bavail * s.bsize;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** `<host tag>-<pid>-<time>-<random>`: whose download it is, so a restart discards only its own dead ones. */
-  newTempPath(): string {
-    return join(this.tmpDir, `${HOST_TAG}-${process.pid}-${Date.now()}-${randomBytes(8).toString('hex')}`);
-  }
-
-  createTempWriter(): { path: string; stream: WriteStream } {
-    const path = this.newTempPath();
-    return { path, stream: createWriteStream(path, { flags: 'wx' }) };
-  }
-
-  /** Moves a verified temp file into place (atomic rename on one filesystem). */
-  async commit(tempPath: string, digest: Digest, opts: { sync?: boolean } = {}): Promise<void> {
-    const target = this.pathOf(digest);
-    mkdirSync(join(target, '..'), { recursive: true });
-    // fsync before rename so a power loss cannot leave a renamed but empty file.
-    if (opts.sync !== false) {
-      const fh = await open(tempPath, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    }
-    await rename(tempPath, target);
-  }
-
-  async discard(tempPath: string): Promise<void> {
-    await rm(tempPath, { force: true });
-  }
-
-  /**
-   * Writes small content (manifests, configs, signature layers) after checking its digest. Not fsynced:
-   * small content is re-hashed whenever it is read back (see `readVerified`), so a file damaged by a power
-   * loss is refetched, never served, and pulls do not wait for the disk.
-   */
-  async putVerified(digest: Digest, bytes: Buffer): Promise<void> {
-    if (digestOf(bytes, digestAlgorithm(digest)) !== digest) throw new Error(`content does not match ${digest}`);
-    if ((await this.size(digest)) === bytes.length) return;
-    const { path, stream } = this.createTempWriter();
-    await new Promise<void>((resolve, reject) => {
-      stream.on('error', reject);
-      stream.end(bytes, () => resolve());
-    });
-    try {
-      await this.commit(path, digest, { sync: false });
-    } catch (err) {
-      await this.discard(path);
-      throw err;
-    }
-  }
-
-  /** Reads small content and checks it against its digest; a damaged file is removed and reported as absent. */
-  async readVerified(digest: Digest): Promise<Buffer | undefined> {
-    let bytes: Buffer;
-    try {
-      bytes = await this.read(digest);
-    } catch {
-      return undefined;
-    }
-    if (digestOf(bytes, digestAlgorithm(digest)) === digest) return bytes;
-    await this.remove(digest);
-    return undefined;
-  }
-
-  async remove(digest: Digest): Promise<void> {
-    await unlink(this.pathOf(digest)).catch(() => {});
-  }
+  /** Writes small content (manifests, configs, signature layers) after checking its digest. */
+  putVerified(digest: Digest, bytes: Buffer): Promise<void>;
+  /** Reads small content and checks it against its digest; damaged content is removed and reported as absent. */
+  readVerified(digest: Digest): Promise<Buffer | undefined>;
+  remove(digest: Digest): Promise<void>;
 }

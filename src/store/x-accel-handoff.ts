@@ -1,6 +1,6 @@
 import { relative, sep } from 'node:path';
 import type { Digest } from '../oci/digest.js';
-import type { BlobStore } from './blob-store.js';
+import type { FsBlobStore } from './fs-blob-store.js';
 import type { BlobHandoff, Handoff } from './blob-handoff.js';
 
 /**
@@ -13,7 +13,7 @@ export class XAccelHandoff implements BlobHandoff {
   constructor(
     /** An absolute URL path ending in '/', checked at load (config/offload.ts). */
     private readonly prefix: string,
-    private readonly store: BlobStore,
+    private readonly store: FsBlobStore,
   ) {}
 
   uriOf(digest: Digest): string {

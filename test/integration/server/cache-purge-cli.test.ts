@@ -1,3 +1,4 @@
+import type { FsBlobStore } from '../../../src/store/fs-blob-store.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +39,7 @@ describe('portcullis cache purge', () => {
     expect(JSON.parse(again.stdout)).toEqual({ purged: { tags: 0, evidence: 0, files: 0 } });
 
     const app = await ws.open();
-    const layerPath = app.store.pathOf(sha(LAYER));
+    const layerPath = (app.store as FsBlobStore).pathOf(sha(LAYER));
     await app.close();
     expect(existsSync(layerPath)).toBe(true);
     const blob = await purge('--digest', sha(LAYER));

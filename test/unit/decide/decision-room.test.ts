@@ -14,7 +14,7 @@ import type { PolicyException } from '../../../src/policy/exception.js';
 import type { PolicyRule } from '../../../src/policy/types.js';
 import { createArtifactSource } from '../../../src/pull/artifact-source.js';
 import { ManifestFetcher, type FetchedManifest } from '../../../src/pull/manifest-fetcher.js';
-import { BlobStore } from '../../../src/store/blob-store.js';
+import { FsBlobStore } from '../../../src/store/fs-blob-store.js';
 import { UpstreamClient } from '../../../src/upstream/upstream-client.js';
 import type { Target } from '../../../src/upstream/target.js';
 import { createEvidenceGatherer } from '../../../src/verify/gatherer.js';
@@ -52,8 +52,8 @@ describe('the decision room', () => {
     dir = await mkdtemp(join(tmpdir(), 'decision-room-'));
     db = await openDatabase({ path: join(dir, 'p.db') });
     const index = new CacheIndex(db.cache);
-    const store = new BlobStore(join(dir, 'store'));
-    store.open();
+    const store = new FsBlobStore(join(dir, 'store'));
+    store.openSync();
     const manifests = new ManifestFetcher(index, store, silentLogger);
     room = createDecisionRoom({
       policy: { current: () => ({ version: 7, rules }) },

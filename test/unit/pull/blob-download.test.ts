@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { BlobDownload } from '../../../src/pull/blob-download.js';
-import { BlobStore } from '../../../src/store/blob-store.js';
+import { FsBlobStore } from '../../../src/store/fs-blob-store.js';
 import { sha256 } from '../../../src/oci/digest.js';
 
 /** BlobDownload against the real filesystem, with the upstream body fed by hand. */
 function setup() {
-  const store = new BlobStore(mkdtempSync(join(tmpdir(), 'dl-')));
-  store.open();
+  const store = new FsBlobStore(mkdtempSync(join(tmpdir(), 'dl-')));
+  store.openSync();
   return store;
 }
 

@@ -2,17 +2,17 @@ import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BlobStore } from '../../../src/store/blob-store.js';
+import { FsBlobStore } from '../../../src/store/fs-blob-store.js';
 import { XAccelHandoff } from '../../../src/store/x-accel-handoff.js';
 import { digestOf } from '../../../src/oci/digest.js';
 
 describe('XAccelHandoff', () => {
   let root: string;
-  let store: BlobStore;
+  let store: FsBlobStore;
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'x-accel-'));
-    store = new BlobStore(join(root, 'store'));
-    store.open();
+    store = new FsBlobStore(join(root, 'store'));
+    await store.open();
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
 
