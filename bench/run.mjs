@@ -7,7 +7,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 register('./lib/ts-hooks.mjs', import.meta.url);
-const { helpers, startPeer, startNginx, startPortcullis, startReplicas, startBareNode, startOffloaded, benchRoot, UPSTREAM_NAME } = await import('./lib/systems.mjs');
+const { helpers, startPeer, startNginx, startPortcullis, startReplicas, startBareNode, startOffloaded, startObjectStore, startOnObjectStore, benchRoot, UPSTREAM_NAME } = await import('./lib/systems.mjs');
 const { createAgent, pullImage, median, timed, ACCEPT } = await import('./lib/client.mjs');
 const { wrk, upstreamBlobFetches, withRssSampling, cpuSeconds, table, ratio } = await import('./lib/measure.mjs');
 const { createImagePusher, MiB } = await import('./lib/images.mjs');
@@ -52,6 +52,14 @@ try {
   // The same proxy as one process, to show what the workers add.
   const single = await startPortcullis(h, registry.url, root, { name: 'portcullis-1w', extra: { server: { workers: 1 } } });
   stops.push(single.stop);
+  // Blobs in an S3-compatible store: streamed through the proxy, and answered with a redirect to the store.
+  const objectStore = await startObjectStore(h, root);
+  stops.push(objectStore.stop);
+  const s3 = await startOnObjectStore(h, registry.url, root, objectStore);
+  stops.push(s3.stop);
+  const s3redirect = await startOnObjectStore(h, registry.url, root, objectStore, { redirect: true });
+  stops.push(s3redirect.stop);
+  for (const sys of [s3, s3redirect]) sys.pids = [sys.pid, ...(objectStore.pid ? [objectStore.pid] : [])];
   // Three replicas on PostgreSQL behind nginx.
   const replicas = await startReplicas(h, registry.url, root);
   stops.push(replicas.stop);
@@ -77,14 +85,16 @@ try {
   }
 
   // Every proxy's cache holds the warm image before anything is timed on it.
-  for (const sys of [single, replicas]) await pullImage(agent, sys.url, repo, coldImages[0].tag, { verify: true });
+  for (const sys of [single, replicas, s3, s3redirect]) await pullImage(agent, sys.url, repo, coldImages[0].tag, { verify: true });
+  // An object store finishes its upload after the client's last byte; the warm rows start once it is there.
+  await new Promise((r) => setTimeout(r, 2000));
 
   // Warm pull throughput from each cache (nginx: the files themselves).
   log('warm pulls');
-  const warm = { portcullis: [], signed: [], peer: [], nginx: [], offload: [], bare: [] };
+  const warm = { portcullis: [], signed: [], peer: [], nginx: [], offload: [], bare: [], s3: [], 's3-redirect': [] };
   const w = coldImages[0];
   for (let i = 0; i < REPS + 2; i++) {
-    for (const sys of [...proxies, offload, nginx, bare]) {
+    for (const sys of [...proxies, offload, s3, s3redirect, nginx, bare]) {
       const ref = sys === nginx || sys === bare ? w.digest : w.tag;
       const { seconds, value } = await timed(() => pullImage(agent, sys.url, repo, ref));
       warm[sys === signed ? 'signed' : sys.name].push(value.bytes / MiB / seconds);
@@ -98,7 +108,7 @@ try {
   const cpuPerGB = {};
   for (const clients of [8, 32]) {
     for (let i = 0; i < REPS; i++) {
-      for (const sys of [portcullis, single, offload, replicas, peer, nginx, bare]) {
+      for (const sys of [portcullis, single, offload, s3, s3redirect, replicas, peer, nginx, bare]) {
         const ref = sys === nginx || sys === bare ? w.digest : w.tag;
         const many = createAgent(clients * 4);
         const pids = sys.pids ?? (sys.pid ? [sys.pid] : undefined);
@@ -178,14 +188,20 @@ try {
     ['warm pull, MB/s', R.warmMBps.portcullis, R.warmMBps.peer, R.warmMBps.nginx],
     ['  same, behind nginx with offload', R.warmMBps.offload, R.warmMBps.peer, R.warmMBps.nginx],
     ['  same, bare Node file server (the floor in JavaScript)', R.warmMBps.bare, R.warmMBps.peer, R.warmMBps.nginx],
+    ['  same, blobs in S3 (s3rver), streamed by the proxy', R.warmMBps.s3, R.warmMBps.peer, R.warmMBps.nginx],
+    ['  same, blobs in S3, 307 to a presigned URL (store fetch counted)', R.warmMBps['s3-redirect'], R.warmMBps.peer, R.warmMBps.nginx],
     ['warm aggregate, 8 clients, MB/s', R.aggregateMBps[8].portcullis, R.aggregateMBps[8].peer, R.aggregateMBps[8].nginx],
     ['  same, one process (workers: 1)', R.aggregateMBps[8]['portcullis-1w'], R.aggregateMBps[8].peer, R.aggregateMBps[8].nginx],
     ['  same, behind nginx with offload', R.aggregateMBps[8].offload, R.aggregateMBps[8].peer, R.aggregateMBps[8].nginx],
     ['  same, bare Node file server', R.aggregateMBps[8].bare, R.aggregateMBps[8].peer, R.aggregateMBps[8].nginx],
+    ['  same, blobs in S3, streamed by the proxy', R.aggregateMBps[8].s3, R.aggregateMBps[8].peer, R.aggregateMBps[8].nginx],
+    ['  same, blobs in S3, redirected', R.aggregateMBps[8]['s3-redirect'], R.aggregateMBps[8].peer, R.aggregateMBps[8].nginx],
     ['CPU s per GB served, 8 clients (lower is better)', R.cpuSecondsPerGB.portcullis, R.cpuSecondsPerGB.peer, R.cpuSecondsPerGB.nginx],
     ['  same, one process (workers: 1)', R.cpuSecondsPerGB['portcullis-1w'], R.cpuSecondsPerGB.peer, R.cpuSecondsPerGB.nginx],
     ['  same, behind nginx with offload (nginx + proxy)', R.cpuSecondsPerGB.offload, R.cpuSecondsPerGB.peer, R.cpuSecondsPerGB.nginx],
     ['  same, bare Node file server', R.cpuSecondsPerGB.bare, R.cpuSecondsPerGB.peer, R.cpuSecondsPerGB.nginx],
+    ['  same, blobs in S3, streamed (proxy + s3rver)', R.cpuSecondsPerGB.s3, R.cpuSecondsPerGB.peer, R.cpuSecondsPerGB.nginx],
+    ['  same, blobs in S3, redirected (proxy + s3rver)', R.cpuSecondsPerGB['s3-redirect'], R.cpuSecondsPerGB.peer, R.cpuSecondsPerGB.nginx],
     ['  same, 3 replicas on PostgreSQL behind nginx (offload)', R.aggregateMBps[8].replicas, R.aggregateMBps[8].peer, R.aggregateMBps[8].nginx],
     ['warm aggregate, 32 clients, MB/s', R.aggregateMBps[32].portcullis, R.aggregateMBps[32].peer, R.aggregateMBps[32].nginx],
     ['  same, one process (workers: 1)', R.aggregateMBps[32]['portcullis-1w'], R.aggregateMBps[32].peer, R.aggregateMBps[32].nginx],

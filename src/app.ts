@@ -89,7 +89,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const upkeep = opts.maintenance !== false;
   const log = opts.log ?? createLogger(config.log.level);
   const metrics = new Metrics(opts.worker === undefined ? {} : { worker: String(opts.worker) });
-  const store = createBlobStore(config);
+  const store = await createBlobStore(config);
   const { discardedTempFiles } = await store.open();
   if (discardedTempFiles > 0) log.info('discarded partial downloads from an earlier run', { files: discardedTempFiles });
   const db = await openDatabase(config.database, (err) => log.warn('database connection lost; reconnecting on next use', { error: err.message }));

@@ -83,7 +83,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
  */
 export async function serve(config: Config): Promise<void> {
   const workers = config.server?.workers ?? 1;
-  const store = createBlobStore(config);
+  const store = await createBlobStore(config);
   discardOwnTempFilesOnExit(store);
   if (workers > 1 && cluster.isPrimary) {
     const log = createLogger(config.log.level).child({ role: 'supervisor' });

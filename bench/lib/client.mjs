@@ -17,7 +17,14 @@ export function createAgent(connections = 256) {
 /** GET url; returns the byte count (and sha256 when `hash`). Throws on a non-2xx or a short body. */
 export async function get(agent, url, { accept, hash = false, expectSize, onRequest } = {}) {
   onRequest?.();
-  const res = await request(url, { dispatcher: agent, headers: accept ? { accept } : {}, headersTimeout: 60_000 });
+  let res = await request(url, { dispatcher: agent, headers: accept ? { accept } : {}, headersTimeout: 60_000 });
+  // A redirect to object storage is followed as docker does, to another host and without the proxy's headers.
+  if (res.statusCode === 307 || res.statusCode === 302) {
+    const location = new URL(res.headers.location, url).toString();
+    await res.body.dump();
+    onRequest?.();
+    res = await request(location, { dispatcher: agent, headersTimeout: 60_000 });
+  }
   if (res.statusCode !== 200) {
     const text = await res.body.text().catch(() => '');
     throw new Error(`GET ${url}: ${res.statusCode} ${text.slice(0, 200)}`);

@@ -209,6 +209,52 @@ http {
   return { url, pid: daemon.pid, stop: () => daemon.stop('SIGQUIT') };
 }
 
+/**
+ * An S3-compatible store as its own process: s3rver (the test suite's store), or the endpoint given by
+ * PORTCULLIS_TEST_S3_* (a MinIO or a real bucket), as the tests take it.
+ */
+export async function startObjectStore(h, root) {
+  const e = process.env;
+  if (e.PORTCULLIS_TEST_S3_ENDPOINT) {
+    return {
+      name: 'external S3', pid: undefined, stop: async () => {},
+      section: (prefix) => ({
+        endpoint: e.PORTCULLIS_TEST_S3_ENDPOINT, bucket: e.PORTCULLIS_TEST_S3_BUCKET, region: e.PORTCULLIS_TEST_S3_REGION ?? 'us-east-1',
+        forcePathStyle: e.PORTCULLIS_TEST_S3_FORCE_PATH_STYLE !== 'false', prefix,
+        accessKeyIdEnv: 'PORTCULLIS_TEST_S3_ACCESS_KEY_ID', secretAccessKeyEnv: 'PORTCULLIS_TEST_S3_SECRET_ACCESS_KEY',
+      }),
+      env: {},
+    };
+  }
+  const dir = await mkdtemp(join(root, 's3rver-'));
+  const port = await h.freePort();
+  const bin = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'node_modules', 's3rver', 'bin', 's3rver.js');
+  const daemon = await h.spawnDaemon(process.execPath, [bin, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', 'bench']);
+  const endpoint = `http://127.0.0.1:${port}`;
+  await h.waitUntil(`s3rver on ${endpoint}`, async () => {
+    if (!daemon.running()) throw new Error(`s3rver exited:\n${daemon.lines().join('\n')}`);
+    return h.httpAnswers(`${endpoint}/`);
+  });
+  return {
+    name: 's3rver', pid: daemon.pid, stop: () => daemon.stop('SIGTERM'),
+    section: (prefix) => ({
+      endpoint, bucket: 'bench', region: 'us-east-1', forcePathStyle: true, prefix,
+      accessKeyIdEnv: 'BENCH_S3_KEY', secretAccessKeyEnv: 'BENCH_S3_SECRET',
+    }),
+    env: { BENCH_S3_KEY: 'S3RVER', BENCH_S3_SECRET: 'S3RVER' },
+  };
+}
+
+/** Portcullis keeping its blobs in the object store; with `redirect`, cached layers are answered with a 307 there. */
+export async function startOnObjectStore(h, upstreamUrl, root, objectStore, { redirect = false } = {}) {
+  const name = redirect ? 's3-redirect' : 's3';
+  return startPortcullis(h, upstreamUrl, root, {
+    name,
+    extra: { storage: { path: join(await mkdtemp(join(root, `${name}-`)), 'tmp'), s3: { ...objectStore.section(`${name}/`), redirect } } },
+    env: objectStore.env,
+  });
+}
+
 /** Portcullis as its own process via the test helper; finds its pid for RSS and fd sampling. */
 export async function startPortcullis(h, upstreamUrl, root, opts = {}) {
   const dataDir = await mkdtemp(join(root, 'portcullis-'));

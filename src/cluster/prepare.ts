@@ -10,7 +10,7 @@ import { createBlobStore } from '../store/create-blob-store.js';
  * processes from the store.
  */
 export async function prepareSharedState(config: Config, log: Logger): Promise<void> {
-  const { discardedTempFiles } = await createBlobStore(config).open();
+  const { discardedTempFiles } = await (await createBlobStore(config)).open();
   if (discardedTempFiles > 0) log.info('discarded partial downloads from an earlier run', { files: discardedTempFiles });
   const db = await openDatabase(config.database);
   try {

@@ -1,7 +1,5 @@
 import { loadConfigFile } from '../config/load.js';
 import { ConfigValidationError } from '../config/validator.js';
-import { S3BlobStore } from '../store/s3-blob-store.js';
-import { createS3Client } from '../store/s3-client.js';
 import { loadTrust } from '../verify/trust-material.js';
 import type { Command } from './command.js';
 import { configFile } from './config-path.js';
@@ -22,6 +20,8 @@ Exits 0 when the proxy would start with it.`,
     const s3 = config.storage.s3;
     if (s3) {
       // The bucket is reachable with these credentials, as start-up will need.
+      const { S3BlobStore } = await import('../store/s3-blob-store.js');
+      const { createS3Client } = await import('../store/s3-client.js');
       const problem = await new S3BlobStore(s3, config.storage.path, createS3Client(s3)).bucketProblem();
       if (problem) throw new ConfigValidationError(config.source, [{ path: 'storage.s3', message: problem }]);
     }
