@@ -1,8 +1,10 @@
 import type { EventEmitter } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { fileChunks } from '../store/chunk-pool.js';
+import type { Recycling } from '../store/file-chunk-stream.js';
 
-const CHUNK = 1024 * 1024;
+const CHUNK = fileChunks.chunkBytes;
 
 /**
  * A blob download that readers follow as it grows: one run by this process (BlobDownload) or by another
@@ -40,9 +42,10 @@ export function whenSettled(blob: GrowingBlob): Promise<void> {
 
 /**
  * Reads one download's bytes [start, end] as they arrive: from its memory window, else from its temp file, or
- * from the store once the download is committed and the temp file is gone.
+ * from the store once the download is committed and the temp file is gone. File reads use pooled buffers that
+ * the writer hands back (`recycle`); bytes from the window belong to the download and are never reused.
  */
-export class FollowerStream extends Readable {
+export class FollowerStream extends Readable implements Recycling {
   private fh: FileHandle | undefined;
   private committed: AsyncIterator<Buffer> | undefined;
   private position: number;
@@ -103,11 +106,14 @@ export class FollowerStream extends Readable {
         continue;
       }
       const length = Math.min(CHUNK, limit - this.position);
-      const buf = Buffer.allocUnsafe(length);
+      const buf = fileChunks.take();
       const { bytesRead } = await fh.read(buf, 0, length, this.position);
-      if (bytesRead === 0) throw new Error('blob file shrank while reading');
+      if (bytesRead === 0) {
+        fileChunks.give(buf);
+        throw new Error('blob file shrank while reading');
+      }
       this.position += bytesRead;
-      if (!this.push(bytesRead === length ? buf : buf.subarray(0, bytesRead))) {
+      if (!this.push(buf.subarray(0, bytesRead))) {
         this.reading = false;
         return;
       }
@@ -140,6 +146,11 @@ export class FollowerStream extends Readable {
       return undefined;
     }
     return this.fh;
+  }
+
+  /** Only pooled buffers go back (the pool ignores anything else): window chunks stay the download's. */
+  recycle(chunk: Buffer): void {
+    fileChunks.give(chunk);
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
