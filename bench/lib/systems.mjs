@@ -127,7 +127,10 @@ export async function startOffloaded(h, upstreamUrl, root) {
   const storePath = join(dataDir, 'store');
   const proxy = await h.startProxy({
     upstreams: [{ name: UPSTREAM_NAME, url: upstreamUrl, tagTtl: '5m' }],
-    extra: { log: { level: 'warn' }, storage: { path: storePath, offload: { xAccelRedirect: '/_portcullis/store/' } } },
+    extra: {
+      log: { level: 'warn' }, server: { trustedProxies: ['127.0.0.1'] },
+      storage: { path: storePath, offload: { xAccelRedirect: '/_portcullis/store/' } },
+    },
     dataDir,
   });
   const front = await offloadFront(h, root, [proxy.url], storePath);
@@ -284,7 +287,7 @@ export async function startReplicas(h, upstreamUrl, root, count = 3) {
       await h.startProxy({
         upstreams: [{ name: UPSTREAM_NAME, url: upstreamUrl, tagTtl: '5m' }],
         extra: {
-          log: { level: 'warn' }, database: { urlEnv: 'BENCH_DATABASE_URL' }, server: { workers: 1 },
+          log: { level: 'warn' }, database: { urlEnv: 'BENCH_DATABASE_URL' }, server: { workers: 1, trustedProxies: ['127.0.0.1'] },
           storage: { path: store, offload: { xAccelRedirect: '/_portcullis/store/' } },
         },
         dataDir: await mkdtemp(join(root, `replica-${i}-`)),

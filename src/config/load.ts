@@ -78,6 +78,10 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   if (isObject(root.storage) && isObject(root.storage.offload) && root.storage.s3 !== undefined) {
     error('storage.offload', 'cannot be used with storage.s3: nginx serves files from storage.path, and object storage has none there');
   }
+  // Only requests from nginx may be answered with X-Accel-Redirect; the proxy knows nginx by its address.
+  if (isObject(root.storage) && isObject(root.storage.offload) && (!isObject(root.server) || !Array.isArray(root.server.trustedProxies) || root.server.trustedProxies.length === 0)) {
+    error('storage.offload', 'needs server.trustedProxies listing the nginx in front: only requests that come through it are answered with X-Accel-Redirect (a client reaching the proxy directly gets the bytes), so without it nothing would be offloaded');
+  }
   const trustFiles = checkTrust(root.trust, at, error);
   const policyResult = validatePolicyRules(root.policies ?? [], new Set(Object.keys(trustFiles.keys)), new Set([DEFAULT_ROOT, ...Object.keys(trustFiles.roots)]));
   for (const e of policyResult.errors) error(e.path.startsWith('policies') ? e.path : `policies${e.path}`, e.message);

@@ -2,7 +2,8 @@ import { BlockList, isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 
 const CLIENT = Symbol('client address');
-type Tagged = IncomingMessage & { [CLIENT]?: string };
+const VIA_PROXY = Symbol('peer is a trusted proxy');
+type Tagged = IncomingMessage & { [CLIENT]?: string; [VIA_PROXY]?: boolean };
 
 /**
  * The proxies (`server.trustedProxies`: addresses and CIDR ranges) whose `X-Forwarded-For` is believed.
@@ -61,6 +62,13 @@ export function resolveClient(req: IncomingMessage, proxies: BlockList | undefin
 /** Decides the request's client once, at the door; everything that records a client asks clientAddress(). */
 export function attachClient(req: IncomingMessage, proxies: BlockList | undefined): void {
   (req as Tagged)[CLIENT] ??= resolveClient(req, proxies);
+  const peer = req.socket.remoteAddress === undefined ? 'unknown' : normaliseAddress(req.socket.remoteAddress);
+  (req as Tagged)[VIA_PROXY] ??= isTrustedProxy(proxies, peer);
+}
+
+/** Whether the request's TCP peer is in `server.trustedProxies` (nginx in front), decided at the door. */
+export function cameThroughTrustedProxy(req: IncomingMessage): boolean {
+  return (req as Tagged)[VIA_PROXY] === true;
 }
 
 /** The request's client address, as logged, audited and counted for failed credentials. */

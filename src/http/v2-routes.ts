@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics.js';
 import { sendError } from './send-error.js';
 import type { RefusalAudit } from '../audit/refusal-audit.js';
 import { pathOf, sendJson, type HttpRequest, type HttpResponse } from './plain.js';
-import { clientAddress } from './client-address.js';
+import { cameThroughTrustedProxy, clientAddress } from './client-address.js';
 
 const MANIFEST_RE = /^\/(.+)\/manifests\/([^/]+)$/;
 const UPLOAD_RE = /^\/(.+)\/blobs\/uploads(\/.*)?$/;
@@ -62,6 +62,7 @@ export function v2Handler(d: V2Deps) {
         client: clientAddress(req),
         user: (res.locals.user as string | undefined) ?? null,
         noHandoff: req.headers[NO_HANDOFF_HEADER] !== undefined,
+        viaTrustedProxy: cameThroughTrustedProxy(req),
       };
       const ns = param('ns');
       const target = (name: string): Target => {

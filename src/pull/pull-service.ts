@@ -27,6 +27,8 @@ export interface RequestInfo {
   user: string | null;
   /** The client asked for the bytes from this process (nginx retrying a handoff whose file was gone). */
   noHandoff?: boolean;
+  /** The TCP peer is in `server.trustedProxies`: an nginx in front that can act on X-Accel-Redirect. */
+  viaTrustedProxy?: boolean;
 }
 
 export interface ManifestResponse {
@@ -172,7 +174,7 @@ export class PullService {
       await this.append({ ...event, cacheHit: true, status, bytes });
       this.d.index.touchBlob(digest, (err) => this.d.log.warn('blob access time not recorded', { digest, error: String(err) }));
       // Small blobs stay here: they were just re-hashed, which a handoff would skip.
-      const handoff = small || req.noHandoff ? undefined : await this.d.handoff?.handoff(digest, size);
+      const handoff = small || req.noHandoff ? undefined : await this.d.handoff?.handoff(digest, size, { viaTrustedProxy: req.viaTrustedProxy === true });
       if (handoff) return { status, size, digest, range: span, handoff };
       const body = small
         ? Readable.from([span ? small.subarray(span.start, span.end + 1) : small])

@@ -12,6 +12,9 @@ export type Handoff =
 
 /** The one seam for serving off the JavaScript thread; chosen by config, absent when the proxy streams itself. */
 export interface BlobHandoff {
-  /** The handoff for a cached blob of `size` bytes, or undefined to stream it through the proxy. */
-  handoff(digest: Digest, size: number): Promise<Handoff | undefined>;
+  /**
+   * The handoff for a cached blob of `size` bytes, or undefined to stream it through the proxy. `viaTrustedProxy`:
+   * the request's TCP peer is in `server.trustedProxies`.
+   */
+  handoff(digest: Digest, size: number, request: { viaTrustedProxy: boolean }): Promise<Handoff | undefined>;
 }

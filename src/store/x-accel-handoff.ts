@@ -7,7 +7,9 @@ import type { BlobHandoff, Handoff } from './blob-handoff.js';
  * nginx serves the blob's file: the answer names it as `<prefix><path relative to storage.path>`, which
  * nginx maps to an `internal` location aliased to `storage.path` (see examples/nginx/). Safe because
  * committed files never change in place (written to tmp/, renamed after their digest matched), and the
- * path comes only from a validated digest, so it cannot name anything outside the store.
+ * path comes only from a validated digest, so it cannot name anything outside the store. Only a request that
+ * came through a trusted proxy (the nginx) gets it: a client reaching the proxy directly would otherwise be
+ * sent an empty body.
  */
 export class XAccelHandoff implements BlobHandoff {
   constructor(
@@ -20,7 +22,8 @@ export class XAccelHandoff implements BlobHandoff {
     return this.prefix + relative(this.store.root, this.store.pathOf(digest)).split(sep).join('/');
   }
 
-  handoff(digest: Digest): Promise<Handoff> {
+  handoff(digest: Digest, _size: number, request: { viaTrustedProxy: boolean }): Promise<Handoff | undefined> {
+    if (!request.viaTrustedProxy) return Promise.resolve(undefined);
     return Promise.resolve({ kind: 'internal-redirect', uri: this.uriOf(digest) });
   }
 }

@@ -39,7 +39,8 @@ describe.skipIf(!haveTools(['docker-registry']))('blob offload answers', () => {
         { name: 'open', match: ['**'], mode: 'allow' },
       ],
       dataDir: await tempDir('proxy'),
-      extra: { storage: { path: './store', offload: { xAccelRedirect: PREFIX } } },
+      // The test's client plays the nginx in front.
+      extra: { storage: { path: './store', offload: { xAccelRedirect: PREFIX } }, server: { trustedProxies: ['127.0.0.1'] } },
     });
     expect((await manifest('org/app')).status).toBe(200);
   });
@@ -110,6 +111,27 @@ describe.skipIf(!haveTools(['docker-registry']))('blob offload answers', () => {
     const retry = await fetch(blobUrl('org/app', large.digest), { headers: { 'x-portcullis-no-offload': '1' } });
     expect(retry.headers.get('x-accel-redirect')).toBeNull();
     expect(Buffer.from(await retry.arrayBuffer()).equals(large.bytes)).toBe(true);
+  });
+
+  it('sends the bytes itself to a client that reached it directly, not through the trusted nginx', async () => {
+    const direct = await startProxy({
+      upstreams: [{ name: UPSTREAM, url: registry.url }],
+      policies: [{ name: 'open', match: ['**'], mode: 'allow' }],
+      dataDir: await tempDir('direct'),
+      extra: { storage: { path: './store', offload: { xAccelRedirect: PREFIX } }, server: { trustedProxies: ['192.0.2.10'] } },
+    });
+    try {
+      const url = `${direct.url}/v2/${UPSTREAM}/org/app/blobs/${large.digest}`;
+      expect((await fetch(`${direct.url}/v2/${UPSTREAM}/org/app/manifests/1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).status).toBe(200);
+      expect(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(large.bytes)).toBe(true);
+      const hex = large.digest.slice('sha256:'.length);
+      await waitUntil('the blob in the store', async () => existsSync(join(direct.dataDir, 'store', 'blobs', 'sha256', hex.slice(0, 2), hex)));
+      const warm = await fetch(url);
+      expect(warm.headers.get('x-accel-redirect')).toBeNull();
+      expect(Buffer.from(await warm.arrayBuffer()).equals(large.bytes)).toBe(true);
+    } finally {
+      await direct.stop();
+    }
   });
 
   it('never hands off a denied blob, even one cached for another repository', async () => {

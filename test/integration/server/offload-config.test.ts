@@ -30,7 +30,7 @@ describe('storage.offload at start', { timeout: 120_000 }, () => {
         expect(out.code, out.stderr).toBe(2);
         expect(out.stderr).toContain('storage.offload.xAccelRedirect: must be an absolute URL path ending in "/"');
       }
-      await ws.write(baseConfig({ storage: { path: './store', offload: { xAccelRedirect: '/_portcullis/store/' } } }));
+      await ws.write(baseConfig({ storage: { path: './store', offload: { xAccelRedirect: '/_portcullis/store/' } }, server: { trustedProxies: ['127.0.0.1'] } }));
       const ok = await portcullis(['check-config', '--config', ws.configPath]);
       expect(ok.code, ok.stderr).toBe(0);
     } finally {

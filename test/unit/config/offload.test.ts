@@ -5,6 +5,7 @@ import type { ConfigValidationError } from '../../../src/config/validator.js';
 const minimal = {
   upstreams: [{ name: 'docker.io', url: 'https://registry-1.docker.io' }],
   policies: [{ name: 'open', match: ['**'], mode: 'allow' }],
+  server: { trustedProxies: ['127.0.0.1'] },
 };
 
 function errorsOf(storage: unknown): string[] {
@@ -39,6 +40,15 @@ describe('storage.offload', () => {
     expect(errorsOf({ offload: {} })).toEqual([`${at}: is required`]);
     expect(errorsOf({ offload: { xAccelRedirect: 5 } })).toEqual([shape]);
     expect(errorsOf({ offload: { xAccelRedirect: '/s/', sendfile: true } })[0]).toMatch(/^storage\.offload\.sendfile: unknown setting/);
+  });
+
+  it('refuses offload without the nginx among the trusted proxies: nothing would ever be handed off', () => {
+    const offload = { path: './store', offload: { xAccelRedirect: '/_portcullis/store/' } };
+    for (const server of [undefined, { trustedProxies: [] }]) {
+      expect(() => parseConfig({ ...minimal, server, storage: offload }, '/etc/portcullis/config.json', {})).toThrow(
+        /storage\.offload: needs server\.trustedProxies listing the nginx in front/,
+      );
+    }
   });
 
   it('refuses offload to nginx for blobs kept in object storage, which has no files under storage.path', () => {

@@ -22,8 +22,10 @@ describe('XAccelHandoff', () => {
     await store.putVerified(digest, bytes);
     const hex = digest.slice('sha256:'.length);
     const offload = new XAccelHandoff('/_portcullis/store/', store);
-    const handoff = await offload.handoff(digest);
+    const handoff = await offload.handoff(digest, bytes.length, { viaTrustedProxy: true });
     expect(handoff).toEqual({ kind: 'internal-redirect', uri: `/_portcullis/store/blobs/sha256/${hex.slice(0, 2)}/${hex}` });
+    // A request that did not come through the nginx is not handed off.
+    expect(await offload.handoff(digest, bytes.length, { viaTrustedProxy: false })).toBeUndefined();
     expect(store.pathOf(digest)).toBe(join(root, 'store', offload.uriOf(digest).slice('/_portcullis/store/'.length)));
   });
 
