@@ -56,14 +56,9 @@ export async function startPeer(h, upstreamUrl, root) {
   return { name: 'peer', url, pid: daemon.pid, stop: () => daemon.stop('SIGTERM') };
 }
 
-/** nginx mapping /v2/<repo>/blobs|manifests/<digest> to the upstream registry's data files. */
-export async function startNginx(h, registryDir, root) {
-  const dir = await mkdtemp(join(root, 'nginx-'));
-  await mkdir(join(dir, 'tmp'), { recursive: true });
-  const port = await h.freePort();
-  const blobs = join(registryDir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256');
-  const digestRe = (p) => `sha256:(?<${p}hex>(?<${p}pre>[0-9a-f]{2})[0-9a-f]{62})`;
-  const conf = `
+/** The top of a benchmark nginx config up to the inside of `http {`: its files in `dir`, every worker. */
+function nginxPreamble(dir) {
+  return `
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 worker_processes auto;
 daemon off;
@@ -72,11 +67,17 @@ error_log ${join(dir, 'error.log')} warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path ${join(dir, 'tmp')};
-  proxy_temp_path ${join(dir, 'tmp')};
-  fastcgi_temp_path ${join(dir, 'tmp')};
-  uwsgi_temp_path ${join(dir, 'tmp')};
-  scgi_temp_path ${join(dir, 'tmp')};
+${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${join(dir, 'tmp')};`).join('\n')}`;
+}
+
+/** nginx mapping /v2/<repo>/blobs|manifests/<digest> to the upstream registry's data files. */
+export async function startNginx(h, registryDir, root) {
+  const dir = await mkdtemp(join(root, 'nginx-'));
+  await mkdir(join(dir, 'tmp'), { recursive: true });
+  const port = await h.freePort();
+  const blobs = join(registryDir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256');
+  const digestRe = (p) => `sha256:(?<${p}hex>(?<${p}pre>[0-9a-f]{2})[0-9a-f]{62})`;
+  const conf = `${nginxPreamble(dir)}
   sendfile on;
   tcp_nopush on;
   keepalive_requests 1000000;
@@ -148,20 +149,7 @@ async function offloadFront(h, root, backends, storePath) {
   const dir = await mkdtemp(join(root, 'nginx-offload-'));
   await mkdir(join(dir, 'tmp'), { recursive: true });
   const port = await h.freePort();
-  const conf = `
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes auto;
-daemon off;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${join(dir, 'tmp')};
-  proxy_temp_path ${join(dir, 'tmp')};
-  fastcgi_temp_path ${join(dir, 'tmp')};
-  uwsgi_temp_path ${join(dir, 'tmp')};
-  scgi_temp_path ${join(dir, 'tmp')};
+  const conf = `${nginxPreamble(dir)}
   keepalive_requests 1000000;
   upstream portcullis { ${backends.map((b) => `server ${b.replace(/^http:\/\//, '')};`).join(' ')} keepalive 64; }
   server {
