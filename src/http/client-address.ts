@@ -44,8 +44,16 @@ export function normaliseAddress(raw: string): string {
  * the proxy that passed it on. An untrusted peer's `X-Forwarded-For` is never read.
  */
 export function resolveClient(req: IncomingMessage, proxies: BlockList | undefined): string {
-  const peer = req.socket.remoteAddress === undefined ? 'unknown' : normaliseAddress(req.socket.remoteAddress);
-  if (!isTrustedProxy(proxies, peer)) return peer;
+  const peer = peerOf(req);
+  return isTrustedProxy(proxies, peer) ? forwardedClient(req, proxies, peer) : peer;
+}
+
+function peerOf(req: IncomingMessage): string {
+  return req.socket.remoteAddress === undefined ? 'unknown' : normaliseAddress(req.socket.remoteAddress);
+}
+
+/** The client named by `X-Forwarded-For` behind `peer`, a trusted proxy. */
+function forwardedClient(req: IncomingMessage, proxies: BlockList | undefined, peer: string): string {
   const header = req.headers['x-forwarded-for'];
   if (typeof header !== 'string' || header === '') return peer;
   const hops = header.split(',');
@@ -61,9 +69,11 @@ export function resolveClient(req: IncomingMessage, proxies: BlockList | undefin
 
 /** Decides the request's client once, at the door; everything that records a client asks clientAddress(). */
 export function attachClient(req: IncomingMessage, proxies: BlockList | undefined): void {
-  (req as Tagged)[CLIENT] ??= resolveClient(req, proxies);
-  const peer = req.socket.remoteAddress === undefined ? 'unknown' : normaliseAddress(req.socket.remoteAddress);
-  (req as Tagged)[VIA_PROXY] ??= isTrustedProxy(proxies, peer);
+  const tagged = req as Tagged;
+  if (tagged[CLIENT] !== undefined) return;
+  const peer = peerOf(req);
+  tagged[VIA_PROXY] = isTrustedProxy(proxies, peer);
+  tagged[CLIENT] = tagged[VIA_PROXY] ? forwardedClient(req, proxies, peer) : peer;
 }
 
 /** Whether the request's TCP peer is in `server.trustedProxies` (nginx in front), decided at the door. */
