@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { FileChunkStream } from './file-chunk-stream.js';
 import { processRunning } from '../process-alive.js';
 import { digestAlgorithm, digestHex, digestOf, type Digest } from '../oci/digest.js';
+import { readVerified } from './verified-read.js';
 import type { BlobStore } from './blob-store.js';
 
 /** A temp file nobody has written to for this long belongs to a download that is not coming back. */
@@ -181,16 +182,9 @@ export class FsBlobStore implements BlobStore {
   }
 
   /** Reads small content and checks it against its digest; a damaged file is removed and reported as absent. */
-  async readVerified(digest: Digest): Promise<Buffer | undefined> {
-    let bytes: Buffer;
-    try {
-      bytes = await this.read(digest);
-    } catch {
-      return undefined;
-    }
-    if (digestOf(bytes, digestAlgorithm(digest)) === digest) return bytes;
-    await this.remove(digest);
-    return undefined;
+  readVerified(digest: Digest): Promise<Buffer | undefined> {
+    // Any file that cannot be read is absent here: it is refetched.
+    return readVerified(this, digest, () => true);
   }
 
   async remove(digest: Digest): Promise<void> {

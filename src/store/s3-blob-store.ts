@@ -11,6 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { S3StoreConfig } from '../config/types.js';
 import { digestAlgorithm, digestHex, digestOf, type Digest } from '../oci/digest.js';
+import { readVerified } from './verified-read.js';
 import { OciError } from '../oci/errors.js';
 import type { BlobStore } from './blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
@@ -198,17 +199,9 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async readVerified(digest: Digest): Promise<Buffer | undefined> {
-    let bytes: Buffer;
-    try {
-      bytes = await this.read(digest);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    if (digestOf(bytes, digestAlgorithm(digest)) === digest) return bytes;
-    await this.remove(digest);
-    return undefined;
+  readVerified(digest: Digest): Promise<Buffer | undefined> {
+    // Only a missing object is absent; a store that does not answer fails the request closed.
+    return readVerified(this, digest, (err) => (err as NodeJS.ErrnoException).code === 'ENOENT');
   }
 
   async remove(digest: Digest): Promise<void> {
