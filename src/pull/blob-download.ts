@@ -40,12 +40,12 @@ export class BlobDownload extends EventEmitter implements GrowingBlob {
   failure: Error | undefined;
   /** The temp file being written. */
   readonly path: string;
-  private store: BlobStore | undefined;
 
   constructor(
     readonly digest: Digest,
     readonly size: number | undefined,
     tempPath: string,
+    private readonly store: BlobStore,
   ) {
     super();
     this.path = tempPath;
@@ -53,9 +53,8 @@ export class BlobDownload extends EventEmitter implements GrowingBlob {
   }
 
   /** Copies `body` into the temp file, verifies and commits it. Resolves when finished either way. */
-  async run(body: AsyncIterable<Buffer>, store: BlobStore, onDone: (size: number) => void): Promise<void> {
-    const tempPath = this.path;
-    this.store = store;
+  async run(body: AsyncIterable<Buffer>, onDone: (size: number) => void): Promise<void> {
+    const { path: tempPath, store } = this;
     const verifier = new DigestVerifier(this.digest);
     let fh: FileHandle | undefined;
     let writing = Promise.resolve();
@@ -167,7 +166,7 @@ export class BlobDownload extends EventEmitter implements GrowingBlob {
   }
 
   readCommitted(start: number, end: number): Readable {
-    return this.store!.createReadStream(this.digest, { start, end });
+    return this.store.createReadStream(this.digest, { start, end });
   }
 
   /** A stream of bytes [start, end] that follows the download as it grows. */

@@ -160,9 +160,9 @@ export class BlobFetcher {
       return new PassThroughBlob(digest, size, res.body, (error) => this.onFailed?.(target, digest, error));
     }
     this.reserved += reserve;
-    const download = new BlobDownload(digest, size, tempPath);
+    const download = new BlobDownload(digest, size, tempPath, this.store);
     void download
-      .run(res.body, this.store, (written) => {
+      .run(res.body, (written) => {
         this.onFetched?.(upstream.name, written);
         // Accounting before eviction looks; a lost row only hides the file from eviction until it is fetched again.
         this.index.recordBlob(digest, written).then(() => this.onCommitted?.(digest, written), () => {});

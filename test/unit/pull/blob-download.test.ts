@@ -24,10 +24,10 @@ describe('BlobDownload', () => {
     const store = setup();
     const data = randomBytes(20 * 1024 * 1024 + 123);
     const body = new PassThrough();
-    const d = new BlobDownload(sha256(data), data.length, store.newTempPath());
+    const d = new BlobDownload(sha256(data), data.length, store.newTempPath(), store);
     const early = collect(d.createReader());
     const ranged = collect(d.createReader(1000, 4_000_000));
-    const running = d.run(body, store, () => {});
+    const running = d.run(body, () => {});
     for (let at = 0; at < data.length; at += 256 * 1024) {
       body.write(data.subarray(at, Math.min(data.length, at + 256 * 1024)));
       if (at % (4 * 1024 * 1024) === 0) await tick();
@@ -49,9 +49,9 @@ describe('BlobDownload', () => {
     const forged = Buffer.from(data);
     forged[forged.length - 1] ^= 0xff;
     const body = new PassThrough();
-    const d = new BlobDownload(sha256(data), data.length, store.newTempPath());
+    const d = new BlobDownload(sha256(data), data.length, store.newTempPath(), store);
     const reader = collect(d.createReader());
-    const running = d.run(body, store, () => {});
+    const running = d.run(body, () => {});
     body.end(forged);
     await running;
     const got = await reader;
@@ -65,9 +65,9 @@ describe('BlobDownload', () => {
     const store = setup();
     const data = randomBytes(100_000);
     const body = new PassThrough();
-    const d = new BlobDownload(sha256(data), data.length, store.newTempPath());
+    const d = new BlobDownload(sha256(data), data.length, store.newTempPath(), store);
     const reader = collect(d.createReader());
-    const running = d.run(body, store, () => {});
+    const running = d.run(body, () => {});
     body.end(data.subarray(0, 50_000));
     await running;
     const got = await reader;
