@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The Node.js line CI tests besides the machine's (keep in step with .ci/node24-version).
+# The Node.js 24 LTS patch release CI tests (keep in step with .ci/node24-version).
 ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
