@@ -213,10 +213,16 @@ export class UpstreamClient {
         target = next;
         continue;
       }
+      // A body whose connection breaks while its caller is busy elsewhere (checking the disk, taking a lease)
+      // emits 'error' with no reader yet: unheard, that would end the process. The reader still gets the
+      // error, since a destroyed stream hands it to whoever reads it next.
+      res.body.on('error', ignore);
       return { status: res.statusCode, headers: res.headers, body: res.body as UpstreamResponse['body'] };
     }
   }
 }
+
+function ignore(): void {}
 
 function withoutAuth(headers: Record<string, string>): Record<string, string> {
   const { authorization: _dropped, ...rest } = headers;

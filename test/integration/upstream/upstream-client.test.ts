@@ -154,4 +154,24 @@ describe('UpstreamClient', () => {
     expect(registrySeen.length).toBe(before + 1);
     await c.close();
   });
+  it('keeps running when a body breaks off before anyone reads it, and the reader then gets the error', async () => {
+    // Headers, then the connection closes: the body fails while its caller is still busy elsewhere.
+    const cut = await listen((_req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.flushHeaders();
+      setTimeout(() => res.socket?.destroy(), 10);
+    });
+    const c = new UpstreamClient(
+      { name: 'cut', url: cut.url, tagTtlMs: 1000, connectTimeoutMs: 2000, idleTimeoutMs: 2000, retries: 0 },
+      silentLogger,
+      {},
+    );
+    const res = await c.send('GET', 'org/app', 'org/app/blobs/sha256:00');
+    expect(res.status).toBe(200);
+    // An 'error' nobody listens for would end the process here (vitest reports it as an unhandled error).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await expect(res.body.arrayBuffer()).rejects.toThrow();
+    await c.close();
+    cut.server.close();
+  });
 });
