@@ -1,5 +1,4 @@
-import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { dsse } from '@sigstore/core';
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { Verifier, toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
 import type { RootInstance } from './trusted-root-file.js';
@@ -16,7 +15,8 @@ export interface SigstoreRun {
   timestampThreshold: number;
   /**
    * Keep the tlog entry as a timestamp source but skip sigstore-js's tlog step, for entries whose SET and
-   * body the caller has already checked by hand (intoto 0.0.1, which sigstore-js 3.x cannot read).
+   * body the caller has already checked by hand (intoto 0.0.1, which sigstore-js 4 still cannot read, and
+   * co-signed legacy envelopes, whose dsse entry it wants to hold exactly one signature).
    */
   tlogCheckedByCaller?: boolean;
 }
@@ -46,7 +46,8 @@ export function runSigstore(root: RootInstance, run: SigstoreRun): void {
     tlogThreshold = 0;
   }
   if (entity.key.$case === 'certificate' && entity.timestamps.length === 0) {
-    // sigstore-js would crash with a TypeError: a short-lived certificate needs a verified time.
+    // sigstore-js 4 still reads the chain only per timestamp and then crashes on an empty path: a
+    // short-lived certificate needs a verified time, so say so with a code.
     throw new VerifyFailure(
       'TIMESTAMP',
       root.hasTlogs
@@ -55,22 +56,18 @@ export function runSigstore(root: RootInstance, run: SigstoreRun): void {
     );
   }
   if (run.key?.asymmetricKeyType === 'ed25519' && bundle.content.$case === 'messageSignature' && run.artifact) {
-    // sigstore-js verifies message signatures with a hash algorithm, which pure Ed25519 rejects.
+    // sigstore-js 4 still verifies message signatures with a hash algorithm, which pure Ed25519 rejects.
     const artifact = run.artifact;
     const sig = entity.signature;
     entity = {
       ...entity,
-      signature: { signature: sig.signature, compareSignature: sig.compareSignature.bind(sig), compareDigest: sig.compareDigest.bind(sig), verifySignature: (k) => safeEd25519(artifact, k, sig.signature) },
-    };
-  }
-  if (bundle.content.$case === 'dsseEnvelope' && entity.tlogEntries.some((e) => e.kindVersion?.kind === 'hashedrekord')) {
-    // Rekor v2 logs DSSE as hashedrekord over sha256(PAE); sigstore-js 3.x compares the payload hash instead.
-    const env = bundle.content.dsseEnvelope;
-    const paeDigest = createHash('sha256').update(dsse.preAuthEncoding(env.payloadType, env.payload)).digest();
-    const sig = entity.signature;
-    entity = {
-      ...entity,
-      signature: { signature: sig.signature, compareSignature: sig.compareSignature.bind(sig), verifySignature: sig.verifySignature.bind(sig), compareDigest: (d: Buffer) => d.equals(paeDigest) },
+      signature: {
+        signature: sig.signature,
+        compareSignature: sig.compareSignature.bind(sig),
+        compareDigest: sig.compareDigest.bind(sig),
+        compareSignedDigest: sig.compareSignedDigest.bind(sig),
+        verifySignature: (k) => safeEd25519(artifact, k, sig.signature),
+      },
     };
   }
   const key = run.key;
