@@ -2,6 +2,7 @@ import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { Verifier, toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
 import type { RootInstance } from './trusted-root-file.js';
+import { verifyPrehashed } from './prehashed.js';
 import { VerifyFailure } from './verify-error.js';
 
 export interface SigstoreRun {
@@ -19,6 +20,8 @@ export interface SigstoreRun {
    * co-signed legacy envelopes, whose dsse entry it wants to hold exactly one signature).
    */
   tlogCheckedByCaller?: boolean;
+  /** For a message signature whose artifact is known only by its digest (`verify-bundle sha256:<hex>`). */
+  signedDigest?: { digest: Buffer; hash: string };
 }
 
 export function parseBundle(json: unknown): Bundle {
@@ -45,30 +48,19 @@ export function runSigstore(root: RootInstance, run: SigstoreRun): void {
     entity = { ...entity, tlogEntries: [], timestamps: entity.timestamps.filter((t) => t.$case === 'timestamp-authority') };
     tlogThreshold = 0;
   }
-  if (entity.key.$case === 'certificate' && entity.timestamps.length === 0) {
+  const timed = entity.timestamps.filter((t) => t.$case === 'timestamp-authority' || t.tlogEntry.inclusionPromise !== undefined);
+  if (entity.key.$case === 'certificate' && timed.length === 0) {
     // sigstore-js 4 still reads the chain only per timestamp and then crashes on an empty path: a
     // short-lived certificate needs a verified time, so say so with a code.
-    throw new VerifyFailure(
-      'TIMESTAMP',
-      root.hasTlogs
-        ? 'no transparency log entry or trusted timestamp for the certificate'
-        : 'no RFC 3161 timestamp for the certificate (its root lists no transparency log)',
-    );
+    throw new VerifyFailure('TIMESTAMP', noTimeReason(root, entity));
   }
   if (run.key?.asymmetricKeyType === 'ed25519' && bundle.content.$case === 'messageSignature' && run.artifact) {
     // sigstore-js 4 still verifies message signatures with a hash algorithm, which pure Ed25519 rejects.
     const artifact = run.artifact;
-    const sig = entity.signature;
-    entity = {
-      ...entity,
-      signature: {
-        signature: sig.signature,
-        compareSignature: sig.compareSignature.bind(sig),
-        compareDigest: sig.compareDigest.bind(sig),
-        compareSignedDigest: sig.compareSignedDigest.bind(sig),
-        verifySignature: (k) => safeEd25519(artifact, k, sig.signature),
-      },
-    };
+    entity = withSignatureCheck(entity, (k, sig) => safeEd25519(artifact, k, sig));
+  } else if (run.signedDigest && bundle.content.$case === 'messageSignature' && !run.artifact) {
+    const { digest, hash } = run.signedDigest;
+    entity = withSignatureCheck(entity, (k, sig) => verifyPrehashed(k, digest, hash, sig));
   }
   const key = run.key;
   const tm: TrustMaterial = {
@@ -80,6 +72,29 @@ export function runSigstore(root: RootInstance, run: SigstoreRun): void {
   };
   const verifier = new Verifier(tm, { tlogThreshold, timestampThreshold, ctlogThreshold: root.hasCtlogs ? 1 : 0 });
   verifier.verify(entity);
+}
+
+/** Why a certificate has no verified time; a Rekor v2 entry (a proof, no signed time) is named as such. */
+function noTimeReason(root: RootInstance, entity: SignedEntity): string {
+  if (!root.hasTlogs) return 'no RFC 3161 timestamp for the certificate (its root lists no transparency log)';
+  if (entity.tlogEntries.length > 0) {
+    return 'the transparency log entry carries no signed time (a Rekor v2 entry never does) and the bundle has no RFC 3161 timestamp';
+  }
+  return 'no transparency log entry or trusted timestamp for the certificate';
+}
+
+function withSignatureCheck(entity: SignedEntity, check: (key: KeyObject, signature: Buffer) => boolean): SignedEntity {
+  const sig = entity.signature;
+  return {
+    ...entity,
+    signature: {
+      signature: sig.signature,
+      compareSignature: sig.compareSignature.bind(sig),
+      compareDigest: sig.compareDigest.bind(sig),
+      compareSignedDigest: sig.compareSignedDigest.bind(sig),
+      verifySignature: (k) => check(k, sig.signature),
+    },
+  };
 }
 
 function safeEd25519(data: Buffer, key: KeyObject, sig: Buffer): boolean {
