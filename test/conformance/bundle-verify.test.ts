@@ -5,6 +5,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { baseConfig } from '../integration/admin/fixture.js';
 import { checkBundle, type BundleArtifact, type BundleVerdict } from '../../src/commands/bundle-check.js';
 import type { TrustConfig } from '../../src/config/types.js';
 
@@ -154,5 +157,25 @@ describe.skipIf(!existsSync(CLI))('portcullis verify-bundle, spawned as the conf
     expect(both).toMatchObject({ code: 2 });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('--certificate-identity and --certificate-oidc-issuer, or --key');
+  }, 240_000);
+
+  it("uses the config file's trust roots, every one of them, and --trusted-root replaces them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verify-bundle-'));
+    try {
+      const c = readCase('rekor2-happy-path');
+      const config = join(dir, 'portcullis.json');
+      writeFileSync(config, JSON.stringify(baseConfig({ trust: { trustedRoot: 'public-good', roots: { staging: c.trustedRoot }, keys: {} } })));
+      const who = ['--certificate-identity', c.identity, '--certificate-oidc-issuer', c.issuer];
+      const other = readCase('intoto-with-custom-trust-root').trustedRoot!;
+      const [configured, replaced] = await Promise.all([
+        cli(['--bundle', c.bundle, ...who, '--config', config, c.artifact]),
+        cli(['--bundle', c.bundle, ...who, '--config', config, '--trusted-root', other, c.artifact]),
+      ]);
+      expect(configured.code, configured.stderr).toBe(0);
+      expect(configured.stdout).toContain('root staging');
+      expect(replaced.code).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 240_000);
 });
