@@ -15,11 +15,36 @@ export function checkBundleStructure(bundle: Bundle): void {
   const vm = bundle.verificationMaterial.content;
   if (vm.$case === 'x509CertificateChain') checkChain(vm.x509CertificateChain.certificates);
   bundle.verificationMaterial.tlogEntries.forEach((e, i) => {
-    const proof = e.inclusionProof;
-    if (proof && !proof.checkpoint?.envelope) {
-      throw new VerifyFailure('MALFORMED', `tlogEntries[${i}] has an inclusion proof without a checkpoint`);
-    }
+    if (e.inclusionProof) checkProof(e.inclusionProof, `tlogEntries[${i}] has an inclusion proof`);
   });
+}
+
+interface Proof {
+  logIndex: string;
+  treeSize: string;
+  rootHash: Uint8Array;
+  checkpoint?: { envelope: string };
+}
+
+/**
+ * sigstore-js checks the proof's hashes against the checkpoint's root and size and ignores the proof's own
+ * `rootHash` and `treeSize`; a proof whose fields disagree with its checkpoint, or that points past its tree,
+ * is malformed whatever the hashes say.
+ */
+function checkProof(proof: Proof, what: string): void {
+  const envelope = proof.checkpoint?.envelope;
+  if (!envelope) throw new VerifyFailure('MALFORMED', `${what} without a checkpoint`);
+  if (!/^\d+$/.test(proof.logIndex) || !/^\d+$/.test(proof.treeSize)) throw new VerifyFailure('MALFORMED', `${what} whose index or tree size is not a number`);
+  if (BigInt(proof.logIndex) >= BigInt(proof.treeSize)) throw new VerifyFailure('MALFORMED', `${what} for index ${proof.logIndex} of a tree of ${proof.treeSize}`);
+  // The note's header: origin, tree size, base64 root hash (a header it cannot read is sigstore-js's to refuse).
+  const end = envelope.indexOf('\n\n');
+  if (end < 0) return;
+  const [, size, hash] = envelope.slice(0, end).split('\n');
+  if (size === undefined || hash === undefined) return;
+  if (size !== proof.treeSize) throw new VerifyFailure('MALFORMED', `${what} for a tree of ${proof.treeSize}, but its checkpoint is for ${size}`);
+  if (!Buffer.from(hash, 'base64').equals(Buffer.from(proof.rootHash))) {
+    throw new VerifyFailure('MALFORMED', `${what} whose root hash is not its checkpoint's`);
+  }
 }
 
 function checkChain(certificates: ReadonlyArray<{ rawBytes: Uint8Array }>): void {

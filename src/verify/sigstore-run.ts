@@ -37,7 +37,9 @@ export function parseBundle(json: unknown): Bundle {
  * proof and body, signature) under one trusted root, without any identity policy: identities are compared
  * by the policy layer. What the root lists decides what is required: SCTs only when it lists CT logs; a
  * root without transparency logs cannot vouch for a log entry, so its time must come from its own
- * timestamp authorities.
+ * timestamp authorities. This stays ours with sigstore-js 4: its Verifier takes one trust material and fixed
+ * thresholds, while the proxy trusts several roots at once (public-good beside GitHub's or a private
+ * instance, see root-attempts.ts), each with the requirements its own contents imply.
  */
 export function runSigstore(root: RootInstance, run: SigstoreRun): void {
   const bundle = parseBundle(run.bundle);

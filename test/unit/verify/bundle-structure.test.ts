@@ -35,4 +35,21 @@ describe('bundle structure beyond the schema', () => {
     expect(v).toMatchObject({ verified: false });
     expect((v as { reason: string }).reason).toMatch(/^CERT_CHAIN: the certificate chain carries a root CA certificate \(O=sigstore\.dev, CN=sigstore\)/);
   });
+
+  it('an inclusion proof that disagrees with its own checkpoint, or points past its tree, is MALFORMED', () => {
+    const cases: Array<[string, (p: any) => void]> = [
+      ['a tree size other than the checkpoint\'s', (p) => (p.treeSize = String(Number(p.treeSize) + 1))],
+      ['a root hash other than the checkpoint\'s', (p) => (p.rootHash = Buffer.alloc(32, 7).toString('base64'))],
+      ['an index past the tree', (p) => (p.logIndex = p.treeSize)],
+      ['a tree size that is no number', (p) => (p.treeSize = 'x')],
+    ];
+    for (const [label, mutate] of cases) {
+      const b = JSON.parse(readFileSync(join(BASE, 'happy-path-v0.3/bundle.sigstore.json'), 'utf8'));
+      mutate(b.verificationMaterial.tlogEntries[0].inclusionProof);
+      const v = checkBundle({ bundle: Buffer.from(JSON.stringify(b)), artifact, signer, trust });
+      expect(v, label).toMatchObject({ verified: false });
+      expect((v as { reason: string }).reason, label).toMatch(/^MALFORMED: tlogEntries\[0\] has an inclusion proof /);
+    }
+  });
 });
+
