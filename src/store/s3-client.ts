@@ -6,7 +6,7 @@ const MAX_ATTEMPTS = 5;
 
 /** The client for `storage.s3`: adaptive retries (they slow down when the store throttles), bounded connects. */
 export function createS3Client(cfg: S3StoreConfig): S3Client {
-  // The SDK warns on stderr about Node 20's end of support; logs are JSON lines, and the Dockerfile ships Node 24.
+  // The SDK writes a plain-text warning to stderr as a Node.js line nears its end of support; logs are JSON lines.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return new S3Client({
     region: cfg.region,

@@ -50,7 +50,7 @@ export function parseEnvelope(blob: Buffer): Envelope {
 /**
  * Verifies one layer of a cosign `.att` manifest: a DSSE envelope around an in-toto statement whose subject
  * includes the image digest, signed by a configured key or a Fulcio certificate. The Rekor entry is dsse
- * 0.0.1 (checked by sigstore-js) or intoto 0.0.1 (checked here: sigstore-js 3.x cannot read it).
+ * 0.0.1 (checked by sigstore-js) or intoto 0.0.1 (checked here: sigstore-js, 4.x included, cannot read it).
  *
  * A co-signed envelope (several signatures) counts when any one signature verifies against a trusted signer:
  * DSSE verification with a threshold of one, as cosign and policy-controller do. Its dsse log entry must log

@@ -4,6 +4,7 @@ import type { ArtifactSourceKind, Signer, TlogEvidence, VerifiedAttestation, Ver
 import { certIdentity } from './certificate-identity.js';
 import type { VerifyContext } from './legacy-annotations.js';
 import { tsaTime } from './legacy-annotations.js';
+import { checkBundleStructure } from './bundle-structure.js';
 import { chainedRoots, underSomeRoot } from './root-attempts.js';
 import { parseBundle, runSigstore } from './sigstore-run.js';
 import { parseStatement, provenanceFacts, statementFacts, type ExpectedSubject } from './statement.js';
@@ -51,7 +52,9 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
     throw new VerifyFailure('UNSUPPORTED', `bundle media type ${JSON.stringify(json?.mediaType)}`);
   }
   const bundle = parseBundle(json);
+  checkBundleStructure(bundle);
   const content = checkContent(bundle, target);
+  const signedDigest = content.kind === 'message' ? content.signedDigest : undefined;
   const tlogCount = bundle.verificationMaterial.tlogEntries.length;
   for (const e of bundle.verificationMaterial.tlogEntries) {
     if (Number(e.integratedTime) * 1000 > ctx.now.getTime() + CLOCK_SKEW_MS) {
@@ -66,7 +69,7 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
     for (const [name, key] of ctx.keys) {
       try {
         underSomeRoot(ctx.roots, tlogCount > 0, (root) =>
-          runSigstore(root, { bundle: json, artifact: target.artifact, key, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 0 }),
+          runSigstore(root, { bundle: json, artifact: target.artifact, signedDigest, key, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 0 }),
         );
         signers.push({ type: 'key', key: name });
       } catch (err) {
@@ -83,7 +86,7 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
     if (!der) throw new VerifyFailure('MALFORMED', 'bundle has an empty certificate chain');
     const id = certIdentity(Buffer.from(der));
     const chained = chainedRoots(ctx.roots, (root) =>
-      runSigstore(root, { bundle: json, artifact: target.artifact, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 1 }),
+      runSigstore(root, { bundle: json, artifact: target.artifact, signedDigest, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 1 }),
     );
     tlogVerified &&= chained.tlogVerified;
     const { issuer, subject, extensions } = id;
@@ -110,7 +113,7 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
 }
 
 type Content =
-  | { kind: 'message' }
+  | { kind: 'message'; signedDigest?: { digest: Buffer; hash: string } }
   | { kind: 'dsse'; statement: ReturnType<typeof parseStatement>; statementDigest: string; statementBytes: number };
 
 function checkContent(bundle: Bundle, target: BundleTarget): Content {
@@ -121,12 +124,21 @@ function checkContent(bundle: Bundle, target: BundleTarget): Content {
     return { kind: 'dsse', statement, statementDigest: `sha256:${createHash('sha256').update(env.payload).digest('hex')}`, statementBytes: env.payload.length };
   }
   const ms = bundle.content.messageSignature;
-  if (!target.artifact) throw new VerifyFailure('UNSUPPORTED', 'message-signature bundle without the signed artifact');
   const alg = HASHES[String(ms.messageDigest?.algorithm)] ?? HASHES[algName(ms.messageDigest?.algorithm)];
   if (!alg || !ms.messageDigest) throw new VerifyFailure('UNSUPPORTED', 'message digest algorithm');
+  const signed = Buffer.from(ms.messageDigest.digest);
+  if (!target.artifact) {
+    // Known only by digest (`verify-bundle sha256:<hex>`): the signature is checked over that digest.
+    const given = target.subject === 'unchecked' ? undefined : target.subject.digests[alg];
+    if (!given) throw new VerifyFailure('UNSUPPORTED', `the bundle signs a ${alg} digest; give the artifact itself`);
+    if (!signed.equals(Buffer.from(given, 'hex'))) {
+      throw new VerifyFailure('DIGEST_MISMATCH', `bundle signs ${alg}:${signed.toString('hex')} not ${alg}:${given}`);
+    }
+    return { kind: 'message', signedDigest: { digest: signed, hash: alg } };
+  }
   const actual = createHash(alg).update(target.artifact).digest();
-  if (!actual.equals(Buffer.from(ms.messageDigest.digest))) {
-    throw new VerifyFailure('DIGEST_MISMATCH', `bundle signs ${alg}:${Buffer.from(ms.messageDigest.digest).toString('hex')} not ${alg}:${actual.toString('hex')}`);
+  if (!actual.equals(signed)) {
+    throw new VerifyFailure('DIGEST_MISMATCH', `bundle signs ${alg}:${signed.toString('hex')} not ${alg}:${actual.toString('hex')}`);
   }
   return { kind: 'message' };
 }

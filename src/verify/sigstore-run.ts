@@ -1,8 +1,8 @@
-import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { dsse } from '@sigstore/core';
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { Verifier, toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
 import type { RootInstance } from './trusted-root-file.js';
+import { verifyPrehashed } from './prehashed.js';
 import { VerifyFailure } from './verify-error.js';
 
 export interface SigstoreRun {
@@ -16,9 +16,12 @@ export interface SigstoreRun {
   timestampThreshold: number;
   /**
    * Keep the tlog entry as a timestamp source but skip sigstore-js's tlog step, for entries whose SET and
-   * body the caller has already checked by hand (intoto 0.0.1, which sigstore-js 3.x cannot read).
+   * body the caller has already checked by hand (intoto 0.0.1, which sigstore-js 4 still cannot read, and
+   * co-signed legacy envelopes, whose dsse entry it wants to hold exactly one signature).
    */
   tlogCheckedByCaller?: boolean;
+  /** For a message signature whose artifact is known only by its digest (`verify-bundle sha256:<hex>`). */
+  signedDigest?: { digest: Buffer; hash: string };
 }
 
 export function parseBundle(json: unknown): Bundle {
@@ -34,7 +37,9 @@ export function parseBundle(json: unknown): Bundle {
  * proof and body, signature) under one trusted root, without any identity policy: identities are compared
  * by the policy layer. What the root lists decides what is required: SCTs only when it lists CT logs; a
  * root without transparency logs cannot vouch for a log entry, so its time must come from its own
- * timestamp authorities.
+ * timestamp authorities. This stays ours with sigstore-js 4: its Verifier takes one trust material and fixed
+ * thresholds, while the proxy trusts several roots at once (public-good beside GitHub's or a private
+ * instance, see root-attempts.ts), each with the requirements its own contents imply.
  */
 export function runSigstore(root: RootInstance, run: SigstoreRun): void {
   const bundle = parseBundle(run.bundle);
@@ -45,33 +50,19 @@ export function runSigstore(root: RootInstance, run: SigstoreRun): void {
     entity = { ...entity, tlogEntries: [], timestamps: entity.timestamps.filter((t) => t.$case === 'timestamp-authority') };
     tlogThreshold = 0;
   }
-  if (entity.key.$case === 'certificate' && entity.timestamps.length === 0) {
-    // sigstore-js would crash with a TypeError: a short-lived certificate needs a verified time.
-    throw new VerifyFailure(
-      'TIMESTAMP',
-      root.hasTlogs
-        ? 'no transparency log entry or trusted timestamp for the certificate'
-        : 'no RFC 3161 timestamp for the certificate (its root lists no transparency log)',
-    );
+  const timed = entity.timestamps.filter((t) => t.$case === 'timestamp-authority' || t.tlogEntry.inclusionPromise !== undefined);
+  if (entity.key.$case === 'certificate' && timed.length === 0) {
+    // sigstore-js 4 still reads the chain only per timestamp and then crashes on an empty path: a
+    // short-lived certificate needs a verified time, so say so with a code.
+    throw new VerifyFailure('TIMESTAMP', noTimeReason(root, entity));
   }
   if (run.key?.asymmetricKeyType === 'ed25519' && bundle.content.$case === 'messageSignature' && run.artifact) {
-    // sigstore-js verifies message signatures with a hash algorithm, which pure Ed25519 rejects.
+    // sigstore-js 4 still verifies message signatures with a hash algorithm, which pure Ed25519 rejects.
     const artifact = run.artifact;
-    const sig = entity.signature;
-    entity = {
-      ...entity,
-      signature: { signature: sig.signature, compareSignature: sig.compareSignature.bind(sig), compareDigest: sig.compareDigest.bind(sig), verifySignature: (k) => safeEd25519(artifact, k, sig.signature) },
-    };
-  }
-  if (bundle.content.$case === 'dsseEnvelope' && entity.tlogEntries.some((e) => e.kindVersion?.kind === 'hashedrekord')) {
-    // Rekor v2 logs DSSE as hashedrekord over sha256(PAE); sigstore-js 3.x compares the payload hash instead.
-    const env = bundle.content.dsseEnvelope;
-    const paeDigest = createHash('sha256').update(dsse.preAuthEncoding(env.payloadType, env.payload)).digest();
-    const sig = entity.signature;
-    entity = {
-      ...entity,
-      signature: { signature: sig.signature, compareSignature: sig.compareSignature.bind(sig), verifySignature: sig.verifySignature.bind(sig), compareDigest: (d: Buffer) => d.equals(paeDigest) },
-    };
+    entity = withSignatureCheck(entity, (k, sig) => safeEd25519(artifact, k, sig));
+  } else if (run.signedDigest && bundle.content.$case === 'messageSignature' && !run.artifact) {
+    const { digest, hash } = run.signedDigest;
+    entity = withSignatureCheck(entity, (k, sig) => verifyPrehashed(k, digest, hash, sig));
   }
   const key = run.key;
   const tm: TrustMaterial = {
@@ -83,6 +74,29 @@ export function runSigstore(root: RootInstance, run: SigstoreRun): void {
   };
   const verifier = new Verifier(tm, { tlogThreshold, timestampThreshold, ctlogThreshold: root.hasCtlogs ? 1 : 0 });
   verifier.verify(entity);
+}
+
+/** Why a certificate has no verified time; a Rekor v2 entry (a proof, no signed time) is named as such. */
+function noTimeReason(root: RootInstance, entity: SignedEntity): string {
+  if (!root.hasTlogs) return 'no RFC 3161 timestamp for the certificate (its root lists no transparency log)';
+  if (entity.tlogEntries.length > 0) {
+    return 'the transparency log entry carries no signed time (a Rekor v2 entry never does) and the bundle has no RFC 3161 timestamp';
+  }
+  return 'no transparency log entry or trusted timestamp for the certificate';
+}
+
+function withSignatureCheck(entity: SignedEntity, check: (key: KeyObject, signature: Buffer) => boolean): SignedEntity {
+  const sig = entity.signature;
+  return {
+    ...entity,
+    signature: {
+      signature: sig.signature,
+      compareSignature: sig.compareSignature.bind(sig),
+      compareDigest: sig.compareDigest.bind(sig),
+      compareSignedDigest: sig.compareSignedDigest.bind(sig),
+      verifySignature: (k) => check(k, sig.signature),
+    },
+  };
 }
 
 function safeEd25519(data: Buffer, key: KeyObject, sig: Buffer): boolean {

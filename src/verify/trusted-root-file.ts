@@ -53,7 +53,7 @@ export function parseTrustedRoot(bytes: Buffer, label = 'trusted root'): TrustMa
 }
 
 /**
- * sigstore-js treats a missing validity start as "since the epoch", which would trust a log or CA for
+ * sigstore-js (4.x as 3.x) treats a missing validity start as "since the epoch", which would trust a log or CA for
  * signatures made before it existed, so every authority must state it.
  */
 function rootInstance(doc: unknown, label: string): RootInstance {

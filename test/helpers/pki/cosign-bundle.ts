@@ -1,8 +1,9 @@
 import { signEnvelope } from './dsse.js';
-import { keyId } from './keys.js';
+import { keyId, type TestKey } from './keys.js';
 import { artifact, cosignTag, describeBlob, MT, type Descriptor, type OciArtifact } from './oci.js';
 import { COSIGN_SIGN_PREDICATE, inTotoStatement, slsaProvenance, type ProvenanceOptions } from './payloads.js';
 import { bundleTlogEntry, type TestRekor, type TlogEntry } from './rekor.js';
+import type { TestRekorV2 } from './rekor-v2.js';
 import { isKeyless, signingKey, verifierPem, type Signer } from './signer.js';
 import type { TestTsa } from './tsa.js';
 
@@ -31,6 +32,8 @@ export interface BundleOptions {
   tsa?: TestTsa;
   /** When the authority stamps it (default now). */
   tsaTime?: Date;
+  /** Log in a Rekor v2 log instead (cosign v3 with a v0.2 signing config): a proof and checkpoint, no time. */
+  rekorV2?: { log: TestRekorV2; kind?: 'hashedrekord' | 'dsse'; checkpointKey?: TestKey };
 }
 
 export interface AttestationBundleOptions extends BundleOptions {
@@ -60,11 +63,15 @@ export function createSigstoreBundle(
     verifierPem: verifierPem(opts.signer),
     integratedTime: opts.integratedTime,
   });
-  const tlogEntries = [];
+  const tlogEntries: Array<Record<string, unknown>> = [];
   if (tlogEntry && opts.rekor) {
     const entry = bundleTlogEntry(tlogEntry, opts.inclusionProof === false ? undefined : opts.rekor.inclusionProof(tlogEntry));
     if (opts.inclusionPromise === false) delete entry.inclusionPromise;
     tlogEntries.push(entry);
+  }
+  if (opts.rekorV2) {
+    const { log, ...how } = opts.rekorV2;
+    tlogEntries.push(log.entryFor({ payloadType: envelope.payloadType, payload: statement, signature: envelope.signature }, opts.signer, how));
   }
   const signer = opts.signer;
   const keyMaterial = isKeyless(signer)

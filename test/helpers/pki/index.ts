@@ -14,6 +14,7 @@ export * from './legacy-bundle.js';
 export * from './oci.js';
 export * from './payloads.js';
 export * from './rekor.js';
+export * from './rekor-v2.js';
 export * from './signer.js';
 export * from './trusted-root.js';
 export * from './tsa.js';
