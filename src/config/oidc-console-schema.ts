@@ -48,9 +48,9 @@ export const oidcConsoleSchema = z.strictObject({
     .optional().describe(`The callback registered at the provider (default: this server's address + ${CALLBACK_PATH})`),
   nameClaim: text().default('email').describe('Claim that names the person in the audit log (then "preferred_username", then "sub")'),
   roles: z.strictObject({
-    admin: claimRule.optional(),
-    auditor: claimRule.optional(),
-    puller: claimRule.optional(),
+    admin: claimRule.optional().describe('Claim name → values that grant admin'),
+    auditor: claimRule.optional().describe('Claim name → values that grant auditor'),
+    puller: claimRule.optional().describe('Claim name → values that grant puller'),
   }, { error: 'must be an object such as {"admin": {"groups": ["platform-admins"]}}' })
     .describe('Role → claim name → values; a person gets the highest role any of whose values a claim holds, none: refused'),
   sessionTtl: lifetime.default('1h').describe('A console session ends this long after sign-in'),
