@@ -94,7 +94,7 @@ describe.skipIf(!existsSync(CHROMIUM))('console single sign-on in a browser', ()
       const res = await fetch('/api/v1/policy', {
         method: 'PUT', credentials: 'same-origin',
         headers: { 'Content-Type': 'application/json', ...(token ? { 'X-CSRF-Token': token } : {}) },
-        body: JSON.stringify({ policies: [{ name: 'open', match: ['**'], mode: 'allow' }, { name: 'blocked', match: ['upstream.test/blocked/**'], mode: 'deny' }], comment: 'block blocked/' }),
+        body: JSON.stringify({ policies: [{ name: 'blocked', match: ['upstream.test/blocked/**'], mode: 'deny' }, { name: 'open', match: ['**'], mode: 'allow' }], comment: 'block blocked/' }),
       });
       return { status: res.status, body: await res.text() };
     }, csrf);
@@ -175,6 +175,41 @@ describe.skipIf(!existsSync(CHROMIUM))('console single sign-on in a browser', ()
     const log = proxy.logs().join('\n');
     expect(log).toContain('single sign-on provider discovered');
     for (const secret of [CLIENT_SECRET, session, code]) expect(log).not.toContain(secret);
+  });
+
+  describe('when the provider does not know the callback', () => {
+    let stray: Proxy;
+
+    beforeAll(async () => {
+      stray = await startProxy({
+        upstreams: [{ name: UPSTREAM, url: 'http://127.0.0.1:9' }],
+        policies: OPEN,
+        dataDir: await tempDir('sso-stray'),
+        extra: { server: { workers: 1 }, auth: { tokens, oidc: { console: ssoSettings(provider.issuer, 'Test IdP') } } },
+        env: { PORTCULLIS_SSO_SECRET: CLIENT_SECRET },
+      });
+    }, 60_000);
+
+    afterAll(async () => {
+      await stray?.stop();
+    });
+
+    it('the provider refuses a redirect URI it was not given, and no session is made', async () => {
+      const page = await context.newPage();
+      await page.goto(`${stray.url}/ui/`);
+      await page.getByRole('link', { name: 'Sign in with Test IdP' }).click();
+      await expect.poll(() => page.locator('body').textContent()).toContain("redirect_uri did not match any of the client's registered redirect_uris");
+      expect((await context.cookies()).some((c) => c.name === 'portcullis_session')).toBe(false);
+    });
+  });
+
+  it('a sign-in cancelled at the provider comes back with the provider\'s reason', async () => {
+    const page = await context.newPage();
+    await page.goto(`${proxy.url}/ui/`);
+    await page.getByRole('link', { name: 'Sign in with Test IdP' }).click();
+    await page.getByRole('link', { name: '[ Cancel ]' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Sign-in refused: the provider refused: access_denied');
+    expect((await context.cookies()).some((c) => c.name === 'portcullis_session')).toBe(false);
   });
 
   describe('when the provider is down', () => {
