@@ -165,6 +165,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       policies.stop();
       trustChanges.stop();
       v2.close();
+      sso?.refusals.close();
       trust.stop();
       await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));
       // Refusals counted as suppressed are written on close; let every pending append finish first.

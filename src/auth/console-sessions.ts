@@ -6,6 +6,8 @@ import type { Identity, Person } from './token-registry.js';
 
 /** How long a sign-in begun at the provider may take to come back. */
 export const LOGIN_TTL_MS = 10 * 60_000;
+/** Sign-ins waiting for their callback at once; anyone can begin one, so the table must not grow without end. */
+export const MAX_PENDING_LOGINS = 10_000;
 
 export interface Session {
   identity: Identity;
@@ -25,11 +27,15 @@ export class ConsoleSessions {
     private readonly ttlMs: number,
   ) {}
 
-  /** Records a sign-in begun at the provider; returns the secret that binds it to this browser. */
-  async beginLogin(state: string, login: Omit<PendingLogin, 'browserHash' | 'expiresAt'>): Promise<string> {
+  /**
+   * Records a sign-in begun at the provider; returns the secret that binds it to this browser, or undefined
+   * while too many sign-ins wait for their callback.
+   */
+  async beginLogin(state: string, login: Omit<PendingLogin, 'browserHash' | 'expiresAt'>, max = MAX_PENDING_LOGINS): Promise<string | undefined> {
     const browser = secret();
     const now = Date.now();
     await this.store.prune(now);
+    if ((await this.store.pendingLogins()) >= max) return undefined;
     await this.store.putLogin(hash(state), { ...login, browserHash: hash(browser), expiresAt: now + LOGIN_TTL_MS });
     return browser;
   }

@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { RefusalAudit } from '../audit/refusal-audit.js';
 import type { Logger } from '../logger.js';
 import { clientAddress } from '../http/client-address.js';
 import { CALLBACK_PATH } from '../config/oidc-console-schema.js';
@@ -17,6 +18,8 @@ export interface ConsoleSso {
   /** Cookies get Secure: the server speaks TLS, or its configured callback is https (TLS ends in front of it). */
   secure: boolean;
   audit: AuditLog;
+  /** Refusals that name nobody (forged or replayed callbacks): anyone can send them, so a flood is counted, not logged. */
+  refusals: RefusalAudit;
   log: Logger;
 }
 
@@ -44,6 +47,7 @@ export function consoleSsoRoutes(sso: ConsoleSso): Router {
     try {
       const begun = await provider.begin(redirectUrl);
       const browser = await sessions.beginLogin(begun.state, { nonce: begun.nonce, codeVerifier: begun.codeVerifier, redirectUrl });
+      if (browser === undefined) return backToConsole(res, 'Single sign-on is busy: too many sign-ins are in progress; try again in a few minutes');
       res.cookie(SIGNIN_COOKIE, browser, signinCookieOptions(sso.secure, LOGIN_TTL_MS));
       res.redirect(302, begun.url);
     } catch (err) {
@@ -102,26 +106,31 @@ export function consoleSsoRoutes(sso: ConsoleSso): Router {
 
   /** The refusal is audited (naming the person when the provider said who), then shown by the console. */
   async function refuse(req: Request, res: Response, person: Person | null, reason: string): Promise<void> {
-    await record(req, res, 'auth.signin.refused', person, 403, [reason]);
+    if (person) await record(req, res, 'auth.signin.refused', person, 403, [reason]);
+    else sso.refusals.record(eventOf(req, res, 'auth.signin.refused', null, 403, [reason]));
     backToConsole(res, `Sign-in refused: ${reason}`);
   }
 
-  async function record(req: Request, res: Response, kind: string, person: Person | null, status: number, reasons: string[]): Promise<void> {
+  async function record(req: Request, res: Response, kind: string, person: Person, status: number, reasons: string[]): Promise<void> {
     await sso.audit
-      .append({
-        kind,
-        requestId: (res.locals.requestId as string | undefined) ?? null,
-        client: clientAddress(req),
-        user: person ? personLabel(person) : null,
-        reference: `${req.method} ${req.path}`,
-        reasons,
-        evidence: person ? { subject: person.subject, issuer: person.issuer, name: person.name } : null,
-        status,
-      })
+      .append(eventOf(req, res, kind, person, status, reasons))
       .catch((err: unknown) => sso.log.error('audit append failed for a single sign-on event', { error: String(err) }));
   }
 
   return r;
+}
+
+function eventOf(req: Request, res: Response, kind: string, person: Person | null, status: number, reasons: string[]) {
+  return {
+    kind,
+    requestId: (res.locals.requestId as string | undefined) ?? null,
+    client: clientAddress(req),
+    user: person ? personLabel(person) : null,
+    reference: `${req.method} ${req.path}`,
+    reasons,
+    evidence: person ? { subject: person.subject, issuer: person.issuer, name: person.name } : null,
+    status,
+  };
 }
 
 /** The console shows `signin_error` on its sign-in page. */

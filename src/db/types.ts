@@ -279,6 +279,8 @@ export interface SessionRow {
 /** Console sign-ins and sessions, shared by every process and replica; keys are hashes of browser secrets. */
 export interface SessionStore {
   putLogin(stateHash: string, login: PendingLogin): Promise<void>;
+  /** Sign-ins waiting for their callback, expired ones included until pruned. */
+  pendingLogins(): Promise<number>;
   /** Removes and returns the pending sign-in: only one caller ever gets it. */
   takeLogin(stateHash: string, now: number): Promise<PendingLogin | undefined>;
   putSession(idHash: string, session: SessionRow): Promise<void>;

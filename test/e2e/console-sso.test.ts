@@ -145,6 +145,8 @@ describe.skipIf(!existsSync(CHROMIUM))('console single sign-on in a browser', ()
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toContain('signin_error=');
     expect(res.headers.getSetCookie().some((c) => c.startsWith('portcullis_session=') && !c.startsWith('portcullis_session=;'))).toBe(false);
+    // The refusals are audited; they name nobody, since nobody was signed in.
+    await expect.poll(async () => (await events('auth.signin.refused')).filter((e) => e.user === null && e.reasons[0]!.includes('already used')).length).toBe(2);
   });
 
   it('sign-out ends the session at the server: the old cookie no longer works', async () => {

@@ -24,6 +24,7 @@ export class SqlSessionStore implements SessionStore {
       getSession: query((a: { id: string; now: number }) =>
         qb.selectFrom('console_sessions').selectAll().where('id_hash', '=', a.id).where('expires_at', '>', a.now)),
       deleteSession: query((a: { id: string }) => qb.deleteFrom('console_sessions').where('id_hash', '=', a.id)),
+      pendingLogins: query(() => qb.selectFrom('console_logins').select((eb) => eb.fn.countAll<number>().as('n'))),
       pruneLogins: query((a: { now: number }) => qb.deleteFrom('console_logins').where('expires_at', '<=', a.now)),
       pruneSessions: query((a: { now: number }) => qb.deleteFrom('console_sessions').where('expires_at', '<=', a.now)),
     };
@@ -31,6 +32,10 @@ export class SqlSessionStore implements SessionStore {
 
   async putLogin(state: string, login: PendingLogin) {
     await this.x.run(this.q.putLogin, { state, ...login });
+  }
+
+  async pendingLogins() {
+    return Number((await this.x.get(this.q.pendingLogins, {}))?.n ?? 0);
   }
 
   async takeLogin(state: string, now: number) {

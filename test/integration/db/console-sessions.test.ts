@@ -50,6 +50,15 @@ describe.each(backends.names)('console sessions (%s)', (backend: BackendName) =>
     expect(await b.takeLogin('state-2', browser)).toEqual({ error: expect.stringContaining('already used') });
   });
 
+  it('bounds the sign-ins waiting for their callback', async () => {
+    const a = new ConsoleSessions((await open()).sessions, 60_000);
+    const login = { nonce: 'n', codeVerifier: 'v', redirectUrl: 'http://127.0.0.1/auth/console/callback' };
+    for (const state of ['s1', 's2', 's3']) expect(await a.beginLogin(`bound-${state}`, login, 3)).toEqual(expect.any(String));
+    expect(await a.beginLogin('bound-s4', login, 3)).toBeUndefined();
+    await a.takeLogin('bound-s1', undefined);
+    expect(await a.beginLogin('bound-s5', login, 3)).toEqual(expect.any(String));
+  });
+
   it('knows a session in every process until sign-out or expiry, storing only hashes of its secrets', async () => {
     const a = new ConsoleSessions((await open()).sessions, 60_000);
     const b = new ConsoleSessions((await open()).sessions, 60_000);
