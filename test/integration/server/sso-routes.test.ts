@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ let provider: TestProvider;
 let dir: string;
 const apps: App[] = [];
 
-async function appWith(extra: Record<string, unknown>, sso: Record<string, unknown> = {}): Promise<App> {
+async function appWith(extra: Record<string, unknown>, sso: Record<string, unknown> = {}, issuer = provider.issuer): Promise<App> {
   const config = parseConfig({
     upstreams: [{ name: 'upstream.test', url: 'http://127.0.0.1:9' }],
     policies: [{ name: 'open', match: ['**'], mode: 'allow' }],
@@ -27,7 +28,7 @@ async function appWith(extra: Record<string, unknown>, sso: Record<string, unkno
     storage: { path: './store' },
     auth: {
       tokens: [{ name: 'ops', role: 'admin', tokenSha256: createHash('sha256').update(TOKEN).digest('hex') }],
-      oidc: { console: { issuer: provider.issuer, clientId: CLIENT_ID, clientSecretEnv: 'SSO_SECRET', roles: { admin: { groups: ['platform-admins'] } }, ...sso } },
+      oidc: { console: { issuer, clientId: CLIENT_ID, clientSecretEnv: 'SSO_SECRET', roles: { admin: { groups: ['platform-admins'] } }, ...sso } },
     },
     ...extra,
   }, join(dir, 'config.json'), { SSO_SECRET: CLIENT_SECRET });
@@ -86,4 +87,33 @@ describe('single sign-on routes', () => {
     const both = await request(app.handler).get('/api/v1/whoami').set('Cookie', 'portcullis_session=not-a-live-session').set('Authorization', `Bearer ${TOKEN}`);
     expect(both.body).toEqual({ name: 'ops', role: 'admin' });
   });
+});
+
+describe('a provider that accepts connections and never answers', () => {
+  let silent: Server;
+  const held: Socket[] = [];
+
+  beforeAll(async () => {
+    silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  });
+
+  afterAll(async () => {
+    for (const s of held) s.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
+  it('holds nobody: tokens are served at once, and single sign-on says it timed out', async () => {
+    const port = (silent.address() as { port: number }).port;
+    const app = await appWith({}, {}, `http://127.0.0.1:${port}`);
+    const started = Date.now();
+    const [status, whoami] = await Promise.all([
+      request(app.handler).get('/auth/console/provider'),
+      request(app.handler).get('/api/v1/whoami').set('Authorization', `Bearer ${TOKEN}`).then((r) => ({ r, at: Date.now() - started })),
+    ]);
+    expect(whoami.r.body).toEqual({ name: 'ops', role: 'admin' });
+    expect(whoami.at).toBeLessThan(2_000);
+    expect(status.body).toMatchObject({ available: false, reason: expect.stringMatching(new RegExp(`^the provider http://127\\.0\\.0\\.1:${port} cannot be used: .*(time|abort)`, 'i')) });
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 30_000);
 });
