@@ -39,6 +39,7 @@ import { maintenance } from './app/maintenance.js';
 import { v2Subsystem } from './app/v2-subsystem.js';
 import { adminApi } from './app/admin-api.js';
 import { httpFront } from './app/http-front.js';
+import { consoleSso } from './app/console-sso.js';
 
 export interface App {
   express: Express;
@@ -132,14 +133,15 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const upkeepTimers = maintenance(config, upkeep, { audit: db.audit, index, log, metrics, checkpointKey });
   const v2 = v2Subsystem(config, { pull, listing, auth, audit, upstreams, metrics, log });
   const purge = new CachePurge({ index, store, manifests, room, audit, upstreams: new Set(upstreams.keys()) });
+  const sso = consoleSso(config, db, audit, log);
   const admin = adminApi(config, {
-    db, policies, trustChanges, auth, evaluate, purge, bus, metrics, log, checkpointKey,
+    db, sessions: sso?.sessions, policies, trustChanges, auth, evaluate, purge, bus, metrics, log, checkpointKey,
     upstreamNames: new Set(upstreams.keys()),
     fingerprint: () => gatherer.fingerprint,
   });
 
   const front = httpFront(config, {
-    v2: v2.handle, api: admin.router, auth, db, store, scrape, log, consoleDir: opts.consoleDir,
+    v2: v2.handle, api: admin.router, auth, db, store, scrape, log, consoleDir: opts.consoleDir, sso,
   });
 
   return {
@@ -163,6 +165,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       policies.stop();
       trustChanges.stop();
       v2.close();
+      sso?.refusals.close();
       trust.stop();
       await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));
       // Refusals counted as suppressed are written on close; let every pending append finish first.

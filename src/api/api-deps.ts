@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { ConsoleSessions } from '../auth/console-sessions.js';
 import type { ClusterMessage } from '../cluster/bus.js';
 import type { PolicyVersions } from '../db/policy-versions.js';
 import type { TrustChanges } from '../db/trust-changes.js';
@@ -31,6 +32,8 @@ export interface ApiDeps {
   onChainVerified?: (intact: boolean) => void;
   /** Configured upstream names (exceptions name `<upstream>/<repository>`). */
   upstreamNames: ReadonlySet<string>;
+  /** Console sessions of single sign-on, accepted beside bearer tokens (absent: not configured). */
+  sessions?: ConsoleSessions;
   /** The live audit streams this process serves. */
   live: LiveStreams;
 }

@@ -20,7 +20,7 @@ export function apiRouter(d: ApiDeps): Router {
     next();
   });
   // Bodies are read by requireRole, once the caller is known and allowed (see api-auth.ts).
-  r.use(apiAuth(d.auth));
+  r.use(apiAuth(d.auth, d.sessions));
   r.use(whoamiRoutes());
   r.use(policyRoutes(d));
   r.use(auditRoutes(d));

@@ -4,6 +4,7 @@ import { apiRouter } from '../api/api-router.js';
 import { LiveStreams } from '../api/audit-live.js';
 import type { ImageEvaluator } from '../api/image-evaluator.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { ConsoleSessions } from '../auth/console-sessions.js';
 import type { ClusterBus } from '../cluster/bus.js';
 import { knownRoots } from '../config/load.js';
 import type { Config } from '../config/types.js';
@@ -16,6 +17,8 @@ import type { CachePurge } from '../pull/cache-purge.js';
 
 export interface AdminServices {
   db: Database;
+  /** Console sessions of single sign-on, when configured. */
+  sessions?: ConsoleSessions;
   policies: PolicyVersions;
   trustChanges: TrustChanges;
   auth: Authenticator;
@@ -41,7 +44,7 @@ export interface AdminApi {
 export function adminApi(config: Config, s: AdminServices): AdminApi {
   const live = new LiveStreams(50, config.audit.liveStreamsPerIdentity);
   const router = apiRouter({
-    db: s.db, policies: s.policies, auth: s.auth, evaluate: s.evaluate, log: s.log, live,
+    db: s.db, sessions: s.sessions, policies: s.policies, auth: s.auth, evaluate: s.evaluate, log: s.log, live,
     trust: s.trustChanges,
     checkpoints: s.checkpointKey ? { key: s.checkpointKey, file: config.audit.checkpoint?.file } : undefined,
     onChainVerified: (intact) => s.metrics.chainChecked(intact),

@@ -2,6 +2,7 @@ import express, { type Express, type Router } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '../auth/authenticator.js';
 import { tokenEndpoint } from '../auth/pull-auth.js';
+import { consoleSsoRoutes, type ConsoleSso } from '../auth/console-sso-routes.js';
 import type { Config } from '../config/types.js';
 import type { Database } from '../db/types.js';
 import { attachClient, trustedProxies } from '../http/client-address.js';
@@ -26,6 +27,8 @@ export interface FrontParts {
   log: Logger;
   /** The built web console served at /ui/. */
   consoleDir?: string;
+  /** Single sign-on of people at /auth/console/, when configured. */
+  sso?: ConsoleSso;
 }
 
 /**
@@ -53,6 +56,7 @@ export function httpFront(config: Config, p: FrontParts): { express: Express; ha
   app.use(bodyLimits(config.server?.requestTimeoutMs ?? 30_000));
   app.use(opsRoutes({ db: p.db, store: p.store, scrape: p.scrape }));
   app.get('/auth/token', tokenEndpoint(p.auth, p.log));
+  if (p.sso) app.use(consoleSsoRoutes(p.sso));
   app.use('/api/v1', p.api);
   app.use(consoleRoutes(p.consoleDir));
   app.use(notFound);

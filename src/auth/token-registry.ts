@@ -4,6 +4,15 @@ import type { Role, TokenConfig } from '../config/types.js';
 export interface Identity {
   name: string;
   role: Role;
+  /** A person signed in through single sign-on (see console-sessions.ts). */
+  person?: Person;
+}
+
+/** Who signed in at the provider: the subject and issuer identify them, `name` is for people to read. */
+export interface Person {
+  subject: string;
+  issuer: string;
+  name: string;
 }
 
 /**

@@ -12,6 +12,7 @@ import { validatePolicyRules } from '../policy/validate.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
 import { loadSigningKey } from '../audit/checkpoint.js';
 import { checkS3Storage } from './s3-storage.js';
+import { oidcConsoleOf } from './oidc-console-schema.js';
 
 const ROOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -86,6 +87,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   const policyResult = validatePolicyRules(root.policies ?? [], new Set(Object.keys(trustFiles.keys)), new Set([DEFAULT_ROOT, ...Object.keys(trustFiles.roots)]));
   for (const e of policyResult.errors) error(e.path.startsWith('policies') ? e.path : `policies${e.path}`, e.message);
   const tokens = checkTokens(root.auth, env, secretsRequired, error);
+  const oidcConsole = sections.auth?.oidc?.console ? oidcConsoleOf(sections.auth.oidc.console, env, secretsRequired, error) : undefined;
   const checkpoint = sections.audit?.checkpoint ? checkpointOf(sections.audit.checkpoint, at, secretsRequired, error) : undefined;
 
   const s3 = sections.storage?.s3 ? checkS3Storage(sections.storage.s3, env, secretsRequired, error) : undefined;
@@ -144,7 +146,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       verifyTtlMs: parseDuration(trust.verifyTtl)!,
       ...(trust.referrers ? { referrers: { ...trust.referrers, maxBytes: parseSize(trust.referrers.maxBytes)! } } : {}),
     } satisfies TrustConfig,
-    auth: { pull: sections.auth?.pull ?? 'anonymous', tokens } satisfies AuthConfig,
+    auth: { pull: sections.auth?.pull ?? 'anonymous', tokens, ...(oidcConsole ? { oidc: { console: oidcConsole } } : {}) } satisfies AuthConfig,
     audit: { retainDays: sections.audit?.retainDays, liveStreamsPerIdentity: sections.audit?.liveStreamsPerIdentity ?? 5, ...(checkpoint ? { checkpoint } : {}) },
     log: { level: sections.log?.level ?? 'info' },
   });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseSize } from './units.js';
 import { offloadPrefixProblem } from './offload.js';
 import { DURATION_PATTERN, durationMessage, readDuration, type DurationRange } from '../text/duration.js';
+import { oidcConsoleSchema } from './oidc-console-schema.js';
 
 /**
  * The shape of the config file: types, formats, ranges, defaults and which keys exist. What needs the whole
@@ -192,6 +193,9 @@ const fields = {
   auth: section({
     pull: oneOf(['anonymous', 'token']).default('anonymous'),
     tokens: z.array(token, { error: 'must be an array' }).default([]),
+    oidc: section({
+      console: oidcConsoleSchema.optional().describe('Single sign-on of people to the console and the API'),
+    }).optional(),
   }).optional(),
   audit: section({
     retainDays: z.number({ error: 'must be a positive number of days' }).positive('must be a positive number of days').optional(),

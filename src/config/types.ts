@@ -69,6 +69,22 @@ export interface TokenConfig {
 export interface AuthConfig {
   pull: 'anonymous' | 'token';
   tokens: TokenConfig[];
+  oidc?: { console?: OidcConsoleConfig };
+}
+
+/** Single sign-on of people (`auth.oidc.console`); the client secret is resolved from its variable. */
+export interface OidcConsoleConfig {
+  issuer: string;
+  /** Shown on the console's button. */
+  name: string;
+  clientId: string;
+  clientSecret?: string;
+  scopes: string[];
+  redirectUrl?: string;
+  nameClaim: string;
+  /** Role → claim name → values that grant it. */
+  roles: Partial<Record<Role, Record<string, string[]>>>;
+  sessionTtlMs: number;
 }
 
 /** Signed checkpoints of the audit log's head (see src/audit/checkpointer.ts). */

@@ -256,6 +256,40 @@ export interface FailureStore {
   prune(before: number, keep: number): Promise<void>;
 }
 
+/** A sign-in at the provider waiting for its callback (see console-sessions.ts). */
+export interface PendingLogin {
+  browserHash: string;
+  nonce: string;
+  codeVerifier: string;
+  redirectUrl: string;
+  expiresAt: number;
+}
+
+/** A signed-in person. */
+export interface SessionRow {
+  csrf: string;
+  subject: string;
+  issuer: string;
+  name: string;
+  role: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** Console sign-ins and sessions, shared by every process and replica; keys are hashes of browser secrets. */
+export interface SessionStore {
+  putLogin(stateHash: string, login: PendingLogin): Promise<void>;
+  /** Sign-ins waiting for their callback, expired ones included until pruned. */
+  pendingLogins(): Promise<number>;
+  /** Removes and returns the pending sign-in: only one caller ever gets it. */
+  takeLogin(stateHash: string, now: number): Promise<PendingLogin | undefined>;
+  putSession(idHash: string, session: SessionRow): Promise<void>;
+  getSession(idHash: string, now: number): Promise<SessionRow | undefined>;
+  deleteSession(idHash: string): Promise<boolean>;
+  /** Forgets expired sign-ins and sessions. */
+  prune(now: number): Promise<void>;
+}
+
 /** A download in progress elsewhere: follow `tempPath` until the blob lands in the store. */
 export interface HeldLease {
   owner: string;
@@ -353,6 +387,7 @@ export interface Database {
   readonly policies: PolicyStore;
   readonly keys: KeyStore;
   readonly failures: FailureStore;
+  readonly sessions: SessionStore;
   readonly leases: LeaseStore;
   readonly trust: TrustStore;
   readonly tags: TagStore;

@@ -1,13 +1,19 @@
 /**
  * The console's only way to the server: /api/v1 with the token as a bearer. The token lives in this tab's
- * sessionStorage, never in a URL or a cookie; the API decides what each role may do.
+ * sessionStorage, never in a URL or a cookie; the API decides what each role may do. After single sign-on
+ * the browser holds an HttpOnly session cookie instead, and writes echo the session's CSRF token.
  */
 const KEY = 'portcullis.token';
 
 export interface Identity {
   name: string;
   role: string;
+  person?: { subject: string; issuer: string; name: string };
+  csrfToken?: string;
 }
+
+/** The CSRF token of the single sign-on session, from /whoami; sent with every write. */
+let csrfToken: string | undefined;
 
 export class ApiError extends Error {
   constructor(
@@ -42,9 +48,10 @@ export async function request(method: string, path: string, body?: unknown, init
   const t = token.get();
   if (t) headers.set('Authorization', `Bearer ${t}`);
   if (body !== undefined) headers.set('Content-Type', 'application/json');
+  if (!t && csrfToken && method !== 'GET' && method !== 'HEAD') headers.set('X-CSRF-Token', csrfToken);
   let res: Response;
   try {
-    res = await fetch(`/api/v1${path}`, { ...init, method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit', cache: 'no-store' });
+    res = await fetch(`/api/v1${path}`, { ...init, method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin', cache: 'no-store' });
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err;
     throw new ApiError(0, 'NETWORK', `the server could not be reached (${(err as Error).message})`);
@@ -91,4 +98,41 @@ async function readError(res: Response): Promise<ApiError> {
 export function errorText(err: unknown): string {
   if (err instanceof ApiError) return err.status === 403 ? `Not allowed: ${err.text}` : err.text;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The single sign-on provider the server offers, if any, and whether it can be used now. */
+export interface SsoProvider {
+  name: string;
+  loginUrl: string;
+  available: boolean;
+  reason?: string;
+}
+
+export async function ssoProvider(): Promise<SsoProvider | undefined> {
+  try {
+    const res = await fetch('/auth/console/provider', { credentials: 'same-origin', cache: 'no-store' });
+    return res.ok ? ((await res.json()) as SsoProvider) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Who the session cookie signs in, if there is a live session (a 401 here is not a sign-out). */
+export async function sessionIdentity(): Promise<Identity | undefined> {
+  try {
+    const res = await fetch('/api/v1/whoami', { credentials: 'same-origin', cache: 'no-store' });
+    if (!res.ok) return undefined;
+    const identity = (await res.json()) as Identity;
+    csrfToken = identity.csrfToken;
+    return identity;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Ends the single sign-on session at the server. */
+export async function endSession(): Promise<void> {
+  const headers: Record<string, string> = csrfToken ? { 'X-CSRF-Token': csrfToken } : {};
+  csrfToken = undefined;
+  await fetch('/auth/console/logout', { method: 'POST', headers, credentials: 'same-origin', cache: 'no-store' }).catch(() => {});
 }

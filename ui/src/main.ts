@@ -1,5 +1,5 @@
 import './styles.css';
-import { ApiError, errorText, getJson, token, whenUnauthorized, type Identity } from './api.js';
+import { ApiError, endSession, errorText, getJson, sessionIdentity, token, whenUnauthorized, type Identity } from './api.js';
 import { h, replace } from './dom.js';
 import { announce } from './status.js';
 import { signInView } from './views/signin.js';
@@ -24,8 +24,19 @@ const NAV: Array<{ path: string; label: string }> = [
 const app = document.getElementById('app')!;
 let me: Identity | undefined;
 let running: AbortController | undefined;
-let signInMessage = '';
+let signInMessage = takeSignInError();
 let rendered = false;
+/** Signed in through single sign-on (a session cookie) rather than with a token. */
+let viaSso = false;
+
+/** A refused or failed single sign-on comes back as `/ui/?signin_error=…`; shown once, then dropped from the URL. */
+function takeSignInError(): string {
+  const params = new URLSearchParams(location.search);
+  const message = params.get('signin_error');
+  if (message === null) return '';
+  history.replaceState(null, '', `${location.pathname}${location.hash}`);
+  return message;
+}
 
 whenUnauthorized((message) => {
   signInMessage = me ? `You were signed out: ${message}` : `Sign-in failed: ${message}`;
@@ -51,7 +62,11 @@ async function render(): Promise<void> {
   running?.abort();
   running = new AbortController();
   const signal = running.signal;
-  if (!token.get()) return showSignIn();
+  if (!me && !token.get()) {
+    me = await sessionIdentity();
+    viaSso = me !== undefined;
+    if (!me) return showSignIn();
+  }
   if (!me) {
     try {
       me = await getJson<Identity>('/whoami');
@@ -60,13 +75,15 @@ async function render(): Promise<void> {
       token.clear();
       return showSignIn();
     }
-    // The console reads the audit log and policy: roles that may not would only meet refusals.
-    if (me.role !== 'admin' && me.role !== 'auditor') {
-      signInMessage = `The token of ${me.name} (${me.role}) cannot use the console; sign in with an admin or auditor token.`;
-      me = undefined;
-      token.clear();
-      return showSignIn();
-    }
+  }
+  // The console reads the audit log and policy: roles that may not would only meet refusals.
+  if (me.role !== 'admin' && me.role !== 'auditor') {
+    signInMessage = `${viaSso ? 'The account' : 'The token'} of ${me.name} (${me.role}) cannot use the console; sign in with an admin or auditor ${viaSso ? 'account' : 'token'}.`;
+    me = undefined;
+    token.clear();
+    if (viaSso) await endSession();
+    viaSso = false;
+    return showSignIn();
   }
   const current = route();
   const main = h('main', { id: 'main', tabindex: '-1' });
@@ -109,16 +126,18 @@ function header(identity: Identity, path: string): HTMLElement {
       'div',
       { class: 'who' },
       h('span', { id: 'whoami' }, `Signed in as ${identity.name} (${identity.role})`),
-      h('button', { type: 'button', onclick: signOut }, 'Sign out'),
+      h('button', { type: 'button', onclick: () => void signOut() }, 'Sign out'),
     ),
   );
 }
 
-function signOut(): void {
+async function signOut(): Promise<void> {
   token.clear();
   me = undefined;
   signInMessage = 'You signed out.';
   running?.abort();
+  if (viaSso) await endSession();
+  viaSso = false;
   void render();
 }
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, LeaseStore, PolicyStore, TagStore, TrustStore } from '../types.js';
+import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, SessionStore, LeaseStore, PolicyStore, TagStore, TrustStore } from '../types.js';
 import { createPool, migratePostgres } from './pool.js';
 import { PostgresExecutor } from './executor.js';
 import { postgresDialect } from './dialect.js';
@@ -16,6 +16,7 @@ export class PostgresDatabase implements Database {
   readonly policies: PolicyStore;
   readonly keys: KeyStore;
   readonly failures: FailureStore;
+  readonly sessions: SessionStore;
   readonly leases: LeaseStore;
   readonly trust: TrustStore;
   readonly tags: TagStore;
@@ -29,6 +30,7 @@ export class PostgresDatabase implements Database {
     const x = new PostgresExecutor(pool);
     ({
       cache: this.cache, audit: this.audit, policies: this.policies, keys: this.keys, failures: this.failures,
+      sessions: this.sessions,
       leases: this.leases, trust: this.trust, tags: this.tags,
     } = openStores(x, postgresDialect(x, url, onError)));
   }

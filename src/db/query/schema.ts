@@ -17,6 +17,8 @@ export interface Schema {
   audit_events: AuditRow;
   audit_control: { id: number; prune_upto: number };
   secret_keys: { name: string; key: Buffer; created_at: number };
+  console_logins: { state_hash: string; browser_hash: string; nonce: string; code_verifier: string; redirect_url: string; expires_at: number };
+  console_sessions: { id_hash: string; csrf: string; subject: string; issuer: string; name: string; role: string; created_at: number; expires_at: number };
   auth_failures: { address: string; window_start: number; failures: number; blocked_until: number; seen_at: number };
   blob_fetches: { digest: string; owner: string; temp_path: string; expires_at: number };
   policy_versions: {

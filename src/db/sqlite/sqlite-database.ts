@@ -1,4 +1,4 @@
-import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, LeaseStore, PolicyStore, TagStore, TrustStore } from '../types.js';
+import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, SessionStore, LeaseStore, PolicyStore, TagStore, TrustStore } from '../types.js';
 import { openSqlite, type Db } from './connection.js';
 import { SqliteExecutor } from './executor.js';
 import { sqliteDialect } from './dialect.js';
@@ -12,6 +12,7 @@ export class SqliteDatabase implements Database {
   readonly policies: PolicyStore;
   readonly keys: KeyStore;
   readonly failures: FailureStore;
+  readonly sessions: SessionStore;
   readonly leases: LeaseStore;
   readonly trust: TrustStore;
   readonly tags: TagStore;
@@ -22,6 +23,7 @@ export class SqliteDatabase implements Database {
     const x = new SqliteExecutor(db);
     ({
       cache: this.cache, audit: this.audit, policies: this.policies, keys: this.keys, failures: this.failures,
+      sessions: this.sessions,
       leases: this.leases, trust: this.trust, tags: this.tags,
     } = openStores(x, sqliteDialect(x)));
     this.pingStmt = db.prepare('SELECT 1');

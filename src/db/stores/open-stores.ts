@@ -7,9 +7,10 @@ import { SqlCacheStore } from './cache-store.js';
 import { SqlLeaseStore } from './lease-store.js';
 import { SqlPolicyStore } from './policy-store.js';
 import { SqlTagStore } from './tag-store.js';
+import { SqlSessionStore } from './session-store.js';
 import { SqlTrustStore } from './trust-store.js';
 
-export type Stores = Pick<Database, 'cache' | 'audit' | 'policies' | 'keys' | 'failures' | 'leases' | 'trust' | 'tags'>;
+export type Stores = Pick<Database, 'cache' | 'audit' | 'policies' | 'keys' | 'failures' | 'sessions' | 'leases' | 'trust' | 'tags'>;
 
 /** Every store over one database: the same code for each backend, given its executor and dialect. */
 export function openStores(x: Executor, dialect: Dialect): Stores {
@@ -19,6 +20,7 @@ export function openStores(x: Executor, dialect: Dialect): Stores {
     policies: new SqlPolicyStore(x, dialect),
     keys: new SqlKeyStore(x),
     failures: new SqlFailureStore(x),
+    sessions: new SqlSessionStore(x),
     leases: new SqlLeaseStore(x),
     trust: new SqlTrustStore(x, dialect),
     tags: new SqlTagStore(x, dialect),

@@ -1,5 +1,5 @@
 import { h } from '../dom.js';
-import { token } from '../api.js';
+import { ssoProvider, token } from '../api.js';
 
 /** The token form. The token is kept for this tab only; the API then says who it is. */
 export function signInView(main: HTMLElement, message: string, done: () => Promise<void>): void {
@@ -26,4 +26,15 @@ export function signInView(main: HTMLElement, message: string, done: () => Promi
   );
   main.append(form);
   input.focus();
+  void offerSso(form);
+}
+
+/** "Sign in with <provider>" beside the token form when single sign-on is configured, or why it cannot be used now. */
+async function offerSso(form: HTMLElement): Promise<void> {
+  const provider = await ssoProvider();
+  if (!provider) return;
+  const block = provider.available
+    ? h('p', { class: 'sso' }, h('a', { class: 'button', href: provider.loginUrl }, `Sign in with ${provider.name}`))
+    : h('p', { class: 'sso notice', role: 'status' }, `Sign-in with ${provider.name} is unavailable: ${provider.reason ?? 'the provider cannot be reached'}. Token sign-in still works.`);
+  form.append(h('div', { class: 'sso-block' }, h('p', {}, 'Or use your organisation\'s account:'), block));
 }
