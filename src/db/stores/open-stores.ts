@@ -8,8 +8,9 @@ import { SqlLeaseStore } from './lease-store.js';
 import { SqlPolicyStore } from './policy-store.js';
 import { SqlTagStore } from './tag-store.js';
 import { SqlTrustStore } from './trust-store.js';
+import { SqlPrefetchStore } from './prefetch-store.js';
 
-export type Stores = Pick<Database, 'cache' | 'audit' | 'policies' | 'keys' | 'failures' | 'leases' | 'trust' | 'tags'>;
+export type Stores = Pick<Database, 'cache' | 'audit' | 'policies' | 'keys' | 'failures' | 'leases' | 'trust' | 'tags' | 'prefetch'>;
 
 /** Every store over one database: the same code for each backend, given its executor and dialect. */
 export function openStores(x: Executor, dialect: Dialect): Stores {
@@ -22,5 +23,6 @@ export function openStores(x: Executor, dialect: Dialect): Stores {
     leases: new SqlLeaseStore(x),
     trust: new SqlTrustStore(x, dialect),
     tags: new SqlTagStore(x, dialect),
+    prefetch: new SqlPrefetchStore(x),
   };
 }
