@@ -207,11 +207,12 @@ const fields = {
   }).optional(),
   log: section({ level: oneOf(['debug', 'info', 'warn', 'error']).default('info') }).optional(),
   prefetch: section({
-    interval: duration({ min: 60_000 }).default('6h').describe('Time between scheduled runs of every list (the first run is this long after start)'),
+    interval: duration({ min: 60_000 }).default('6h').describe('A list runs this long after its last run started (a list that never ran runs at start)'),
     concurrency: wholeNumber('must be a whole number from 1 to 64', 1, 64).default(2).describe('Images fetched at once, by a scheduled run or the prefetch command'),
     lists: z.array(section({
       name: z.string({ error: required('must be a name of lowercase letters, digits, ".", "_" or "-"') })
-        .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a name of lowercase letters, digits, ".", "_" or "-"'),
+        .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a name of lowercase letters, digits, ".", "_" or "-"')
+        .describe('Names the list in the API and the audit log (puller "prefetch:<name>")'),
       images: z.array(section({
         repository: text().describe('<upstream>/<repository>, or a repository under defaultUpstream'),
         tags: z.array(text(), { error: 'must be an array of tag globs' }).min(1, 'must list at least one tag glob').optional()
@@ -221,11 +222,11 @@ const fields = {
           if (problem) ctx.addIssue({ code: 'custom', message: problem });
         }).optional().describe('Upstream tags that are versions in this range, e.g. ">=1.4.0 <2" or "^3.19"'),
       }).refine((e) => e.tags !== undefined || e.semver !== undefined, 'must give tags, semver, or both'), { error: 'must be an array' })
-        .min(1, 'must list at least one image'),
+        .min(1, 'must list at least one image').describe('Repositories and which of their upstream tags to fetch'),
       platforms: z.array(z.string({ error: 'must be a platform such as "linux/amd64"' }).regex(PLATFORM, 'must be a platform such as "linux/amd64"'), { error: 'must be an array' })
         .min(1, 'must list at least one platform').optional().describe('Platforms fetched of a multi-platform image (default: all in the index)'),
       referrers: z.boolean({ error: 'must be true or false' }).default(true).describe('Also fetch signatures, attestations and other referrers'),
-    }), { error: 'must be an array' }).default([]).refine((lists) => new Set(lists.map((l) => l.name)).size === lists.length, 'must not repeat a list name'),
+    }), { error: 'must be an array' }).default([]).refine((lists) => new Set(lists.map((l) => l.name)).size === lists.length, 'must not repeat a list name').describe('Lists of images to keep in the cache'),
   }).optional().describe('Images fetched whole into the cache on a schedule, judged and audited as pulls'),
 };
 

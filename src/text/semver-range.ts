@@ -20,7 +20,7 @@ export function tagVersion(tag: string): Version | undefined {
 
 /** A compiled range: `test(tag)`. Throws a RangeError naming the part it cannot read. */
 export function semverRange(range: string): { test(tag: string): boolean } {
-  const alternatives = range.split('||').map((set) => set.trim().split(/\s+/).filter((p) => p !== '').flatMap(comparators));
+  const alternatives = range.split('||').map((set) => set.replace(/(>=|<=|>|<|=|\^|~)\s+/g, '$1').trim().split(/\s+/).filter((p) => p !== '').flatMap(comparators));
   return {
     test(tag) {
       const v = tagVersion(tag);
