@@ -124,7 +124,7 @@ class Walk {
       return;
     }
     const children = artifact ? m.parsed.manifests : m.parsed.manifests.filter((d) => platformMatches(d, this.opts.platforms));
-    if (children.length === 0) throw new Error(`the index lists no manifest for ${this.opts.platforms?.join(', ')}`);
+    if (children.length === 0 && m.parsed.manifests.length > 0) throw new Error(`the index lists no manifest for ${this.opts.platforms?.join(', ')}`);
     for (const child of children) {
       if (this.seen.has(child.digest)) continue;
       await this.contents(await this.manifest({ kind: 'digest', digest: child.digest }), artifact);
@@ -145,9 +145,15 @@ class Walk {
       for (const d of index.manifests ?? []) refs.push({ kind: 'digest', digest: d.digest });
       for (const ref of refs) {
         if (ref.kind === 'digest' && this.seen.has(ref.digest)) continue;
-        const m = await this.manifest(ref);
-        this.out.artifacts++;
-        await this.contents(m, true);
+        try {
+          const m = await this.manifest(ref);
+          await this.contents(m, true);
+          this.out.artifacts++;
+        } catch (err) {
+          // Anyone who can push may attach a referrer: one the proxy will not serve does not refuse the image.
+          if (!(err instanceof OciError && err.code === 'DENIED')) throw err;
+          this.out.reasons.push(`artifact ${referenceString(ref)} is not cached: ${err.message}`);
+        }
       }
     }
   }
