@@ -4,8 +4,11 @@ import { formatBytes } from '../text/bytes.js';
 
 type Write = (text: string) => void;
 
+/** A reporter for the command: every event, and the summary at the end. */
+export type ProgressReporter = Required<PrefetchReporter> & { summary(s: PrefetchSummary): void };
+
 /** JSON lines for logs and scripts: a start, progress at most once a second per image, the outcome, the summary. */
-export function jsonLinesReporter(write: Write, now: () => number = Date.now): PrefetchReporter & { summary(s: PrefetchSummary): void } {
+export function jsonLinesReporter(write: Write, now: () => number = Date.now): ProgressReporter {
   const state = new Map<string, { total: number; done: number; lastAt: number }>();
   const line = (value: Record<string, unknown>) => write(`${JSON.stringify(value)}\n`);
   return {
@@ -41,7 +44,7 @@ const BAR = 24;
  * A progress bar per image being fetched, redrawn in place (at most ten times a second); each finished image
  * leaves one line with its outcome above the bars.
  */
-export function ttyReporter(write: Write, now: () => number = Date.now): PrefetchReporter & { summary(s: PrefetchSummary): void } {
+export function ttyReporter(write: Write, now: () => number = Date.now): ProgressReporter {
   const live = new Map<string, { total: number; done: number }>();
   let drawn = 0;
   let lastDraw = 0;

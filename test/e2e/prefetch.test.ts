@@ -11,6 +11,7 @@ import { pushBlob, pushImage, pushIndex, pushManifest, startRegistry, type Pushe
 import { haveTools, waitUntil } from '../helpers/tools.js';
 import { createSignatureArtifact, createTestPki, generateKey, type OciArtifact, type TestKey } from '../helpers/pki/index.js';
 import { removeTempDirs, tempDir, UPSTREAM } from './support.js';
+import { CHROMIUM, launchBrowser, signIn } from './console-support.js';
 
 /**
  * Prefetch end to end: a real distribution registry holding signed and unsigned images, the proxy serving with
@@ -161,6 +162,14 @@ describe.skipIf(!haveTools(['docker-registry']))('prefetch', () => {
     expect(await registry.countRequests('/blobs/', 'GET')).toBe(blobGets);
   }, 120_000);
 
+  it('reports an image the upstream does not have as failed, exiting 4', async () => {
+    const res = await prefetch(`${UPSTREAM}/team/app:9.9`, `${UPSTREAM}/team/app:1`);
+    expect(res.code, res.stderr).toBe(4);
+    const done = lines(res.stdout).filter((l) => l.event === 'done');
+    expect(done.map((l) => [l.image, l.result])).toEqual([[`${UPSTREAM}/team/app:9.9`, 'failed'], [`${UPSTREAM}/team/app:1`, 'cached']]);
+    expect(done[0]!.reasons!.join(' ')).toMatch(/not found|unknown/i);
+  }, 60_000);
+
   it('refuses a bad list before fetching anything, naming each line', async () => {
     const list = join(proxy.dataDir, 'bad.txt');
     await writeFile(list, [
@@ -209,5 +218,27 @@ describe.skipIf(!haveTools(['docker-registry']))('prefetch', () => {
     expect((await status(PULLER)).status).toBe(403);
     expect((await fetch(`${proxy.url}/api/v1/prefetch`)).status).toBe(401);
     expect((await fetch(`${proxy.url}/api/v1/prefetch?x=1`, { headers: { authorization: `Bearer ${AUDITOR}` } })).status).toBe(400);
+  }, 90_000);
+
+  it.skipIf(!existsSync(CHROMIUM))('shows each list with its last run and outcomes on the console\'s Prefetch page', async () => {
+    await waitUntil('the nightly list has run', async () => {
+      const res = await fetch(`${proxy.url}/api/v1/prefetch`, { headers: { authorization: `Bearer ${AUDITOR}` } });
+      return ((await res.json()) as { lists: Array<{ lastRun: unknown }> }).lists[0]?.lastRun != null;
+    }, 60_000);
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await signIn(page, `${proxy.url}/ui/`, { name: 'audrey', role: 'auditor', secret: AUDITOR });
+      await page.getByRole('link', { name: 'Prefetch' }).click();
+      const section = page.getByRole('region', { name: 'List nightly' });
+      await expect.poll(() => section.locator('tr[data-result="cached"]').count()).toBe(2);
+      expect(await section.locator('p.run').textContent()).toMatch(/^Last run .*: 2 cached, 0 refused, 0 failed\. Next run /);
+      expect(await section.locator('tbody th').allTextContents()).toEqual([
+        expect.stringContaining(`${UPSTREAM}/nightly/app:1.0.0`),
+        expect.stringContaining(`${UPSTREAM}/nightly/app:1.2.0`),
+      ]);
+    } finally {
+      await browser.close();
+    }
   }, 90_000);
 });
