@@ -9,7 +9,7 @@ import { cli } from '../integration/admin/fixture.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { pushBlob, pushImage, pushIndex, pushManifest, startRegistry, type PushedImage, type Registry } from '../helpers/registry.js';
 import { haveTools, waitUntil } from '../helpers/tools.js';
-import { createSignatureArtifact, createTestPki, generateKey, type OciArtifact, type TestKey } from '../helpers/pki/index.js';
+import { createAttestationReferrer, createSignatureArtifact, createTestPki, generateKey, referrersTagIndex, type OciArtifact, type TestKey } from '../helpers/pki/index.js';
 import { removeTempDirs, tempDir, UPSTREAM } from './support.js';
 import { CHROMIUM, launchBrowser, signIn } from './console-support.js';
 
@@ -69,7 +69,13 @@ describe.skipIf(!haveTools(['docker-registry']))('prefetch', () => {
     }
     signed.cli = await pushImage(registry.url, 'team/app', '1', { layers: 2, layerSize: 256 * 1024 });
     const sig = await sign('team/app', signed.cli.digest);
-    sigBlobs = sig.blobs.map((b) => `sha256:${createHash('sha256').update(b).digest('hex')}`);
+    // An attestation bundle as an OCI referrer (the referrers tag-schema index) besides the cosign signature tag.
+    const provenance = createAttestationReferrer({
+      subject: { mediaType: signed.cli.mediaType, digest: signed.cli.digest, size: signed.cli.size }, signer: acme, provenance: { version: 'v1' },
+    });
+    await push(provenance, 'team/app');
+    await push(referrersTagIndex(signed.cli.digest, [provenance]), 'team/app');
+    sigBlobs = [...sig.blobs, ...provenance.blobs].map((b) => `sha256:${createHash('sha256').update(b).digest('hex')}`);
     amd = await pushImage(registry.url, 'team/multi', 'amd64', { platform: { os: 'linux', architecture: 'amd64' } });
     arm = await pushImage(registry.url, 'team/multi', 'arm64', { platform: { os: 'linux', architecture: 'arm64' } });
     multiDigest = (await pushIndex(registry.url, 'team/multi', '1', [amd, arm])).digest;
@@ -110,7 +116,7 @@ describe.skipIf(!haveTools(['docker-registry']))('prefetch', () => {
     expect(res.code, res.stderr).toBe(3);
     const out = lines(res.stdout);
     const done = new Map(out.filter((l) => l.event === 'done').map((l) => [l.image, l]));
-    expect(done.get(`${UPSTREAM}/team/app:1`)).toMatchObject({ result: 'cached', digest: signed.cli!.digest, decision: 'allow', artifacts: 1 });
+    expect(done.get(`${UPSTREAM}/team/app:1`)).toMatchObject({ result: 'cached', digest: signed.cli!.digest, decision: 'allow', artifacts: 2 });
     expect(done.get(`${UPSTREAM}/team/multi:1`)).toMatchObject({ result: 'cached', digest: multiDigest, manifests: 4 });
     const refused = done.get(`${UPSTREAM}/team/unsigned:1`)!;
     expect(refused).toMatchObject({ result: 'refused', decision: 'deny', rule: 'signed', digest: null });
