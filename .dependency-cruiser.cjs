@@ -15,6 +15,8 @@ const layers = [
   // Reading a config file validates all of it: policies, trust roots, the checkpoint key.
   [['config-load', '^src/config/load\\.ts$']],
   [['api', '^src/api/']],
+  // Fetching whole images ahead of pulls (the CLI and the schedule), through the pull orchestrator.
+  [['prefetch', '^src/prefetch/']],
   // Bearer tokens and pull credentials, for both the admin API and /v2; it uses the plain HTTP helpers.
   [['auth', '^src/auth/']],
   [['http', '^src/http/']],

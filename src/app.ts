@@ -40,6 +40,9 @@ import { v2Subsystem } from './app/v2-subsystem.js';
 import { adminApi } from './app/admin-api.js';
 import { httpFront } from './app/http-front.js';
 import { consoleSso } from './app/console-sso.js';
+import { prefetching } from './app/prefetching.js';
+import type { ImageWalker } from './prefetch/image-walker.js';
+import type { UpstreamClient } from './upstream/upstream-client.js';
 
 export interface App {
   express: Express;
@@ -60,6 +63,10 @@ export interface App {
   evaluate: ImageEvaluator;
   /** Purges cached content (this process's memory, the database and the store), audited. */
   purge: CachePurge;
+  /** The configured upstreams by name. */
+  upstreams: ReadonlyMap<string, UpstreamClient>;
+  /** Fetches one image whole through the pull path, judged and audited (prefetch, export). */
+  walker: ImageWalker;
   /** Ends the live audit streams (server shutdown: they would hold their connections open). */
   closeStreams(): void;
   /** Ends live streams, stops upstream connections and closes the database. */
@@ -132,12 +139,14 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const checkpointKey = config.audit.checkpoint ? loadSigningKey(readFileSync(config.audit.checkpoint.key)) : undefined;
   const upkeepTimers = maintenance(config, upkeep, { audit: db.audit, index, log, metrics, checkpointKey });
   const v2 = v2Subsystem(config, { pull, listing, auth, audit, upstreams, metrics, log });
+  const prefetch = prefetching(config, upkeep, { pull, listing, blobs, store, upstreams, db, log });
   const purge = new CachePurge({ index, store, manifests, room, audit, upstreams: new Set(upstreams.keys()) });
   const sso = consoleSso(config, db, audit, log);
   const admin = adminApi(config, {
     db, sessions: sso?.sessions, policies, trustChanges, auth, evaluate, purge, bus, metrics, log, checkpointKey,
     upstreamNames: new Set(upstreams.keys()),
     fingerprint: () => gatherer.fingerprint,
+    prefetchStatus: prefetch.status,
   });
 
   const front = httpFront(config, {
@@ -158,10 +167,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     policies,
     evaluate,
     purge,
+    upstreams,
+    walker: prefetch.walker,
     closeStreams: () => admin.closeStreams(),
     async close() {
       admin.closeStreams();
       upkeepTimers.stopTimers();
+      prefetch.stop();
       policies.stop();
       trustChanges.stop();
       v2.close();

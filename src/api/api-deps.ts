@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { CachePurge } from '../pull/cache-purge.js';
 import type { LiveStreams } from './audit-live.js';
 import type { ImageEvaluator } from './image-evaluator.js';
+import type { PrefetchStatus } from '../prefetch/prefetch-status.js';
 
 /** What the admin API's routers are given; it lives below them so that no router imports the one that mounts it. */
 export interface ApiDeps {
@@ -36,4 +37,6 @@ export interface ApiDeps {
   sessions?: ConsoleSessions;
   /** The live audit streams this process serves. */
   live: LiveStreams;
+  /** The prefetch lists, their last and next runs (GET /prefetch). */
+  prefetchStatus?: () => Promise<PrefetchStatus>;
 }

@@ -14,6 +14,7 @@ import type { Database } from '../db/types.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { CachePurge } from '../pull/cache-purge.js';
+import type { PrefetchStatus } from '../prefetch/prefetch-status.js';
 
 export interface AdminServices {
   db: Database;
@@ -31,6 +32,7 @@ export interface AdminServices {
   /** The fingerprint of the trust material in use, read per request: a refreshed trusted root changes it. */
   fingerprint: () => string;
   checkpointKey?: KeyObject;
+  prefetchStatus: () => Promise<PrefetchStatus>;
 }
 
 export interface AdminApi {
@@ -56,6 +58,7 @@ export function adminApi(config: Config, s: AdminServices): AdminApi {
     },
     purge: s.purge,
     announce: (message) => s.bus.broadcast(message),
+    prefetchStatus: s.prefetchStatus,
   });
   return { router, closeStreams: () => live.closeAll() };
 }

@@ -9,6 +9,7 @@ import { policyValidateCommand } from './policy-validate.js';
 import { policyApplyCommand } from './policy-apply.js';
 import { cachePurgeCommand } from './cache-purge.js';
 import { verifyBundleCommand } from './verify-bundle.js';
+import { prefetchCommand } from './prefetch.js';
 
 /** Commands beyond serve and check-config (audit, policy, cache), registered here. */
 export const extraCommands: Command[] = [
@@ -22,4 +23,5 @@ export const extraCommands: Command[] = [
   policyApplyCommand,
   cachePurgeCommand,
   verifyBundleCommand,
+  prefetchCommand,
 ];

@@ -13,6 +13,7 @@ import { DEFAULT_ROOT } from '../verify/types.js';
 import { loadSigningKey } from '../audit/checkpoint.js';
 import { checkS3Storage } from './s3-storage.js';
 import { oidcConsoleOf } from './oidc-console-schema.js';
+import { isRepositoryName } from '../oci/reference.js';
 
 const ROOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -71,6 +72,10 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   if (typeof root.defaultUpstream === 'string' && !upstreamNames.has(root.defaultUpstream)) {
     error('defaultUpstream', `names no upstream ("${root.defaultUpstream}")`);
   }
+  sections.prefetch?.lists.forEach((list, i) => list.images.forEach((e, j) => {
+    const problem = prefetchRepositoryProblem(e.repository, upstreamNames, typeof root.defaultUpstream === 'string');
+    if (problem) error(`prefetch.lists[${i}].images[${j}].repository`, problem);
+  }));
   const server = sections.server;
   if (server && (parseDuration(server.headersTimeout) ?? 0) > (parseDuration(server.requestTimeout) ?? Infinity)) {
     error('server.requestTimeout', `must not be shorter than server.headersTimeout (${server.headersTimeout}): a request's headers are part of it`);
@@ -149,6 +154,11 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     auth: { pull: sections.auth?.pull ?? 'anonymous', tokens, ...(oidcConsole ? { oidc: { console: oidcConsole } } : {}) } satisfies AuthConfig,
     audit: { retainDays: sections.audit?.retainDays, liveStreamsPerIdentity: sections.audit?.liveStreamsPerIdentity ?? 5, ...(checkpoint ? { checkpoint } : {}) },
     log: { level: sections.log?.level ?? 'info' },
+    ...(sections.prefetch ? { prefetch: {
+      intervalMs: parseDuration(sections.prefetch.interval)!,
+      concurrency: sections.prefetch.concurrency,
+      lists: sections.prefetch.lists,
+    } } : {}),
   });
 }
 
@@ -314,4 +324,14 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** A prefetch list's repository must name a configured upstream (or fall under the default) and be a valid name. */
+function prefetchRepositoryProblem(name: string, upstreams: ReadonlySet<unknown>, hasDefault: boolean): string | undefined {
+  const slash = name.indexOf('/');
+  const first = slash > 0 ? name.slice(0, slash) : '';
+  const underUpstream = upstreams.has(first);
+  if (!underUpstream && (first.includes('.') || first.includes(':') || first === 'localhost')) return `"${first}" names no configured upstream`;
+  if (!underUpstream && !hasDefault) return 'must start with a configured upstream\'s name (there is no defaultUpstream)';
+  return isRepositoryName(underUpstream ? name.slice(slash + 1) : name) ? undefined : 'is not a valid repository name';
 }

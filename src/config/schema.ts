@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseSize } from './units.js';
 import { offloadPrefixProblem } from './offload.js';
+import { semverRangeProblem } from '../text/semver-range.js';
 import { DURATION_PATTERN, durationMessage, readDuration, type DurationRange } from '../text/duration.js';
 import { oidcConsoleSchema } from './oidc-console-schema.js';
 
@@ -49,6 +50,8 @@ const isAddressOrRange = (s: string) => {
   if (family === 0 || extra !== undefined) return false;
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 };
+
+const PLATFORM = /^[a-z0-9_-]+\/[a-z0-9_-]+(\/[a-z0-9_.-]+)?$/;
 
 const UPSTREAM_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/;
 
@@ -207,6 +210,28 @@ const fields = {
     }).optional(),
   }).optional(),
   log: section({ level: oneOf(['debug', 'info', 'warn', 'error']).default('info') }).optional(),
+  prefetch: section({
+    interval: duration({ min: 60_000 }).default('6h').describe('A list runs this long after its last run started (a list that never ran runs at start)'),
+    concurrency: wholeNumber('must be a whole number from 1 to 64', 1, 64).default(2).describe('Images fetched at once, by a scheduled run or the prefetch command'),
+    lists: z.array(section({
+      name: z.string({ error: required('must be a name of lowercase letters, digits, ".", "_" or "-"') })
+        .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a name of lowercase letters, digits, ".", "_" or "-"')
+        .describe('Names the list in the API and the audit log (puller "prefetch:<name>")'),
+      images: z.array(section({
+        repository: text().describe('<upstream>/<repository>, or a repository under defaultUpstream'),
+        tags: z.array(text(), { error: 'must be an array of tag globs' }).min(1, 'must list at least one tag glob').optional()
+          .describe('Globs over the upstream\'s tags, e.g. "1.2.*" or "latest"'),
+        semver: text().superRefine((s, ctx) => {
+          const problem = semverRangeProblem(s);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }).optional().describe('Upstream tags that are versions in this range, e.g. ">=1.4.0 <2" or "^3.19"'),
+      }).refine((e) => e.tags !== undefined || e.semver !== undefined, 'must give tags, semver, or both'), { error: 'must be an array' })
+        .min(1, 'must list at least one image').describe('Repositories and which of their upstream tags to fetch'),
+      platforms: z.array(z.string({ error: 'must be a platform such as "linux/amd64"' }).regex(PLATFORM, 'must be a platform such as "linux/amd64"'), { error: 'must be an array' })
+        .min(1, 'must list at least one platform').optional().describe('Platforms fetched of a multi-platform image (default: all in the index)'),
+      referrers: z.boolean({ error: 'must be true or false' }).default(true).describe('Also fetch signatures, attestations and other referrers'),
+    }), { error: 'must be an array' }).default([]).refine((lists) => new Set(lists.map((l) => l.name)).size === lists.length, 'must not repeat a list name').describe('Lists of images to keep in the cache'),
+  }).optional().describe('Images fetched whole into the cache on a schedule, judged and audited as pulls'),
 };
 
 /** What the loader validates; policy rules are checked by src/policy/validate.ts (as the API does). */

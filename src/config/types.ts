@@ -147,6 +147,27 @@ export interface Config {
   /** `liveStreamsPerIdentity`: live audit streams one identity may hold open in one process. */
   audit: { retainDays?: number; liveStreamsPerIdentity?: number; checkpoint?: CheckpointConfig };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
+  /** Lists of images fetched whole into the cache on a schedule (and the CLI's defaults). */
+  prefetch?: PrefetchConfig;
+}
+
+/**
+ * `prefetch`: `intervalMs` between scheduled runs of every list; `concurrency`: images fetched at once.
+ * A list's entries name a repository (`<upstream>/<repository>`, or under the default upstream) and pick its
+ * upstream tags by glob (`tags`) and/or semantic version range (`semver`); both given, a tag must match both.
+ */
+export interface PrefetchConfig {
+  intervalMs: number;
+  concurrency: number;
+  lists: PrefetchList[];
+}
+
+export interface PrefetchList {
+  name: string;
+  images: Array<{ repository: string; tags?: string[]; semver?: string }>;
+  /** `os/arch[/variant]`; absent: every platform in the index. */
+  platforms?: string[];
+  referrers: boolean;
 }
 
 /**

@@ -379,6 +379,20 @@ export interface TagStore {
   accept(upstream: string, repository: string, tag: string, digest: string, at: string, by: string, seal: Seal): Promise<VerifiedTag>;
 }
 
+/** The last run of a scheduled prefetch list; `result` is its JSON summary with every image's outcome. */
+export interface PrefetchRunRow {
+  list: string;
+  startedAt: string;
+  finishedAt: string;
+  result: string;
+}
+
+/** Scheduled prefetch runs, one row per list (its last run), shared by every process through the database. */
+export interface PrefetchStore {
+  saveRun(run: PrefetchRunRow): Promise<void>;
+  lastRuns(): Promise<PrefetchRunRow[]>;
+}
+
 export interface Database {
   /** For messages only: callers never branch on it. */
   readonly description: string;
@@ -391,6 +405,7 @@ export interface Database {
   readonly leases: LeaseStore;
   readonly trust: TrustStore;
   readonly tags: TagStore;
+  readonly prefetch: PrefetchStore;
   /** Resolves when the database answers a query; rejects with the reason otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

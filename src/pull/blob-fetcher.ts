@@ -61,6 +61,13 @@ export class BlobFetcher {
     return started;
   }
 
+  /** Resolves once this process's running download of `digest`, if any, is committed or has failed. */
+  async settledDownload(digest: Digest): Promise<void> {
+    const running = this.downloads.get(digest);
+    const d = running && (await running.catch(() => undefined));
+    if (d && !(d instanceof PassThroughBlob)) await d.settled();
+  }
+
   /**
    * A request that joins a download uses the blob: it counts as used once committed (an upload to object storage
    * takes a while, and the download's own record may be older than this use), so eviction does not take it first.

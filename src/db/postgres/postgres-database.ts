@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, SessionStore, LeaseStore, PolicyStore, TagStore, TrustStore } from '../types.js';
+import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, SessionStore, LeaseStore, PolicyStore, PrefetchStore, TagStore, TrustStore } from '../types.js';
 import { createPool, migratePostgres } from './pool.js';
 import { PostgresExecutor } from './executor.js';
 import { postgresDialect } from './dialect.js';
@@ -20,6 +20,7 @@ export class PostgresDatabase implements Database {
   readonly leases: LeaseStore;
   readonly trust: TrustStore;
   readonly tags: TagStore;
+  readonly prefetch: PrefetchStore;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -31,7 +32,7 @@ export class PostgresDatabase implements Database {
     ({
       cache: this.cache, audit: this.audit, policies: this.policies, keys: this.keys, failures: this.failures,
       sessions: this.sessions,
-      leases: this.leases, trust: this.trust, tags: this.tags,
+      leases: this.leases, trust: this.trust, tags: this.tags, prefetch: this.prefetch,
     } = openStores(x, postgresDialect(x, url, onError)));
   }
 

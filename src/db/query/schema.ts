@@ -34,6 +34,7 @@ export interface Schema {
     id: Generated<number>; repository: string; digest: string | null; until: string; reason: string; author: string;
     time: string; cover_deny_rule: number; revoked_at: string | null; revoked_by: string | null; expired: Generated<number>;
   };
+  prefetch_runs: { list: string; started_at: string; finished_at: string; result: string };
   verified_tags: {
     upstream: string; repository: string; tag: string; digest: string; verified_at: string;
     accepted_by: string | null; seen_digest: string | null;

@@ -1,4 +1,4 @@
-import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, SessionStore, LeaseStore, PolicyStore, TagStore, TrustStore } from '../types.js';
+import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, SessionStore, LeaseStore, PolicyStore, PrefetchStore, TagStore, TrustStore } from '../types.js';
 import { openSqlite, type Db } from './connection.js';
 import { SqliteExecutor } from './executor.js';
 import { sqliteDialect } from './dialect.js';
@@ -16,6 +16,7 @@ export class SqliteDatabase implements Database {
   readonly leases: LeaseStore;
   readonly trust: TrustStore;
   readonly tags: TagStore;
+  readonly prefetch: PrefetchStore;
   private readonly pingStmt;
 
   constructor(readonly db: Db) {
@@ -24,7 +25,7 @@ export class SqliteDatabase implements Database {
     ({
       cache: this.cache, audit: this.audit, policies: this.policies, keys: this.keys, failures: this.failures,
       sessions: this.sessions,
-      leases: this.leases, trust: this.trust, tags: this.tags,
+      leases: this.leases, trust: this.trust, tags: this.tags, prefetch: this.prefetch,
     } = openStores(x, sqliteDialect(x)));
     this.pingStmt = db.prepare('SELECT 1');
   }

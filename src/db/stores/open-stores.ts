@@ -9,8 +9,9 @@ import { SqlPolicyStore } from './policy-store.js';
 import { SqlTagStore } from './tag-store.js';
 import { SqlSessionStore } from './session-store.js';
 import { SqlTrustStore } from './trust-store.js';
+import { SqlPrefetchStore } from './prefetch-store.js';
 
-export type Stores = Pick<Database, 'cache' | 'audit' | 'policies' | 'keys' | 'failures' | 'sessions' | 'leases' | 'trust' | 'tags'>;
+export type Stores = Pick<Database, 'cache' | 'audit' | 'policies' | 'keys' | 'failures' | 'sessions' | 'leases' | 'trust' | 'tags' | 'prefetch'>;
 
 /** Every store over one database: the same code for each backend, given its executor and dialect. */
 export function openStores(x: Executor, dialect: Dialect): Stores {
@@ -24,5 +25,6 @@ export function openStores(x: Executor, dialect: Dialect): Stores {
     leases: new SqlLeaseStore(x),
     trust: new SqlTrustStore(x, dialect),
     tags: new SqlTagStore(x, dialect),
+    prefetch: new SqlPrefetchStore(x),
   };
 }

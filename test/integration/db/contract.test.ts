@@ -368,6 +368,20 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     expect(await verifyChain(a.audit)).toMatchObject({ ok: true, events: 1 });
   });
 
+  it('keeps the last run of each prefetch list, a new run replacing its list\'s row', async () => {
+    await fresh();
+    const [a, b] = await Promise.all([open(), open()]);
+    expect(await a.prefetch.lastRuns()).toEqual([]);
+    const run = (list: string, at: string, result: string) => ({ list, startedAt: at, finishedAt: at, result });
+    await a.prefetch.saveRun(run('nightly', '2026-01-01T00:00:00.000Z', '{"images":1}'));
+    await b.prefetch.saveRun(run('base', '2026-01-01T01:00:00.000Z', '{"images":2}'));
+    await b.prefetch.saveRun(run('nightly', '2026-01-02T00:00:00.000Z', '{"images":3}'));
+    expect(await a.prefetch.lastRuns()).toEqual([
+      run('base', '2026-01-01T01:00:00.000Z', '{"images":2}'),
+      run('nightly', '2026-01-02T00:00:00.000Z', '{"images":3}'),
+    ]);
+  });
+
   it('finds audit events by the signer their evidence names', async () => {
     await fresh();
     const db = await open();
