@@ -39,6 +39,7 @@ import { maintenance } from './app/maintenance.js';
 import { v2Subsystem } from './app/v2-subsystem.js';
 import { adminApi } from './app/admin-api.js';
 import { httpFront } from './app/http-front.js';
+import { Deliverer } from './notify/deliverer.js';
 
 export interface App {
   express: Express;
@@ -130,6 +131,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const auth = new Authenticator(new TokenRegistry(config.auth.tokens), issued, new FailureLimiter(db.failures), audit, log);
   const checkpointKey = config.audit.checkpoint ? loadSigningKey(readFileSync(config.audit.checkpoint.key)) : undefined;
   const upkeepTimers = maintenance(config, upkeep, { audit: db.audit, index, log, metrics, checkpointKey });
+  // Webhooks are sent by the upkeep process; claims in the database keep replicas from sending one twice.
+  const notifier = upkeep && config.notifications?.webhooks.length
+    ? new Deliverer(config.notifications, { store: db.notifications, audit: db.audit, log, metrics }).start()
+    : undefined;
   const v2 = v2Subsystem(config, { pull, listing, auth, audit, upstreams, metrics, log });
   const purge = new CachePurge({ index, store, manifests, room, audit, upstreams: new Set(upstreams.keys()) });
   const admin = adminApi(config, {
@@ -165,6 +170,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       v2.close();
       trust.stop();
       await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));
+      await notifier?.stop();
       // Refusals counted as suppressed are written on close; let every pending append finish first.
       await audit.drain();
       // The last checkpoint covers every event this process wrote.

@@ -12,6 +12,7 @@ import { validatePolicyRules } from '../policy/validate.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
 import { loadSigningKey } from '../audit/checkpoint.js';
 import { checkS3Storage } from './s3-storage.js';
+import { checkNotifications } from './notifications.js';
 
 const ROOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -88,6 +89,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   const tokens = checkTokens(root.auth, env, secretsRequired, error);
   const checkpoint = sections.audit?.checkpoint ? checkpointOf(sections.audit.checkpoint, at, secretsRequired, error) : undefined;
 
+  const notifications = checkNotifications(sections.notifications, env, secretsRequired, error);
   const s3 = sections.storage?.s3 ? checkS3Storage(sections.storage.s3, env, secretsRequired, error) : undefined;
 
   if (errors.length > 0) throw new ConfigValidationError(source, dedupe(errors));
@@ -147,6 +149,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     auth: { pull: sections.auth?.pull ?? 'anonymous', tokens } satisfies AuthConfig,
     audit: { retainDays: sections.audit?.retainDays, liveStreamsPerIdentity: sections.audit?.liveStreamsPerIdentity ?? 5, ...(checkpoint ? { checkpoint } : {}) },
     log: { level: sections.log?.level ?? 'info' },
+    ...(notifications ? { notifications } : {}),
   });
 }
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { NotificationStore } from '../notification-types.js';
 import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, LeaseStore, PolicyStore, TagStore, TrustStore } from '../types.js';
 import { createPool, migratePostgres } from './pool.js';
 import { PostgresExecutor } from './executor.js';
@@ -19,6 +20,7 @@ export class PostgresDatabase implements Database {
   readonly leases: LeaseStore;
   readonly trust: TrustStore;
   readonly tags: TagStore;
+  readonly notifications: NotificationStore;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -29,7 +31,7 @@ export class PostgresDatabase implements Database {
     const x = new PostgresExecutor(pool);
     ({
       cache: this.cache, audit: this.audit, policies: this.policies, keys: this.keys, failures: this.failures,
-      leases: this.leases, trust: this.trust, tags: this.tags,
+      leases: this.leases, trust: this.trust, tags: this.tags, notifications: this.notifications,
     } = openStores(x, postgresDialect(x, url, onError)));
   }
 

@@ -1,4 +1,5 @@
 import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, LeaseStore, PolicyStore, TagStore, TrustStore } from '../types.js';
+import type { NotificationStore } from '../notification-types.js';
 import { openSqlite, type Db } from './connection.js';
 import { SqliteExecutor } from './executor.js';
 import { sqliteDialect } from './dialect.js';
@@ -15,6 +16,7 @@ export class SqliteDatabase implements Database {
   readonly leases: LeaseStore;
   readonly trust: TrustStore;
   readonly tags: TagStore;
+  readonly notifications: NotificationStore;
   private readonly pingStmt;
 
   constructor(readonly db: Db) {
@@ -22,7 +24,7 @@ export class SqliteDatabase implements Database {
     const x = new SqliteExecutor(db);
     ({
       cache: this.cache, audit: this.audit, policies: this.policies, keys: this.keys, failures: this.failures,
-      leases: this.leases, trust: this.trust, tags: this.tags,
+      leases: this.leases, trust: this.trust, tags: this.tags, notifications: this.notifications,
     } = openStores(x, sqliteDialect(x)));
     this.pingStmt = db.prepare('SELECT 1');
   }

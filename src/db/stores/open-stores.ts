@@ -7,9 +7,10 @@ import { SqlCacheStore } from './cache-store.js';
 import { SqlLeaseStore } from './lease-store.js';
 import { SqlPolicyStore } from './policy-store.js';
 import { SqlTagStore } from './tag-store.js';
+import { SqlNotificationStore } from './notification-store.js';
 import { SqlTrustStore } from './trust-store.js';
 
-export type Stores = Pick<Database, 'cache' | 'audit' | 'policies' | 'keys' | 'failures' | 'leases' | 'trust' | 'tags'>;
+export type Stores = Pick<Database, 'cache' | 'audit' | 'policies' | 'keys' | 'failures' | 'leases' | 'trust' | 'tags' | 'notifications'>;
 
 /** Every store over one database: the same code for each backend, given its executor and dialect. */
 export function openStores(x: Executor, dialect: Dialect): Stores {
@@ -22,5 +23,6 @@ export function openStores(x: Executor, dialect: Dialect): Stores {
     leases: new SqlLeaseStore(x),
     trust: new SqlTrustStore(x, dialect),
     tags: new SqlTagStore(x, dialect),
+    notifications: new SqlNotificationStore(x),
   };
 }
