@@ -133,7 +133,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const upkeepTimers = maintenance(config, upkeep, { audit: db.audit, index, log, metrics, checkpointKey });
   // Webhooks are sent by the upkeep process; claims in the database keep replicas from sending one twice.
   const notifier = upkeep && config.notifications?.webhooks.length
-    ? new Deliverer(config.notifications, { store: db.notifications, audit: db.audit, log, metrics }).start()
+    ? await new Deliverer(config.notifications, { store: db.notifications, audit: db.audit, log, metrics }).start()
     : undefined;
   const v2 = v2Subsystem(config, { pull, listing, auth, audit, upstreams, metrics, log });
   const purge = new CachePurge({ index, store, manifests, room, audit, upstreams: new Set(upstreams.keys()) });

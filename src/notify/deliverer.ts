@@ -54,7 +54,12 @@ export class Deliverer {
     for (const w of config.webhooks) this.inFlight.set(w.name, new Set());
   }
 
-  start(): this {
+  /**
+   * Starts looking, once the outbox's cursor exists: on a database's first start it is placed after the newest
+   * event before anything is served, so every later event is sent.
+   */
+  async start(): Promise<this> {
+    await this.s.store.scan(this.route, SCAN_BATCH, Date.now());
     this.timer = setInterval(() => this.look(), POLL_MS);
     this.timer.unref();
     this.s.metrics.sharedGauge('portcullis_notifications_waiting', 'Webhook deliveries pending in the outbox', 'max', async () => (await this.s.store.counts()).pending);

@@ -35,11 +35,12 @@ export class SqlNotificationStore implements NotificationStore {
         qb.insertInto('notification_deliveries')
           .values({ webhook: a.webhook, event_id: a.eventId, kind: a.kind, state: sql.lit('pending'), attempts: sql.lit(0), next_at: a.now, claimed_until: sql.lit(0), created_at: a.now, updated_at: a.now })
           .onConflict((oc) => oc.columns(['webhook', 'event_id']).doNothing())),
-      // The id of the newest pending delivery that is over the bound; every one up to it is dropped.
+      // Up to the newest pending delivery beyond the `keep` newest, every pending one is dropped.
+      // Deliveries being sent (a live claim) are left to finish.
       trim: query((a: { webhook: string; keep: number; error: string; now: number }) =>
         qb.updateTable('notification_deliveries')
-          .set({ state: sql.lit('failed'), last_error: a.error, updated_at: a.now, claimed_until: sql.lit(0) })
-          .where('webhook', '=', a.webhook).where('state', '=', sql.lit('pending'))
+          .set({ state: sql.lit('failed'), last_error: a.error, updated_at: a.now })
+          .where('webhook', '=', a.webhook).where('state', '=', sql.lit('pending')).where('claimed_until', '<', a.now)
           .where('id', '<=', (eb) => eb.selectFrom('notification_deliveries').select('id')
             .where('webhook', '=', a.webhook).where('state', '=', sql.lit('pending'))
             .orderBy('id', 'desc').limit(sql.lit(1)).offset(a.keep))),
