@@ -10,7 +10,7 @@ export const CLOUDEVENTS_JSON = 'application/cloudevents+json; charset=utf-8';
  * every retry and from every replica, so a receiver drops duplicates by it.
  */
 export function cloudEvent(event: AuditEvent): Record<string, unknown> {
-  const subject = event.repository ? `${event.upstream ? `${event.upstream}/` : ''}${event.repository}${event.digest ? `@${event.digest}` : event.reference ? `:${event.reference}` : ''}` : undefined;
+  const subject = event.repository ? `${event.repository}${event.digest ? `@${event.digest}` : event.reference ? `:${event.reference}` : ''}` : undefined;
   return {
     specversion: '1.0',
     id: String(event.id),
