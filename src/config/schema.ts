@@ -222,7 +222,7 @@ const fields = {
     }).optional(),
   }).optional(),
   notifications: section({
-    webhooks: z.array(webhook, { error: 'must be an array' }).default([]),
+    webhooks: z.array(webhook, { error: 'must be an array' }).default([]).describe('Receivers of audit events; see [Notifications](#notifications)'),
     timeout: duration({ min: 100, max: 300_000 }).default('10s').describe('One delivery, connection to response, before it counts as failed'),
     retryBackoff: duration({ min: 100 }).default('10s').describe('Wait before the first retry; it doubles with each failure, up to an hour'),
     maxAttempts: wholeNumber('must be a whole number from 1 to 100', 1, 100).default(12).describe('Attempts before a delivery is failed (it can be retried through the API)'),
