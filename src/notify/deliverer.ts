@@ -21,6 +21,7 @@ const PER_WEBHOOK = 4;
 const MAX_BACKOFF_MS = 3_600_000;
 /** Delivered rows are kept this long (for the API), then removed. */
 const KEEP_DELIVERED_MS = 86_400_000;
+const FORGET_EVERY_MS = 60_000;
 
 export interface DelivererServices {
   store: NotificationStore;
@@ -44,6 +45,7 @@ export class Deliverer {
   private timer: NodeJS.Timeout | undefined;
   private looking: Promise<void> | undefined;
   private again = false;
+  private forgotAt = 0;
 
   constructor(
     private readonly config: NotificationsConfig,
@@ -98,10 +100,22 @@ export class Deliverer {
 
   private async lookOnce(): Promise<void> {
     const now = Date.now();
+    let created = 0;
     for (let i = 0; i < 10; i++) {
-      const { scanned } = await this.s.store.scan(this.route, SCAN_BATCH, now);
-      if (scanned < SCAN_BATCH) break;
+      const scan = await this.s.store.scan(this.route, SCAN_BATCH, now);
+      created += scan.created;
+      if (scan.scanned < SCAN_BATCH) break;
     }
+    if (created > 0) await this.trim(now);
+    if (now - this.forgotAt >= FORGET_EVERY_MS) {
+      this.forgotAt = now;
+      await this.s.store.forgetDelivered(now - KEEP_DELIVERED_MS, 1000);
+    }
+    for (const w of this.config.webhooks) await this.claimFor(w);
+  }
+
+  /** Fails the oldest deliveries beyond `maxPending` of each webhook, loudly. */
+  private async trim(now: number): Promise<void> {
     for (const w of this.config.webhooks) {
       const dropped = await this.s.store.trim(w.name, this.config.maxPending, `dropped: more than ${this.config.maxPending} deliveries were waiting`, now);
       if (dropped > 0) {
@@ -109,8 +123,6 @@ export class Deliverer {
         this.s.log.error('notification deliveries dropped: too many waiting', { webhook: w.name, dropped, maxPending: this.config.maxPending });
       }
     }
-    await this.s.store.forgetDelivered(now - KEEP_DELIVERED_MS, 1000);
-    for (const w of this.config.webhooks) await this.claimFor(w);
   }
 
   private async claimFor(w: WebhookConfig): Promise<void> {
