@@ -10,6 +10,7 @@ import { liveView } from './views/live.js';
 import { policyView } from './views/policy.js';
 import { exceptionsView } from './views/exceptions.js';
 import { revocationsView } from './views/revocations.js';
+import { notificationsView } from './views/notifications.js';
 import type { View } from './views/view.js';
 
 const NAV: Array<{ path: string; label: string }> = [
@@ -19,6 +20,7 @@ const NAV: Array<{ path: string; label: string }> = [
   { path: '#/policy', label: 'Policy' },
   { path: '#/exceptions', label: 'Exceptions' },
   { path: '#/revocations', label: 'Revocations' },
+  { path: '#/notifications', label: 'Notifications' },
 ];
 
 const app = document.getElementById('app')!;
@@ -44,6 +46,7 @@ function route(): { view: View; path: string; params: URLSearchParams; id?: stri
   if (path === '/policy') return { view: policyView, path, params };
   if (path === '/exceptions') return { view: exceptionsView, path, params };
   if (path === '/revocations') return { view: revocationsView, path, params };
+  if (path === '/notifications') return { view: notificationsView, path, params };
   return { view: overviewView, path: '/', params };
 }
 
