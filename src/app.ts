@@ -43,6 +43,7 @@ import { consoleSso } from './app/console-sso.js';
 import { prefetching } from './app/prefetching.js';
 import type { ImageWalker } from './prefetch/image-walker.js';
 import type { UpstreamClient } from './upstream/upstream-client.js';
+import { Deliverer } from './notify/deliverer.js';
 
 export interface App {
   express: Express;
@@ -138,6 +139,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const auth = new Authenticator(new TokenRegistry(config.auth.tokens), issued, new FailureLimiter(db.failures), audit, log);
   const checkpointKey = config.audit.checkpoint ? loadSigningKey(readFileSync(config.audit.checkpoint.key)) : undefined;
   const upkeepTimers = maintenance(config, upkeep, { audit: db.audit, index, log, metrics, checkpointKey });
+  // Webhooks are sent by the upkeep process; claims in the database keep replicas from sending one twice.
+  const notifier = upkeep && config.notifications?.webhooks.length
+    ? await new Deliverer(config.notifications, { store: db.notifications, audit: db.audit, log, metrics }).start()
+    : undefined;
   const v2 = v2Subsystem(config, { pull, listing, auth, audit, upstreams, metrics, log });
   const prefetch = prefetching(config, upkeep, { pull, listing, blobs, store, upstreams, db, log });
   const purge = new CachePurge({ index, store, manifests, room, audit, upstreams: new Set(upstreams.keys()) });
@@ -180,6 +185,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       sso?.refusals.close();
       trust.stop();
       await Promise.all([...upstreams.values()].map((u) => u.close().catch(() => {})));
+      await notifier?.stop();
       // Refusals counted as suppressed are written on close; let every pending append finish first.
       await audit.drain();
       // The last checkpoint covers every event this process wrote.

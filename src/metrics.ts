@@ -21,6 +21,8 @@ export class Metrics {
   readonly upstreamRequests = this.counter('portcullis_upstream_requests_total', 'Upstream requests by upstream, method and status', ['upstream', 'method', 'status']);
   readonly upstreamErrors = this.counter('portcullis_upstream_errors_total', 'Upstream requests that failed to connect or answered 5xx/429', ['upstream']);
   readonly upstreamLatency = this.histogram('portcullis_upstream_request_seconds', 'Upstream response time to headers', ['upstream']);
+  readonly notifications = this.counter('portcullis_notification_deliveries_total', 'Webhook delivery attempts by webhook and outcome (delivered, retry, failed, dropped)', ['webhook', 'outcome']);
+  readonly notificationSeconds = this.histogram('portcullis_notification_delivery_seconds', 'Time of one webhook delivery attempt', ['webhook']);
   readonly verifySeconds = this.histogram('portcullis_verification_seconds', 'Time to gather and verify evidence for one digest', []);
   private chainGauges: { checked: Gauge; intact: Gauge } | undefined;
 

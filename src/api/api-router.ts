@@ -9,6 +9,7 @@ import { trustRoutes } from './trust-routes.js';
 import { tagRoutes } from './tag-routes.js';
 import { whoamiRoutes } from './whoami-routes.js';
 import { prefetchRoutes } from './prefetch-routes.js';
+import { notificationRoutes } from './notification-routes.js';
 import type { ApiDeps } from './api-deps.js';
 
 export type { ApiDeps } from './api-deps.js';
@@ -29,6 +30,7 @@ export function apiRouter(d: ApiDeps): Router {
   r.use(trustRoutes(d));
   r.use(tagRoutes(d));
   r.use(prefetchRoutes(d));
+  r.use(notificationRoutes(d));
   r.use((req, res) => sendApiError(res, 404, 'NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`));
   r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };

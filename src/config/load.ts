@@ -14,6 +14,7 @@ import { loadSigningKey } from '../audit/checkpoint.js';
 import { checkS3Storage } from './s3-storage.js';
 import { oidcConsoleOf } from './oidc-console-schema.js';
 import { isRepositoryName } from '../oci/reference.js';
+import { checkNotifications } from './notifications.js';
 
 const ROOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -95,6 +96,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   const oidcConsole = sections.auth?.oidc?.console ? oidcConsoleOf(sections.auth.oidc.console, env, secretsRequired, error) : undefined;
   const checkpoint = sections.audit?.checkpoint ? checkpointOf(sections.audit.checkpoint, at, secretsRequired, error) : undefined;
 
+  const notifications = checkNotifications(sections.notifications, env, secretsRequired, error);
   const s3 = sections.storage?.s3 ? checkS3Storage(sections.storage.s3, env, secretsRequired, error) : undefined;
 
   if (errors.length > 0) throw new ConfigValidationError(source, dedupe(errors));
@@ -159,6 +161,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       concurrency: sections.prefetch.concurrency,
       lists: sections.prefetch.lists,
     } } : {}),
+    ...(notifications ? { notifications } : {}),
   });
 }
 

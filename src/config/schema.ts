@@ -104,6 +104,25 @@ const token = section({
   tokenSha256: z.string({ error: 'must be 64 lowercase hex characters' }).regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex characters').optional(),
 });
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers a webhook may not set: the body's framing and its signature are the deliverer's. */
+export const RESERVED_WEBHOOK_HEADERS = ['content-type', 'content-length', 'host', 'transfer-encoding', 'connection', 'portcullis-signature'];
+
+/** A receiver of CloudEvents for audit events (src/notify/). */
+const webhook = section({
+  name: text().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be letters, digits, ".", "_" or "-" (at most 64)').optional()
+    .describe('Names the webhook in the outbox, the API and metrics (default: the URL\'s host)'),
+  url: upstreamUrl.describe('Where events are POSTed (http or https, no credentials); redirects are not followed'),
+  events: z.array(text().regex(/^[a-z0-9.*_-]+$/, 'must be an audit event kind or a glob such as "policy.*"'), { error: required('must be an array') })
+    .min(1, 'must list at least one event kind or glob').describe('Audit event kinds or globs ("*" matches any text, dots included), e.g. "pull.manifest", "policy.*"'),
+  decisions: z.array(oneOf(['allow', 'deny', 'warn']), { error: 'must be an array' }).min(1, 'must list at least one decision').optional()
+    .describe('Only events with one of these decisions (events that carry no decision pass)'),
+  secretEnv: text().describe('Environment variable holding the HMAC-SHA256 key that signs each delivery'),
+  headers: z.record(z.string().regex(HEADER_NAME, 'must be an HTTP header name'), z.string({ error: 'must be a string' }).regex(/^[^\r\n]*$/, 'must be one line'), { error: 'must be an object' })
+    .refine((h) => !Object.keys(h).some((k) => RESERVED_WEBHOOK_HEADERS.includes(k.toLowerCase())), `must not set ${RESERVED_WEBHOOK_HEADERS.join(', ')}`)
+    .optional().describe('Extra headers sent with each delivery'),
+});
+
 /** An S3-compatible bucket for blobs; credentials from the named environment variables or the SDK's default chain. */
 const s3Storage = section({
   bucket: text().describe('Bucket holding the blobs; it must exist'),
@@ -209,6 +228,13 @@ const fields = {
       every: checkpointEvery.optional(),
     }).optional(),
   }).optional(),
+  notifications: section({
+    webhooks: z.array(webhook, { error: 'must be an array' }).default([]).describe('Receivers of audit events; see [Notifications](#notifications)'),
+    timeout: duration({ min: 100, max: 300_000 }).default('10s').describe('One delivery, connection to response, before it counts as failed'),
+    retryBackoff: duration({ min: 100 }).default('10s').describe('Wait before the first retry; it doubles with each failure, up to an hour'),
+    maxAttempts: wholeNumber('must be a whole number from 1 to 100', 1, 100).default(12).describe('Attempts before a delivery is failed (it can be retried through the API)'),
+    maxPending: wholeNumber('must be a whole number from 1 to 1000000', 1, 1_000_000).default(10000).describe('Deliveries one webhook may have waiting; beyond it the oldest are failed'),
+  }).optional().describe('Signed webhooks for audit events, sent from an outbox in the database'),
   log: section({ level: oneOf(['debug', 'info', 'warn', 'error']).default('info') }).optional(),
   prefetch: section({
     interval: duration({ min: 60_000 }).default('6h').describe('A list runs this long after its last run started (a list that never ran runs at start)'),

@@ -99,6 +99,29 @@ export interface CheckpointConfig {
   everyEvents: number;
 }
 
+/** A receiver of signed CloudEvents for audit events (src/notify/). */
+export interface WebhookConfig {
+  /** Unique; names the webhook in the outbox, the API, metrics and logs (the URL may hold a secret). */
+  name: string;
+  url: string;
+  /** Audit event kinds or globs (`*` matches any text). */
+  events: readonly string[];
+  /** Only events with one of these decisions; events without a decision pass. */
+  decisions?: readonly string[];
+  /** The HMAC-SHA256 key (from `secretEnv`); empty only under read-only commands. */
+  secret: string;
+  headers: Readonly<Record<string, string>>;
+}
+
+/** `timeoutMs` per delivery; `retryBackoffMs` doubles per failure up to an hour; `maxPending` per webhook. */
+export interface NotificationsConfig {
+  webhooks: readonly WebhookConfig[];
+  timeoutMs: number;
+  retryBackoffMs: number;
+  maxAttempts: number;
+  maxPending: number;
+}
+
 export interface Config {
   /** Absolute path of the config file, for messages. */
   source: string;
@@ -149,6 +172,7 @@ export interface Config {
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   /** Lists of images fetched whole into the cache on a schedule (and the CLI's defaults). */
   prefetch?: PrefetchConfig;
+  notifications?: NotificationsConfig;
 }
 
 /**

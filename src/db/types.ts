@@ -1,4 +1,5 @@
 import type { PolicyException } from '../policy/exception.js';
+import type { NotificationStore } from './notification-types.js';
 /**
  * The database seam: async repositories that every backend (SQLite, PostgreSQL) implements and one contract
  * test suite checks. Callers hold a `Database` and never learn which backend it is. The stores are written
@@ -406,6 +407,8 @@ export interface Database {
   readonly trust: TrustStore;
   readonly tags: TagStore;
   readonly prefetch: PrefetchStore;
+  /** The outbox of webhook notifications. */
+  readonly notifications: NotificationStore;
   /** Resolves when the database answers a query; rejects with the reason otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

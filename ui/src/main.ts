@@ -11,6 +11,7 @@ import { policyView } from './views/policy.js';
 import { exceptionsView } from './views/exceptions.js';
 import { revocationsView } from './views/revocations.js';
 import { prefetchView } from './views/prefetch.js';
+import { notificationsView } from './views/notifications.js';
 import type { View } from './views/view.js';
 
 const NAV: Array<{ path: string; label: string }> = [
@@ -21,6 +22,7 @@ const NAV: Array<{ path: string; label: string }> = [
   { path: '#/exceptions', label: 'Exceptions' },
   { path: '#/revocations', label: 'Revocations' },
   { path: '#/prefetch', label: 'Prefetch' },
+  { path: '#/notifications', label: 'Notifications' },
 ];
 
 const app = document.getElementById('app')!;
@@ -58,6 +60,7 @@ function route(): { view: View; path: string; params: URLSearchParams; id?: stri
   if (path === '/exceptions') return { view: exceptionsView, path, params };
   if (path === '/revocations') return { view: revocationsView, path, params };
   if (path === '/prefetch') return { view: prefetchView, path, params };
+  if (path === '/notifications') return { view: notificationsView, path, params };
   return { view: overviewView, path: '/', params };
 }
 

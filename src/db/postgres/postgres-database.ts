@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, SessionStore, LeaseStore, PolicyStore, PrefetchStore, TagStore, TrustStore } from '../types.js';
+import type { NotificationStore } from '../notification-types.js';
 import { createPool, migratePostgres } from './pool.js';
 import { PostgresExecutor } from './executor.js';
 import { postgresDialect } from './dialect.js';
@@ -21,6 +22,7 @@ export class PostgresDatabase implements Database {
   readonly trust: TrustStore;
   readonly tags: TagStore;
   readonly prefetch: PrefetchStore;
+  readonly notifications: NotificationStore;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -32,7 +34,7 @@ export class PostgresDatabase implements Database {
     ({
       cache: this.cache, audit: this.audit, policies: this.policies, keys: this.keys, failures: this.failures,
       sessions: this.sessions,
-      leases: this.leases, trust: this.trust, tags: this.tags, prefetch: this.prefetch,
+      leases: this.leases, trust: this.trust, tags: this.tags, prefetch: this.prefetch, notifications: this.notifications,
     } = openStores(x, postgresDialect(x, url, onError)));
   }
 

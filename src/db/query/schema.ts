@@ -35,6 +35,12 @@ export interface Schema {
     time: string; cover_deny_rule: number; revoked_at: string | null; revoked_by: string | null; expired: Generated<number>;
   };
   prefetch_runs: { list: string; started_at: string; finished_at: string; result: string };
+  notification_cursor: { id: number; after_id: number };
+  notification_deliveries: {
+    id: Generated<number>; webhook: string; event_id: number; kind: string; state: string; attempts: number; next_at: number;
+    claimed_by: string | null; claimed_until: number; last_status: number | null; last_error: string | null;
+    created_at: number; updated_at: number;
+  };
   verified_tags: {
     upstream: string; repository: string; tag: string; digest: string; verified_at: string;
     accepted_by: string | null; seen_digest: string | null;

@@ -1,4 +1,5 @@
 import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, SessionStore, LeaseStore, PolicyStore, PrefetchStore, TagStore, TrustStore } from '../types.js';
+import type { NotificationStore } from '../notification-types.js';
 import { openSqlite, type Db } from './connection.js';
 import { SqliteExecutor } from './executor.js';
 import { sqliteDialect } from './dialect.js';
@@ -17,6 +18,7 @@ export class SqliteDatabase implements Database {
   readonly trust: TrustStore;
   readonly tags: TagStore;
   readonly prefetch: PrefetchStore;
+  readonly notifications: NotificationStore;
   private readonly pingStmt;
 
   constructor(readonly db: Db) {
@@ -25,7 +27,7 @@ export class SqliteDatabase implements Database {
     ({
       cache: this.cache, audit: this.audit, policies: this.policies, keys: this.keys, failures: this.failures,
       sessions: this.sessions,
-      leases: this.leases, trust: this.trust, tags: this.tags, prefetch: this.prefetch,
+      leases: this.leases, trust: this.trust, tags: this.tags, prefetch: this.prefetch, notifications: this.notifications,
     } = openStores(x, sqliteDialect(x)));
     this.pingStmt = db.prepare('SELECT 1');
   }

@@ -8,10 +8,11 @@ import { SqlLeaseStore } from './lease-store.js';
 import { SqlPolicyStore } from './policy-store.js';
 import { SqlTagStore } from './tag-store.js';
 import { SqlSessionStore } from './session-store.js';
+import { SqlNotificationStore } from './notification-store.js';
 import { SqlTrustStore } from './trust-store.js';
 import { SqlPrefetchStore } from './prefetch-store.js';
 
-export type Stores = Pick<Database, 'cache' | 'audit' | 'policies' | 'keys' | 'failures' | 'sessions' | 'leases' | 'trust' | 'tags' | 'prefetch'>;
+export type Stores = Pick<Database, 'cache' | 'audit' | 'policies' | 'keys' | 'failures' | 'sessions' | 'leases' | 'trust' | 'tags' | 'prefetch' | 'notifications'>;
 
 /** Every store over one database: the same code for each backend, given its executor and dialect. */
 export function openStores(x: Executor, dialect: Dialect): Stores {
@@ -26,5 +27,6 @@ export function openStores(x: Executor, dialect: Dialect): Stores {
     trust: new SqlTrustStore(x, dialect),
     tags: new SqlTagStore(x, dialect),
     prefetch: new SqlPrefetchStore(x),
+    notifications: new SqlNotificationStore(x),
   };
 }
