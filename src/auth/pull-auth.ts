@@ -8,6 +8,7 @@ import { pathOf } from '../http/plain.js';
 import type { RefusalAudit } from '../audit/refusal-audit.js';
 import type { AuthOptions, Authenticator } from './authenticator.js';
 import type { Identity } from './token-registry.js';
+import type { WorkloadIdentity } from './workload-identity.js';
 
 export const PULL_CHALLENGE = 'Basic realm="portcullis"';
 const PULL_ROLES = new Set(['puller', 'admin']);
@@ -45,7 +46,7 @@ export function tokenEndpoint(auth: Authenticator, log: Logger) {
     res.setHeader('Cache-Control', 'no-store');
     const identity = await admitPuller(auth, req, res, log, { basic: true, issued: false });
     if (!identity) return;
-    const t = auth.issued.issue(identity.name);
+    const t = 'expiresAt' in identity ? auth.issued.issue(identity.name, Date.now(), identity as WorkloadIdentity) : auth.issued.issue(identity.name);
     res.status(200).json({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt });
   };
 }
@@ -70,6 +71,8 @@ async function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpRespo
   }
   const { identity } = outcome;
   res.locals.user = identity.name;
+  // Checked against each request's repository once its name is resolved (http/repository-scope.ts).
+  if (identity.repositories) res.locals.repositories = identity.repositories;
   if (!PULL_ROLES.has(identity.role)) {
     await auth.forbidden(req, res, identity, `role ${identity.role} may not pull`);
     sendError(req, res, new OciError('DENIED', `"${identity.name}" (${identity.role}) may not pull images`), log);

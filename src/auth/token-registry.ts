@@ -4,6 +4,8 @@ import type { Role, TokenConfig } from '../config/types.js';
 export interface Identity {
   name: string;
   role: Role;
+  /** Globs over <upstream>/<repository> this identity may pull; absent: any (workload identities may be narrowed). */
+  repositories?: readonly string[];
 }
 
 /**

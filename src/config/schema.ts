@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseSize } from './units.js';
+import { oidcIssuerSchema } from './oidc-issuers.js';
 import { offloadPrefixProblem } from './offload.js';
 import { DURATION_PATTERN, durationMessage, readDuration, type DurationRange } from '../text/duration.js';
 
@@ -192,6 +193,9 @@ const fields = {
   auth: section({
     pull: oneOf(['anonymous', 'token']).default('anonymous'),
     tokens: z.array(token, { error: 'must be an array' }).default([]),
+    oidc: section({
+      issuers: z.array(oidcIssuerSchema, { error: 'must be an array' }).default([]).describe('JWT issuers whose tokens (CI jobs, service accounts) are accepted as pull credentials'),
+    }).optional(),
   }).optional(),
   audit: section({
     retainDays: z.number({ error: 'must be a positive number of days' }).positive('must be a positive number of days').optional(),

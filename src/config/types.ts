@@ -1,3 +1,4 @@
+import type { OidcIssuerConfig } from './oidc-issuers.js';
 import type { PolicyRule } from '../policy/types.js';
 
 /** The validated, frozen configuration. Paths are absolute; durations are milliseconds; secrets resolved. */
@@ -69,6 +70,8 @@ export interface TokenConfig {
 export interface AuthConfig {
   pull: 'anonymous' | 'token';
   tokens: TokenConfig[];
+  /** Trusted JWT issuers for workloads (src/config/oidc-issuers.ts). */
+  oidcIssuers?: OidcIssuerConfig[];
 }
 
 /** Signed checkpoints of the audit log's head (see src/audit/checkpointer.ts). */
