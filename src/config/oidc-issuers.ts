@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Role } from './types.js';
+import type { OidcIssuerConfig } from './types.js';
+
+export type { OidcIssuerConfig };
 import { DURATION_PATTERN, parseDuration, readDuration } from '../text/duration.js';
 
 /**
@@ -21,7 +23,8 @@ export const oidcIssuerSchema = z
       issuer: nonEmpty('must be the issuer URL').describe('The `iss` the tokens carry, e.g. https://token.actions.githubusercontent.com'),
       audience: z.union([nonEmpty(), z.array(nonEmpty()).min(1, 'must list at least one audience')], { error: 'must be a string or an array of strings' })
         .describe('The `aud` a token must carry (any of these)'),
-      role: z.enum(['puller', 'auditor', 'admin'], { error: 'must be one of "puller", "auditor", "admin"' }).default('puller'),
+      role: z.enum(['puller', 'auditor', 'admin'], { error: 'must be one of "puller", "auditor", "admin"' }).default('puller')
+        .describe('What a token meeting this entry\'s rules may do'),
       subject: nonEmpty().optional().describe('The exact `sub` accepted'),
       subjectRegExp: nonEmpty().optional().describe('An RE2 pattern the whole `sub` must match'),
       claims: strings.optional().describe('Claims that must equal these values, e.g. {"repository": "org/app"}'),
@@ -46,21 +49,6 @@ export const oidcIssuerSchema = z
 
 export type OidcIssuerInput = z.output<typeof oidcIssuerSchema>;
 
-export interface OidcIssuerConfig {
-  name: string;
-  issuer: string;
-  audience: string[];
-  role: Role;
-  subject?: string;
-  subjectRegExp?: string;
-  claims: Record<string, string>;
-  claimsRegExp: Record<string, string>;
-  repositories?: string[];
-  /** The JWKS read at load (air-gapped); reread when a token names a key it lacks. */
-  jwksFile?: string;
-  algorithms: string[];
-  minKeyRefreshMs: number;
-}
 
 type ErrorSink = (path: string, message: string) => void;
 

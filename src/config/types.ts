@@ -1,4 +1,3 @@
-import type { OidcIssuerConfig } from './oidc-issuers.js';
 import type { PolicyRule } from '../policy/types.js';
 
 /** The validated, frozen configuration. Paths are absolute; durations are milliseconds; secrets resolved. */
@@ -65,6 +64,23 @@ export interface TokenConfig {
   role: Role;
   /** Hex sha256 of the token; tokens given by env are hashed at load so the secret is not kept. */
   tokenSha256: string;
+}
+
+/** A trusted JWT issuer for workloads, as checked at load (src/config/oidc-issuers.ts). */
+export interface OidcIssuerConfig {
+  name: string;
+  issuer: string;
+  audience: string[];
+  role: Role;
+  subject?: string;
+  subjectRegExp?: string;
+  claims: Record<string, string>;
+  claimsRegExp: Record<string, string>;
+  repositories?: string[];
+  /** The JWKS read at load (air-gapped); reread when a token names a key it lacks. */
+  jwksFile?: string;
+  algorithms: string[];
+  minKeyRefreshMs: number;
 }
 
 export interface AuthConfig {
