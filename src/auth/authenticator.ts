@@ -44,6 +44,11 @@ export class Authenticator {
     private readonly workloads?: WorkloadVerifier,
   ) {}
 
+  /** Whether JWTs from trusted issuers are accepted (for the hint given to a client without credentials). */
+  get acceptsJwts(): boolean {
+    return this.workloads !== undefined;
+  }
+
   async authenticate(req: Request, res: Response, opts: AuthOptions): Promise<AuthOutcome> {
     const presented = parseAuthorization(req.headers.authorization);
     if (presented.scheme === 'none') return { kind: 'missing' };

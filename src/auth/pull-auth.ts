@@ -61,7 +61,7 @@ async function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpRespo
     return undefined;
   }
   if (outcome.kind !== 'ok') {
-    const message = outcome.kind === 'missing' ? loginHint(req) : `authentication failed: ${outcome.reason}`;
+    const message = outcome.kind === 'missing' ? loginHint(req, auth.acceptsJwts) : `authentication failed: ${outcome.reason}`;
     const error = new OciError('UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': PULL_CHALLENGE });
     // Failed credentials are audited by the authenticator (auth.failure); a request with none is audited here.
     // The base endpoint is how clients ask for the challenge; only requests for content are refusals.
@@ -82,8 +82,9 @@ async function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpRespo
 }
 
 /** What a client without credentials should do, with the host it used (when it looks like one). */
-function loginHint(req: HttpRequest): string {
+function loginHint(req: HttpRequest, jwts: boolean): string {
   const host = req.headers.host ?? '';
   const shown = /^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:\d{1,5})?$/.test(host) ? host : 'HOST';
-  return `authentication required: this proxy requires a token: docker login ${shown} (user: the token's name, password: the token)`;
+  const workload = jwts ? '; or a workload JWT from a trusted issuer as the password, with any user name' : '';
+  return `authentication required: this proxy requires a token: docker login ${shown} (user: the token's name, password: the token${workload})`;
 }

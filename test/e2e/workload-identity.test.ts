@@ -97,6 +97,11 @@ describe.skipIf(!haveTools(['docker-registry', 'skopeo']))('workload identity (J
     expect(new Set(served.map((r) => r.user))).toEqual(new Set([CI_NAME]));
   });
 
+  it('tells a client without credentials that a workload JWT is accepted', async () => {
+    const res = await fetch(`${proxy.url}/v2/${UPSTREAM}/org/app/manifests/1`);
+    expect((await expectOciError(res, 401, 'UNAUTHORIZED')).message).toContain('or a workload JWT from a trusted issuer as the password, with any user name');
+  });
+
   it('accepts the JWT as a bearer token, and from a Kubernetes service account whose keys are a file', async () => {
     expect((await manifest(`Bearer ${await mint(ci, MAIN)}`)).status).toBe(200);
     const sa = await mint(cluster, { sub: 'system:serviceaccount:ci:builder', aud: ['portcullis', 'api'] }, { issuer: K8S_ISSUER });
