@@ -90,9 +90,18 @@ function asJwks(value: unknown, from: string): JSONWebKeySet {
   return { keys: keys.filter((k): k is JSONWebKeySet['keys'][number] => typeof k === 'object' && k !== null) };
 }
 
-/** GET a JSON document within a deadline and a size bound, following no redirects to elsewhere. */
+/** GET a JSON document within a deadline and a size bound, following no redirects. */
 async function fetchJson(url: string): Promise<unknown> {
   const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
+  try {
+    return await fetchJsonWithin(url, signal);
+  } catch (err) {
+    if (signal.aborted) throw new Error(`GET ${url} failed: no complete answer within ${FETCH_TIMEOUT_MS / 1000} s`);
+    throw err;
+  }
+}
+
+async function fetchJsonWithin(url: string, signal: AbortSignal): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } });

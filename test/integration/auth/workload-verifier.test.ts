@@ -39,6 +39,39 @@ describe('workload JWT verification', () => {
     expect(Date.now() - started).toBeLessThan(500);
   });
 
+  it('gives up on an issuer that hangs or answers without end, within seconds', async () => {
+    const held: Array<import('node:http').ServerResponse> = [];
+    const server = createServer((req, res) => {
+      if (req.url === '/hang/.well-known/openid-configuration') {
+        held.push(res);
+        return;
+      }
+      // An endless document: chunks until the client goes away.
+      const more = () => {
+        while (res.write('x'.repeat(64 * 1024)));
+      };
+      res.on('drain', more);
+      more();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    stops.push(() => new Promise((r) => {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      server.close(() => r());
+    }));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const ci = await issuer();
+    const verifier = new WorkloadVerifier([rule(`${base}/hang`), rule(`${base}/endless`, { name: 'endless' })]);
+    const started = Date.now();
+    const [hung, endless] = await Promise.all([
+      verifier.verify(await ci.mint(CLAIMS, { issuer: `${base}/hang` })),
+      verifier.verify(await ci.mint(CLAIMS, { issuer: `${base}/endless` })),
+    ]);
+    expect(hung).toEqual({ reason: expect.stringMatching(/could not be fetched: GET .*\/hang\/\.well-known\/openid-configuration failed: no complete answer within 5 s/) });
+    expect(endless).toEqual({ reason: expect.stringContaining('the document is larger than 524288 bytes') });
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 30_000);
+
   it('refuses keys from a discovery document that names another issuer', async () => {
     const server = createServer((_req, res) => res.end(JSON.stringify({ issuer: 'https://elsewhere.example', jwks_uri: 'http://127.0.0.1:1/jwks' })));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
