@@ -26,6 +26,7 @@ import { TokenRegistry } from './auth/token-registry.js';
 import { IssuedTokens } from './auth/issued-tokens.js';
 import { FailureLimiter } from './auth/failure-limiter.js';
 import { Authenticator } from './auth/authenticator.js';
+import { WorkloadVerifier } from './auth/workload-identity.js';
 import { createImageEvaluator, type ImageEvaluator } from './api/image-evaluator.js';
 import type { ClusterBus } from './cluster/bus.js';
 import { upstreamClients } from './app/upstream-clients.js';
@@ -136,7 +137,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   registerGauges(metrics, { db, blobs, upstreams, policy, maxSizeBytes: config.storage.maxSizeBytes });
   const evaluate = createImageEvaluator(pull, upstreams, config.defaultUpstream);
   const issued = await IssuedTokens.shared(db.keys);
-  const auth = new Authenticator(new TokenRegistry(config.auth.tokens), issued, new FailureLimiter(db.failures), audit, log);
+  const workloads = config.auth.oidcIssuers ? new WorkloadVerifier(config.auth.oidcIssuers) : undefined;
+  const auth = new Authenticator(new TokenRegistry(config.auth.tokens), issued, new FailureLimiter(db.failures), audit, log, workloads);
   const checkpointKey = config.audit.checkpoint ? loadSigningKey(readFileSync(config.audit.checkpoint.key)) : undefined;
   const upkeepTimers = maintenance(config, upkeep, { audit: db.audit, index, log, metrics, checkpointKey });
   // Webhooks are sent by the upkeep process; claims in the database keep replicas from sending one twice.

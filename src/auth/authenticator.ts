@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { FailureLimiter } from './failure-limiter.js';
 import { IssuedTokens } from './issued-tokens.js';
 import type { Identity, TokenRegistry } from './token-registry.js';
+import { WorkloadVerifier } from './workload-identity.js';
 
 export type AuthOutcome =
   | { kind: 'ok'; identity: Identity }
@@ -39,12 +40,19 @@ export class Authenticator {
     private readonly limiter: FailureLimiter,
     private readonly audit: AuditLog,
     private readonly log: Logger,
+    /** JWTs from `auth.oidc.issuers`, accepted as a Basic password (any user name) or a bearer token. */
+    private readonly workloads?: WorkloadVerifier,
   ) {}
+
+  /** Whether JWTs from trusted issuers are accepted (for the hint given to a client without credentials). */
+  get acceptsJwts(): boolean {
+    return this.workloads !== undefined;
+  }
 
   async authenticate(req: Request, res: Response, opts: AuthOptions): Promise<AuthOutcome> {
     const presented = parseAuthorization(req.headers.authorization);
     if (presented.scheme === 'none') return { kind: 'missing' };
-    const found = this.identify(presented, opts);
+    const found = await this.identify(presented, opts);
     if ('identity' in found) {
       return { kind: 'ok', identity: found.identity };
     }
@@ -75,16 +83,19 @@ export class Authenticator {
   }
 
   /** Matches presented credentials to a configured identity, or says why they do not match. */
-  private identify(p: Presented, opts: AuthOptions): { identity: Identity } | { reason: string } {
+  private async identify(p: Presented, opts: AuthOptions): Promise<{ identity: Identity } | { reason: string }> {
     if (p.scheme === 'none' || p.scheme === 'malformed') return { reason: 'malformed Authorization header' };
     if (p.scheme === 'basic') {
       if (!opts.basic) return { reason: 'Basic credentials are not accepted here; send Authorization: Bearer <token>' };
+      if (this.workloads && WorkloadVerifier.looksLikeJwt(p.secret)) return this.workloads.verify(p.secret);
       const identity = this.tokens.identify(p.secret, p.name);
       return identity ? { identity } : { reason: `invalid credentials for user "${p.name.slice(0, 128)}"` };
     }
+    if (this.workloads && WorkloadVerifier.looksLikeJwt(p.token)) return this.workloads.verify(p.token);
     if (opts.issued && IssuedTokens.looksIssued(p.token)) {
       const checked = this.issued.check(p.token);
       if ('error' in checked) return { reason: checked.error };
+      if (checked.workload) return { identity: { name: checked.name, ...checked.workload } };
       const identity = this.tokens.byName(checked.name);
       return identity ? { identity } : { reason: 'token names an identity that is no longer configured' };
     }

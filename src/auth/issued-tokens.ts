@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KeyStore } from '../db/types.js';
+import type { Role } from '../config/types.js';
 
 const PREFIX = 'pct1';
 
@@ -22,23 +23,31 @@ export class IssuedTokens {
     return new IssuedTokens(await keys.getOrCreate(KEY_NAME, () => randomBytes(32)), ttlSeconds);
   }
 
-  issue(name: string, now = Date.now()): { token: string; expiresIn: number; issuedAt: string } {
-    const payload = Buffer.from(JSON.stringify({ sub: name, exp: Math.floor(now / 1000) + this.ttlSeconds })).toString('base64url');
-    return { token: `${PREFIX}.${payload}.${this.sign(payload)}`, expiresIn: this.ttlSeconds, issuedAt: new Date(now).toISOString() };
+  /**
+   * A token for a configured identity. For a workload (a verified JWT) the token carries its role and
+   * repositories, as no configuration names it, and expires no later than the JWT.
+   */
+  issue(name: string, now = Date.now(), workload?: { role: Role; repositories?: readonly string[]; expiresAt: number }): { token: string; expiresIn: number; issuedAt: string } {
+    let exp = Math.floor(now / 1000) + this.ttlSeconds;
+    if (workload) exp = Math.min(exp, Math.floor(workload.expiresAt / 1000));
+    const claims = workload ? { sub: name, exp, role: workload.role, ...(workload.repositories ? { repos: workload.repositories } : {}) } : { sub: name, exp };
+    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    return { token: `${PREFIX}.${payload}.${this.sign(payload)}`, expiresIn: Math.max(0, exp - Math.floor(now / 1000)), issuedAt: new Date(now).toISOString() };
   }
 
   /** The name the token was issued to, or a reason it is not valid. */
-  check(token: string, now = Date.now()): { name: string } | { error: string } {
+  check(token: string, now = Date.now()): { name: string; workload?: { role: Role; repositories?: string[] } } | { error: string } {
     const parts = token.split('.');
     if (parts.length !== 3 || parts[0] !== PREFIX) return { error: 'not a token issued by this proxy' };
     const expected = Buffer.from(this.sign(parts[1]!));
     const given = Buffer.from(parts[2]!);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { error: 'token signature invalid' };
     try {
-      const p = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { sub?: unknown; exp?: unknown };
+      const p = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { sub?: unknown; exp?: unknown; role?: Role; repos?: string[] };
       if (typeof p.sub !== 'string' || typeof p.exp !== 'number') return { error: 'token payload invalid' };
       if (p.exp * 1000 <= now) return { error: 'token expired' };
-      return { name: p.sub };
+      if (p.role === undefined) return { name: p.sub };
+      return { name: p.sub, workload: { role: p.role, ...(p.repos ? { repositories: p.repos } : {}) } };
     } catch {
       return { error: 'token payload invalid' };
     }

@@ -8,6 +8,7 @@ import { pathOf } from '../http/plain.js';
 import type { RefusalAudit } from '../audit/refusal-audit.js';
 import type { AuthOptions, Authenticator } from './authenticator.js';
 import type { Identity } from './token-registry.js';
+import type { WorkloadIdentity } from './workload-identity.js';
 
 export const PULL_CHALLENGE = 'Basic realm="portcullis"';
 const PULL_ROLES = new Set(['puller', 'admin']);
@@ -45,7 +46,7 @@ export function tokenEndpoint(auth: Authenticator, log: Logger) {
     res.setHeader('Cache-Control', 'no-store');
     const identity = await admitPuller(auth, req, res, log, { basic: true, issued: false });
     if (!identity) return;
-    const t = auth.issued.issue(identity.name);
+    const t = 'expiresAt' in identity ? auth.issued.issue(identity.name, Date.now(), identity as WorkloadIdentity) : auth.issued.issue(identity.name);
     res.status(200).json({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt });
   };
 }
@@ -60,7 +61,7 @@ async function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpRespo
     return undefined;
   }
   if (outcome.kind !== 'ok') {
-    const message = outcome.kind === 'missing' ? loginHint(req) : `authentication failed: ${outcome.reason}`;
+    const message = outcome.kind === 'missing' ? loginHint(req, auth.acceptsJwts) : `authentication failed: ${outcome.reason}`;
     const error = new OciError('UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': PULL_CHALLENGE });
     // Failed credentials are audited by the authenticator (auth.failure); a request with none is audited here.
     // The base endpoint is how clients ask for the challenge; only requests for content are refusals.
@@ -70,6 +71,8 @@ async function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpRespo
   }
   const { identity } = outcome;
   res.locals.user = identity.name;
+  // Checked against each request's repository once its name is resolved (http/repository-scope.ts).
+  if (identity.repositories) res.locals.repositories = identity.repositories;
   if (!PULL_ROLES.has(identity.role)) {
     await auth.forbidden(req, res, identity, `role ${identity.role} may not pull`);
     sendError(req, res, new OciError('DENIED', `"${identity.name}" (${identity.role}) may not pull images`), log);
@@ -79,8 +82,9 @@ async function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpRespo
 }
 
 /** What a client without credentials should do, with the host it used (when it looks like one). */
-function loginHint(req: HttpRequest): string {
+function loginHint(req: HttpRequest, jwts: boolean): string {
   const host = req.headers.host ?? '';
   const shown = /^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:\d{1,5})?$/.test(host) ? host : 'HOST';
-  return `authentication required: this proxy requires a token: docker login ${shown} (user: the token's name, password: the token)`;
+  const workload = jwts ? '; or a workload JWT from a trusted issuer as the password, with any user name' : '';
+  return `authentication required: this proxy requires a token: docker login ${shown} (user: the token's name, password: the token${workload})`;
 }

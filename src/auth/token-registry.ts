@@ -6,6 +6,8 @@ export interface Identity {
   role: Role;
   /** A person signed in through single sign-on (see console-sessions.ts). */
   person?: Person;
+  /** Globs over <upstream>/<repository> this identity may pull; absent: any (workload identities may be narrowed). */
+  repositories?: readonly string[];
 }
 
 /** Who signed in at the provider: the subject and issuer identify them, `name` is for people to read. */

@@ -9,12 +9,15 @@ import { configSchema, type RawConfig } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
 import { unknownSettingMessage } from './known-keys.js';
 import { validatePolicyRules } from '../policy/validate.js';
+import { regExpError } from '../policy/identity-match.js';
+import { globError } from '../policy/match.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
 import { loadSigningKey } from '../audit/checkpoint.js';
 import { checkS3Storage } from './s3-storage.js';
 import { oidcConsoleOf } from './oidc-console-schema.js';
 import { isRepositoryName } from '../oci/reference.js';
 import { checkNotifications } from './notifications.js';
+import { checkOidcIssuers } from './oidc-issuers.js';
 
 const ROOT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -94,6 +97,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   for (const e of policyResult.errors) error(e.path.startsWith('policies') ? e.path : `policies${e.path}`, e.message);
   const tokens = checkTokens(root.auth, env, secretsRequired, error);
   const oidcConsole = sections.auth?.oidc?.console ? oidcConsoleOf(sections.auth.oidc.console, env, secretsRequired, error) : undefined;
+  const oidcIssuers = checkOidcIssuers(sections.auth?.oidc?.issuers ?? [], at, { regExpError, globError }, error);
   const checkpoint = sections.audit?.checkpoint ? checkpointOf(sections.audit.checkpoint, at, secretsRequired, error) : undefined;
 
   const notifications = checkNotifications(sections.notifications, env, secretsRequired, error);
@@ -153,7 +157,12 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       verifyTtlMs: parseDuration(trust.verifyTtl)!,
       ...(trust.referrers ? { referrers: { ...trust.referrers, maxBytes: parseSize(trust.referrers.maxBytes)! } } : {}),
     } satisfies TrustConfig,
-    auth: { pull: sections.auth?.pull ?? 'anonymous', tokens, ...(oidcConsole ? { oidc: { console: oidcConsole } } : {}) } satisfies AuthConfig,
+    auth: {
+      pull: sections.auth?.pull ?? 'anonymous',
+      tokens,
+      ...(oidcConsole ? { oidc: { console: oidcConsole } } : {}),
+      ...(oidcIssuers.length > 0 ? { oidcIssuers } : {}),
+    } satisfies AuthConfig,
     audit: { retainDays: sections.audit?.retainDays, liveStreamsPerIdentity: sections.audit?.liveStreamsPerIdentity ?? 5, ...(checkpoint ? { checkpoint } : {}) },
     log: { level: sections.log?.level ?? 'info' },
     ...(sections.prefetch ? { prefetch: {
@@ -278,7 +287,8 @@ function checkTokens(value: unknown, env: NodeJS.ProcessEnv, secretsRequired: bo
     } else if (t.tokenEnv === undefined) error(p, 'needs tokenEnv or tokenSha256');
     if (name && typeof t.role === 'string' && tokenSha256) tokens.push({ name, role: t.role as TokenConfig['role'], tokenSha256 });
   });
-  if (auth.pull === 'token' && listed.length === 0) error('auth.tokens', 'must list at least one token when pull is "token"');
+  const issuers = isObject(auth.oidc) ? listOf(auth.oidc.issuers) : [];
+  if (auth.pull === 'token' && listed.length === 0 && issuers.length === 0) error('auth.tokens', 'must list at least one token (or auth.oidc.issuers) when pull is "token"');
   return tokens;
 }
 

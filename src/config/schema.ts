@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseSize } from './units.js';
+import { oidcIssuerSchema } from './oidc-issuers.js';
 import { offloadPrefixProblem } from './offload.js';
 import { semverRangeProblem } from '../text/semver-range.js';
 import { DURATION_PATTERN, durationMessage, readDuration, type DurationRange } from '../text/duration.js';
@@ -217,6 +218,7 @@ const fields = {
     tokens: z.array(token, { error: 'must be an array' }).default([]),
     oidc: section({
       console: oidcConsoleSchema.optional().describe('Single sign-on of people to the console and the API'),
+      issuers: z.array(oidcIssuerSchema, { error: 'must be an array' }).default([]).describe('JWT issuers whose tokens (CI jobs, service accounts) are accepted as pull credentials'),
     }).optional(),
   }).optional(),
   audit: section({

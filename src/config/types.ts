@@ -66,10 +66,29 @@ export interface TokenConfig {
   tokenSha256: string;
 }
 
+/** A trusted JWT issuer for workloads, as checked at load (src/config/oidc-issuers.ts). */
+export interface OidcIssuerConfig {
+  name: string;
+  issuer: string;
+  audience: string[];
+  role: Role;
+  subject?: string;
+  subjectRegExp?: string;
+  claims: Record<string, string>;
+  claimsRegExp: Record<string, string>;
+  repositories?: string[];
+  /** The JWKS read at load (air-gapped); reread when a token names a key it lacks. */
+  jwksFile?: string;
+  algorithms: string[];
+  minKeyRefreshMs: number;
+}
+
 export interface AuthConfig {
   pull: 'anonymous' | 'token';
   tokens: TokenConfig[];
   oidc?: { console?: OidcConsoleConfig };
+  /** Trusted JWT issuers for workloads (src/config/oidc-issuers.ts). */
+  oidcIssuers?: OidcIssuerConfig[];
 }
 
 /** Single sign-on of people (`auth.oidc.console`); the client secret is resolved from its variable. */

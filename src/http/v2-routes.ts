@@ -6,6 +6,7 @@ import { OciError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { parseReference, type Reference } from '../oci/reference.js';
 import { refusalEvent } from './refusal-event.js';
+import { assertRepositoryInScope } from './repository-scope.js';
 import type { PullService, RequestInfo } from '../pull/pull-service.js';
 import type { ListingService } from '../pull/listing-service.js';
 import { resolveTarget, type Target } from '../upstream/target.js';
@@ -67,6 +68,7 @@ export function v2Handler(d: V2Deps) {
       const ns = param('ns');
       const target = (name: string): Target => {
         const t = resolveTarget(name, ns, d.upstreams, d.defaultUpstream);
+        assertRepositoryInScope(res, t.canonical);
         // Distribution spec, "Registry Proxying": a registry that scopes a request by `ns` names it back.
         if (ns) res.setHeader('OCI-Namespace', t.upstream.name);
         return t;
