@@ -39,6 +39,9 @@ import { maintenance } from './app/maintenance.js';
 import { v2Subsystem } from './app/v2-subsystem.js';
 import { adminApi } from './app/admin-api.js';
 import { httpFront } from './app/http-front.js';
+import type { UpstreamClient } from './upstream/upstream-client.js';
+import type { Target } from './upstream/target.js';
+import type { ArtifactSource } from './verify/types.js';
 
 export interface App {
   express: Express;
@@ -59,10 +62,19 @@ export interface App {
   evaluate: ImageEvaluator;
   /** Purges cached content (this process's memory, the database and the store), audited. */
   purge: CachePurge;
+  /** What export and import drive: the pull orchestrator, the cache index, the upstreams and signature artifacts. */
+  transfer: TransferServices;
   /** Ends the live audit streams (server shutdown: they would hold their connections open). */
   closeStreams(): void;
   /** Ends live streams, stops upstream connections and closes the database. */
   close(): Promise<void>;
+}
+
+export interface TransferServices {
+  pull: PullService;
+  index: CacheIndex;
+  upstreams: ReadonlyMap<string, UpstreamClient>;
+  artifacts: (target: Target) => ArtifactSource;
 }
 
 export interface AppOptions {
@@ -156,6 +168,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     policies,
     evaluate,
     purge,
+    transfer: { pull, index, upstreams, artifacts: (t) => createArtifactSource(t, manifests, store, index) },
     closeStreams: () => admin.closeStreams(),
     async close() {
       admin.closeStreams();

@@ -8,6 +8,8 @@ import { healthcheckCommand } from './healthcheck.js';
 import { policyValidateCommand } from './policy-validate.js';
 import { policyApplyCommand } from './policy-apply.js';
 import { cachePurgeCommand } from './cache-purge.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
 
 /** Commands beyond serve and check-config (audit, policy, cache), registered here. */
 export const extraCommands: Command[] = [
@@ -20,4 +22,6 @@ export const extraCommands: Command[] = [
   policyValidateCommand,
   policyApplyCommand,
   cachePurgeCommand,
+  exportCommand,
+  importCommand,
 ];

@@ -88,6 +88,15 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   const tokens = checkTokens(root.auth, env, secretsRequired, error);
   const checkpoint = sections.audit?.checkpoint ? checkpointOf(sections.audit.checkpoint, at, secretsRequired, error) : undefined;
 
+  const exportKey = sections.export?.signingKey ? at(sections.export.signingKey) : undefined;
+  if (exportKey && secretsRequired) {
+    try {
+      loadSigningKey(readFileSync(exportKey));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      error('export.signingKey', e.code === 'ENOENT' ? `file not found (${exportKey})` : e.code === 'EACCES' ? `cannot be read (${exportKey})` : `${exportKey}: ${e.message}`);
+    }
+  }
   const s3 = sections.storage?.s3 ? checkS3Storage(sections.storage.s3, env, secretsRequired, error) : undefined;
 
   if (errors.length > 0) throw new ConfigValidationError(source, dedupe(errors));
@@ -147,6 +156,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     auth: { pull: sections.auth?.pull ?? 'anonymous', tokens } satisfies AuthConfig,
     audit: { retainDays: sections.audit?.retainDays, liveStreamsPerIdentity: sections.audit?.liveStreamsPerIdentity ?? 5, ...(checkpoint ? { checkpoint } : {}) },
     log: { level: sections.log?.level ?? 'info' },
+    ...(exportKey ? { export: { signingKey: exportKey } } : {}),
   });
 }
 

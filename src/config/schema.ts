@@ -203,6 +203,9 @@ const fields = {
     }).optional(),
   }).optional(),
   log: section({ level: oneOf(['debug', 'info', 'warn', 'error']).default('info') }).optional(),
+  export: section({
+    signingKey: text().optional().describe('Ed25519 private key (PEM) that signs the summary inside archives written by `portcullis export`'),
+  }).optional(),
 };
 
 /** What the loader validates; policy rules are checked by src/policy/validate.ts (as the API does). */

@@ -131,6 +131,8 @@ export interface Config {
   /** `liveStreamsPerIdentity`: live audit streams one identity may hold open in one process. */
   audit: { retainDays?: number; liveStreamsPerIdentity?: number; checkpoint?: CheckpointConfig };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
+  /** `portcullis export`: the key that signs an archive's summary (absolute path), when set. */
+  export?: { signingKey?: string };
 }
 
 /**
