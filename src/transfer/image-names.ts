@@ -42,7 +42,7 @@ export async function readImageNames(
   const seen = new Map<string, NamedImage>();
   for (const { text, origin } of written) {
     try {
-      const image = nameOne(text, origin, upstreams, defaultUpstream);
+      const image = nameImage(text, origin, upstreams, defaultUpstream);
       if (!seen.has(image.name)) seen.set(image.name, image);
     } catch (err) {
       problems.push(`${origin}: "${clip(text)}": ${(err as Error).message}`);
@@ -53,7 +53,7 @@ export async function readImageNames(
   return [...seen.values()];
 }
 
-function nameOne(text: string, origin: string, upstreams: ReadonlyMap<string, UpstreamClient>, defaultUpstream: string | undefined): NamedImage {
+export function nameImage(text: string, origin: string, upstreams: ReadonlyMap<string, UpstreamClient>, defaultUpstream: string | undefined): NamedImage {
   if (/\s/.test(text)) throw new OciError('NAME_INVALID', 'an image name has no spaces');
   const parts = splitImage(text);
   if (!parts.path) throw new OciError('NAME_INVALID', 'the repository name is missing');
