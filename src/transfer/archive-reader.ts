@@ -118,11 +118,21 @@ function readSmall(stream: Readable, name: string): Promise<Buffer> {
 }
 
 function parseJson(archive: string, name: string, bytes: Buffer): unknown {
+  const text = bytes.toString('utf8');
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(text);
   } catch (err) {
-    throw new ArchiveError(`${archive}: ${name} is not valid JSON (${(err as Error).message})`);
+    const message = (err as Error).message;
+    const at = /position (\d+)/.exec(message)?.[1];
+    const offset = at !== undefined ? Number(at) : /end of JSON input/i.test(message) ? text.length : undefined;
+    const where = offset === undefined ? '' : ` at ${lineAndColumn(text, offset)}`;
+    throw new ArchiveError(`${archive}: ${name} is not valid JSON${where} (${message.replace(/\s*\(line \d+ column \d+\)/, '')})`);
   }
+}
+
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split('\n');
+  return `line ${before.length}, column ${before.at(-1)!.length + 1}`;
 }
 
 function checkLayoutFile(archive: string, bytes: Buffer): void {
