@@ -12,6 +12,7 @@ import type { NamedImage } from './image-names.js';
 export const REPOSITORY_ANNOTATION = 'dev.portcullis.repository';
 /** Artifact blobs (signature layers, bundles, attestations) larger than this are refused. */
 const MAX_ARTIFACT_BLOB_BYTES = 64 * 1024 * 1024;
+const WRITE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EFBIG']);
 
 export type ExportOutcome =
   | { ok: true; image: SummaryImage; entries: LayoutDescriptor[]; signers: unknown }
@@ -48,6 +49,8 @@ export async function exportImage(t: TransferServices, writer: LayoutWriter, req
       },
     };
   } catch (err) {
+    // The archive failing (a full disk) is not this image's fault: the whole export stops.
+    if (writer.broken || WRITE_FAILURES.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
     const denied = err instanceof OciError && err.code === 'DENIED';
     const detail = denied ? ((err as OciError).detail as { reasons?: string[] } | undefined) : undefined;
     const reasons = detail?.reasons?.length ? detail.reasons : [(err as Error).message];

@@ -39,6 +39,11 @@ export class LayoutWriter {
     return writer;
   }
 
+  /** The archive file could not be written (a full disk, an I/O error): nothing more can go in. */
+  get broken(): boolean {
+    return this.failure !== undefined;
+  }
+
   has(digest: string): boolean {
     return this.written.has(digest);
   }

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -184,6 +184,46 @@ describe.skipIf(skip)('export and import across the air gap', () => {
       await containerd?.stop();
     }
   }, 120_000);
+
+  it.skipIf(!haveRoot())('removes the partial archive when the disk fills, and says so', async () => {
+    const small = await tempDir('full-disk');
+    await runCommand('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', small]);
+    try {
+      const out = join(small, 'bundle.tar');
+      const run = await cli(['export', '--config', connected.configPath, '--out', out, `${UPSTREAM}/signed/app:1`]);
+      expect(run.code).toBe(4);
+      expect(run.stderr).toMatch(/writing .*bundle\.tar failed \(the disk is full\); the partial archive was removed and nothing was written/);
+      expect(await readdir(small)).toEqual([]);
+    } finally {
+      await runCommand('umount', [small]);
+    }
+  }, 120_000);
+
+  it('an interrupted import tags nothing; run again, it completes', async () => {
+    const fresh = await airGappedInstance();
+    try {
+      const child = spawn(process.execPath, [CLI, 'import', '--config', fresh.configPath, bundle], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      // Interrupted once the first image is in, while the second is being loaded.
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code, stderr).toBe(4);
+      expect(stderr).toMatch(/interrupted: no tag was written/);
+      for (const repo of ['signed/app', 'signed/multi']) {
+        const res = await fetch(`${fresh.url}/v2/${UPSTREAM}/${repo}/manifests/1`);
+        expect(res.status, repo).not.toBe(200);
+      }
+      const again = await cli(['import', '--config', fresh.configPath, bundle]);
+      expect(again.code, again.stderr).toBe(0);
+      const res = await fetch(`${fresh.url}/v2/${UPSTREAM}/signed/app/manifests/1`, { headers: { accept: app.mediaType } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('docker-content-digest')).toBe(app.digest);
+    } finally {
+      await fresh.stop();
+    }
+  }, 180_000);
 
   it('refuses an altered archive image by image, with reasons, and tags none of the refused', async () => {
     const entries = await readArchive(bundle);
