@@ -60,9 +60,10 @@ export async function runImport(config: Config, archive: string, log: Logger, on
     for (const image of images) {
       if (signal?.aborted) throw new ImportError('interrupted: no tag was written; images loaded so far are cached by digest only');
       const outcome = await importOne(app.transfer, layout, req, image, config.defaultUpstream, summary);
+      // As pull events: the repository as policies match it, `upstream/repository`.
       await app.audit.record({
         kind: 'import.image', requestId: req.requestId, client: req.client, user: req.user,
-        upstream: outcome.upstream ?? null, repository: outcome.repository ?? null, reference: outcome.tag ?? outcome.digest, digest: outcome.digest,
+        upstream: outcome.upstream ?? null, repository: outcome.upstream && outcome.repository ? `${outcome.upstream}/${outcome.repository}` : null, reference: outcome.tag ?? outcome.digest, digest: outcome.digest,
         decision: outcome.decision === 'error' ? 'deny' : outcome.decision, policy: outcome.rule, policyVersion: outcome.policyVersion,
         reasons: outcome.reasons, status: outcome.decision === 'allow' || outcome.decision === 'warn' ? 200 : 403,
       });

@@ -10,7 +10,7 @@ import { ctrContentDigests, ctrImages, ctrPull, readCopiedImage, runCommand, sko
 import { blobName, indexOf, readArchive, writeArchive } from '../helpers/oci-archive.js';
 import { CLI, startProxy, type Proxy } from '../helpers/proxy.js';
 import { pushBlob, pushImage, pushIndex, pushManifest, startRegistry, type PushedImage, type PushedIndex, type Registry } from '../helpers/registry.js';
-import { createSignatureArtifact, generateKey, type OciArtifact } from '../helpers/pki/index.js';
+import { createSignatureArtifact, createSignatureReferrer, createTestPki, generateKey, referrersTagIndex, type OciArtifact } from '../helpers/pki/index.js';
 import { haveRoot, haveTools } from '../helpers/tools.js';
 import { removeTempDirs, tempDir, UPSTREAM } from './support.js';
 
@@ -63,7 +63,14 @@ describe.skipIf(skip)('export and import across the air gap', () => {
   let arm64: PushedImage;
   let unsigned: PushedImage;
 
-  const POLICIES = [{ name: 'signed', match: [`${UPSTREAM}/signed/**`], mode: 'enforce', signatures: { anyOf: [{ key: 'acme' }] } }];
+  const GITHUB = 'https://token.actions.githubusercontent.com';
+  const RELEASE = 'https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0';
+  const POLICIES = [
+    { name: 'signed', match: [`${UPSTREAM}/signed/**`], mode: 'enforce', signatures: { anyOf: [{ key: 'acme' }] } },
+    { name: 'bundled', match: [`${UPSTREAM}/bundled/**`], mode: 'enforce', signatures: { anyOf: [{ keyless: { issuer: GITHUB, subject: RELEASE } }] } },
+  ];
+  let trustedRoot: string;
+  let bundled: PushedImage;
 
   async function push(artifact: OciArtifact, repo: string): Promise<void> {
     for (const b of artifact.blobs) await pushBlob(registry.url, repo, b);
@@ -73,7 +80,7 @@ describe.skipIf(skip)('export and import across the air gap', () => {
   async function airGappedInstance(): Promise<Proxy> {
     return startProxy({
       policies: POLICIES,
-      extra: { trust: { keys: { acme: acme.publicKeyPem } } },
+      extra: { trust: { keys: { acme: acme.publicKeyPem }, trustedRoot } },
       upstreams: [{ name: UPSTREAM, url: 'http://127.0.0.1:9' }],
       dataDir: await tempDir('gapped'),
     });
@@ -93,11 +100,22 @@ describe.skipIf(skip)('export and import across the air gap', () => {
     index = await pushIndex(registry.url, 'signed/multi', '1', [amd64, arm64]);
     await push(createSignatureArtifact({ digest: index.digest, repository: `${UPSTREAM}/signed/multi`, signer: acme }), 'signed/multi');
     unsigned = await pushImage(registry.url, 'signed/unsigned', '1', { layers: 1 });
+    // Keyless, as a Sigstore bundle referrer (the registry lists it through the tag-schema index).
+    const pki = createTestPki();
+    trustedRoot = await pki.writeTrustedRoot(work);
+    bundled = await pushImage(registry.url, 'bundled/app', '1', { layers: 1 });
+    const referrer = createSignatureReferrer({
+      subject: { mediaType: bundled.mediaType, digest: bundled.digest, size: bundled.size },
+      signer: pki.fulcio.issue({ uri: RELEASE, issuer: GITHUB }),
+      rekor: pki.rekor,
+    });
+    await push(referrer, 'bundled/app');
+    await push(referrersTagIndex(bundled.digest, [referrer]), 'bundled/app');
     const exporterKey = join(work, 'export-key.pem');
     await writeFile(exporterKey, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
     connected = await startProxy({
       policies: POLICIES,
-      extra: { trust: { keys: { acme: acme.publicKeyPem } }, export: { signingKey: exporterKey } },
+      extra: { trust: { keys: { acme: acme.publicKeyPem }, trustedRoot }, export: { signingKey: exporterKey } },
       upstreams: [{ name: UPSTREAM, url: registry.url }],
       dataDir: await tempDir('connected'),
     });
@@ -112,9 +130,11 @@ describe.skipIf(skip)('export and import across the air gap', () => {
   });
 
   it('exports judged images with every platform and their signatures into an archive skopeo reads', async () => {
-    const run = await cli(['export', '--config', connected.configPath, '--out', bundle, `${UPSTREAM}/signed/app:1`, `${UPSTREAM}/signed/multi:1`]);
+    const list = join(work, 'images.txt');
+    await writeFile(list, `# release\n${UPSTREAM}/bundled/app:1\n\n${UPSTREAM}/signed/app:1  # duplicate of an argument\n`);
+    const run = await cli(['export', '--config', connected.configPath, '--out', bundle, `${UPSTREAM}/signed/app:1`, `${UPSTREAM}/signed/multi:1`, '--file', list]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.lines.filter((l) => l.decision === 'allow').map((l) => l.image)).toEqual([`${UPSTREAM}/signed/app:1`, `${UPSTREAM}/signed/multi:1`]);
+    expect(run.lines.filter((l) => l.decision === 'allow').map((l) => l.image)).toEqual([`${UPSTREAM}/signed/app:1`, `${UPSTREAM}/signed/multi:1`, `${UPSTREAM}/bundled/app:1`]);
     expect((await readdir(work)).filter((f) => f.includes('partial'))).toEqual([]);
 
     const entries = await readArchive(bundle);
@@ -124,6 +144,15 @@ describe.skipIf(skip)('export and import across the air gap', () => {
     expect(names).toContain(`${UPSTREAM}/signed/app:sha256-${app.digest.slice(7)}.sig`);
     expect(names).toContain(`${UPSTREAM}/signed/multi:sha256-${index.digest.slice(7)}.sig`);
     expect(names).toContain('portcullis.export.summary');
+    // The bundle referrer travels with its subject, and the key and trusted root that verified them ride in the summary.
+    const referrers = indexOf(entries).manifests.filter((m) => m.annotations?.['dev.portcullis.repository'] === `${UPSTREAM}/bundled/app`);
+    expect(referrers).toHaveLength(1);
+    const summaryEntry = indexOf(entries).manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'portcullis.export.summary')!;
+    const summaryManifest = JSON.parse(entries.get(blobName(summaryEntry.digest))!.toString()) as { layers: Array<{ digest: string; annotations: Record<string, string> }> };
+    const titles = summaryManifest.layers.map((l) => l.annotations['org.opencontainers.image.title']);
+    expect(titles).toEqual(['summary.json', 'summary.sig.json', 'keys/acme.pem', 'roots/default.json']);
+    const rootLayer = summaryManifest.layers.find((l) => l.annotations['org.opencontainers.image.title'] === 'roots/default.json')!;
+    expect(entries.get(blobName(rootLayer.digest))!.equals(await readFile(trustedRoot))).toBe(true);
     for (const blob of [arm64.config, ...arm64.layers, ...app.layers]) expect(entries.has(blobName(blob.digest))).toBe(true);
 
     // skopeo reads it through its oci-archive transport, by the names in index.json.
@@ -153,9 +182,9 @@ describe.skipIf(skip)('export and import across the air gap', () => {
   it('imports on an instance without upstream, under its own policy, and clients pull from it offline', async () => {
     const run = await cli(['import', '--config', airGapped.configPath, bundle]);
     expect(run.code, run.stderr + run.stdout).toBe(0);
-    expect(run.lines.filter((l) => l.decision === 'allow')).toHaveLength(2);
+    expect(run.lines.filter((l) => l.decision === 'allow')).toHaveLength(3);
     const summary = run.lines.at(-1)!;
-    expect(summary).toMatchObject({ loaded: 2, refused: 0, summarySignature: { valid: true } });
+    expect(summary).toMatchObject({ loaded: 3, refused: 0, summarySignature: { valid: true } });
 
     // The tag resolves to the imported digest with the upstream unreachable.
     const dest = await tempDir('pulled');
@@ -166,7 +195,10 @@ describe.skipIf(skip)('export and import across the air gap', () => {
     expect((await readCopiedImage(arm)).manifestDigest).toBe(arm64.digest);
 
     const imports = auditRows(join(airGapped.dataDir, 'portcullis.db'), "kind = 'import.image'");
-    expect(imports.map((r) => r.decision)).toEqual(['allow', 'allow']);
+    expect(imports.map((r) => r.decision)).toEqual(['allow', 'allow', 'allow']);
+    const keyless = await tempDir('pulled-keyless');
+    await skopeoCopy(`${airGapped.host}/${UPSTREAM}/bundled/app:1`, keyless);
+    expect((await readCopiedImage(keyless)).manifestDigest).toBe(bundled.digest);
     expect(imports.every((r) => String(r.user).startsWith('import:'))).toBe(true);
   }, 120_000);
 
@@ -261,8 +293,11 @@ describe.skipIf(skip)('export and import across the air gap', () => {
         const res = await fetch(`${fresh.url}/v2/${UPSTREAM}/${ref}`);
         expect(res.status, ref).not.toBe(200);
       }
+      expect(byName('bundled/app:1').decision).toBe('allow');
       const imports = auditRows(join(fresh.dataDir, 'portcullis.db'), "kind = 'import.image'");
-      expect(imports.map((r) => r.decision)).toEqual(['deny', 'deny', 'deny']);
+      expect(imports.map((r) => `${r.repository} ${r.decision}`)).toEqual([
+        `${UPSTREAM}/signed/app deny`, `${UPSTREAM}/signed/multi deny`, `${UPSTREAM}/bundled/app allow`, `${UPSTREAM}/signed/unsigned deny`,
+      ]);
     } finally {
       await fresh.stop();
     }
