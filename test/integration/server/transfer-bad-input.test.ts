@@ -86,4 +86,29 @@ describe('export and import: bad input', { timeout: 180_000 }, () => {
       expect(run.stderr, name).not.toMatch(/at .*\.js:\d+/); // a message, not a stack trace
     });
   });
+
+  it('refuses images named under an unknown upstream or with an invalid reference, naming the index entry', async () => {
+    const entries = layoutOf('');
+    const add = (bytes: Buffer) => {
+      entries.set(`blobs/sha256/${digest(bytes).slice(7)}`, bytes);
+      return { digest: digest(bytes), size: bytes.length };
+    };
+    const config = add(Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'));
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [],
+    }));
+    const m = add(manifest);
+    const entry = (name: string) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': name } });
+    entries.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [entry('quay.io/acme/app:1'), entry('upstream.test/Acme/App:1')] })));
+    const archive = join(ws.dir, 'names.tar');
+    await writeArchive(archive, entries);
+    const run = await cli(['import', '--config', ws.configPath, archive]);
+    expect(run.code, run.stderr).toBe(3);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { image?: string; decision?: string; reasons?: string[] });
+    expect(lines[0]).toMatchObject({ image: 'quay.io/acme/app:1', decision: 'deny' });
+    expect(String(lines[0]!.reasons)).toMatch(/index\.json manifests\[0\]: "quay\.io\/acme\/app:1": "quay\.io" is not a configured upstream/);
+    expect(lines[1]).toMatchObject({ image: 'upstream.test/Acme/App:1', decision: 'deny' });
+    expect(String(lines[1]!.reasons)).toMatch(/index\.json manifests\[1\]: "upstream\.test\/Acme\/App:1": .*invalid/i);
+  });
 });
