@@ -231,6 +231,21 @@ describe.skipIf(skip)('export and import across the air gap', () => {
     }
   }, 120_000);
 
+  it('an interrupted export leaves neither the archive nor its temp file', async () => {
+    const out = join(work, 'interrupted.tar');
+    const child = spawn(process.execPath, [CLI, 'export', '--config', connected.configPath, '--out', out,
+      `${UPSTREAM}/signed/app:1`, `${UPSTREAM}/signed/multi:1`, `${UPSTREAM}/bundled/app:1`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(4);
+    expect(stderr).toMatch(/interrupted; nothing was written/);
+    expect(existsSync(out)).toBe(false);
+    expect((await readdir(work)).filter((f) => f.includes('partial'))).toEqual([]);
+  }, 120_000);
+
   it('an interrupted import tags nothing; run again, it completes', async () => {
     const fresh = await airGappedInstance();
     try {
