@@ -5,8 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { isDigest } from '../oci/digest.js';
 import { isObject } from '../oci/manifest.js';
 import type { ExtractedLayout } from './archive-reader.js';
-import { REF_NAME, type LayoutDescriptor } from './layout.js';
-import { REPOSITORY_ANNOTATION } from './export-image.js';
+import { REF_NAME, REPOSITORY_ANNOTATION, type LayoutDescriptor } from './layout.js';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 

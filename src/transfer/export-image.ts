@@ -5,11 +5,9 @@ import type { RequestInfo } from '../pull/pull-service.js';
 import type { TransferServices } from '../app.js';
 import type { Target } from '../upstream/target.js';
 import type { LayoutWriter } from './layout-writer.js';
-import { REF_NAME, type LayoutDescriptor, type SummaryImage } from './layout.js';
+import { REF_NAME, REPOSITORY_ANNOTATION, type LayoutDescriptor, type SummaryImage } from './layout.js';
 import type { NamedImage } from './image-names.js';
 
-/** Annotation on a referrer's index.json entry: the repository it belongs to (referrers carry no ref name). */
-export const REPOSITORY_ANNOTATION = 'dev.portcullis.repository';
 /** Artifact blobs (signature layers, bundles, attestations) larger than this are refused. */
 const MAX_ARTIFACT_BLOB_BYTES = 64 * 1024 * 1024;
 const WRITE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EFBIG']);

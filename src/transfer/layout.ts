@@ -1,6 +1,8 @@
 /** The names an exported OCI image layout uses, shared by the writer and the reader. */
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
+/** Annotation on a referrer's index.json entry: the repository it belongs to (referrers carry no ref name). */
+export const REPOSITORY_ANNOTATION = 'dev.portcullis.repository';
 /** The summary artifact's `ref.name`: what the archive holds, signed, with the trust material that verified it. */
 export const SUMMARY_REF = 'portcullis.export.summary';
 export const SUMMARY_ARTIFACT_TYPE = 'application/vnd.portcullis.export.summary.v1+json';
