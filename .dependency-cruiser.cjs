@@ -9,6 +9,8 @@
 const layers = [
   [['cli', '^src/cli\\.ts$']],
   [['commands', '^src/commands/']],
+  // Export and import of OCI layout archives, driven through the composed app's pull path.
+  [['transfer', '^src/transfer/']],
   [['main', '^src/(main|startup-line|listen-error)\\.ts$']],
   // The composition root and the subsystems it composes.
   [['app', '^src/(app\\.ts|app/|startup-report\\.ts)']],

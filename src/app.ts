@@ -45,6 +45,8 @@ import { prefetching } from './app/prefetching.js';
 import type { ImageWalker } from './prefetch/image-walker.js';
 import type { UpstreamClient } from './upstream/upstream-client.js';
 import { Deliverer } from './notify/deliverer.js';
+import type { Target } from './upstream/target.js';
+import type { ArtifactSource } from './verify/types.js';
 
 export interface App {
   express: Express;
@@ -69,10 +71,19 @@ export interface App {
   upstreams: ReadonlyMap<string, UpstreamClient>;
   /** Fetches one image whole through the pull path, judged and audited (prefetch, export). */
   walker: ImageWalker;
+  /** What export and import drive: the pull orchestrator, the cache index, the upstreams and signature artifacts. */
+  transfer: TransferServices;
   /** Ends the live audit streams (server shutdown: they would hold their connections open). */
   closeStreams(): void;
   /** Ends live streams, stops upstream connections and closes the database. */
   close(): Promise<void>;
+}
+
+export interface TransferServices {
+  pull: PullService;
+  index: CacheIndex;
+  upstreams: ReadonlyMap<string, UpstreamClient>;
+  artifacts: (target: Target) => ArtifactSource;
 }
 
 export interface AppOptions {
@@ -176,6 +187,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     purge,
     upstreams,
     walker: prefetch.walker,
+    transfer: { pull, index, upstreams, artifacts: (t) => createArtifactSource(t, manifests, store, index) },
     closeStreams: () => admin.closeStreams(),
     async close() {
       admin.closeStreams();

@@ -63,7 +63,7 @@ export function createImageEvaluator(
  * whole name there as a repository, which is never what `evaluate quay.io/x/y` means, so evaluation says
  * so instead of answering for `<default>/quay.io/x/y`.
  */
-function refuseUnknownRegistry(path: string, upstreams: ReadonlyMap<string, UpstreamClient>, defaultUpstream: string | undefined): void {
+export function refuseUnknownRegistry(path: string, upstreams: ReadonlyMap<string, UpstreamClient>, defaultUpstream: string | undefined): void {
   const slash = path.indexOf('/');
   const first = slash > 0 ? path.slice(0, slash) : undefined;
   if (!first || upstreams.has(first) || !(first.includes('.') || first.includes(':') || first === 'localhost')) return;

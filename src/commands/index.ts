@@ -10,6 +10,8 @@ import { policyApplyCommand } from './policy-apply.js';
 import { cachePurgeCommand } from './cache-purge.js';
 import { verifyBundleCommand } from './verify-bundle.js';
 import { prefetchCommand } from './prefetch.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
 
 /** Commands beyond serve and check-config (audit, policy, cache), registered here. */
 export const extraCommands: Command[] = [
@@ -24,4 +26,6 @@ export const extraCommands: Command[] = [
   cachePurgeCommand,
   verifyBundleCommand,
   prefetchCommand,
+  exportCommand,
+  importCommand,
 ];

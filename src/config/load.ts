@@ -101,6 +101,15 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
   const checkpoint = sections.audit?.checkpoint ? checkpointOf(sections.audit.checkpoint, at, secretsRequired, error) : undefined;
 
   const notifications = checkNotifications(sections.notifications, env, secretsRequired, error);
+  const exportKey = sections.export?.signingKey ? at(sections.export.signingKey) : undefined;
+  if (exportKey && secretsRequired) {
+    try {
+      loadSigningKey(readFileSync(exportKey));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      error('export.signingKey', e.code === 'ENOENT' ? `file not found (${exportKey})` : e.code === 'EACCES' ? `cannot be read (${exportKey})` : `${exportKey}: ${e.message}`);
+    }
+  }
   const s3 = sections.storage?.s3 ? checkS3Storage(sections.storage.s3, env, secretsRequired, error) : undefined;
 
   if (errors.length > 0) throw new ConfigValidationError(source, dedupe(errors));
@@ -171,6 +180,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       lists: sections.prefetch.lists,
     } } : {}),
     ...(notifications ? { notifications } : {}),
+    ...(exportKey ? { export: { signingKey: exportKey } } : {}),
   });
 }
 

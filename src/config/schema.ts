@@ -260,6 +260,9 @@ const fields = {
       referrers: z.boolean({ error: 'must be true or false' }).default(true).describe('Also fetch signatures, attestations and other referrers'),
     }), { error: 'must be an array' }).default([]).refine((lists) => new Set(lists.map((l) => l.name)).size === lists.length, 'must not repeat a list name').describe('Lists of images to keep in the cache'),
   }).optional().describe('Images fetched whole into the cache on a schedule, judged and audited as pulls'),
+  export: section({
+    signingKey: text().optional().describe('Ed25519 private key (PEM) that signs the summary inside archives written by `portcullis export`'),
+  }).optional(),
 };
 
 /** What the loader validates; policy rules are checked by src/policy/validate.ts (as the API does). */

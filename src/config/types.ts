@@ -192,6 +192,8 @@ export interface Config {
   /** Lists of images fetched whole into the cache on a schedule (and the CLI's defaults). */
   prefetch?: PrefetchConfig;
   notifications?: NotificationsConfig;
+  /** `portcullis export`: the key that signs an archive's summary (absolute path), when set. */
+  export?: { signingKey?: string };
 }
 
 /**
