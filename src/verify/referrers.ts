@@ -1,5 +1,5 @@
 import { digestHex, digestTag, type Digest } from '../oci/digest.js';
-import { parseManifest, type Descriptor } from '../oci/manifest.js';
+import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import type { SubjectManifest } from './types.js';
 import { verifyBundleBytes } from './bundle-artifact.js';
 import type { GuardedSource } from './guarded-source.js';
@@ -7,6 +7,8 @@ import type { VerifyContext } from './legacy-annotations.js';
 import { MAX_LAYER_BYTES, type TagEvidence } from './legacy-tags.js';
 import { ReferrerBudget, REFERRER_LIMIT_DEFAULTS, type ReferrerLimits } from './referrer-limits.js';
 import { toReason } from './verify-error.js';
+import { NOTATION_ARTIFACT_TYPE } from './notation/headers.js';
+import { gatherNotationReferrer, isNotationSignature } from './notation/referrer.js';
 
 const BUNDLE_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
 /** Referrers fetched at once: a long list is walked in parallel, not one round trip after another. */
@@ -85,7 +87,7 @@ async function listReferrers(subject: Digest, source: GuardedSource, budget: Ref
 }
 
 function isCandidate(d: Descriptor): boolean {
-  return d.artifactType === undefined || d.artifactType.startsWith(BUNDLE_TYPE_PREFIX);
+  return d.artifactType === undefined || d.artifactType.startsWith(BUNDLE_TYPE_PREFIX) || d.artifactType === NOTATION_ARTIFACT_TYPE;
 }
 
 async function verifyReferrer(
@@ -103,6 +105,7 @@ async function verifyReferrer(
   if (m === null) return void reject('MALFORMED: listed referrer manifest does not exist');
   if (!budget.spend(m.bytes.length, `referrer ${digest}`)) return;
   let layer: Descriptor;
+  let notation: ParsedManifest | undefined;
   try {
     const parsed = parseManifest(m.bytes, m.mediaType);
     if (parsed.isIndex) {
@@ -118,16 +121,18 @@ async function verifyReferrer(
       }
       return;
     }
+    if (isNotationSignature(parsed)) notation = parsed;
     const only = parsed.layers.length === 1 ? parsed.layers[0] : undefined;
-    // Not a Sigstore bundle (an SBOM, a notation signature…): not evidence either way.
-    if (!only || !only.mediaType.startsWith(BUNDLE_TYPE_PREFIX)) return;
+    // Not a Sigstore bundle (an SBOM; a Notation signature without Notation trust stores): not evidence either way.
+    if (notation ? !ctx.notation : !only || !only.mediaType.startsWith(BUNDLE_TYPE_PREFIX)) return;
     if (parsed.subject && parsed.subject.digest !== subject.digest) {
       return void reject(`DIGEST_MISMATCH: referrer names subject ${parsed.subject.digest} not ${subject.digest}`);
     }
-    layer = only;
+    layer = only!;
   } catch (err) {
     return void reject(`MALFORMED: ${(err as Error).message}`);
   }
+  if (notation) return gatherNotationReferrer(notation, m.digest, subject, source, ctx.notation!, ctx.now, budget, out);
   if (layer.size > MAX_LAYER_BYTES) return void reject(`TOO_LARGE: bundle is ${layer.size} bytes; the limit is ${MAX_LAYER_BYTES}`);
   if (!budget.spend(layer.size, `the bundle of referrer ${digest}`)) return;
   const blob = await source.blob(layer.digest, MAX_LAYER_BYTES);
