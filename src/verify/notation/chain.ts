@@ -11,12 +11,18 @@ const CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
  * over @peculiar/x509, whose chain builder finds a path but does not validate it.
  */
 export async function chainsTo(chain: readonly X509Certificate[], store: NotationStore, at: Date): Promise<{ ok: true } | { ok: false; why: string }> {
+  const leaf = chain[0]!;
+  // A signing certificate placed in the store itself (notation's self-signed chain of one) is trusted as it
+  // stands; path validation would refuse it as an issuer that is not a CA.
+  if (store.certificates.some((c) => c.raw.equals(leaf.raw))) {
+    return expiredAt([leaf], at) ? { ok: false, why: `the stored signing certificate is not valid at ${at.toISOString()}` } : { ok: true };
+  }
   const toPkijs = (c: X509Certificate) => Certificate.fromBER(new Uint8Array(c.raw));
   try {
     const engine = new CertificateChainValidationEngine({
       trustedCerts: store.certificates.map(toPkijs),
       // pkijs takes the last certificate as the end entity.
-      certs: [...chain.slice(1), chain[0]!].map(toPkijs),
+      certs: [...chain.slice(1), leaf].map(toPkijs),
       checkDate: at,
     });
     const result = await engine.verify();
