@@ -58,7 +58,7 @@ export async function verifyNotationEnvelope(
   if (!expired) throw new VerifyFailure('CERT_CHAIN', `the certificate chain leads to no ${kind} trust store (${reached.why.join('; ')})`);
   // A certificate outside its validity now: an RFC 3161 countersignature from a trusted TSA may vouch for signing time.
   if (kind === 'ca' && env.timestampToken) {
-    const stamped = await verifyTimestamp(env.timestampToken, env.signature, trust, env.chain);
+    const stamped = await verifyTimestamp(env.timestampToken, env.signature, trust);
     if (stamped.stores.length) {
       const then = await storesReached(env, stores, stamped.time);
       if (then.ids.length) return { ...base, trustStores: then.ids, timestampStores: stamped.stores };

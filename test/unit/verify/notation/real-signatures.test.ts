@@ -19,16 +19,17 @@ const read = (name: string) => readFileSync(join(FIXTURES, name));
 const ALPINE_2023 = { digest: 'sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0', mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 481 };
 const ALPINE_2024 = { digest: 'sha256:c0669ef34cdc14332c0f1ab0c2c01acb91d96014b172f1a76f3a39e63d1f0bda', mediaType: 'application/vnd.docker.distribution.manifest.v2+json', size: 528 };
 
-function storeWith(pem: string): ReturnType<typeof loadNotationTrust> {
+function storeWith(pem: string, tsa?: string): ReturnType<typeof loadNotationTrust> {
   const dir = mkdtempSync(join(tmpdir(), 'notation-real-'));
   writeTrustStore(dir, 'ca', 'notary', [pem]);
+  if (tsa) writeTrustStore(dir, 'tsa', 'globalsign', [tsa]);
   return loadNotationTrust(dir);
 }
 
-async function verdict(file: string, mediaType: string, subject: SignedDescriptor, pem: string, now = new Date()): Promise<string> {
+async function verdict(file: string, mediaType: string, subject: SignedDescriptor, pem: string, tsa?: string): Promise<string> {
   try {
-    const s = await verifyNotationEnvelope(read(file), mediaType, subject, storeWith(pem), now);
-    return `OK ${s.envelope} ${s.subject} ${s.trustStores.join(',')}`;
+    const s = await verifyNotationEnvelope(read(file), mediaType, subject, storeWith(pem, tsa), new Date());
+    return `OK ${s.envelope} ${s.subject} ${s.trustStores.join(',')}${s.timestampStores ? ` timestamp ${s.timestampStores.join(',')}` : ''}`;
   } catch (err) {
     return toReason(err);
   }
@@ -57,6 +58,16 @@ describe('signatures written by notation', () => {
     // Signed in June 2024 by a certificate valid for ten minutes; only the RFC 3161 countersignature could vouch for it.
     const expired = signerOf('jwsExpiredWithTimestamp.sig', JWS).toString();
     expect(await verdict('jwsExpiredWithTimestamp.sig', JWS, ALPINE_2024, expired)).toMatch(/^CERT_CHAIN: certificate .*CN=testTSA is not valid at/);
+  });
+
+  it('accepts a certificate that expired since, when an RFC 3161 countersignature from a trusted TSA vouches for the signing', async () => {
+    const globalSign = new X509Certificate(read('globalsignRoot.cer')).toString();
+    for (const [file, type] of [['jwsExpiredWithTimestamp.sig', JWS], ['coseExpiredWithTimestamp.sig', COSE]] as const) {
+      const expired = signerOf(file, type).toString();
+      expect(await verdict(file, type, ALPINE_2024, expired, globalSign)).toMatch(/^OK (jws|cose) .*CN=testTSA ca:notary timestamp tsa:globalsign$/);
+      // A TSA store that does not hold the timestamp authority's root vouches for nothing.
+      expect(await verdict(file, type, ALPINE_2024, expired, read('NotationTestRoot.pem').toString())).toMatch(/^CERT_CHAIN: .*the timestamp does not verify under a tsa store/);
+    }
   });
 
   it('refuses a real envelope with one byte changed', async () => {
