@@ -34,7 +34,7 @@ export async function gatherReferrers(
   const out: ReferrerEvidence = { signatures: [], attestations: [], rejected: [], truncated: budget.notes };
   const listed = await listReferrers(subject.digest, source, budget, out);
   if (!listed) return out;
-  const candidates = listed.filter(isCandidate);
+  const candidates = listed.filter((d) => isCandidate(d, ctx));
   const found: TagEvidence[] = candidates.map(() => ({ signatures: [], attestations: [], rejected: [] }));
   let next = 0;
   const worker = async () => {
@@ -86,8 +86,10 @@ async function listReferrers(subject: Digest, source: GuardedSource, budget: Ref
   return listed;
 }
 
-function isCandidate(d: Descriptor): boolean {
-  return d.artifactType === undefined || d.artifactType.startsWith(BUNDLE_TYPE_PREFIX) || d.artifactType === NOTATION_ARTIFACT_TYPE;
+/** Notation signatures are looked at only when Notation trust stores are configured. */
+function isCandidate(d: Descriptor, ctx: VerifyContext): boolean {
+  if (d.artifactType === NOTATION_ARTIFACT_TYPE) return ctx.notation !== undefined;
+  return d.artifactType === undefined || d.artifactType.startsWith(BUNDLE_TYPE_PREFIX);
 }
 
 async function verifyReferrer(
@@ -109,7 +111,7 @@ async function verifyReferrer(
   try {
     const parsed = parseManifest(m.bytes, m.mediaType);
     if (parsed.isIndex) {
-      const children = parsed.manifests.filter(isCandidate);
+      const children = parsed.manifests.filter((d) => isCandidate(d, ctx));
       if (children.length === 0) return;
       if (depth >= budget.limits.maxDepth) {
         budget.note('maxDepth', `referrer ${digest} is an index whose ${children.length} manifests were not looked at (trust.referrers.maxDepth ${budget.limits.maxDepth})`);

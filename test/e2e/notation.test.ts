@@ -55,7 +55,11 @@ describe.skipIf(!haveTools(['docker-registry']))('Notation signatures through th
     const index = {
       schemaVersion: 2,
       mediaType: MT.ociIndex,
-      manifests: referrers.map((r) => ({ mediaType: r.mediaType, digest: r.digest, size: r.manifest.length, artifactType: NOTATION.artifactType })),
+      // The older form (no artifactType) is listed as some registries and clients list it: without one.
+      manifests: referrers.map((r) => {
+        const typed = (JSON.parse(r.manifest.toString()) as { artifactType?: string }).artifactType;
+        return { mediaType: r.mediaType, digest: r.digest, size: r.manifest.length, ...(typed ? { artifactType: typed } : {}) };
+      }),
     };
     await push(artifact(index, MT.ociIndex, [], cosignTag(image.digest)), path);
   }
