@@ -72,3 +72,16 @@ describe('notation entries of signatures.anyOf', () => {
     expect(evaluateRule(rule({ trustStores: ['ca:acme'], trustedIdentities: ['*'] }), ev, { now: NOW, revocations: other }).outcome).toBe('allow');
   });
 });
+
+describe('the README example', () => {
+  it('loads as written and trusts the identity it names', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### Notation signatures'), readme.indexOf('### Recipes'));
+    const example = JSON.parse(/```json\n([\s\S]*?)```/.exec(section)![1]!) as { policies: unknown[] };
+    const { rules, errors } = validatePolicyRules(example.policies);
+    expect(errors).toEqual([]);
+    const s = signer({ subject: 'C=US, ST=WA, L=Seattle, O=Acme, CN=release', timestampStores: ['tsa:corp'] });
+    expect(evaluateRule(rules![0]!, evidence(s), { now: NOW }).outcome).toBe('allow');
+  });
+});
