@@ -152,8 +152,15 @@ describe.skipIf(!haveTools(['docker-registry']))('Notation signatures through th
     const colons = fingerprint.toUpperCase().match(/../g)!.join(':');
     const res = await api('/trust/revocations', { method: 'POST', body: { notation: { fingerprint: colons }, reason: 'release key leaked' } });
     expect(res.status, await res.clone().text()).toBe(201);
-    const created = (await res.json()) as { signer: unknown; impact: { digests?: unknown[] } };
+    const created = (await res.json()) as { signer: unknown; impact: { wouldBeDenied: Array<{ digest: string }>; stillServed: Array<{ digest: string }> } };
     expect(created.signer).toEqual({ notation: { fingerprint } });
+    // The impact report finds the pulls served on this certificate; none had another signer the rule trusts.
+    const served = [images.jws!.digest, images.cose!.digest, images['second-passes']!.digest].sort();
+    expect(created.impact.wouldBeDenied.map((i) => i.digest).sort()).toEqual(served);
+    expect(created.impact.stillServed.map((i) => i.digest)).toEqual([]);
+    const byPrint = await api(`/audit/events?signer=${colons}&kind=pull.manifest&limit=100`);
+    const events = ((await byPrint.json()) as { events: Array<{ digest: string }> }).events;
+    expect([...new Set(events.map((e) => e.digest))].sort()).toEqual(served);
     expect(await denial('jws')).toMatch(/revoked: signer Notation certificate sha256 [0-9a-f]{64} revoked .*release key leaked/);
     // Another certificate with the same subject is not revoked.
     expect((await manifest('jws-rsa', '1')).status).toBe(200);
