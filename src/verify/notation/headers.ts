@@ -91,6 +91,8 @@ function time(value: unknown, name: string): Date {
   return d;
 }
 
+const MAX_CHAIN = 10;
+
 export function malformed(message: string): VerifyFailure {
   return new VerifyFailure('MALFORMED', message);
 }
@@ -98,6 +100,8 @@ export function malformed(message: string): VerifyFailure {
 /** Certificates as the envelope carries them (DER), leaf first; an empty or unreadable chain is malformed. */
 export function parseChain(ders: unknown): X509Certificate[] {
   if (!Array.isArray(ders) || ders.length === 0) throw malformed('the envelope carries no certificate chain');
+  // Path validation costs per certificate; a real chain is a leaf, an intermediate or two and a root.
+  if (ders.length > MAX_CHAIN) throw malformed(`the certificate chain has ${ders.length} certificates; at most ${MAX_CHAIN} are accepted`);
   return ders.map((d, i) => {
     try {
       return new X509Certificate(d as Buffer);

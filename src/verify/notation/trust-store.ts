@@ -31,6 +31,8 @@ const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/
  */
 export function loadNotationTrust(dir: string): NotationTrust {
   if (!isAbsolute(dir)) throw new TrustMaterialError(`trust.notation.trustStoreDir must be an absolute path, got "${dir}"`);
+  // A mistyped path would otherwise refuse every Notation signature with no sign of why.
+  if (!isDirectory(join(dir, 'x509'))) throw new TrustMaterialError(`trust.notation.trustStoreDir ${dir} has no x509 folder (a notation trust store holds x509/ca/<name>/…)`);
   const stores: NotationStore[] = [];
   const prints: string[] = [];
   for (const type of STORE_TYPES) {
@@ -47,6 +49,14 @@ export function loadNotationTrust(dir: string): NotationTrust {
     }
   }
   return { stores, fingerprint: createHash('sha256').update(prints.join('\n')).digest('hex') };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function listDirs(path: string): string[] {

@@ -94,6 +94,11 @@ describe.each(formats)('Notation %s envelopes', (_name, mediaType, signEnvelope)
     expect(await verdict(mediaType, tampered)).toMatch(/^SIGNATURE_INVALID: /);
   });
 
+  it('deny a chain longer than any real one before validating it', async () => {
+    const long = { ...leaf, chain: Array.from({ length: 11 }, () => leaf.der) };
+    expect(await verdict(mediaType, signEnvelope({ signer: long, target: subject }))).toBe('MALFORMED: the certificate chain has 11 certificates; at most 10 are accepted');
+  });
+
   it('deny malformed envelopes with a reason, never a crash', async () => {
     for (const junk of [Buffer.alloc(0), Buffer.from('{"payload":1}'), Buffer.from([0xd2, 0x84, 0x40]), Buffer.from('\u0000\u00ff'), Buffer.from('[]')]) {
       expect(await verdict(mediaType, junk)).toMatch(/^(MALFORMED|UNSUPPORTED): /);
