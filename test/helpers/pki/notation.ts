@@ -2,6 +2,7 @@ import { constants, sign, type KeyObject } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tag, encode } from 'cbor2';
+import { TimeStampResp } from 'pkijs';
 import * as der from './der.js';
 import { derToPem, generateKey, type KeyAlgorithm, type TestKey } from './keys.js';
 import { artifact, describeBlob, MT, type Descriptor, type OciArtifact } from './oci.js';
@@ -110,6 +111,15 @@ export interface SignOptions {
   expiry?: Date;
   /** Further critical headers, added to `crit` and the protected header. */
   extraCritical?: Record<string, string>;
+  /** An RFC 3161 authority's answer over the signature value (a TimeStampResp); its token is the countersignature. */
+  timestamp?: (signature: Buffer) => Buffer;
+}
+
+/** The TimeStampToken out of a TimeStampResp: `SEQUENCE { status, timeStampToken }`. */
+function tokenOf(resp: Buffer): Buffer {
+  const parsed = TimeStampResp.fromBER(new Uint8Array(resp));
+  if (!parsed.timeStampToken) throw new Error('the TSA answered without a token');
+  return Buffer.from(parsed.timeStampToken.toSchema().toBER());
 }
 
 /** A JWS envelope (flattened JSON) as notation writes it; built by hand so that tests may break its rules. */
@@ -132,7 +142,11 @@ export function signJws(o: SignOptions): Buffer {
   return Buffer.from(JSON.stringify({
     payload: payloadB64,
     protected: protectedB64,
-    header: { x5c: o.signer.chain.map((c) => c.toString('base64')), 'io.cncf.notary.signingAgent': 'portcullis-test/1.0' },
+    header: {
+      x5c: o.signer.chain.map((c) => c.toString('base64')),
+      'io.cncf.notary.signingAgent': 'portcullis-test/1.0',
+      ...(o.timestamp ? { 'io.cncf.notary.timestampSignature': tokenOf(o.timestamp(signature)).toString('base64') } : {}),
+    },
     signature: signature.toString('base64url'),
   }));
 }
@@ -157,6 +171,7 @@ export function signCose(o: SignOptions): Buffer {
   const unprotected = new Map<number | string, unknown>([
     [33, o.signer.chain.map((c) => new Uint8Array(c))],
     ['io.cncf.notary.signingAgent', 'portcullis-test/1.0'],
+    ...(o.timestamp ? [['io.cncf.notary.timestampSignature', new Uint8Array(tokenOf(o.timestamp(Buffer.from(signature))))] as [string, unknown]] : []),
   ]);
   return Buffer.from(encode(new Tag(18, [protectedBytes, unprotected, body, signature])));
 }

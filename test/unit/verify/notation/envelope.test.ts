@@ -7,6 +7,7 @@ import { loadNotationTrust } from '../../../../src/verify/notation/trust-store.j
 import { toReason } from '../../../../src/verify/verify-error.js';
 import { createNotationCa, NOTATION, signCose, signJws, writeTrustStore, type SignOptions } from '../../../helpers/pki/notation.js';
 import { createTestImage, descriptorOf } from '../../../helpers/pki/oci.js';
+import { createTestTsa } from '../../../helpers/pki/tsa.js';
 
 const DAY = 86_400_000;
 const ca = createNotationCa();
@@ -14,6 +15,9 @@ const other = createNotationCa({ C: 'US', ST: 'CA', O: 'Other', CN: 'Other Root'
 const dir = mkdtempSync(join(tmpdir(), 'notation-store-'));
 writeTrustStore(dir, 'ca', 'acme', [ca.pem]);
 writeTrustStore(dir, 'signingAuthority', 'acme-sa', [ca.pem]);
+const tsa = createTestTsa();
+const untrustedTsa = createTestTsa({ commonName: 'stranger-tsa' });
+writeTrustStore(dir, 'tsa', 'corp', [tsa.root.pem]);
 const trust = loadNotationTrust(dir);
 const image = createTestImage('notation');
 const subject: SignedDescriptor = descriptorOf(image);
@@ -69,6 +73,23 @@ describe.each(formats)('Notation %s envelopes', (_name, mediaType, signEnvelope)
   it('deny an expired certificate without a timestamp', async () => {
     const expired = ca.issue({ notBefore: new Date(Date.now() - 60 * DAY), notAfter: new Date(Date.now() - DAY) });
     expect(await verdict(mediaType, signEnvelope({ signer: expired, target: subject }))).toMatch(/^CERT_CHAIN: certificate .*CN=release is not valid at .* and the signature has no trusted timestamp$/);
+  });
+
+  it('accept an expired certificate when a trusted TSA stamped the signature while it was valid, and name the TSA store', async () => {
+    const expired = ca.issue({ notBefore: new Date(Date.now() - 60 * DAY), notAfter: new Date(Date.now() - DAY) });
+    const stampedAt = new Date(Date.now() - 10 * DAY);
+    const env = signEnvelope({ signer: expired, target: subject, signingTime: stampedAt, timestamp: (sig) => tsa.timestamp(sig, stampedAt) });
+    const s = await verifyNotationEnvelope(env, mediaType, subject, trust, new Date());
+    expect(s).toMatchObject({ trustStores: ['ca:acme'], timestampStores: ['tsa:corp'] });
+    // Stamped after the certificate expired: no help.
+    const late = signEnvelope({ signer: expired, target: subject, timestamp: (sig) => tsa.timestamp(sig, new Date()) });
+    expect(await verdict(mediaType, late)).toMatch(/^CERT_CHAIN: .*the timestamp does not vouch for it/);
+    // Stamped by an authority no tsa store holds.
+    const stranger = signEnvelope({ signer: expired, target: subject, timestamp: (sig) => untrustedTsa.timestamp(sig, stampedAt) });
+    expect(await verdict(mediaType, stranger)).toMatch(/^CERT_CHAIN: .*the timestamp does not verify under a tsa store \(tsa:corp: /);
+    // Over other bytes than this signature.
+    const other = signEnvelope({ signer: expired, target: subject, timestamp: () => tsa.timestamp(Buffer.from('something else'), stampedAt) });
+    expect(await verdict(mediaType, other)).toMatch(/^CERT_CHAIN: .*the timestamp is not over this signature/);
   });
 
   it('accept an expired certificate under notary.x509.signingAuthority when it was valid at the authentic signing time', async () => {
