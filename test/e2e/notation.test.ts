@@ -6,6 +6,7 @@ import { auditRows } from '../helpers/audit.js';
 import { createNotationCa, NOTATION, notationReferrer, signCose, signJws, writeTrustStore, type NotationLeaf } from '../helpers/pki/notation.js';
 import { artifact, cosignTag, MT, type Descriptor, type OciArtifact } from '../helpers/pki/oci.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
+import { createTestTsa } from '../helpers/pki/tsa.js';
 import { pushBlob, pushImage, pushManifest, startRegistry, type PushedImage, type Registry } from '../helpers/registry.js';
 import { haveTools } from '../helpers/tools.js';
 import { ACCEPT_ALL_MANIFESTS, removeTempDirs, tempDir, UPSTREAM } from './support.js';
@@ -16,6 +17,12 @@ import { ACCEPT_ALL_MANIFESTS, removeTempDirs, tempDir, UPSTREAM } from './suppo
  */
 const ADMIN = 'admin-token-for-notation-tests';
 const DAY = 86_400_000;
+const STAMPED_RULE = {
+  name: 'notation-stamped',
+  match: [`${UPSTREAM}/notation/stamped-ok`],
+  mode: 'enforce',
+  signatures: { anyOf: [{ notation: { trustStores: ['ca:acme'], trustedIdentities: ['*'], tsa: ['tsa:corp'] } }] },
+};
 const RULE = {
   name: 'notation',
   match: [`${UPSTREAM}/notation/*`],
@@ -79,6 +86,8 @@ describe.skipIf(!haveTools(['docker-registry']))('Notation signatures through th
     const storeDir = join(dataDir, 'notation');
     mkdirSync(storeDir);
     writeTrustStore(storeDir, 'ca', 'acme', [ca.pem]);
+    const tsa = createTestTsa();
+    writeTrustStore(storeDir, 'tsa', 'corp', [tsa.root.pem]);
     release = ca.issue({ subject: { C: 'US', ST: 'WA', O: 'Acme', CN: 'release' } });
     const rsaRelease = ca.issue({ subject: { C: 'US', ST: 'WA', O: 'Acme', CN: 'release' }, algorithm: 'rsa-2048' });
     const intern = ca.issue({ subject: { C: 'US', ST: 'WA', O: 'Acme', CN: 'intern' } });
@@ -97,10 +106,15 @@ describe.skipIf(!haveTools(['docker-registry']))('Notation signatures through th
     await signed('other-digest', [() => ({ bytes: signJws({ signer: release, target: subjectOf(images.jws!) }), type: NOTATION.jws })]);
     await signed('malformed', [() => ({ bytes: Buffer.from('{"payload": "e30", "protected": 7}'), type: NOTATION.jws })]);
     await pushImage(registry.url, 'notation/unsigned', '1');
+    // Signed ten days ago, stamped then by the TSA; the certificate has expired since.
+    const signedAt = new Date(Date.now() - 10 * DAY);
+    const stamped = (s: Descriptor) => ({ bytes: signJws({ signer: expired, target: s, signingTime: signedAt, timestamp: (sig) => tsa.timestamp(sig, signedAt) }), type: NOTATION.jws });
+    await signed('stamped-ok', [stamped]);
+    await signed('stamped-no-tsa-rule', [stamped]);
 
     proxy = await startProxy({
       upstreams: [{ name: UPSTREAM, url: registry.url }],
-      policies: [RULE],
+      policies: [STAMPED_RULE, RULE],
       dataDir,
       extra: {
         trust: { notation: { trustStoreDir: storeDir } },
@@ -122,6 +136,13 @@ describe.skipIf(!haveTools(['docker-registry']))('Notation signatures through th
       await res.arrayBuffer();
     }
     expect(await denial('unsigned')).toMatch(/no signature by Notation signer C=US, O=Acme, CN=release \(trust store ca:acme\)/);
+  });
+
+  it('serves a certificate expired since signing only under a rule that names the TSA store that stamped it', async () => {
+    const res = await manifest('stamped-ok', '1');
+    expect(res.status, await res.clone().text()).toBe(200);
+    await res.arrayBuffer();
+    expect(await denial('stamped-no-tsa-rule')).toMatch(/verified signers: Notation signer C=US, ST=WA, O=Acme, CN=release \(sha256 [0-9a-f]{16}…, trust store ca:acme, timestamp tsa:corp\)/);
   });
 
   it('denies with the reason each failing signature gives', async () => {
