@@ -32,7 +32,7 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     res.json({ revocations: await d.trust.listRevocations() });
   });
 
-  r.post('/trust/revocations', admins, onlyKnown({ query: ['dryRun'], body: ['key', 'keyless', 'logIndex', 'reason'] }), async (req, res) => {
+  r.post('/trust/revocations', admins, onlyKnown({ query: ['dryRun'], body: ['key', 'keyless', 'logIndex', 'notation', 'reason'] }), async (req, res) => {
     const dryRun = dryRunOf(req);
     if (dryRun === undefined) {
       sendApiError(res, 400, 'BAD_REQUEST', 'dryRun must be true or false', [{ path: 'dryRun', message: 'must be true or false' }]);
@@ -40,7 +40,7 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     }
     const { signer, reason, errors } = parseRevocation(req.body, d.knownKeys);
     if (!signer || !reason) {
-      sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"key": NAME} or {"keyless": {"issuer", "subject"}} or {"logIndex": N}, with a "reason"', errors);
+      sendApiError(res, 400, 'BAD_REQUEST', 'body must be {"key": NAME} or {"keyless": {"issuer", "subject"}} or {"logIndex": N} or {"notation": {"fingerprint"}}, with a "reason"', errors);
       return;
     }
     // The audit event records the impact, judged before the revocation is stored, under a stand-in for it
@@ -107,8 +107,8 @@ export function trustRoutes(d: TrustRouteDeps): Router {
 function parseRevocation(body: unknown, knownKeys: ReadonlySet<string>): { signer?: RevokedSigner; reason?: string; errors: FieldError[] } {
   const errors: FieldError[] = [];
   if (!isObject(body)) return { errors: [{ path: '', message: 'must be a JSON object' }] };
-  const given = ['key', 'keyless', 'logIndex'].filter((k) => body[k] !== undefined);
-  if (given.length !== 1) errors.push({ path: '', message: 'must name exactly one of key, keyless, logIndex' });
+  const given = ['key', 'keyless', 'logIndex', 'notation'].filter((k) => body[k] !== undefined);
+  if (given.length !== 1) errors.push({ path: '', message: 'must name exactly one of key, keyless, logIndex, notation' });
   let signer: RevokedSigner | undefined;
   if (body.key !== undefined) {
     if (typeof body.key !== 'string' || !knownKeys.has(body.key)) errors.push({ path: 'key', message: `must name a key in trust.keys (${[...knownKeys].join(', ') || 'none configured'})` });
@@ -124,6 +124,14 @@ function parseRevocation(body: unknown, knownKeys: ReadonlySet<string>): { signe
   if (body.logIndex !== undefined) {
     if (typeof body.logIndex !== 'number' || !Number.isSafeInteger(body.logIndex) || body.logIndex < 0) errors.push({ path: 'logIndex', message: 'must be a non-negative integer' });
     else signer = { logIndex: body.logIndex };
+  }
+  if (body.notation !== undefined) {
+    const n = body.notation;
+    // The fingerprint as `openssl x509 -fingerprint -sha256` prints it (colons, any case) or plain hex.
+    const hex = isObject(n) && typeof n.fingerprint === 'string' ? n.fingerprint.replace(/:/g, '').toLowerCase() : '';
+    if (!isObject(n) || Object.keys(n).some((x) => x !== 'fingerprint') || !/^[0-9a-f]{64}$/.test(hex)) {
+      errors.push({ path: 'notation', message: 'must be {"fingerprint": "<SHA-256 of the signing certificate, 64 hex digits>"}' });
+    } else signer = { notation: { fingerprint: hex } };
   }
   const reason = typeof body.reason === 'string' && body.reason.trim() && body.reason.length <= 1024 ? body.reason : undefined;
   if (!reason) errors.push({ path: 'reason', message: 'must be a non-empty string of at most 1024 characters' });

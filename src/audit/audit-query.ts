@@ -39,9 +39,10 @@ export function parseAuditFilter(
     } else if (key === 'decision' && !['allow', 'deny', 'warn'].includes(value)) {
       errors.push({ path: key, message: 'must be allow, deny or warn' });
     } else if (key === 'signer') {
-      // A key's name from trust.keys, or a keyless identity's subject (with `issuer` to pin its issuer too).
+      // A key's name from trust.keys, a keyless identity's subject (with `issuer` to pin its issuer too), a
+      // Notation signer's subject DN, or a Notation signing certificate's SHA-256 fingerprint.
       const issuer = typeof input.issuer === 'string' && input.issuer ? input.issuer : undefined;
-      filter.evidenceContains = signerNeedles({ key: value, subject: value, issuer });
+      filter.evidenceContains = signerNeedles({ key: value, subject: value, issuer, fingerprint: value.replace(/:/g, '').toLowerCase() });
     } else if (key !== 'issuer') {
       filter[key] = value;
     }

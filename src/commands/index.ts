@@ -12,6 +12,7 @@ import { verifyBundleCommand } from './verify-bundle.js';
 import { prefetchCommand } from './prefetch.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
+import { verifyNotationCommand } from './verify-notation.js';
 
 /** Commands beyond serve and check-config (audit, policy, cache), registered here. */
 export const extraCommands: Command[] = [
@@ -28,4 +29,5 @@ export const extraCommands: Command[] = [
   prefetchCommand,
   exportCommand,
   importCommand,
+  verifyNotationCommand,
 ];

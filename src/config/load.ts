@@ -165,6 +165,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       keys: trustFiles.keys,
       verifyTtlMs: parseDuration(trust.verifyTtl)!,
       ...(trust.referrers ? { referrers: { ...trust.referrers, maxBytes: parseSize(trust.referrers.maxBytes)! } } : {}),
+      ...(trust.notation ? { notation: { trustStoreDir: at(trust.notation.trustStoreDir) } } : {}),
     } satisfies TrustConfig,
     auth: {
       pull: sections.auth?.pull ?? 'anonymous',

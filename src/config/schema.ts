@@ -212,6 +212,9 @@ const fields = {
       maxPages: wholeNumber('must be an integer from 1 to 1000', 1, 1000).default(8).describe('Pages of the referrers API followed'),
       maxDepth: wholeNumber('must be an integer from 1 to 4', 1, 4).default(1).describe('1: referrers only; 2: also the manifests of a referrer that is an index'),
     }).optional().describe('Bounds of the referrers walk for one subject; a denial says which one was hit'),
+    notation: section({
+      trustStoreDir: text().describe('A Notation trust store folder: x509/{ca,signingAuthority,tsa}/<name>/*.crt|*.pem|*.cer'),
+    }).optional().describe('Notation (Notary Project) signatures; without it they are not looked at'),
   }).optional(),
   auth: section({
     pull: oneOf(['anonymous', 'token']).default('anonymous'),
@@ -278,6 +281,11 @@ const identity = z.object({
 const signer = z.union([
   z.object({ key: z.string().describe('A name in trust.keys'), tlog: z.enum(['required', 'optional']).optional() }),
   z.object({ keyless: identity }),
+  z.object({ notation: z.object({
+    trustStores: z.array(z.string()).describe('ca:<name> or signingAuthority:<name>'),
+    trustedIdentities: z.array(z.string()).describe('"*" or "x509.subject: <DN>"'),
+    tsa: z.array(z.string()).optional().describe('tsa:<name>'),
+  }) }),
 ]);
 const signedBy = z.object({ anyOf: z.array(signer) });
 const policyRule = z.object({

@@ -55,6 +55,8 @@ export interface TrustConfig {
   verifyTtlMs: number;
   /** Bounds of the referrers walk for one subject (`maxBytes` in bytes); defaults when absent. */
   referrers?: ReferrerLimits;
+  /** Notation (Notary Project) trust: an absolute path to a `notation` trust store folder (`x509/{ca,signingAuthority,tsa}/<name>/`). */
+  notation?: { trustStoreDir: string };
 }
 
 export type Role = 'admin' | 'auditor' | 'puller';

@@ -126,7 +126,7 @@ export interface AuditFilter {
  * What an event's evidence holds when a signer took part: `"signer":{"key":NAME}`, or a keyless identity
  * ending `"subject":SUBJECT}` (with `"issuer":ISSUER,` before it when the issuer is given), or a log entry.
  */
-export function signerNeedles(signer: { key?: string; issuer?: string; subject?: string; logIndex?: number }): string[] {
+export function signerNeedles(signer: { key?: string; issuer?: string; subject?: string; logIndex?: number; fingerprint?: string }): string[] {
   const j = JSON.stringify;
   const out: string[] = [];
   if (signer.key !== undefined) out.push(`"signer":{"key":${j(signer.key)}}`);
@@ -135,6 +135,8 @@ export function signerNeedles(signer: { key?: string; issuer?: string; subject?:
     const id = `${signer.issuer !== undefined ? `"issuer":${j(signer.issuer)},` : ''}"subject":${j(signer.subject)}`;
     out.push(`${id}}`, `${id},`);
   }
+  // A Notation signer is recorded with its leaf certificate's SHA-256 fingerprint.
+  if (signer.fingerprint !== undefined) out.push(`"fingerprint":${j(signer.fingerprint)}`);
   if (signer.logIndex !== undefined) out.push(`"logIndex":${signer.logIndex},"`, `"logIndex":${signer.logIndex}}`);
   return out;
 }

@@ -46,7 +46,9 @@ export async function gatherImpact(db: Database, signer: RevokedSigner, fingerpr
     ? signerNeedles({ key: signer.key })
     : 'keyless' in signer
       ? signerNeedles({ issuer: signer.keyless.issuer, subject: signer.keyless.subject })
-      : signerNeedles({ logIndex: signer.logIndex });
+      : 'notation' in signer
+        ? signerNeedles({ fingerprint: signer.notation.fingerprint })
+        : signerNeedles({ logIndex: signer.logIndex });
   const query = new AuditQuery(db.audit);
   const byDigest = new Map<string, Omit<ImpactCandidates['digests'][number], 'evidence'>>();
   for await (const batch of query.batches({ kind: 'pull.manifest', evidenceContains: needles }, 0, Number.MAX_SAFE_INTEGER)) {

@@ -69,7 +69,10 @@ function attestationValue(a: VerifiedAttestation): CelInput {
 }
 
 function signerValue(s: Signer): CelInput {
-  return s.type === 'key' ? { type: 'key', key: s.key, issuer: '', subject: '' } : { type: 'keyless', key: '', issuer: s.issuer ?? '', subject: s.subject };
+  if (s.type === 'key') return { type: 'key', key: s.key, issuer: '', subject: '' };
+  // A Notation signer's subject is its leaf DN; it has no OIDC issuer.
+  if (s.type === 'notation') return { type: 'notation', key: '', issuer: '', subject: s.subject };
+  return { type: 'keyless', key: '', issuer: s.issuer ?? '', subject: s.subject };
 }
 
 function logged(tlog: TlogEvidence | undefined): Record<string, CelInput> {

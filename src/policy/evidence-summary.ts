@@ -1,4 +1,4 @@
-import type { Evidence, VerifiedAttestation, VerifiedSignature } from '../verify/types.js';
+import type { Evidence, NotationSigner, VerifiedAttestation, VerifiedSignature } from '../verify/types.js';
 import type { BuildTime } from './build-time.js';
 
 const MAX_LISTED = 5;
@@ -59,9 +59,21 @@ export function walkCutShort(evidence: Evidence): string | undefined {
 }
 
 function signerEntry(s: VerifiedSignature | VerifiedAttestation): Record<string, unknown> {
-  const signer = s.signer.type === 'key' ? { key: s.signer.key } : { issuer: s.signer.issuer ?? null, subject: s.signer.subject, roots: s.signer.roots };
+  const signer =
+    s.signer.type === 'key'
+      ? { key: s.signer.key }
+      : s.signer.type === 'notation'
+        ? notationEntry(s.signer)
+        : { issuer: s.signer.issuer ?? null, subject: s.signer.subject, roots: s.signer.roots };
   const e: Record<string, unknown> = { signer, source: s.source, artifact: s.artifactDigest };
   if (s.tlog) e.tlog = { logIndex: s.tlog.logIndex, integratedTime: s.tlog.integratedTime };
   if (s.timestamp) e.timestamp = s.timestamp;
   return e;
+}
+
+function notationEntry(s: NotationSigner): Record<string, unknown> {
+  return {
+    notation: { subject: s.subject, fingerprint: s.fingerprint, trustStores: s.trustStores, signingScheme: s.signingScheme, envelope: s.envelope, signingTime: s.signingTime },
+    ...(s.timestampStores && { timestampStores: s.timestampStores }),
+  };
 }

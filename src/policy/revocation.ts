@@ -5,7 +5,12 @@ import type { Evidence, RejectedArtifact, Signer, TlogEvidence } from '../verify
  * and subject, exactly), or one transparency-log entry. Pure: the decider passes the active set in and the
  * evaluator drops every signature and attestation a revocation names, so cached evidence never outlives it.
  */
-export type RevokedSigner = { key: string } | { keyless: { issuer: string; subject: string } } | { logIndex: number };
+export type RevokedSigner =
+  | { key: string }
+  | { keyless: { issuer: string; subject: string } }
+  | { logIndex: number }
+  /** A Notation signer by its leaf certificate's SHA-256 fingerprint (lowercase hex). */
+  | { notation: { fingerprint: string } };
 
 export interface Revocation {
   id: number;
@@ -32,12 +37,14 @@ export function names(revoked: RevokedSigner, entry: { signer: Signer; tlog?: Tl
   if ('keyless' in revoked) {
     return entry.signer.type === 'keyless' && entry.signer.issuer === revoked.keyless.issuer && entry.signer.subject === revoked.keyless.subject;
   }
+  if ('notation' in revoked) return entry.signer.type === 'notation' && entry.signer.fingerprint === revoked.notation.fingerprint;
   return entry.tlog !== undefined && entry.tlog.logIndex === revoked.logIndex;
 }
 
 export function describeRevoked(s: RevokedSigner): string {
   if ('key' in s) return `key "${s.key}"`;
   if ('keyless' in s) return `${s.keyless.subject} (issuer ${s.keyless.issuer})`;
+  if ('notation' in s) return `Notation certificate sha256 ${s.notation.fingerprint}`;
   return `transparency log entry ${s.logIndex}`;
 }
 

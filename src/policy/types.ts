@@ -18,7 +18,20 @@ export interface IdentityMatch {
 
 export type SignatureRequirement =
   | { key: string; tlog?: 'required' | 'optional' }
-  | { keyless: IdentityMatch };
+  | { keyless: IdentityMatch }
+  | NotationRequirement;
+
+/** A Notation trust policy statement, in `notation`'s words. */
+export interface NotationRequirement {
+  notation: {
+    /** `ca:<name>` or `signingAuthority:<name>`: folders of trust.notation.trustStoreDir. */
+    trustStores: string[];
+    /** `"*"`, or `x509.subject: <DN>`: every attribute named must equal the leaf subject's. */
+    trustedIdentities: string[];
+    /** `tsa:<name>`: timestamp authorities whose countersignature may vouch for an expired certificate. */
+    tsa?: string[];
+  };
+}
 
 export interface ProvenanceRequirement {
   signedBy: { anyOf: SignatureRequirement[] };

@@ -5,6 +5,7 @@ import { validateAttestations, validateCondition } from './validate-conditions.j
 import { FULCIO_EXTENSION_NAMES } from '../verify/fulcio-extensions.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
 import { didYouMean } from '../text/did-you-mean.js';
+import { validateNotationRequirement } from './notation-rule.js';
 
 export interface RuleError {
   path: string;
@@ -83,10 +84,11 @@ function requirements(list: unknown, at: string, known: KnownNames, err: Err): v
   if (!Array.isArray(list) || list.length === 0) return err(at, 'must be a non-empty array');
   list.forEach((req, j) => {
     const p = `${at}[${j}]`;
-    if (!isObject(req)) return err(p, 'must be an object with "key" or "keyless"');
+    if (!isObject(req)) return err(p, 'must be an object with "key", "keyless" or "notation"');
+    if ('notation' in req && !('key' in req) && !('keyless' in req)) return validateNotationRequirement(req, p, err);
     const hasKey = 'key' in req;
     const hasKeyless = 'keyless' in req;
-    if (hasKey === hasKeyless) return err(p, 'must have exactly one of "key" or "keyless"');
+    if (hasKey === hasKeyless) return err(p, 'must have exactly one of "key", "keyless" or "notation"');
     if (hasKey) {
       unknownKeys(req, ['key', 'tlog'], p, err);
       if (typeof req.key !== 'string' || !req.key) err(`${p}.key`, 'must be a key name');

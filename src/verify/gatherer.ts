@@ -54,7 +54,7 @@ export async function gatherEvidence(
 ): Promise<Evidence> {
   const evidence: Evidence = { subject: subject.digest, signatures: [], attestations: [], rejected: [], collectedAt: now.toISOString() };
   const guarded = new GuardedSource(source);
-  const ctx: VerifyContext = { roots: trust.roots, keys: trust.keys, now };
+  const ctx: VerifyContext = { roots: trust.roots, keys: trust.keys, now, ...(trust.notation ? { notation: trust.notation } : {}) };
   try {
     const [sig, att, refs, config] = await Promise.all([
       gatherLegacyTag('sig', subject.digest, guarded, ctx),

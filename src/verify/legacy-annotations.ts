@@ -3,6 +3,7 @@ import { RFC3161Timestamp } from '@sigstore/core';
 import { certIdentity, pemToDers, type CertIdentity } from './certificate-identity.js';
 import { parseRekorBundle, type RekorBundle } from './rekor-bundle.js';
 import type { TrustRoot } from './trust-material.js';
+import type { NotationTrust } from './notation/trust-store.js';
 import { VerifyFailure } from './verify-error.js';
 
 /** Layer annotations cosign writes on `.sig` / `.att` layers (keys as in cosign's code, not its spec prose). */
@@ -26,6 +27,8 @@ export interface VerifyContext {
   roots: readonly TrustRoot[];
   keys: ReadonlyMap<string, KeyObject>;
   now: Date;
+  /** Notation trust stores; without them Notation signatures are not looked at. */
+  notation?: NotationTrust;
 }
 
 export function readLegacyMaterial(annotations: Record<string, string>): LegacyMaterial {

@@ -1,5 +1,5 @@
 import { digestHex, digestTag, type Digest } from '../oci/digest.js';
-import { parseManifest, type Descriptor } from '../oci/manifest.js';
+import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import type { SubjectManifest } from './types.js';
 import { verifyBundleBytes } from './bundle-artifact.js';
 import type { GuardedSource } from './guarded-source.js';
@@ -7,6 +7,8 @@ import type { VerifyContext } from './legacy-annotations.js';
 import { MAX_LAYER_BYTES, type TagEvidence } from './legacy-tags.js';
 import { ReferrerBudget, REFERRER_LIMIT_DEFAULTS, type ReferrerLimits } from './referrer-limits.js';
 import { toReason } from './verify-error.js';
+import { NOTATION_ARTIFACT_TYPE } from './notation/headers.js';
+import { gatherNotationReferrer, isNotationSignature } from './notation/referrer.js';
 
 const BUNDLE_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';
 /** Referrers fetched at once: a long list is walked in parallel, not one round trip after another. */
@@ -32,7 +34,7 @@ export async function gatherReferrers(
   const out: ReferrerEvidence = { signatures: [], attestations: [], rejected: [], truncated: budget.notes };
   const listed = await listReferrers(subject.digest, source, budget, out);
   if (!listed) return out;
-  const candidates = listed.filter(isCandidate);
+  const candidates = listed.filter((d) => isCandidate(d, ctx));
   const found: TagEvidence[] = candidates.map(() => ({ signatures: [], attestations: [], rejected: [] }));
   let next = 0;
   const worker = async () => {
@@ -84,7 +86,9 @@ async function listReferrers(subject: Digest, source: GuardedSource, budget: Ref
   return listed;
 }
 
-function isCandidate(d: Descriptor): boolean {
+/** Notation signatures are looked at only when Notation trust stores are configured. */
+function isCandidate(d: Descriptor, ctx: VerifyContext): boolean {
+  if (d.artifactType === NOTATION_ARTIFACT_TYPE) return ctx.notation !== undefined;
   return d.artifactType === undefined || d.artifactType.startsWith(BUNDLE_TYPE_PREFIX);
 }
 
@@ -103,10 +107,11 @@ async function verifyReferrer(
   if (m === null) return void reject('MALFORMED: listed referrer manifest does not exist');
   if (!budget.spend(m.bytes.length, `referrer ${digest}`)) return;
   let layer: Descriptor;
+  let notation: ParsedManifest | undefined;
   try {
     const parsed = parseManifest(m.bytes, m.mediaType);
     if (parsed.isIndex) {
-      const children = parsed.manifests.filter(isCandidate);
+      const children = parsed.manifests.filter((d) => isCandidate(d, ctx));
       if (children.length === 0) return;
       if (depth >= budget.limits.maxDepth) {
         budget.note('maxDepth', `referrer ${digest} is an index whose ${children.length} manifests were not looked at (trust.referrers.maxDepth ${budget.limits.maxDepth})`);
@@ -118,16 +123,18 @@ async function verifyReferrer(
       }
       return;
     }
+    if (isNotationSignature(parsed)) notation = parsed;
     const only = parsed.layers.length === 1 ? parsed.layers[0] : undefined;
-    // Not a Sigstore bundle (an SBOM, a notation signature…): not evidence either way.
-    if (!only || !only.mediaType.startsWith(BUNDLE_TYPE_PREFIX)) return;
+    // Not a Sigstore bundle (an SBOM; a Notation signature without Notation trust stores): not evidence either way.
+    if (notation ? !ctx.notation : !only || !only.mediaType.startsWith(BUNDLE_TYPE_PREFIX)) return;
     if (parsed.subject && parsed.subject.digest !== subject.digest) {
       return void reject(`DIGEST_MISMATCH: referrer names subject ${parsed.subject.digest} not ${subject.digest}`);
     }
-    layer = only;
+    layer = only!;
   } catch (err) {
     return void reject(`MALFORMED: ${(err as Error).message}`);
   }
+  if (notation) return gatherNotationReferrer(notation, m.digest, subject, source, ctx.notation!, ctx.now, budget, out);
   if (layer.size > MAX_LAYER_BYTES) return void reject(`TOO_LARGE: bundle is ${layer.size} bytes; the limit is ${MAX_LAYER_BYTES}`);
   if (!budget.spend(layer.size, `the bundle of referrer ${digest}`)) return;
   const blob = await source.blob(layer.digest, MAX_LAYER_BYTES);

@@ -5,6 +5,7 @@ import { isAbsolute } from 'node:path';
 import type { TrustConfig } from '../config/types.js';
 import { parseRootFile, TrustMaterialError, type RootInstance } from './trusted-root-file.js';
 import { DEFAULT_ROOT } from './types.js';
+import { loadNotationTrust, type NotationTrust } from './notation/trust-store.js';
 
 export { parseTrustedRoot, TrustMaterialError, type RootInstance } from './trusted-root-file.js';
 
@@ -21,7 +22,9 @@ export interface LoadedTrust {
   /** The default root first, then `trust.roots` by name. */
   roots: TrustRoot[];
   keys: ReadonlyMap<string, KeyObject>;
-  /** Covers every root and key: evidence gathered under other trust material is stale. */
+  /** Notation trust stores (`trust.notation.trustStoreDir`), when configured. */
+  notation?: NotationTrust;
+  /** Covers every root, key and Notation store: evidence gathered under other trust material is stale. */
   fingerprint: string;
 }
 
@@ -50,7 +53,9 @@ export function loadTrust(config: TrustConfig, defaultRootBytes: Buffer = readRo
   }
   const rootPrints = sources.map((s) => `${s.name}=${createHash('sha256').update(s.bytes).digest('hex')}`);
   const fingerprint = createHash('sha256').update(rootPrints.join('\n')).update('\n\n').update(keyPrints.join('\n')).digest('hex');
-  return { roots, keys, fingerprint };
+  if (!config.notation?.trustStoreDir) return { roots, keys, fingerprint };
+  const notation = loadNotationTrust(config.notation.trustStoreDir);
+  return { roots, keys, notation, fingerprint: createHash('sha256').update(fingerprint).update(`+notation:${notation.fingerprint}`).digest('hex') };
 }
 
 /** "public-good" is the copy embedded in @sigstore/tuf's seeds.json: shipped with the code, never fetched. */

@@ -6,7 +6,7 @@ import type { ParsedManifest } from '../oci/manifest.js';
  * artifact is verified against all configured trust material (all keys, every trusted root); policy
  * then only compares identities, so a rule change needs no re-verification.
  */
-export type Signer = { type: 'key'; key: string } | KeylessSigner;
+export type Signer = { type: 'key'; key: string } | KeylessSigner | NotationSigner;
 
 /** The name `trust.trustedRoot` goes by among the roots; a keyless entry without `root` means this one. */
 export const DEFAULT_ROOT = 'default';
@@ -20,6 +20,27 @@ export interface KeylessSigner {
   roots: string[];
   /** Fulcio extensions by sigstore-go name, e.g. `sourceRepositoryURI`. */
   extensions: Record<string, string>;
+}
+
+/** A Notary Project (Notation) signer: an X.509 chain that validated to named Notation trust stores. */
+export interface NotationSigner {
+  type: 'notation';
+  /** The leaf's subject DN, RFC 4514 (`C=US, O=Acme, CN=release`). */
+  subject: string;
+  /** SHA-256 of the leaf certificate (lowercase hex): what a revocation names. */
+  fingerprint: string;
+  signingScheme: 'notary.x509' | 'notary.x509.signingAuthority';
+  /** The stores (`ca:acme`, `signingAuthority:corp`) the chain validated to. */
+  trustStores: string[];
+  /**
+   * Set when the certificates were valid only at the time of an RFC 3161 countersignature: the `tsa:` stores
+   * it verified under. A rule must then name one of them in `tsa`.
+   */
+  timestampStores?: string[];
+  envelope: 'jws' | 'cose';
+  /** ISO time the envelope says it was signed (authentic under `notary.x509.signingAuthority`). */
+  signingTime: string;
+  expiry?: string;
 }
 
 export interface TlogEvidence {

@@ -45,6 +45,11 @@ function anyOf(value: unknown): string | undefined {
 }
 
 function signer(s: Json): string {
+  if (isObject(s.notation)) {
+    const n = s.notation;
+    const list = (v: unknown) => (Array.isArray(v) ? v.map(String).join(', ') : '');
+    return `Notation signature by ${list(n.trustedIdentities)} (trust stores ${list(n.trustStores)}${Array.isArray(n.tsa) ? `; timestamps from ${list(n.tsa)}` : ''})`;
+  }
   if (typeof s.key === 'string') return `key "${s.key}"${s.tlog === 'required' ? ' with a transparency-log entry' : ''}`;
   const k = isObject(s.keyless) ? s.keyless : {};
   const parts = [

@@ -17,7 +17,7 @@ export interface ExceptionItem {
   state: 'active' | 'expired' | 'revoked';
 }
 
-export type RevokedSigner = { key: string } | { keyless: { issuer: string; subject: string } } | { logIndex: number };
+export type RevokedSigner = { key: string } | { keyless: { issuer: string; subject: string } } | { logIndex: number } | { notation: { fingerprint: string } };
 
 /** What GET /trust/revocations lists (the API's RevocationView). */
 export interface RevocationItem {
@@ -34,6 +34,7 @@ export interface RevocationItem {
 export function describeSigner(s: RevokedSigner): string {
   if ('key' in s) return `key "${s.key}"`;
   if ('keyless' in s) return `${s.keyless.subject} (issuer ${s.keyless.issuer})`;
+  if ('notation' in s) return `Notation certificate sha256 ${s.notation.fingerprint}`;
   return `transparency-log entry ${s.logIndex}`;
 }
 

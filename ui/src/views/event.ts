@@ -64,7 +64,9 @@ function evidence(ev: Rec | null): Child {
           h('caption', {}, 'Signers that met the rule'),
           h('thead', {}, h('tr', {}, ['Signer', 'Issuer', 'Source', 'Transparency log index', 'Logged at'].map((c) => h('th', { scope: 'col' }, c)))),
           h('tbody', {}, signers.map((s) => {
-            const signer = (s.signer ?? {}) as Rec;
+            const notation = ((s.signer ?? {}) as Rec).notation as Rec | undefined;
+            // A Notation signer: its certificate subject, vouched for by its trust stores.
+            const signer = (notation ? { subject: notation.subject, issuer: `Notation (${String(notation.trustStores ?? '')})` } : (s.signer ?? {})) as Rec;
             const tlog = s.tlog as Rec | undefined;
             return h(
               'tr',

@@ -94,6 +94,7 @@ async function previewOf(s: RevokedSigner, signal: AbortSignal): Promise<HTMLEle
   if ('logIndex' in s) return h('p', { class: 'muted' }, 'The audit log cannot be searched by log index; the report after revoking lists the images this entry vouched for.');
   const params = new URLSearchParams({ kind: 'pull.manifest', order: 'desc', limit: String(PREVIEW_LIMIT) });
   if ('key' in s) params.set('signer', s.key);
+  else if ('notation' in s) params.set('signer', s.notation.fingerprint);
   else {
     params.set('signer', s.keyless.subject);
     params.set('issuer', s.keyless.issuer);
