@@ -19,6 +19,8 @@ const layers = [
   [['api', '^src/api/']],
   // Fetching whole images ahead of pulls (the CLI and the schedule), through the pull orchestrator.
   [['prefetch', '^src/prefetch/']],
+  // Webhook notifications: an outbox over the audit log, delivered by the upkeep process.
+  [['notify', '^src/notify/']],
   // Bearer tokens and pull credentials, for both the admin API and /v2; it uses the plain HTTP helpers.
   [['auth', '^src/auth/']],
   [['http', '^src/http/']],

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Identity } from '../auth/token-registry.js';
-import type { DeliveryState } from '../db/notification-types.js';
+import type { DeliveryState } from '../db/types.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';

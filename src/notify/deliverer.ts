@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Agent } from 'undici';
 import { rowToEvent } from '../audit/chain.js';
 import type { NotificationsConfig, WebhookConfig } from '../config/types.js';
-import type { Delivery, NotificationStore, Outcome } from '../db/notification-types.js';
+import type { Delivery, NotificationStore, Outcome } from '../db/types.js';
 import type { AuditStore } from '../db/types.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';

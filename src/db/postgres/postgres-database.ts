@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, SessionStore, LeaseStore, PolicyStore, PrefetchStore, TagStore, TrustStore } from '../types.js';
-import type { NotificationStore } from '../notification-types.js';
+import type { NotificationStore } from '../types.js';
 import { createPool, migratePostgres } from './pool.js';
 import { PostgresExecutor } from './executor.js';
 import { postgresDialect } from './dialect.js';

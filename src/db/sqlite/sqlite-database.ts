@@ -1,5 +1,5 @@
 import type { AuditStore, CacheStore, Database, FailureStore, KeyStore, SessionStore, LeaseStore, PolicyStore, PrefetchStore, TagStore, TrustStore } from '../types.js';
-import type { NotificationStore } from '../notification-types.js';
+import type { NotificationStore } from '../types.js';
 import { openSqlite, type Db } from './connection.js';
 import { SqliteExecutor } from './executor.js';
 import { sqliteDialect } from './dialect.js';

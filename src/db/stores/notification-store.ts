@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { AuditRow } from '../types.js';
-import type { Delivery, DeliveryState, NotificationStore, Outcome } from '../notification-types.js';
+import type { Delivery, DeliveryState, NotificationStore, Outcome } from '../types.js';
 import { compiledNow, query } from '../query/compiled.js';
 import { all, get, run, type Executor } from '../query/steps.js';
 
