@@ -9,7 +9,7 @@ import { checkDsse001, checkEntryKey, checkIntoto001, tlogEvidence, toTlogEntryJ
 import type { LegacyLayer } from './sig-layer.js';
 import { chainedRoots, verifySetUnderRoots } from './root-attempts.js';
 import { runSigstore } from './sigstore-run.js';
-import { parseStatement, provenanceFacts, statementFacts, type Statement } from './statement.js';
+import { parseStatement, provenanceFacts, reportFacts, statementFacts, type Statement } from './statement.js';
 import { VerifyFailure } from './verify-error.js';
 
 export interface Envelope {
@@ -56,12 +56,19 @@ export function parseEnvelope(blob: Buffer): Envelope {
  * DSSE verification with a threshold of one, as cosign and policy-controller do. Its dsse log entry must log
  * the envelope's signatures, the one that verified among them (checked here: sigstore-js wants exactly one).
  */
-export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDigest: string, ctx: VerifyContext): VerifiedAttestation[] {
+export function verifyAttLayer(
+  layer: LegacyLayer,
+  subject: Digest,
+  artifactDigest: string,
+  ctx: VerifyContext,
+  /** The envelope and statement of a large report, already read off the event loop. */
+  read?: { env: Envelope; statement: Statement },
+): VerifiedAttestation[] {
   if (layer.mediaType !== MEDIA_TYPES.dsseEnvelope) {
     throw new VerifyFailure('UNSUPPORTED', `layer media type "${layer.mediaType}" is not a DSSE envelope`);
   }
-  const env = parseEnvelope(layer.blob);
-  const statement = parseStatement(env.payloadType, env.payload, { digests: { sha256: subject.slice('sha256:'.length) } });
+  const env = read?.env ?? parseEnvelope(layer.blob);
+  const statement = read?.statement ?? parseStatement(env.payloadType, env.payload, { digests: { sha256: subject.slice('sha256:'.length) } });
   const m = readLegacyMaterial(layer.annotations);
   const payloadHex = sha256Hex(env.payload);
   const cosigned = env.signatures.length > 1;
@@ -90,7 +97,7 @@ export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDige
           x509CertificateChain: { certificates: [{ rawBytes: m.cert.der.toString('base64') }] },
           tlogEntries: rekor ? [toTlogEntryJson(rekor)] : [],
         },
-        dsseEnvelope: { ...env.json, signatures: [(env.json.signatures as unknown[])[i]] },
+        dsseEnvelope: { ...env.json, payload: env.json.payload ?? env.payload.toString('base64'), signatures: [(env.json.signatures as unknown[])[i]] },
       };
       let chained;
       try {
@@ -156,5 +163,5 @@ function attestation(
   if (tlog) att.tlog = tlog;
   const facts = provenanceFacts(st);
   if (facts) att.provenance = facts;
-  return { ...att, ...statementFacts(st, env.payload.length) };
+  return { ...att, ...statementFacts(st, env.payload.length), ...reportFacts(st) };
 }

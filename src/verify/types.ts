@@ -1,5 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import type { ParsedManifest } from '../oci/manifest.js';
+import type { ReportFacts } from '../vuln/report/types.js';
 
 /**
  * What verification found out about one manifest digest, independent of any policy rule. Every
@@ -69,6 +70,8 @@ export interface VerifiedAttestation {
   statement?: { type: string; subject: Array<{ name?: string; digest: Record<string, string> }> };
   /** Why `predicate` was not kept (a statement over the size limit). */
   predicateOmitted?: string;
+  /** A vulnerability scan or VEX predicate, reduced to what the vulnerability gate judges. */
+  report?: ReportFacts;
 }
 
 /** What an image manifest and its config say about the image, for policy conditions. */
