@@ -107,6 +107,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     policy, trust: trustChanges, index, gatherer, verifyTtlMs: config.trust.verifyTtlMs, leases: db.leases, tags: db.tags,
     upstreams, manifests, sources: (t) => createArtifactSource(t, manifests, store, index), maxArtifactBytes: config.pull?.maxArtifactBytes, log,
     onGathered: (seconds) => metrics.verifySeconds.observe({}, seconds),
+    knownExploitedFile: config.trust.knownExploitedFile,
   });
   const pull = new PullService({
     index, store, manifests, blobs, room, audit, log, handoff: createBlobHandoff(config, store),

@@ -142,6 +142,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       roots: trustFiles.roots,
       keys: trustFiles.keys,
       verifyTtlMs: parseDuration(trust.verifyTtl)!,
+      ...(trust.knownExploitedFile ? { knownExploitedFile: at(trust.knownExploitedFile) } : {}),
       ...(trust.referrers ? { referrers: { ...trust.referrers, maxBytes: parseSize(trust.referrers.maxBytes)! } } : {}),
     } satisfies TrustConfig,
     auth: { pull: sections.auth?.pull ?? 'anonymous', tokens } satisfies AuthConfig,

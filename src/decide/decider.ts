@@ -2,7 +2,7 @@ import type { CacheIndex } from '../db/cache-index.js';
 import type { Logger } from '../logger.js';
 import { matchRule } from '../policy/match.js';
 import { evaluateRule } from '../policy/evaluate.js';
-import type { ActivePolicy, BaseImageFact, PolicyRule, PolicySource } from '../policy/types.js';
+import type { ActivePolicy, BaseImageFact, Decision, PolicyRule, PolicySource } from '../policy/types.js';
 import type { Target } from '../upstream/target.js';
 import type { ArtifactSource, Evidence, SubjectManifest } from '../verify/types.js';
 import { baseAnnotations } from './base-images.js';
@@ -10,6 +10,8 @@ import type { EvidenceCache } from './evidence-cache.js';
 import type { BaseImageSource, DecisionResult, TrustSource } from './types.js';
 import { NO_REVOCATIONS, type RevocationSet } from '../policy/revocation.js';
 import { exceptionFor, nameExcepted, NO_EXCEPTIONS, underException } from '../policy/exception.js';
+import { applyVulnerabilityGate } from '../vuln/gate.js';
+import type { KnownExploitedCatalog } from '../vuln/known-exploited.js';
 
 const NO_CHANGES: TrustSource = { revocations: () => NO_REVOCATIONS, exceptions: () => NO_EXCEPTIONS };
 
@@ -27,6 +29,8 @@ export class Decider {
     private readonly log: Logger,
     private readonly trust: TrustSource = NO_CHANGES,
     private readonly baseImages?: BaseImageSource,
+    /** `trust.knownExploitedFile`, for rules that deny known-exploited vulnerabilities. */
+    private readonly knownExploited?: KnownExploitedCatalog,
   ) {}
 
   /**
@@ -55,7 +59,14 @@ export class Decider {
         const rule = matchRule(active.rules, target.canonical)!;
         const evidence = await this.evidence.get(target, subject, source);
         const baseImage = await this.baseFact(rule, evidence);
-        const covered = evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations, baseImage });
+        const covered = await this.gate(
+          rule,
+          evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations, baseImage }),
+          evidence,
+          target,
+          [subject.digest, parent.digest],
+          now,
+        );
         // An exception for the index covers the platform manifests it lists.
         return this.except(target, [subject.digest, parent.digest], {
           ...covered,
@@ -108,8 +119,15 @@ export class Decider {
     const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
     const evidence = needsEvidence ? await this.evidence.get(target, subject, source) : undefined;
     const baseImage = evidence ? await this.baseFact(rule, evidence) : undefined;
-    const decision = { ...evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations, baseImage }), policyVersion: active.version };
+    const judged = evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations, baseImage });
+    const decision = { ...(await this.gate(rule, judged, evidence, target, [subject.digest], now)), policyVersion: active.version };
     return this.except(target, [subject.digest], decision, now);
+  }
+
+  /** The rule's `vulnerabilities` block, judged after its other requirements. */
+  private gate<D extends Decision>(rule: PolicyRule, decision: D, evidence: Evidence | undefined, target: Target, digests: string[], now: Date): Promise<D> {
+    const ctx = { now, repository: target.canonical, digests, exceptions: this.trust.exceptions(), knownExploited: this.knownExploited };
+    return applyVulnerabilityGate(rule, decision, evidence, ctx);
   }
 
   /** The image's base, resolved only for a rule that checks it; a rule with baseImage and no resolver cannot pass. */

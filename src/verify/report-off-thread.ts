@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Envelope } from './att-layer.js';
-import type { Statement } from './statement.js';
+import type { OffThreadRead } from './att-layer.js';
 import { VerifyFailure, type RejectCode } from './verify-error.js';
 
 /** Envelopes up to this size are read on the event loop (a few milliseconds); larger ones in a worker. */
@@ -13,12 +12,19 @@ const WORKER_HEAP_MB = 1024;
 
 /**
  * Reads a large DSSE envelope and the scan or VEX report inside it in a worker thread (report-worker.ts):
- * parsing tens of megabytes of JSON on the event loop would stall every other request.
+ * parsing tens of megabytes of JSON on the event loop would stall every other request. The blob is handed
+ * over: it is empty here afterwards.
  */
-export function readEnvelopeOffThread(blob: Buffer, subjectHex: string): Promise<{ env: Envelope; statement: Statement }> {
+export function readEnvelopeOffThread(blob: Buffer, subjectHex: string): Promise<OffThreadRead> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const worker = new Worker(workerFile(), { workerData: { blob, subjectHex }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    // The bytes move to the worker rather than being copied (a copy of tens of megabytes stalls the loop too).
+    const owned = blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength ? blob : new Uint8Array(blob);
+    const worker = new Worker(workerFile(), {
+      workerData: { blob: owned, subjectHex },
+      transferList: [owned.buffer as ArrayBuffer],
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+    });
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
@@ -35,6 +41,8 @@ export function readEnvelopeOffThread(blob: Buffer, subjectHex: string): Promise
       resolve({
         env: { payloadType: ok.payloadType, payload, signatures, json: ok.json },
         statement: { ...ok.statement, predicate: undefined },
+        blobHex: ok.blobHex,
+        payloadHex: ok.payloadHex,
       });
     }));
     worker.once('error', (err) => finish(() => reject(new VerifyFailure(/heap|memory/i.test(err.message) ? 'TOO_LARGE' : 'MALFORMED', `the report could not be read: ${err.message}`))));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseEnvelope } from './att-layer.js';
 import { parseStatement, reportFacts } from './statement.js';
@@ -10,7 +11,9 @@ import { toReason } from './verify-error.js';
  */
 const { blob, subjectHex } = workerData as { blob: Uint8Array; subjectHex: string };
 try {
-  const env = parseEnvelope(Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength));
+  const bytes = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  const blobHex = createHash('sha256').update(bytes).digest('hex');
+  const env = parseEnvelope(bytes);
   const st = parseStatement(env.payloadType, env.payload, { digests: { sha256: subjectHex } });
   const { report } = reportFacts(st);
   const { payload: _, ...json } = env.json;
@@ -18,7 +21,8 @@ try {
   payload.set(env.payload);
   const statement = { type: st.type, predicateType: st.predicateType, subjects: st.subjects, report };
   const signatures = env.signatures.map((s) => s.toString('base64'));
-  parentPort!.postMessage({ ok: { payloadType: env.payloadType, payload, signatures, json, statement } }, [payload.buffer]);
+  const payloadHex = createHash('sha256').update(payload).digest('hex');
+  parentPort!.postMessage({ ok: { payloadType: env.payloadType, payload, signatures, json, statement, blobHex, payloadHex } }, [payload.buffer]);
 } catch (err) {
   parentPort!.postMessage({ error: toReason(err) });
 }
