@@ -48,7 +48,10 @@ export function judgeVulnerabilities(req: VulnerabilityRequirement, evidence: Ev
   if (judged.length === 0) {
     const wanted = req.scans.signedBy.anyOf.map(describeRequirement).join(' or ');
     const others = [...new Set(all.map((s) => describeSigner(s.att.signer)))];
-    const why = `no signed scan by ${wanted}${others.length ? ` (scans signed by ${others.slice(0, 3).join(', ')} are not trusted)` : ''}`;
+    let why = `no signed scan by ${wanted}${others.length ? ` (scans signed by ${others.slice(0, 3).join(', ')} are not trusted)` : ''}`;
+    // A scan that was refused (malformed, oversized, badly signed) says why, as a missing signature does.
+    const refused = evidence.rejected.filter((r) => r.source !== 'sig-tag').slice(0, 2).map((r) => r.reason);
+    if (refused.length) why += `; rejected: ${refused.join(' | ')}`;
     return { reason: `vulnerabilities: ${why}`, evidence: { ...summary, scan: null }, view: empty };
   }
   const maxAge = req.scans.maxAge !== undefined ? parseDuration(req.scans.maxAge) : undefined;

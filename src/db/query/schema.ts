@@ -31,6 +31,7 @@ export interface Schema {
   policy_exceptions: {
     id: Generated<number>; repository: string; digest: string | null; until: string; reason: string; author: string;
     time: string; cover_deny_rule: number; revoked_at: string | null; revoked_by: string | null; expired: Generated<number>;
+    vulnerability: string | null;
   };
   verified_tags: {
     upstream: string; repository: string; tag: string; digest: string; verified_at: string;

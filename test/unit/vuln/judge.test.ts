@@ -6,11 +6,12 @@ import { judgeVulnerabilities, type JudgeContext } from '../../../src/vuln/judge
 import type { VulnerabilityRequirement } from '../../../src/policy/types.js';
 import type { PolicyException } from '../../../src/policy/exception.js';
 import type { Evidence, VerifiedAttestation } from '../../../src/verify/types.js';
+import type { Digest } from '../../../src/oci/digest.js';
 
 const data = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../data/vuln', name), 'utf8'));
 const NOW = new Date('2026-03-01T00:00:00Z');
 const DAY = 86_400_000;
-const DIGEST = `sha256:${'a'.repeat(64)}`;
+const DIGEST = `sha256:${'a'.repeat(64)}` as Digest;
 const INDEX = `sha256:${'b'.repeat(64)}`;
 const REPO = 'registry.example/acme/app';
 
