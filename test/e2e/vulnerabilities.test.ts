@@ -113,6 +113,13 @@ describe.skipIf(skip)('vulnerabilities at the gate', () => {
       ], 'att'), repo);
     }
 
+    // A 20 MiB Trivy report (statements were refused past 2 MiB before): the critical finding across many packages.
+    const big = trivyReport();
+    const critical = big.Results[0].Vulnerabilities.find((v: { Severity: string }) => v.Severity === 'CRITICAL');
+    const copies = Math.ceil((20 * 1024 * 1024) / JSON.stringify(critical).length) + 500;
+    big.Results[0].Vulnerabilities = Array.from({ length: copies }, (_, i) => ({ ...critical, PkgName: `pkg-${i}`, PkgIdentifier: { PURL: `pkg:deb/debian/pkg-${i}@1` } }));
+    await image('acme/big', [{ predicateType: VULN, predicate: scanPredicate(big), signer: scanner }]);
+
     proxy = await startProxy({
       upstreams: [{ name: UPSTREAM, url: registry.url }],
       policies: POLICIES,
@@ -154,6 +161,22 @@ describe.skipIf(skip)('vulnerabilities at the gate', () => {
     expect(await denial('acme/stale')).toContain('vulnerabilities: scan is 9 days old (scans.maxAge 7d)');
     expect(await denial('acme/malformed')).toMatch(/no signed scan by key "acme-scanner"; rejected: MALFORMED: .*vuln\/v1 report: predicate.scanner.result is neither a Trivy report/);
   });
+
+  it('judges a 20 MiB signed report, read off the event loop, and keeps answering meanwhile', async () => {
+    const pull = denial('acme/big');
+    // While the report is read, other requests are answered.
+    const started = performance.now();
+    const ping = await fetch(`${proxy.url}/v2/`);
+    await ping.arrayBuffer();
+    const pingMs = performance.now() - started;
+    const message = await pull;
+    // Each vulnerability is named once, however many packages it is found in.
+    expect(message).toContain('vulnerabilities: 1 critical (CVE-2019-18224 in pkg-0 2.0.5-1, fixed in 2.0.5-1+deb10u1)');
+    const row = rows("kind = 'pull.manifest' AND repository = ? AND status = 403", `${UPSTREAM}/acme/big`).pop()!;
+    const scan = JSON.parse(String(row.evidence)).vulnerabilities.scans[0];
+    expect(scan.counts.critical).toBeGreaterThan(9_000);
+    expect(pingMs).toBeLessThan(5_000);
+  }, 120_000);
 
   it('denies a known-exploited finding at medium severity, through its GHSA alias too', async () => {
     expect(await denial('acme/kev')).toContain(
