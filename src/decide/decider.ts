@@ -2,7 +2,7 @@ import type { CacheIndex } from '../db/cache-index.js';
 import type { Logger } from '../logger.js';
 import { matchRule } from '../policy/match.js';
 import { evaluateRule } from '../policy/evaluate.js';
-import type { ActivePolicy, BaseImageFact, Decision, PolicyRule, PolicySource } from '../policy/types.js';
+import type { ActivePolicy, BaseImageFact, PolicyRule, PolicySource } from '../policy/types.js';
 import type { Target } from '../upstream/target.js';
 import type { ArtifactSource, Evidence, SubjectManifest } from '../verify/types.js';
 import { baseAnnotations } from './base-images.js';
@@ -10,7 +10,7 @@ import type { EvidenceCache } from './evidence-cache.js';
 import type { BaseImageSource, DecisionResult, TrustSource } from './types.js';
 import { NO_REVOCATIONS, type RevocationSet } from '../policy/revocation.js';
 import { exceptionFor, nameExcepted, NO_EXCEPTIONS, underException } from '../policy/exception.js';
-import { applyVulnerabilityGate } from '../vuln/gate.js';
+import { applyVulnerabilityJudgement, judgeRuleVulnerabilities } from '../vuln/gate.js';
 import type { KnownExploitedCatalog } from '../vuln/known-exploited.js';
 
 const NO_CHANGES: TrustSource = { revocations: () => NO_REVOCATIONS, exceptions: () => NO_EXCEPTIONS };
@@ -59,13 +59,11 @@ export class Decider {
         const rule = matchRule(active.rules, target.canonical)!;
         const evidence = await this.evidence.get(target, subject, source);
         const baseImage = await this.baseFact(rule, evidence);
-        const covered = await this.gate(
+        const vulns = await this.vulnerabilities(rule, evidence, target, [subject.digest, parent.digest], now);
+        const covered = applyVulnerabilityJudgement(
           rule,
-          evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations, baseImage }),
-          evidence,
-          target,
-          [subject.digest, parent.digest],
-          now,
+          evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations, baseImage, vulnerabilities: vulns?.view }),
+          vulns,
         );
         // An exception for the index covers the platform manifests it lists.
         return this.except(target, [subject.digest, parent.digest], {
@@ -119,15 +117,16 @@ export class Decider {
     const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
     const evidence = needsEvidence ? await this.evidence.get(target, subject, source) : undefined;
     const baseImage = evidence ? await this.baseFact(rule, evidence) : undefined;
-    const judged = evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations, baseImage });
-    const decision = { ...(await this.gate(rule, judged, evidence, target, [subject.digest], now)), policyVersion: active.version };
+    const vulns = await this.vulnerabilities(rule, evidence, target, [subject.digest], now);
+    const judged = evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations, baseImage, vulnerabilities: vulns?.view });
+    const decision = { ...applyVulnerabilityJudgement(rule, judged, vulns), policyVersion: active.version };
     return this.except(target, [subject.digest], decision, now);
   }
 
-  /** The rule's `vulnerabilities` block, judged after its other requirements. */
-  private gate<D extends Decision>(rule: PolicyRule, decision: D, evidence: Evidence | undefined, target: Target, digests: string[], now: Date): Promise<D> {
+  /** The rule's `vulnerabilities` block judged: its reason and evidence, and the `vulnerabilities` of its conditions. */
+  private vulnerabilities(rule: PolicyRule, evidence: Evidence | undefined, target: Target, digests: string[], now: Date) {
     const ctx = { now, repository: target.canonical, digests, exceptions: this.trust.exceptions(), knownExploited: this.knownExploited };
-    return applyVulnerabilityGate(rule, decision, evidence, ctx);
+    return judgeRuleVulnerabilities(rule, evidence, ctx);
   }
 
   /** The image's base, resolved only for a rule that checks it; a rule with baseImage and no resolver cannot pass. */

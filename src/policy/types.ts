@@ -60,6 +60,17 @@ export interface PolicyRule {
   vulnerabilities?: VulnerabilityRequirement;
 }
 
+/**
+ * The CEL variable `vulnerabilities`: the judged scan's findings after VEX and exceptions, and what was
+ * suppressed. Only a rule with a `vulnerabilities` block has it (its signers say which scans count).
+ */
+export interface VulnerabilityView {
+  scanTime: string | null;
+  scanner: string | null;
+  findings: ReadonlyArray<{ id: string; aliases: string[]; package: string; installedVersion: string; fixedVersion?: string; severity: string; cvss?: number; publishedDate?: string }>;
+  suppressed: ReadonlyArray<{ id: string; by: string }>;
+}
+
 export type SeverityThreshold = 'critical' | 'high' | 'medium' | 'low';
 
 export interface VulnerabilityRequirement {

@@ -66,6 +66,9 @@ export function validatePolicyRules(
       err(`${at}.maxAgeDays`, 'must be a positive number of days');
     }
     if (rule.baseImage !== undefined) baseImage(rule.baseImage, `${at}.baseImage`, err);
+    if (typeof rule.condition === 'string' && /\bvulnerabilities\b/.test(rule.condition) && rule.vulnerabilities === undefined) {
+      err(`${at}.condition`, 'reads vulnerabilities, which only a rule with a vulnerabilities block has (its scans.signedBy says which scans count)');
+    }
     if (rule.vulnerabilities !== undefined) {
       validateVulnerabilities(rule.vulnerabilities, `${at}.vulnerabilities`, err, (l, p, e) => requirements(l, p, known, e));
     }

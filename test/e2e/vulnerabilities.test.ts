@@ -50,6 +50,13 @@ const POLICIES = [{
     vex: { signedBy: { anyOf: [{ key: 'acme-security' }] } },
     deny: { severity: 'critical', knownExploited: true },
   },
+}, {
+  // What the block cannot say, as a condition: no critical finding that has a fix.
+  name: 'fixed-criticals',
+  match: [`${UPSTREAM}/cel/*`],
+  mode: 'enforce',
+  vulnerabilities: { scans: { signedBy: { anyOf: [{ key: 'acme-scanner' }] } } },
+  condition: "!vulnerabilities.findings.exists(f, f.severity == 'critical' && has(f.fixedVersion)) && vulnerabilities.scanner == 'trivy'",
 }];
 
 describe.skipIf(skip)('vulnerabilities at the gate', () => {
@@ -102,6 +109,8 @@ describe.skipIf(skip)('vulnerabilities at the gate', () => {
     await image('acme/stale', [{ predicateType: VULN, predicate: scanPredicate(cleanReport(), 9 * DAY), signer: scanner }]);
     await image('acme/kev', [{ predicateType: VULN, predicate: scanPredicate(data('grype-ghsa.json'), DAY, 'pkg:github/anchore/grype@v0.65.1'), signer: scanner }]);
     await image('acme/malformed', [{ predicateType: VULN, predicate: scanPredicate({ Results: 'not a report' }), signer: scanner }]);
+    await image('cel/clean', [{ predicateType: VULN, predicate: scanPredicate(cleanReport()), signer: scanner }]);
+    await image('cel/critical', [{ predicateType: VULN, predicate: scanPredicate(trivyReport()), signer: scanner }]);
     // VEX names the image by a purl at its digest; only the acme-security key's VEX counts.
     for (const [repo, signer] of [['acme/vex-trusted', security], ['acme/vex-stranger', stranger]] as const) {
       images[repo] = await pushImage(registry.url, repo, '1', { layers: 1 });
@@ -177,6 +186,12 @@ describe.skipIf(skip)('vulnerabilities at the gate', () => {
     expect(scan.counts.critical).toBeGreaterThan(9_000);
     expect(pingMs).toBeLessThan(5_000);
   }, 120_000);
+
+  it('gives conditions the judged findings as the CEL variable vulnerabilities', async () => {
+    await expectServed('cel/clean');
+    const error = await expectOciError(await getManifest('cel/critical'), 403, 'DENIED');
+    expect(String(error.message)).toContain('portcullis: policy "fixed-criticals": condition "!vulnerabilities.findings.exists(');
+  });
 
   it('denies a known-exploited finding at medium severity, through its GHSA alias too', async () => {
     expect(await denial('acme/kev')).toContain(
