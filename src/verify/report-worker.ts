@@ -15,11 +15,11 @@ try {
   const blobHex = createHash('sha256').update(bytes).digest('hex');
   const env = parseEnvelope(bytes);
   const st = parseStatement(env.payloadType, env.payload, { digests: { sha256: subjectHex } });
-  const { report } = reportFacts(st);
+  const { report, reportError } = reportFacts(st);
   const { payload: _, ...json } = env.json;
   const payload = new Uint8Array(env.payload.byteLength);
   payload.set(env.payload);
-  const statement = { type: st.type, predicateType: st.predicateType, subjects: st.subjects, report };
+  const statement = { type: st.type, predicateType: st.predicateType, subjects: st.subjects, report, reportError };
   const signatures = env.signatures.map((s) => s.toString('base64'));
   const payloadHex = createHash('sha256').update(payload).digest('hex');
   parentPort!.postMessage({ ok: { payloadType: env.payloadType, payload, signatures, json, statement, blobHex, payloadHex } }, [payload.buffer]);

@@ -15,6 +15,8 @@ export interface Statement {
   predicate: unknown;
   /** A scan or VEX predicate already reduced (off the event loop, for a large report); its predicate is then not kept. */
   report?: ReportFacts;
+  /** Why a scan or VEX predicate could not be reduced (read off the event loop). */
+  reportError?: string;
 }
 
 /** Digests the signed statement must name; `unchecked` only where the subject is not available (tests of npm bundles). */
@@ -67,16 +69,18 @@ export function statementFacts(st: Statement, payloadBytes: number): Pick<Verifi
 
 /**
  * A scan or VEX predicate reduced to its compact facts, once, when its attestation is verified. A report that
- * cannot be read is refused with the reason.
+ * cannot be read keeps the attestation (conditions may still read a predicate of another scanner's shape) and
+ * says why it is no scan: the vulnerability gate counts it as unreadable.
  */
-export function reportFacts(st: Statement): Pick<VerifiedAttestation, 'report'> {
+export function reportFacts(st: Pick<Statement, 'predicateType' | 'predicate' | 'report' | 'reportError'>): Pick<VerifiedAttestation, 'report' | 'reportError'> {
   if (!isReportPredicate(st.predicateType)) return {};
   if (st.report) return { report: st.report };
+  if (st.reportError) return { reportError: st.reportError };
   try {
     const report = reduceReport(st.predicateType, st.predicate);
     return report ? { report } : {};
   } catch (err) {
-    if (err instanceof ReportError) throw new VerifyFailure('MALFORMED', `${st.predicateType} report: ${err.message}`);
+    if (err instanceof ReportError) return { reportError: `MALFORMED: ${st.predicateType} report: ${err.message}` };
     throw err;
   }
 }

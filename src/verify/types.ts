@@ -72,6 +72,8 @@ export interface VerifiedAttestation {
   predicateOmitted?: string;
   /** A vulnerability scan or VEX predicate, reduced to what the vulnerability gate judges. */
   report?: ReportFacts;
+  /** Why a scan or VEX predicate of a known type could not be read as one; the attestation still counts as such. */
+  reportError?: string;
 }
 
 /** What an image manifest and its config say about the image, for policy conditions. */

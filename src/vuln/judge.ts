@@ -1,5 +1,6 @@
 import type { PolicyException } from '../policy/exception.js';
-import { describeRequirement, describeSigner } from '../policy/signer-match.js';
+import { describeRequirement, describeSigner, satisfiesAny } from '../policy/signer-match.js';
+import { isScanPredicate } from './report/reduce.js';
 import type { VulnerabilityRequirement } from '../policy/types.js';
 import type { Evidence } from '../verify/types.js';
 import { parseDuration } from '../text/duration.js';
@@ -50,6 +51,8 @@ export function judgeVulnerabilities(req: VulnerabilityRequirement, evidence: Ev
     const others = [...new Set(all.map((s) => describeSigner(s.att.signer)))];
     let why = `no signed scan by ${wanted}${others.length ? ` (scans signed by ${others.slice(0, 3).join(', ')} are not trusted)` : ''}`;
     // A scan that was refused (malformed, oversized, badly signed) says why, as a missing signature does.
+    const unreadable = evidence.attestations.filter((a) => a.reportError && isScanPredicate(a.predicateType) && satisfiesAny(req.scans.signedBy.anyOf, a));
+    if (unreadable.length) why += `; the signed scan cannot be read: ${unreadable[0]!.reportError}`;
     const refused = evidence.rejected.filter((r) => r.source !== 'sig-tag').slice(0, 2).map((r) => r.reason);
     if (refused.length) why += `; rejected: ${refused.join(' | ')}`;
     return { reason: `vulnerabilities: ${why}`, evidence: { ...summary, scan: null }, view: empty };

@@ -164,11 +164,21 @@ describe.skipIf(skip)('vulnerabilities at the gate', () => {
     expect(evidence.scans[0].statementDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
+  it('policy evaluate shows the same evidence without serving anything', async () => {
+    const res = await api('/policy/evaluate', { image: `${UPSTREAM}/acme/critical:1` });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { decision: string; reasons: string[]; evidence: { vulnerabilities: { blocking: string[]; scans: unknown[] } } };
+    expect(body.decision).toBe('deny');
+    expect(body.reasons).toContain('vulnerabilities: 1 critical (CVE-2019-18224 in libidn2-0 2.0.5-1, fixed in 2.0.5-1+deb10u1)');
+    expect(body.evidence.vulnerabilities.blocking).toEqual(['CVE-2019-18224']);
+    expect(body.evidence.vulnerabilities.scans).toHaveLength(1);
+  });
+
   it('denies an unscanned image, a scan by another signer, a stale scan and a malformed report, saying which', async () => {
     expect(await denial('acme/unscanned')).toContain('vulnerabilities: no signed scan by key "acme-scanner"');
     expect(await denial('acme/wrong-signer')).toContain('no signed scan by key "acme-scanner" (scans signed by key "stranger" are not trusted)');
     expect(await denial('acme/stale')).toContain('vulnerabilities: scan is 9 days old (scans.maxAge 7d)');
-    expect(await denial('acme/malformed')).toMatch(/no signed scan by key "acme-scanner"; rejected: MALFORMED: .*vuln\/v1 report: predicate.scanner.result is neither a Trivy report/);
+    expect(await denial('acme/malformed')).toMatch(/no signed scan by key "acme-scanner"; the signed scan cannot be read: MALFORMED: .*vuln\/v1 report: predicate.scanner.result is neither a Trivy report/);
   });
 
   it('judges a 20 MiB signed report, read off the event loop, and keeps answering meanwhile', async () => {
