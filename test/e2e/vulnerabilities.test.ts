@@ -220,6 +220,26 @@ describe.skipIf(skip)('vulnerabilities at the gate', () => {
     expect(JSON.parse(String(denied.evidence)).vulnerabilities.vexIgnored).toEqual(['VEX by key "stranger" ignored: not a vex.signedBy signer']);
   });
 
+  it('answers who pulled images whose judged scan lists a CVE, with the decision each gets now', async () => {
+    const impact = async (id: string) => {
+      const res = await fetch(`${proxy.url}/api/v1/vulnerabilities/${id}/impact`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { digests: Array<{ repository: string; digest: string; decision: string; pullCount: number; findings: Array<{ id: string }> }> }).digests;
+    };
+    const critical = await impact('CVE-2019-18224');
+    const repos = critical.map((d) => d.repository.slice(UPSTREAM.length + 1)).sort();
+    // Not the image whose trusted VEX says not_affected, nor the clean one.
+    expect(repos).toEqual(['acme/big', 'acme/critical', 'acme/vex-stranger', 'cel/critical']);
+    const one = critical.find((d) => d.repository.endsWith('/acme/critical'))!;
+    expect(one).toMatchObject({ digest: images['acme/critical']!.digest, decision: 'deny' });
+    expect(critical.find((d) => d.repository.endsWith('/cel/critical'))!.decision).toBe('deny');
+    // A CVE is found through the GHSA that names it.
+    expect((await impact('CVE-2014-3577')).map((d) => [d.repository.slice(UPSTREAM.length + 1), d.findings.map((f) => f.id).sort()])).toEqual([
+      ['acme/kev', ['CVE-2014-3577', 'GHSA-cfh5-3ghh-wfjx']],
+    ]);
+    expect((await fetch(`${proxy.url}/api/v1/vulnerabilities/not%20an%20id/impact`, { headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(400);
+  });
+
   it('suppresses one CVE under an exception for that image until it expires', async () => {
     const bad = await api('/exceptions', { match: `${UPSTREAM}/acme/critical`, until: '1h', reason: 'x', vulnerability: 'not an id' });
     expect(bad.status).toBe(400);
