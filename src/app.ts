@@ -57,6 +57,8 @@ export interface App {
   policies: PolicyVersions;
   /** The decision a pull of an image would get now, serving nothing. */
   evaluate: ImageEvaluator;
+  /** The fingerprint cached evidence is kept under (the trust material in use). */
+  fingerprint(): string;
   /** Purges cached content (this process's memory, the database and the store), audited. */
   purge: CachePurge;
   /** Ends the live audit streams (server shutdown: they would hold their connections open). */
@@ -156,6 +158,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     policy,
     policies,
     evaluate,
+    fingerprint: () => gatherer.fingerprint,
     purge,
     closeStreams: () => admin.closeStreams(),
     async close() {

@@ -8,6 +8,7 @@ import { healthcheckCommand } from './healthcheck.js';
 import { policyValidateCommand } from './policy-validate.js';
 import { policyApplyCommand } from './policy-apply.js';
 import { cachePurgeCommand } from './cache-purge.js';
+import { vulnerabilityImpactCommand } from './vulnerability-impact.js';
 
 /** Commands beyond serve and check-config (audit, policy, cache), registered here. */
 export const extraCommands: Command[] = [
@@ -20,4 +21,5 @@ export const extraCommands: Command[] = [
   policyValidateCommand,
   policyApplyCommand,
   cachePurgeCommand,
+  vulnerabilityImpactCommand,
 ];

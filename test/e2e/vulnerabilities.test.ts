@@ -5,9 +5,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { auditRows } from '../helpers/audit.js';
 import { skopeoCopy } from '../helpers/clients.js';
-import { startProxy, type Proxy } from '../helpers/proxy.js';
+import { CLI, startProxy, type Proxy } from '../helpers/proxy.js';
 import { pushBlob, pushImage, pushManifest, startRegistry, type PushedImage, type Registry } from '../helpers/registry.js';
 import { haveTools } from '../helpers/tools.js';
+import { runCommand } from '../helpers/clients.js';
 import { cosignManifest, createAttestationLayer, generateKey, type OciArtifact, type TestKey } from '../helpers/pki/index.js';
 import { ACCEPT_ALL_MANIFESTS, expectOciError, removeTempDirs, tempDir, UPSTREAM } from './support.js';
 
@@ -238,7 +239,12 @@ describe.skipIf(skip)('vulnerabilities at the gate', () => {
       ['acme/kev', ['CVE-2014-3577', 'GHSA-cfh5-3ghh-wfjx']],
     ]);
     expect((await fetch(`${proxy.url}/api/v1/vulnerabilities/not%20an%20id/impact`, { headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(400);
-  });
+
+    // The CLI answers the same from the database and the config.
+    const out = await runCommand(process.execPath, [CLI, 'vulnerability', 'impact', 'CVE-2014-3577', '--config', proxy.configPath]);
+    const report = JSON.parse(out.stdout) as { digests: Array<{ repository: string; decision: string; pullCount: number }> };
+    expect(report.digests).toEqual([expect.objectContaining({ repository: `${UPSTREAM}/acme/kev`, decision: 'deny', pullCount: 0 })]);
+  }, 60_000);
 
   it('suppresses one CVE under an exception for that image until it expires', async () => {
     const bad = await api('/exceptions', { match: `${UPSTREAM}/acme/critical`, until: '1h', reason: 'x', vulnerability: 'not an id' });
