@@ -8,7 +8,7 @@ import type { ArtifactSource, Evidence, SubjectManifest } from '../verify/types.
 import { baseAnnotations } from './base-images.js';
 import type { EvidenceCache } from './evidence-cache.js';
 import type { BaseImageSource, DecisionResult, TrustSource } from './types.js';
-import { NO_REVOCATIONS, type RevocationSet } from '../policy/revocation.js';
+import { NO_REVOCATIONS, withoutRevoked, type RevocationSet } from '../policy/revocation.js';
 import { exceptionFor, nameExcepted, NO_EXCEPTIONS, underException } from '../policy/exception.js';
 import { applyVulnerabilityJudgement, judgeRuleVulnerabilities } from '../vuln/gate.js';
 import type { KnownExploitedCatalog } from '../vuln/known-exploited.js';
@@ -59,7 +59,7 @@ export class Decider {
         const rule = matchRule(active.rules, target.canonical)!;
         const evidence = await this.evidence.get(target, subject, source);
         const baseImage = await this.baseFact(rule, evidence);
-        const vulns = await this.vulnerabilities(rule, evidence, target, [subject.digest, parent.digest], now);
+        const vulns = await this.vulnerabilities(rule, evidence, revocations, target, [subject.digest, parent.digest], now);
         const covered = applyVulnerabilityJudgement(
           rule,
           evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations, baseImage, vulnerabilities: vulns?.view }),
@@ -117,16 +117,17 @@ export class Decider {
     const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
     const evidence = needsEvidence ? await this.evidence.get(target, subject, source) : undefined;
     const baseImage = evidence ? await this.baseFact(rule, evidence) : undefined;
-    const vulns = await this.vulnerabilities(rule, evidence, target, [subject.digest], now);
+    const vulns = await this.vulnerabilities(rule, evidence, revocations, target, [subject.digest], now);
     const judged = evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations, baseImage, vulnerabilities: vulns?.view });
     const decision = { ...applyVulnerabilityJudgement(rule, judged, vulns), policyVersion: active.version };
     return this.except(target, [subject.digest], decision, now);
   }
 
   /** The rule's `vulnerabilities` block judged: its reason and evidence, and the `vulnerabilities` of its conditions. */
-  private vulnerabilities(rule: PolicyRule, evidence: Evidence | undefined, target: Target, digests: string[], now: Date) {
+  private vulnerabilities(rule: PolicyRule, evidence: Evidence | undefined, revocations: RevocationSet, target: Target, digests: string[], now: Date) {
     const ctx = { now, repository: target.canonical, digests, exceptions: this.trust.exceptions(), knownExploited: this.knownExploited };
-    return judgeRuleVulnerabilities(rule, evidence, ctx);
+    // A revoked scanner's or VEX author's attestations no longer count, as for every other requirement.
+    return judgeRuleVulnerabilities(rule, evidence && withoutRevoked(evidence, revocations), ctx);
   }
 
   /** The image's base, resolved only for a rule that checks it; a rule with baseImage and no resolver cannot pass. */

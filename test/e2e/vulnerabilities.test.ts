@@ -261,4 +261,11 @@ describe.skipIf(skip)('vulnerabilities at the gate', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(until) - Date.now()) + 500));
     expect(await denial('acme/critical')).toContain('CVE-2019-18224');
   }, 60_000);
+
+  it('stops counting a revoked scanner\'s scans at once', async () => {
+    await expectServed('acme/clean');
+    const res = await api('/trust/revocations', { key: 'acme-scanner', reason: 'scanner key leaked' });
+    expect(res.status).toBe(201);
+    expect(await denial('acme/clean')).toMatch(/vulnerabilities: no signed scan by key "acme-scanner"; rejected: REVOKED: attestation by key "acme-scanner" is revoked/);
+  });
 });
