@@ -35,10 +35,14 @@ const layers = [
   [['audit', '^src/audit/']],
   // The database seam. It stores policies, exceptions and revocations in the policy's own shapes.
   [['db', '^src/db/']],
+  // The vulnerability gate: a rule's `vulnerabilities` block judged on verified scans, VEX and exceptions.
+  [['vuln', '^src/vuln/(?!report/)']],
   // Pure: (rule, subject, evidence) -> outcome. It reads the evidence verify produces.
   [['policy', '^src/policy/']],
   // Bytes -> evidence; takes its trust material and its sources as input.
   [['verify', '^src/verify/']],
+  // Scan and VEX reports (Trivy, Grype, in-toto vulns, OpenVEX) reduced to compact facts; pure.
+  [['vuln-report', '^src/vuln/report/']],
   [['config', '^src/config/']],
   [['oci', '^src/oci/']],
   [

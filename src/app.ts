@@ -65,6 +65,8 @@ export interface App {
   policies: PolicyVersions;
   /** The decision a pull of an image would get now, serving nothing. */
   evaluate: ImageEvaluator;
+  /** The fingerprint cached evidence is kept under (the trust material in use). */
+  fingerprint(): string;
   /** Purges cached content (this process's memory, the database and the store), audited. */
   purge: CachePurge;
   /** The configured upstreams by name. */
@@ -128,6 +130,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     policy, trust: trustChanges, index, gatherer, verifyTtlMs: config.trust.verifyTtlMs, leases: db.leases, tags: db.tags,
     upstreams, manifests, sources: (t) => createArtifactSource(t, manifests, store, index), maxArtifactBytes: config.pull?.maxArtifactBytes, log,
     onGathered: (seconds) => metrics.verifySeconds.observe({}, seconds),
+    knownExploitedFile: config.trust.knownExploitedFile,
   });
   const pull = new PullService({
     index, store, manifests, blobs, room, audit, log, handoff: createBlobHandoff(config, store),
@@ -184,6 +187,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     policy,
     policies,
     evaluate,
+    fingerprint: () => gatherer.fingerprint,
     purge,
     upstreams,
     walker: prefetch.walker,

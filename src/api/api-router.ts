@@ -6,6 +6,7 @@ import { auditRoutes } from './audit-routes.js';
 import { policyRoutes } from './policy-routes.js';
 import { cacheRoutes } from './cache-routes.js';
 import { trustRoutes } from './trust-routes.js';
+import { vulnerabilityRoutes } from './vulnerability-routes.js';
 import { tagRoutes } from './tag-routes.js';
 import { whoamiRoutes } from './whoami-routes.js';
 import { prefetchRoutes } from './prefetch-routes.js';
@@ -31,6 +32,7 @@ export function apiRouter(d: ApiDeps): Router {
   r.use(tagRoutes(d));
   r.use(prefetchRoutes(d));
   r.use(notificationRoutes(d));
+  r.use(vulnerabilityRoutes(d));
   r.use((req, res) => sendApiError(res, 404, 'NOT_FOUND', `no API route ${req.method} ${req.baseUrl}${req.path}`));
   r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };

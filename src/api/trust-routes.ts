@@ -7,6 +7,7 @@ import { isDigest } from '../oci/digest.js';
 import type { RevokedSigner } from '../policy/revocation.js';
 import { matchRule } from '../policy/match.js';
 import type { PolicyRule } from '../policy/types.js';
+import { VULNERABILITY_ID } from '../policy/validate-vulnerabilities.js';
 import { sendApiError, type FieldError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { dryRunOf, onlyKnown } from './known-input.js';
@@ -79,7 +80,7 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     res.json({ exceptions: await d.trust.listExceptions() });
   });
 
-  r.post('/exceptions', admins, onlyKnown({ body: ['match', 'until', 'reason', 'coverDenyRule'] }), async (req, res) => {
+  r.post('/exceptions', admins, onlyKnown({ body: ['match', 'until', 'reason', 'coverDenyRule', 'vulnerability'] }), async (req, res) => {
     const parsed = parseException(req.body, d.upstreamNames, new Date());
     if (!parsed.exception) {
       sendApiError(res, 400, 'BAD_REQUEST', `the exception has ${parsed.errors.length} error(s)`, parsed.errors);
@@ -166,12 +167,19 @@ function parseException(body: unknown, upstreams: ReadonlySet<string>, now: Date
   const reason = typeof body.reason === 'string' && body.reason.trim() && body.reason.length <= 1024 ? body.reason : undefined;
   if (!reason) errors.push({ path: 'reason', message: 'must be a non-empty string of at most 1024 characters' });
   if (body.coverDenyRule !== undefined && typeof body.coverDenyRule !== 'boolean') errors.push({ path: 'coverDenyRule', message: 'must be a boolean' });
-  if (errors.length || !repository || !until || !reason) return { errors };
-  return { errors, exception: { repository, digest, until, reason, coverDenyRule: body.coverDenyRule === true } };
+  const vulnerability = body.vulnerability === undefined ? null : typeof body.vulnerability === 'string' && VULNERABILITY_ID.test(body.vulnerability) ? body.vulnerability : undefined;
+  if (vulnerability === undefined) errors.push({ path: 'vulnerability', message: 'must be a vulnerability id such as CVE-2024-3094 or GHSA-…' });
+  else if (vulnerability && body.coverDenyRule === true) errors.push({ path: 'coverDenyRule', message: 'a vulnerability exception suppresses one finding; it cannot cover a deny rule' });
+  if (errors.length || !repository || !until || !reason || vulnerability === undefined) return { errors };
+  return { errors, exception: { repository, digest, until, reason, coverDenyRule: body.coverDenyRule === true, vulnerability } };
 }
 
 /** An exception that can never apply: its name is refused by name (a deny rule, or no rule) and it does not cover that. */
-function exceptionWarnings(e: { repository: string; coverDenyRule: boolean }, rules: readonly PolicyRule[]): FieldError[] {
+function exceptionWarnings(e: { repository: string; coverDenyRule: boolean; vulnerability: string | null }, rules: readonly PolicyRule[]): FieldError[] {
+  if (e.vulnerability) {
+    const rule = matchRule(rules, e.repository);
+    return rule?.vulnerabilities ? [] : [{ path: 'vulnerability', message: `no rule with a vulnerabilities block matches ${e.repository}, so this exception has nothing to suppress` }];
+  }
   if (e.coverDenyRule) return [];
   const rule = matchRule(rules, e.repository);
   const never = 'this exception never applies unless coverDenyRule is true';

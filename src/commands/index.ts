@@ -13,6 +13,7 @@ import { prefetchCommand } from './prefetch.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
 import { verifyNotationCommand } from './verify-notation.js';
+import { vulnerabilityImpactCommand } from './vulnerability-impact.js';
 
 /** Commands beyond serve and check-config (audit, policy, cache), registered here. */
 export const extraCommands: Command[] = [
@@ -30,4 +31,5 @@ export const extraCommands: Command[] = [
   exportCommand,
   importCommand,
   verifyNotationCommand,
+  vulnerabilityImpactCommand,
 ];

@@ -20,7 +20,7 @@ Verifies a Notation (Notary Project) signature envelope (JWS or COSE, told apart
 manifest in FILE, with the proxy's own verifier and a notation trust store folder, without the proxy running.
 With --trust-store, --identity and --tsa it also applies them as one "notation" entry of signatures.anyOf
 would (--identity defaults to "*"). Prints the signer, or the reason it is refused. Exits 0 when the
-signature verifies (and meets the entry), ${EXIT.finding} when it does not.`,
+signature verifies (and meets the entry), ${EXIT.denied} when it does not.`,
   async run(args) {
     checkFlags(args, ['envelope', 'manifest', 'trust-store-dir', 'trust-store', 'identity', 'tsa']);
     const envelope = readFileSync(requireFlag(args, 'envelope'));
@@ -37,13 +37,13 @@ signature verifies (and meets the entry), ${EXIT.finding} when it does not.`,
       const signer = await verifyNotationEnvelope(envelope, mediaType, subject, trust, new Date());
       if (entry && !satisfiesNotation(entry, signer)) {
         printJson({ verified: true, meetsEntry: false, signer, subject });
-        return EXIT.finding;
+        return EXIT.denied;
       }
       printJson({ verified: true, ...(entry ? { meetsEntry: true } : {}), signer, subject });
       return EXIT.ok;
     } catch (err) {
       printJson({ verified: false, reason: toReason(err), subject });
-      return EXIT.finding;
+      return EXIT.denied;
     }
   },
 };

@@ -164,6 +164,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       roots: trustFiles.roots,
       keys: trustFiles.keys,
       verifyTtlMs: parseDuration(trust.verifyTtl)!,
+      ...(trust.knownExploitedFile ? { knownExploitedFile: at(trust.knownExploitedFile) } : {}),
       ...(trust.referrers ? { referrers: { ...trust.referrers, maxBytes: parseSize(trust.referrers.maxBytes)! } } : {}),
       ...(trust.notation ? { notation: { trustStoreDir: at(trust.notation.trustStoreDir) } } : {}),
     } satisfies TrustConfig,

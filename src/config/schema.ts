@@ -202,6 +202,7 @@ const fields = {
     roots: z.record(z.string(), z.string({ error: 'must be a path to a trusted_root.json or a .jsonl of roots' }).min(1, 'must be a path to a trusted_root.json or a .jsonl of roots'), { error: 'must be an object' }).optional(),
     keys: z.record(z.string(), z.string({ error: 'must be a PEM public key or a path to one' }).min(1, 'must be a PEM public key or a path to one'), { error: 'must be an object' }).optional(),
     verifyTtl: duration().default('1h'),
+    knownExploitedFile: text().optional().describe('The CISA Known Exploited Vulnerabilities catalog (its JSON), for vulnerabilities.deny.knownExploited; read again when it changes'),
     referrers: section({
       maxCount: wholeNumber('must be an integer from 1 to 10000', 1, 10000).default(64).describe('Referrer manifests looked at per subject'),
       maxBytes: z
@@ -302,6 +303,17 @@ const policyRule = z.object({
   condition: z.string().optional().describe('CEL expression'),
   maxAgeDays: z.number().optional(),
   baseImage: z.object({ maxBehindDays: z.number(), requireAnnotation: z.boolean().optional() }).optional(),
+  vulnerabilities: z.object({
+    scans: z.object({ signedBy, maxAge: z.string().optional() }),
+    vex: z.object({ signedBy }).optional(),
+    deny: z.object({
+      severity: z.enum(['critical', 'high', 'medium', 'low']).optional(),
+      fixableOnly: z.boolean().optional(),
+      ids: z.array(z.string()).optional(),
+      knownExploited: z.boolean().optional(),
+    }).optional(),
+    gracePeriod: z.string().optional(),
+  }).optional(),
 });
 const publishedSchema = z.strictObject({ ...fields, policies: z.array(policyRule).optional().describe('Rules in order; the first that matches decides') });
 

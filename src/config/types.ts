@@ -53,6 +53,8 @@ export interface TrustConfig {
   /** Key name → PEM public key. */
   keys: Record<string, string>;
   verifyTtlMs: number;
+  /** The CISA Known Exploited Vulnerabilities catalog file (absolute), for `vulnerabilities.deny.knownExploited`. */
+  knownExploitedFile?: string;
   /** Bounds of the referrers walk for one subject (`maxBytes` in bytes); defaults when absent. */
   referrers?: ReferrerLimits;
   /** Notation (Notary Project) trust: an absolute path to a `notation` trust store folder (`x509/{ca,signingAuthority,tsa}/<name>/`). */

@@ -114,12 +114,12 @@ export class TrustChanges {
     return (await this.store.exceptions()).map((e) => exceptionView(e, now));
   }
 
-  async except(e: { repository: string; digest: string | null; until: string; reason: string; coverDenyRule: boolean }, actor: Actor): Promise<ExceptionView> {
+  async except(e: { repository: string; digest: string | null; until: string; reason: string; coverDenyRule: boolean; vulnerability?: string | null }, actor: Actor): Promise<ExceptionView> {
     const row = await this.store.addException({ ...e, author: actor.user, time: new Date().toISOString() }, (stored) =>
       sealOne({
         kind: 'exception.create', requestId: actor.requestId ?? null, client: actor.client ?? null, user: actor.user,
         repository: stored.repository, digest: stored.digest,
-        reasons: [`exception ${stored.id} until ${stored.until}: ${stored.reason}`],
+        reasons: [`exception ${stored.id}${stored.vulnerability ? ` for ${stored.vulnerability}` : ''} until ${stored.until}: ${stored.reason}`],
         evidence: { exception: stored.id, until: stored.until, reason: stored.reason, coverDenyRule: stored.coverDenyRule },
       }),
     );
@@ -167,7 +167,7 @@ function toRevocation(r: RevocationRow): Revocation {
 function toException(e: ExceptionRow): PolicyException {
   return Object.freeze({
     id: e.id, repository: e.repository, digest: e.digest, until: e.until, reason: e.reason, author: e.author, time: e.time,
-    coverDenyRule: e.coverDenyRule,
+    coverDenyRule: e.coverDenyRule, vulnerability: e.vulnerability ?? null,
   });
 }
 

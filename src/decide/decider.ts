@@ -8,8 +8,10 @@ import type { ArtifactSource, Evidence, SubjectManifest } from '../verify/types.
 import { baseAnnotations } from './base-images.js';
 import type { EvidenceCache } from './evidence-cache.js';
 import type { BaseImageSource, DecisionResult, TrustSource } from './types.js';
-import { NO_REVOCATIONS, type RevocationSet } from '../policy/revocation.js';
+import { NO_REVOCATIONS, withoutRevoked, type RevocationSet } from '../policy/revocation.js';
 import { exceptionFor, nameExcepted, NO_EXCEPTIONS, underException } from '../policy/exception.js';
+import { applyVulnerabilityJudgement, judgeRuleVulnerabilities } from '../vuln/gate.js';
+import type { KnownExploitedCatalog } from '../vuln/known-exploited.js';
 
 const NO_CHANGES: TrustSource = { revocations: () => NO_REVOCATIONS, exceptions: () => NO_EXCEPTIONS };
 
@@ -27,6 +29,8 @@ export class Decider {
     private readonly log: Logger,
     private readonly trust: TrustSource = NO_CHANGES,
     private readonly baseImages?: BaseImageSource,
+    /** `trust.knownExploitedFile`, for rules that deny known-exploited vulnerabilities. */
+    private readonly knownExploited?: KnownExploitedCatalog,
   ) {}
 
   /**
@@ -55,7 +59,12 @@ export class Decider {
         const rule = matchRule(active.rules, target.canonical)!;
         const evidence = await this.evidence.get(target, subject, source);
         const baseImage = await this.baseFact(rule, evidence);
-        const covered = evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations, baseImage });
+        const vulns = await this.vulnerabilities(rule, evidence, revocations, target, [subject.digest, parent.digest], now);
+        const covered = applyVulnerabilityJudgement(
+          rule,
+          evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations, baseImage, vulnerabilities: vulns?.view }),
+          vulns,
+        );
         // An exception for the index covers the platform manifests it lists.
         return this.except(target, [subject.digest, parent.digest], {
           ...covered,
@@ -108,8 +117,17 @@ export class Decider {
     const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
     const evidence = needsEvidence ? await this.evidence.get(target, subject, source) : undefined;
     const baseImage = evidence ? await this.baseFact(rule, evidence) : undefined;
-    const decision = { ...evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations, baseImage }), policyVersion: active.version };
+    const vulns = await this.vulnerabilities(rule, evidence, revocations, target, [subject.digest], now);
+    const judged = evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations, baseImage, vulnerabilities: vulns?.view });
+    const decision = { ...applyVulnerabilityJudgement(rule, judged, vulns), policyVersion: active.version };
     return this.except(target, [subject.digest], decision, now);
+  }
+
+  /** The rule's `vulnerabilities` block judged: its reason and evidence, and the `vulnerabilities` of its conditions. */
+  private vulnerabilities(rule: PolicyRule, evidence: Evidence | undefined, revocations: RevocationSet, target: Target, digests: string[], now: Date) {
+    const ctx = { now, repository: target.canonical, digests, exceptions: this.trust.exceptions(), knownExploited: this.knownExploited };
+    // A revoked scanner's or VEX author's attestations no longer count, as for every other requirement.
+    return judgeRuleVulnerabilities(rule, evidence && withoutRevoked(evidence, revocations), ctx);
   }
 
   /** The image's base, resolved only for a rule that checks it; a rule with baseImage and no resolver cannot pass. */

@@ -12,6 +12,7 @@ import { BaseImages } from './base-images.js';
 import { Decider } from './decider.js';
 import { EvidenceCache } from './evidence-cache.js';
 import { judgeTagDrift } from './tag-drift.js';
+import { KnownExploitedCatalog } from '../vuln/known-exploited.js';
 import type { ArtifactSources, DecisionResult, DriftEvent, ManifestLike, ManifestSource, TrustSource } from './types.js';
 
 export interface DecideInput<M extends ManifestLike> {
@@ -153,11 +154,14 @@ export function createDecisionRoom<M extends ManifestLike>(s: {
   maxArtifactBytes?: number;
   log: Logger;
   onGathered?: (seconds: number) => void;
+  /** `trust.knownExploitedFile`: the known-exploited catalog, read again when it changes. */
+  knownExploitedFile?: string;
 }): DecisionRoom<M> {
   const evidence = new EvidenceCache(s.index, s.gatherer, s.verifyTtlMs, s.log, s.leases);
   evidence.onGathered = s.onGathered;
   const baseImages = new BaseImages(s.upstreams, s.manifests, s.sources, s.log);
-  const decider = new Decider(s.policy, s.index, evidence, s.log, s.trust, baseImages);
+  const kev = s.knownExploitedFile ? new KnownExploitedCatalog(s.knownExploitedFile, (error) => s.log.error('known-exploited catalog unreadable', { error })) : undefined;
+  const decider = new Decider(s.policy, s.index, evidence, s.log, s.trust, baseImages, kev);
   const artifacts = new ArtifactProver(s.manifests, s.maxArtifactBytes ?? DEFAULT_ARTIFACT_BLOB_BYTES);
   return new DecisionRoom({ decider, evidence, artifacts, manifests: s.manifests, sources: s.sources, tags: s.tags });
 }

@@ -1,6 +1,7 @@
 import type { CelInput } from '@bufbuild/cel';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Evidence, ImageFacts, Signer, TlogEvidence, VerifiedAttestation, VerifiedSignature } from '../verify/types.js';
+import type { VulnerabilityView } from './types.js';
 
 /**
  * The values a condition sees, built from evidence as the schema in cel-schema.ts declares them: integers
@@ -13,6 +14,8 @@ export interface ImageContext {
   /** The tag the client asked for; empty for a pull by digest. */
   tag: string;
   now: Date;
+  /** The rule's judged vulnerabilities (rules with a `vulnerabilities` block). */
+  vulnerabilities?: VulnerabilityView;
 }
 
 type Bindings = Record<string, CelInput>;
@@ -26,7 +29,26 @@ export function ruleBindings(evidence: Evidence, image: ImageFacts, ctx: ImageCo
     now: timestampFromDate(ctx.now),
     signatures: evidence.signatures.map(signatureValue),
     attestations: evidence.attestations.map(attestationValue),
+    vulnerabilities: vulnerabilitiesValue(ctx.vulnerabilities),
   };
+}
+
+function vulnerabilitiesValue(v: VulnerabilityView | undefined): CelInput {
+  const out: Record<string, CelInput> = {
+    scanner: v?.scanner ?? '',
+    findings: (v?.findings ?? []).map((f) => {
+      const finding: Record<string, CelInput> = { id: f.id, aliases: f.aliases, package: f.package, installedVersion: f.installedVersion, severity: f.severity };
+      if (f.fixedVersion !== undefined) finding.fixedVersion = f.fixedVersion;
+      if (f.cvss !== undefined) finding.cvss = f.cvss;
+      const published = time(f.publishedDate);
+      if (published) finding.publishedDate = published;
+      return finding;
+    }),
+    suppressed: (v?.suppressed ?? []).map((s) => ({ id: s.id, by: s.by })),
+  };
+  const at = time(v?.scanTime ?? undefined);
+  if (at) out.scanTime = at;
+  return out;
 }
 
 /** The rule's bindings plus one attestation's `predicate` and `statement`. */

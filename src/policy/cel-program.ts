@@ -272,7 +272,12 @@ export function clip(text: string, max: number): string {
 
 /** A CEL value as a short, readable string: JSON-like, timestamps as ISO 8601, at most 80 characters. */
 export function describeValue(v: unknown): string {
-  return clip(render(v, 0), 80);
+  try {
+    return clip(render(v, 0), 80);
+  } catch {
+    // Some CEL values (records inside lists) can only be read during an evaluation; say so rather than fail.
+    return '(not shown)';
+  }
 }
 
 function render(v: unknown, depth: number): string {

@@ -73,8 +73,20 @@ const IMAGE = record(
 
 const STATEMENT = record('statement', { _type: STRING, subject: list(DYN), predicateType: STRING, predicate: DYN });
 
+const FINDING = record(
+  'finding',
+  { id: STRING, aliases: list(STRING), package: STRING, installedVersion: STRING, fixedVersion: STRING, severity: STRING, cvss: DOUBLE, publishedDate: TIMESTAMP },
+  ['fixedVersion', 'cvss', 'publishedDate'],
+);
+const VULNERABILITIES = record(
+  'vulnerabilities',
+  { scanTime: TIMESTAMP, scanner: STRING, findings: list(FINDING), suppressed: list(record('suppressed', { id: STRING, by: STRING })) },
+  ['scanTime'],
+);
+
 /** Variables of a rule's `condition`. */
 export const RULE_VARIABLES: Readonly<Record<string, CelT>> = {
+  vulnerabilities: VULNERABILITIES,
   image: IMAGE,
   repository: STRING,
   tag: STRING,

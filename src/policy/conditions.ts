@@ -103,10 +103,12 @@ function run(source: string, kind: 'rule' | 'attestation', bindings: () => Bindi
   if (!compiled.condition) return `is invalid: ${compiled.error}`;
   const memoKey = `${key}\n${source}`;
   let memo = results.get(evidence);
-  if (!compiled.condition.usesNow && memo?.has(memoKey)) return memo.get(memoKey);
+  // Results that depend on the time, or on vulnerabilities (exceptions expire, the catalog changes), are not kept.
+  const volatile = compiled.condition.usesNow || /\bvulnerabilities\b/.test(source);
+  if (!volatile && memo?.has(memoKey)) return memo.get(memoKey);
   const r = evaluateCondition(compiled.condition, bindings()!);
   const why = 'error' in r ? `could not be evaluated: ${r.error}` : r.value ? undefined : `is false${r.detail}`;
-  if (!compiled.condition.usesNow) {
+  if (!volatile) {
     if (!memo) results.set(evidence, (memo = new Map()));
     if (memo.size >= MAX_RESULTS_PER_EVIDENCE) memo.clear();
     memo.set(memoKey, why);

@@ -1,5 +1,5 @@
 import type { Evidence, VerifiedAttestation, VerifiedSignature } from '../verify/types.js';
-import type { BaseImageFact, Decision, PolicyRule, ProvenanceRequirement } from './types.js';
+import type { BaseImageFact, Decision, PolicyRule, ProvenanceRequirement, VulnerabilityView } from './types.js';
 import { buildTime, type BuildTime } from './build-time.js';
 import { matchesField } from './identity-match.js';
 import { describeRequirement, describeSigner, satisfiesAny } from './signer-match.js';
@@ -27,6 +27,8 @@ export interface EvaluateContext {
   revocations?: RevocationSet;
   /** The subject's base image as gathered for `baseImage` (absent when the image names none). */
   baseImage?: BaseImageFact;
+  /** The rule's judged vulnerabilities, the `vulnerabilities` of its conditions. */
+  vulnerabilities?: VulnerabilityView;
 }
 
 /**
@@ -62,7 +64,7 @@ export function evaluateRule(rule: PolicyRule, gathered: Evidence | undefined, c
     provenance = evidence.attestations.filter((a) => SLSA_PREDICATES.includes(a.predicateType) && satisfiesAny(rule.signatures!.anyOf, a));
   }
 
-  const judged = judgeConditions(rule, evidence, { repository: ctx.repository ?? '', tag: ctx.tag ?? '', now: ctx.now }, byParent);
+  const judged = judgeConditions(rule, evidence, { repository: ctx.repository ?? '', tag: ctx.tag ?? '', now: ctx.now, vulnerabilities: ctx.vulnerabilities }, byParent);
   reasons.push(...judged.reasons);
 
   let built: BuildTime | undefined;

@@ -14,6 +14,8 @@ export interface PolicyException {
   author: string;
   time: string;
   coverDenyRule: boolean;
+  /** Set for a per-vulnerability exception: it suppresses that finding (and its aliases) only, never the decision. */
+  vulnerability?: string | null;
 }
 
 export interface ExceptionSet {
@@ -35,6 +37,7 @@ export function exceptionFor(
   const at = now.toISOString();
   return set.list.find(
     (e) =>
+      !e.vulnerability &&
       e.repository === repository &&
       (e.digest === null || digests.includes(e.digest)) &&
       e.until > at &&
@@ -45,7 +48,7 @@ export function exceptionFor(
 /** Whether an active exception may let a name through that a `deny` rule or no rule refuses (before any fetch). */
 export function nameExcepted(set: ExceptionSet, repository: string, now: Date): boolean {
   const at = now.toISOString();
-  return set.list.some((e) => e.repository === repository && e.coverDenyRule && e.until > at);
+  return set.list.some((e) => !e.vulnerability && e.repository === repository && e.coverDenyRule && e.until > at);
 }
 
 /** The decision served under an exception: allowed, with the rule's reasons kept and the exception recorded. */

@@ -69,6 +69,40 @@ export interface PolicyRule {
   maxAgeDays?: number;
   /** The image must have been rebuilt on its base image once the base tag moved more than maxBehindDays ago. */
   baseImage?: BaseImageRequirement;
+  /** Judged on the newest signed scan, VEX from trusted signers and per-vulnerability exceptions. */
+  vulnerabilities?: VulnerabilityRequirement;
+}
+
+/**
+ * The CEL variable `vulnerabilities`: the judged scan's findings after VEX and exceptions, and what was
+ * suppressed. Only a rule with a `vulnerabilities` block has it (its signers say which scans count).
+ */
+export interface VulnerabilityView {
+  scanTime: string | null;
+  scanner: string | null;
+  findings: ReadonlyArray<{ id: string; aliases: string[]; package: string; installedVersion: string; fixedVersion?: string; severity: string; cvss?: number; publishedDate?: string }>;
+  suppressed: ReadonlyArray<{ id: string; by: string }>;
+}
+
+export type SeverityThreshold = 'critical' | 'high' | 'medium' | 'low';
+
+export interface VulnerabilityRequirement {
+  /** Scans count only from these signers; the newest one per scanner is judged. maxAge is a duration (`7d`). */
+  scans: { signedBy: { anyOf: SignatureRequirement[] }; maxAge?: string };
+  /** VEX statements count only from these signers; without it VEX is ignored. */
+  vex?: { signedBy: { anyOf: SignatureRequirement[] } };
+  deny?: {
+    /** A finding at or above this severity denies. */
+    severity?: SeverityThreshold;
+    /** Count only findings with a fixed version (for `severity`). */
+    fixableOnly?: boolean;
+    /** These ids deny whatever their severity; a CVE also matches its GHSA aliases and back. */
+    ids?: string[];
+    /** Any finding in the known-exploited catalog (`trust.knownExploitedFile`) denies. */
+    knownExploited?: boolean;
+  };
+  /** A finding published less than this long ago (`72h`) does not deny yet. */
+  gracePeriod?: string;
 }
 
 export interface BaseImageRequirement {

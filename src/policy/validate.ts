@@ -2,6 +2,7 @@ import type { PolicyRule } from './types.js';
 import { regExpError } from './identity-match.js';
 import { globError } from './match.js';
 import { validateAttestations, validateCondition } from './validate-conditions.js';
+import { validateVulnerabilities } from './validate-vulnerabilities.js';
 import { FULCIO_EXTENSION_NAMES } from '../verify/fulcio-extensions.js';
 import { DEFAULT_ROOT } from '../verify/types.js';
 import { didYouMean } from '../text/did-you-mean.js';
@@ -13,7 +14,7 @@ export interface RuleError {
 }
 
 const MODES = ['enforce', 'warn', 'allow', 'deny'];
-const RULE_KEYS = ['name', 'match', 'mode', 'signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays', 'baseImage'];
+const RULE_KEYS = ['name', 'match', 'mode', 'signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays', 'baseImage', 'vulnerabilities'];
 const IDENTITY_STRINGS = ['root', 'issuer', 'issuerRegExp', 'subject', 'subjectRegExp'];
 const IDENTITY_KEYS = [...IDENTITY_STRINGS, 'extensions', 'extensionsRegExp'];
 const PROVENANCE_KEYS = ['signedBy', 'builderId', 'builderIdRegExp', 'sourceRepository', 'sourceRepositoryRegExp', 'sourceBranch', 'sourceBranchRegExp'];
@@ -66,7 +67,13 @@ export function validatePolicyRules(
       err(`${at}.maxAgeDays`, 'must be a positive number of days');
     }
     if (rule.baseImage !== undefined) baseImage(rule.baseImage, `${at}.baseImage`, err);
-    const requires = ['signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays', 'baseImage'];
+    if (typeof rule.condition === 'string' && /\bvulnerabilities\b/.test(rule.condition) && rule.vulnerabilities === undefined) {
+      err(`${at}.condition`, 'reads vulnerabilities, which only a rule with a vulnerabilities block has (its scans.signedBy says which scans count)');
+    }
+    if (rule.vulnerabilities !== undefined) {
+      validateVulnerabilities(rule.vulnerabilities, `${at}.vulnerabilities`, err, (l, p, e) => requirements(l, p, known, e));
+    }
+    const requires = ['signatures', 'provenance', 'attestations', 'condition', 'maxAgeDays', 'baseImage', 'vulnerabilities'];
     if ((rule.mode === 'enforce' || rule.mode === 'warn') && requires.every((k) => rule[k] === undefined)) {
       err(at, `mode "${rule.mode}" needs at least one of ${requires.join(', ')}`);
     }

@@ -9,8 +9,16 @@ import { checkDsse001, checkEntryKey, checkIntoto001, tlogEvidence, toTlogEntryJ
 import type { LegacyLayer } from './sig-layer.js';
 import { chainedRoots, verifySetUnderRoots } from './root-attempts.js';
 import { runSigstore } from './sigstore-run.js';
-import { parseStatement, provenanceFacts, statementFacts, type Statement } from './statement.js';
+import { parseStatement, provenanceFacts, reportFacts, statementFacts, type Statement } from './statement.js';
 import { VerifyFailure } from './verify-error.js';
+
+/** A large envelope read in a worker (report-off-thread.ts): its parts, statement and hashes. */
+export interface OffThreadRead {
+  env: Envelope;
+  statement: Statement;
+  blobHex: string;
+  payloadHex: string;
+}
 
 export interface Envelope {
   payloadType: string;
@@ -56,14 +64,22 @@ export function parseEnvelope(blob: Buffer): Envelope {
  * DSSE verification with a threshold of one, as cosign and policy-controller do. Its dsse log entry must log
  * the envelope's signatures, the one that verified among them (checked here: sigstore-js wants exactly one).
  */
-export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDigest: string, ctx: VerifyContext): VerifiedAttestation[] {
+export function verifyAttLayer(
+  layer: LegacyLayer,
+  subject: Digest,
+  artifactDigest: string,
+  ctx: VerifyContext,
+  /** The envelope and statement of a large report, already read (and hashed) off the event loop. */
+  read?: OffThreadRead,
+): VerifiedAttestation[] {
   if (layer.mediaType !== MEDIA_TYPES.dsseEnvelope) {
     throw new VerifyFailure('UNSUPPORTED', `layer media type "${layer.mediaType}" is not a DSSE envelope`);
   }
-  const env = parseEnvelope(layer.blob);
-  const statement = parseStatement(env.payloadType, env.payload, { digests: { sha256: subject.slice('sha256:'.length) } });
+  const env = read?.env ?? parseEnvelope(layer.blob);
+  const statement = read?.statement ?? parseStatement(env.payloadType, env.payload, { digests: { sha256: subject.slice('sha256:'.length) } });
   const m = readLegacyMaterial(layer.annotations);
-  const payloadHex = sha256Hex(env.payload);
+  const payloadHex = read?.payloadHex ?? sha256Hex(env.payload);
+  const blobHex = read?.blobHex ?? sha256Hex(layer.blob);
   const cosigned = env.signatures.length > 1;
 
   if (m.cert) {
@@ -72,7 +88,7 @@ export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDige
     if (rekor) {
       checkEntryKey(rekor, m.cert.identity.publicKey);
       if (rekor.entry.kind === 'intoto' && rekor.entry.apiVersion === '0.0.1') {
-        checkIntoto001(rekor, sha256Hex(layer.blob), payloadHex);
+        checkIntoto001(rekor, blobHex, payloadHex);
         manualTlog = true;
       } else if (cosigned) {
         manualTlog = true;
@@ -90,7 +106,7 @@ export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDige
           x509CertificateChain: { certificates: [{ rawBytes: m.cert.der.toString('base64') }] },
           tlogEntries: rekor ? [toTlogEntryJson(rekor)] : [],
         },
-        dsseEnvelope: { ...env.json, signatures: [(env.json.signatures as unknown[])[i]] },
+        dsseEnvelope: { ...env.json, payload: env.json.payload ?? env.payload.toString('base64'), signatures: [(env.json.signatures as unknown[])[i]] },
       };
       let chained;
       try {
@@ -125,17 +141,17 @@ export function verifyAttLayer(layer: LegacyLayer, subject: Digest, artifactDige
   if (m.rekor) {
     tlog = verifySetUnderRoots(m.rekor, ctx.roots, ctx.now);
     for (const { key, signature } of matched) {
-      checkKeyedBody(m.rekor, signature, layer.blob, payloadHex, env.signatures.length);
+      checkKeyedBody(m.rekor, signature, blobHex, payloadHex, env.signatures.length);
       checkEntryKey(m.rekor, key);
     }
   }
   return matched.map(({ name }) => attestation(statement, env, artifactDigest, { type: 'key', key: name }, tlog));
 }
 
-function checkKeyedBody(rb: RekorBundle, signature: Buffer, blob: Buffer, payloadHex: string, signatureCount: number): void {
+function checkKeyedBody(rb: RekorBundle, signature: Buffer, blobHex: string, payloadHex: string, signatureCount: number): void {
   const { kind, apiVersion } = rb.entry;
   if (kind === 'dsse' && apiVersion === '0.0.1') return checkDsse001(rb, signature, payloadHex, signatureCount);
-  if (kind === 'intoto' && apiVersion === '0.0.1') return checkIntoto001(rb, sha256Hex(blob), payloadHex);
+  if (kind === 'intoto' && apiVersion === '0.0.1') return checkIntoto001(rb, blobHex, payloadHex);
   throw new VerifyFailure('UNSUPPORTED', `Rekor entry kind ${kind} ${apiVersion} for an attestation`);
 }
 
@@ -156,5 +172,5 @@ function attestation(
   if (tlog) att.tlog = tlog;
   const facts = provenanceFacts(st);
   if (facts) att.provenance = facts;
-  return { ...att, ...statementFacts(st, env.payload.length) };
+  return { ...att, ...statementFacts(st, env.payload.length), ...reportFacts(st) };
 }

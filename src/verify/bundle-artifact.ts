@@ -7,7 +7,7 @@ import { tsaTime } from './legacy-annotations.js';
 import { checkBundleStructure } from './bundle-structure.js';
 import { chainedRoots, underSomeRoot } from './root-attempts.js';
 import { parseBundle, runSigstore } from './sigstore-run.js';
-import { parseStatement, provenanceFacts, statementFacts, type ExpectedSubject } from './statement.js';
+import { parseStatement, provenanceFacts, reportFacts, statementFacts, type ExpectedSubject } from './statement.js';
 import { VerifyFailure, toReason } from './verify-error.js';
 
 export const BUNDLE_MEDIA_TYPES: readonly string[] = [
@@ -106,7 +106,7 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
       const att: VerifiedAttestation = { ...base, predicateType: content.statement.predicateType, statementDigest: content.statementDigest };
       const facts = provenanceFacts(content.statement);
       if (facts) att.provenance = facts;
-      out.attestations.push({ ...att, ...statementFacts(content.statement, content.statementBytes) });
+      out.attestations.push({ ...att, ...statementFacts(content.statement, content.statementBytes), ...reportFacts(content.statement) });
     }
   }
   return out;

@@ -6,9 +6,13 @@ import type { GuardedSource } from './guarded-source.js';
 import type { VerifyContext } from './legacy-annotations.js';
 import { verifySigLayer, type LegacyLayer } from './sig-layer.js';
 import { toReason } from './verify-error.js';
+import { isReportPredicate, MAX_REPORT_BYTES } from '../vuln/report/reduce.js';
+import { INLINE_ENVELOPE_BYTES, readEnvelopeOffThread } from './report-off-thread.js';
 
 export const MAX_LAYER_BYTES = 2 * 1024 * 1024;
 export const MAX_LAYERS = 64;
+/** A scan or VEX envelope: a MAX_REPORT_BYTES statement, base64-encoded, with room for its signatures. */
+export const MAX_REPORT_LAYER_BYTES = Math.ceil((MAX_REPORT_BYTES * 4) / 3) + 64 * 1024;
 
 export interface TagEvidence {
   signatures: VerifiedSignature[];
@@ -42,16 +46,22 @@ export async function gatherLegacyTag(
   }
   if (layers.length > MAX_LAYERS) reject(`TOO_LARGE: ${layers.length} layers; only the first ${MAX_LAYERS} are considered`);
   for (const [i, desc] of layers.slice(0, MAX_LAYERS).entries()) {
-    if (desc.size > MAX_LAYER_BYTES) {
-      reject(`TOO_LARGE: layer ${i} is ${desc.size} bytes; the limit is ${MAX_LAYER_BYTES}`);
+    // Scans and VEX documents (cosign's `predicateType` layer annotation says which) may be far larger.
+    const report = kind === 'att' && isReportPredicate(desc.annotations?.predicateType);
+    const limit = report ? MAX_REPORT_LAYER_BYTES : MAX_LAYER_BYTES;
+    if (desc.size > limit) {
+      reject(`TOO_LARGE: layer ${i} is ${desc.size} bytes; the limit is ${limit}`);
       continue;
     }
-    const blob = await source.blob(desc.digest, MAX_LAYER_BYTES);
+    const blob = await source.blob(desc.digest, limit);
     if (!blob) continue;
     const layer: LegacyLayer = { mediaType: desc.mediaType, annotations: desc.annotations ?? {}, blob };
     try {
       if (kind === 'sig') out.signatures.push(...verifySigLayer(layer, subject, m.digest, ctx));
-      else out.attestations.push(...verifyAttLayer(layer, subject, m.digest, ctx));
+      else {
+        const read = report && blob.length > INLINE_ENVELOPE_BYTES ? await readEnvelopeOffThread(blob, subject.slice('sha256:'.length)) : undefined;
+        out.attestations.push(...verifyAttLayer(layer, subject, m.digest, ctx, read));
+      }
     } catch (err) {
       reject(`${toReason(err)} (layer ${i})`);
     }

@@ -1,5 +1,7 @@
 import type { ProvenanceFacts, VerifiedAttestation } from './types.js';
 import { VerifyFailure } from './verify-error.js';
+import { isReportPredicate, reduceReport } from '../vuln/report/reduce.js';
+import { ReportError, type ReportFacts } from '../vuln/report/types.js';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const SLSA_V02 = 'https://slsa.dev/provenance/v0.2';
@@ -11,6 +13,10 @@ export interface Statement {
   predicateType: string;
   subjects: Array<{ name?: string; digest: Record<string, string> }>;
   predicate: unknown;
+  /** A scan or VEX predicate already reduced (off the event loop, for a large report); its predicate is then not kept. */
+  report?: ReportFacts;
+  /** Why a scan or VEX predicate could not be reduced (read off the event loop). */
+  reportError?: string;
 }
 
 /** Digests the signed statement must name; `unchecked` only where the subject is not available (tests of npm bundles). */
@@ -59,6 +65,24 @@ export function statementFacts(st: Statement, payloadBytes: number): Pick<Verifi
   }
   const statement = { type: st.type, subject: st.subjects.slice(0, MAX_KEPT_SUBJECTS).map((s) => (s.name === undefined ? { digest: s.digest } : s)) };
   return { predicate: st.predicate ?? null, statement };
+}
+
+/**
+ * A scan or VEX predicate reduced to its compact facts, once, when its attestation is verified. A report that
+ * cannot be read keeps the attestation (conditions may still read a predicate of another scanner's shape) and
+ * says why it is no scan: the vulnerability gate counts it as unreadable.
+ */
+export function reportFacts(st: Pick<Statement, 'predicateType' | 'predicate' | 'report' | 'reportError'>): Pick<VerifiedAttestation, 'report' | 'reportError'> {
+  if (!isReportPredicate(st.predicateType)) return {};
+  if (st.report) return { report: st.report };
+  if (st.reportError) return { reportError: st.reportError };
+  try {
+    const report = reduceReport(st.predicateType, st.predicate);
+    return report ? { report } : {};
+  } catch (err) {
+    if (err instanceof ReportError) return { reportError: `MALFORMED: ${st.predicateType} report: ${err.message}` };
+    throw err;
+  }
 }
 
 /** Facts the policy can match, from SLSA v0.2 or v1 provenance. Undefined for other predicates. */

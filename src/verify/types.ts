@@ -1,5 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import type { ParsedManifest } from '../oci/manifest.js';
+import type { ReportFacts } from '../vuln/report/types.js';
 
 /**
  * What verification found out about one manifest digest, independent of any policy rule. Every
@@ -90,6 +91,10 @@ export interface VerifiedAttestation {
   statement?: { type: string; subject: Array<{ name?: string; digest: Record<string, string> }> };
   /** Why `predicate` was not kept (a statement over the size limit). */
   predicateOmitted?: string;
+  /** A vulnerability scan or VEX predicate, reduced to what the vulnerability gate judges. */
+  report?: ReportFacts;
+  /** Why a scan or VEX predicate of a known type could not be read as one; the attestation still counts as such. */
+  reportError?: string;
 }
 
 /** What an image manifest and its config say about the image, for policy conditions. */

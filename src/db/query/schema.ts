@@ -33,6 +33,7 @@ export interface Schema {
   policy_exceptions: {
     id: Generated<number>; repository: string; digest: string | null; until: string; reason: string; author: string;
     time: string; cover_deny_rule: number; revoked_at: string | null; revoked_by: string | null; expired: Generated<number>;
+    vulnerability: string | null;
   };
   prefetch_runs: { list: string; started_at: string; finished_at: string; result: string };
   notification_cursor: { id: number; after_id: number };

@@ -9,7 +9,7 @@ import { appendAt } from './audit-store.js';
 interface RevRow { id: number; signer: string; reason: string; author: string; time: string; lifted_at: string | null; lifted_by: string | null }
 interface ExcRow {
   id: number; repository: string; digest: string | null; until: string; reason: string; author: string; time: string;
-  cover_deny_rule: number; revoked_at: string | null; revoked_by: string | null; expired: number;
+  cover_deny_rule: number; revoked_at: string | null; revoked_by: string | null; expired: number; vulnerability: string | null;
 }
 
 const toRevocation = (r: RevRow): RevocationRow => ({
@@ -18,6 +18,7 @@ const toRevocation = (r: RevRow): RevocationRow => ({
 const toException = (r: ExcRow): ExceptionRow => ({
   id: r.id, repository: r.repository, digest: r.digest, until: r.until, reason: r.reason, author: r.author, time: r.time,
   coverDenyRule: r.cover_deny_rule === 1, revokedAt: r.revoked_at, revokedBy: r.revoked_by, expired: r.expired === 1,
+  vulnerability: r.vulnerability ?? null,
 });
 
 /** Revocations and exceptions; each change, a generation bump and its audit event in one transaction under the chain lock. */
@@ -40,7 +41,7 @@ export class SqlTrustStore implements TrustStore {
       exceptions: query(() => qb.selectFrom('policy_exceptions').selectAll().orderBy('id', 'desc')),
       addException: query((a: Omit<NewException, 'coverDenyRule'> & { coverDenyRule: number }) =>
         qb.insertInto('policy_exceptions')
-          .values({ repository: a.repository, digest: a.digest, until: a.until, reason: a.reason, author: a.author, time: a.time, cover_deny_rule: a.coverDenyRule })
+          .values({ repository: a.repository, digest: a.digest, until: a.until, reason: a.reason, author: a.author, time: a.time, cover_deny_rule: a.coverDenyRule, vulnerability: a.vulnerability ?? null })
           .returningAll()),
       revoke: query((a: { id: number; at: string; by: string }) =>
         qb.updateTable('policy_exceptions').set({ revoked_at: a.at, revoked_by: a.by })

@@ -7,6 +7,8 @@ import type { PolicyRule } from '../../../src/policy/types.js';
 import { validatePolicyRules } from '../../../src/policy/validate.js';
 import type { Digest } from '../../../src/oci/digest.js';
 import type { Evidence, ImageConfigFacts, VerifiedAttestation } from '../../../src/verify/types.js';
+import { reduceReport } from '../../../src/vuln/report/reduce.js';
+import { judgeVulnerabilities } from '../../../src/vuln/judge.js';
 
 /** The recipes in the README load as written and judge images as the README says. */
 const README = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../../README.md'), 'utf8');
@@ -70,10 +72,19 @@ describe('README recipes', () => {
     expect(outcome(sbom, evidence({}, []))).toBe('deny');
 
     const scanner = { type: 'keyless' as const, issuer: 'https://token.actions.githubusercontent.com', subject: 'https://github.com/acme/app/.github/workflows/scan.yml@refs/heads/main', roots: ['default'], extensions: {} };
-    const scan = (daysAgo: number, critical: number) =>
-      att(VULN, { scanner: { result: { summary: { CRITICAL: critical } } }, metadata: { scanFinishedOn: new Date(NOW.getTime() - daysAgo * 86_400_000).toISOString() } }, scanner);
-    expect(outcome(weeklyScan, evidence({}, [scan(2, 0)]))).toBe('allow');
-    expect(outcome(weeklyScan, evidence({}, [scan(8, 0)]))).toBe('deny');
-    expect(outcome(weeklyScan, evidence({}, [scan(2, 1)]))).toBe('deny');
+    // A real Trivy report: CVE-2019-18224 is critical with a fix, CVE-2019-18276 low without one.
+    const report = () => JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../data/vuln/trivy-debian-buster.json'), 'utf8'));
+    const scan = (daysAgo: number, edit: (r: any) => void = () => {}): VerifiedAttestation => {
+      const result = report();
+      edit(result.Results[0].Vulnerabilities[1]);
+      const predicate = { scanner: { uri: 'pkg:github/aquasecurity/trivy@v0.58.0', result }, metadata: { scanFinishedOn: new Date(NOW.getTime() - daysAgo * 86_400_000).toISOString() } };
+      return { ...att(VULN, undefined, scanner), report: reduceReport(VULN, predicate)! };
+    };
+    const judged = (ev: Evidence) =>
+      judgeVulnerabilities(weeklyScan.vulnerabilities!, ev, { now: NOW, repository: 'docker.io/acme/app', digests: [ev.subject], exceptions: [], knownExploited: { ids: new Set() } }).reason;
+    expect(judged(evidence({}, [scan(2, (v) => (v.Severity = 'HIGH'))]))).toBeUndefined();
+    expect(judged(evidence({}, [scan(2, (v) => delete v.FixedVersion)]))).toBeUndefined();
+    expect(judged(evidence({}, [scan(8, (v) => (v.Severity = 'HIGH'))]))).toBe('vulnerabilities: scan is 8 days old (scans.maxAge 7d)');
+    expect(judged(evidence({}, [scan(2)]))).toBe('vulnerabilities: 1 critical (CVE-2019-18224 in libidn2-0 2.0.5-1, fixed in 2.0.5-1+deb10u1)');
   });
 });
