@@ -32,7 +32,7 @@ describe('portcullis verify-notation', () => {
     expect(cose.json).toMatchObject({ verified: true, signer: { envelope: 'cose', trustStores: ['ca:acme'] } });
   });
 
-  it('exits 1 with the reason for another identity or another manifest, and 2 for a bad entry', () => {
+  it('exits 3 with the reason for another identity or another manifest, and 2 for a bad entry', () => {
     const jws = file('sig2.jws', signJws({ signer: leaf, target: descriptorOf(image) }));
     const wrong = run('--envelope', jws, '--trust-store', 'ca:acme', '--identity', 'x509.subject: CN=someone-else');
     expect(wrong.status).toBe(3);
