@@ -29,12 +29,21 @@ export function signInView(main: HTMLElement, message: string, done: () => Promi
   void offerSso(form);
 }
 
+/** While single sign-on is unavailable, the sign-in page asks again this often, so the button comes when the provider does. */
+const RETRY_MS = 5_000;
+
 /** "Sign in with <provider>" beside the token form when single sign-on is configured, or why it cannot be used now. */
 async function offerSso(form: HTMLElement): Promise<void> {
-  const provider = await ssoProvider();
-  if (!provider) return;
-  const block = provider.available
-    ? h('p', { class: 'sso' }, h('a', { class: 'button', href: provider.loginUrl }, `Sign in with ${provider.name}`))
-    : h('p', { class: 'sso notice', role: 'status' }, `Sign-in with ${provider.name} is unavailable: ${provider.reason ?? 'the provider cannot be reached'}. Token sign-in still works.`);
-  form.append(h('div', { class: 'sso-block' }, h('p', {}, 'Or use your organisation\'s account:'), block));
+  const slot = h('div', { class: 'sso-block' });
+  for (;;) {
+    const provider = await ssoProvider();
+    if (!provider || !form.isConnected) return;
+    const block = provider.available
+      ? h('p', { class: 'sso' }, h('a', { class: 'button', href: provider.loginUrl }, `Sign in with ${provider.name}`))
+      : h('p', { class: 'sso notice', role: 'status' }, `Sign-in with ${provider.name} is unavailable: ${provider.reason ?? 'the provider cannot be reached'}. Token sign-in still works.`);
+    slot.replaceChildren(h('p', {}, 'Or use your organisation\'s account:'), block);
+    if (!slot.isConnected) form.append(slot);
+    if (provider.available) return;
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+  }
 }
