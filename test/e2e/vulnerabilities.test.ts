@@ -13,7 +13,7 @@ import { cosignManifest, createAttestationLayer, generateKey, type OciArtifact, 
 import { ACCEPT_ALL_MANIFESTS, expectOciError, removeTempDirs, tempDir, UPSTREAM } from './support.js';
 
 /**
- * The vulnerability gate end to end: real Trivy and Grype reports and OpenVEX documents (test/data/vuln),
+ * The vulnerability gate end to end: real Trivy and Grype reports and OpenVEX documents (test/fixtures/vuln),
  * wrapped in cosign vulnerability predicates, signed with throwaway keys as `.att` layers, pushed to a real
  * distribution registry and pulled through the proxy by skopeo and plain HTTP.
  */
@@ -23,7 +23,7 @@ const VULN = 'https://cosign.sigstore.dev/attestation/vuln/v1';
 const OPENVEX = 'https://openvex.dev/ns/v0.2.0';
 const ADMIN = 'admin-token-for-vulnerability-tests';
 const DAY = 86_400_000;
-const data = (name: string) => JSON.parse(readFileSync(join(__dirname, '../data/vuln', name), 'utf8'));
+const data = (name: string) => JSON.parse(readFileSync(join(__dirname, '../fixtures/vuln', name), 'utf8'));
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
 
 const trivyReport = () => data('trivy-debian-buster.json');

@@ -73,7 +73,7 @@ describe('README recipes', () => {
 
     const scanner = { type: 'keyless' as const, issuer: 'https://token.actions.githubusercontent.com', subject: 'https://github.com/acme/app/.github/workflows/scan.yml@refs/heads/main', roots: ['default'], extensions: {} };
     // A real Trivy report: CVE-2019-18224 is critical with a fix, CVE-2019-18276 low without one.
-    const report = () => JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../data/vuln/trivy-debian-buster.json'), 'utf8'));
+    const report = () => JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/vuln/trivy-debian-buster.json'), 'utf8'));
     const scan = (daysAgo: number, edit: (r: any) => void = () => {}): VerifiedAttestation => {
       const result = report();
       edit(result.Results[0].Vulnerabilities[1]);

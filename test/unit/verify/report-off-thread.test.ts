@@ -7,7 +7,7 @@ import { COSIGN_VULN } from '../../../src/vuln/report/reduce.js';
 
 /** A Trivy report of about `mib` MiB: the pinned report's critical finding repeated over many packages. */
 function bigTrivyStatement(subjectHex: string, mib: number): Buffer {
-  const report = JSON.parse(readFileSync(join(__dirname, '../../data/vuln/trivy-debian-buster.json'), 'utf8'));
+  const report = JSON.parse(readFileSync(join(__dirname, '../../fixtures/vuln/trivy-debian-buster.json'), 'utf8'));
   const one = report.Results[0].Vulnerabilities[1];
   const each = JSON.stringify(one).length;
   const count = Math.ceil((mib * 1024 * 1024) / each);

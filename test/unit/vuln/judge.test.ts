@@ -8,7 +8,7 @@ import type { PolicyException } from '../../../src/policy/exception.js';
 import type { Evidence, VerifiedAttestation } from '../../../src/verify/types.js';
 import type { Digest } from '../../../src/oci/digest.js';
 
-const data = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../data/vuln', name), 'utf8'));
+const data = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../fixtures/vuln', name), 'utf8'));
 const NOW = new Date('2026-03-01T00:00:00Z');
 const DAY = 86_400_000;
 const DIGEST = `sha256:${'a'.repeat(64)}` as Digest;

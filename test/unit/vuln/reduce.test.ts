@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { COSIGN_VULN, IN_TOTO_VULNS, reduceReport } from '../../../src/vuln/report/reduce.js';
 import { ReportError } from '../../../src/vuln/report/types.js';
 
-const data = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../data/vuln', name), 'utf8'));
+const data = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../fixtures/vuln', name), 'utf8'));
 const cosignPredicate = (result: unknown, finished = '2026-01-02T03:04:05Z') => ({
   invocation: { uri: 'https://ci.example/run/1' },
   scanner: { uri: 'pkg:github/aquasecurity/trivy@v0.58.0', version: '0.58.0', db: { uri: 'pkg:oci/trivy-db', version: '2026-01-01T00:00:00Z' }, result },
