@@ -1,7 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { blobName, indexOf, readArchive, writeArchive } from '../helpers/oci-arc
 import { CLI, startProxy, type Proxy } from '../helpers/proxy.js';
 import { pushBlob, pushImage, pushIndex, pushManifest, startRegistry, type PushedImage, type PushedIndex, type Registry } from '../helpers/registry.js';
 import { createSignatureArtifact, createSignatureReferrer, createTestPki, generateKey, referrersTagIndex, type OciArtifact } from '../helpers/pki/index.js';
-import { haveRoot, haveTools } from '../helpers/tools.js';
+import { haveRoot, haveTools, waitUntil } from '../helpers/tools.js';
 import { removeTempDirs, tempDir, UPSTREAM } from './support.js';
 
 const execFileP = promisify(execFile);
@@ -49,8 +50,9 @@ async function cli(args: string[], cwd?: string): Promise<Run> {
 }
 
 /**
- * Across the air gap: a connected instance judges and exports, a second with no upstream imports under its
- * own policy, and real clients pull from the second. Altered archives are refused with their reasons.
+ * Across the air gap: a connected instance prefetches, judges and exports from its cache, a second with no
+ * upstream imports under its own policy, and real clients pull from the second. Altered archives are refused
+ * with their reasons.
  */
 describe.skipIf(skip)('export and import across the air gap', () => {
   let registry: Registry;
@@ -60,6 +62,7 @@ describe.skipIf(skip)('export and import across the air gap', () => {
   let bundle: string;
   let app: PushedImage;
   let index: PushedIndex;
+  let amd64: PushedImage;
   let arm64: PushedImage;
   let unsigned: PushedImage;
 
@@ -72,8 +75,16 @@ describe.skipIf(skip)('export and import across the air gap', () => {
   let trustedRoot: string;
   let bundled: PushedImage;
 
+  /** Upstream paths of every blob the exported images and their artifacts hold. */
+  const exportedBlobs: string[] = [];
+  const blobPath = (repo: string, digest: string) => `/v2/${repo}/blobs/${digest}`;
+  const imageBlobs = (repo: string, image: PushedImage) => [image.config, ...image.layers].map((b) => blobPath(repo, b.digest));
+
   async function push(artifact: OciArtifact, repo: string): Promise<void> {
-    for (const b of artifact.blobs) await pushBlob(registry.url, repo, b);
+    for (const b of artifact.blobs) {
+      await pushBlob(registry.url, repo, b);
+      exportedBlobs.push(blobPath(repo, `sha256:${createHash('sha256').update(b).digest('hex')}`));
+    }
     await pushManifest(registry.url, repo, artifact.tag ?? artifact.digest, artifact.manifest, artifact.mediaType);
   }
 
@@ -95,7 +106,7 @@ describe.skipIf(skip)('export and import across the air gap', () => {
     acme = generateKey('ecdsa-p256');
     app = await pushImage(registry.url, 'signed/app', '1', { layers: 2 });
     await push(createSignatureArtifact({ digest: app.digest, repository: `${UPSTREAM}/signed/app`, signer: acme }), 'signed/app');
-    const amd64 = await pushImage(registry.url, 'signed/multi', 'amd64', { layers: 1 });
+    amd64 = await pushImage(registry.url, 'signed/multi', 'amd64', { layers: 1 });
     arm64 = await pushImage(registry.url, 'signed/multi', 'arm64', { layers: 1, platform: { os: 'linux', architecture: 'arm64' } });
     index = await pushIndex(registry.url, 'signed/multi', '1', [amd64, arm64]);
     await push(createSignatureArtifact({ digest: index.digest, repository: `${UPSTREAM}/signed/multi`, signer: acme }), 'signed/multi');
@@ -111,6 +122,7 @@ describe.skipIf(skip)('export and import across the air gap', () => {
     });
     await push(referrer, 'bundled/app');
     await push(referrersTagIndex(bundled.digest, [referrer]), 'bundled/app');
+    exportedBlobs.push(...imageBlobs('signed/app', app), ...imageBlobs('signed/multi', amd64), ...imageBlobs('signed/multi', arm64), ...imageBlobs('bundled/app', bundled));
     const exporterKey = join(work, 'export-key.pem');
     await writeFile(exporterKey, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
     connected = await startProxy({
@@ -129,13 +141,42 @@ describe.skipIf(skip)('export and import across the air gap', () => {
     await removeTempDirs();
   });
 
+  it('prefetches the release images on the connected instance, judged and audited under the prefetch', async () => {
+    const images = [`${UPSTREAM}/signed/app:1`, `${UPSTREAM}/signed/multi:1`, `${UPSTREAM}/bundled/app:1`];
+    const run = await cli(['prefetch', '--config', connected.configPath, ...images]);
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    const done = run.lines.filter((l) => l.event === 'done');
+    expect(done.map((l) => [l.image, l.result, l.digest])).toEqual([
+      [images[0], 'cached', app.digest], [images[1], 'cached', index.digest], [images[2], 'cached', bundled.digest],
+    ]);
+    const store = (digest: string) => join(connected.dataDir, 'store', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7));
+    for (const path of exportedBlobs) expect(existsSync(store(path.slice(path.lastIndexOf('/') + 1))), path).toBe(true);
+
+    const user = `prefetch:${userInfo().username}`;
+    const manifests = auditRows(join(connected.dataDir, 'portcullis.db'), "kind = 'pull.manifest' AND user = ?", user);
+    expect(manifests.every((r) => r.decision === 'allow')).toBe(true);
+    expect(manifests.map((r) => r.digest)).toEqual(expect.arrayContaining([app.digest, index.digest, amd64.digest, arm64.digest, bundled.digest]));
+    const blobs = auditRows(join(connected.dataDir, 'portcullis.db'), "kind = 'pull.blob' AND user = ?", user);
+    expect(blobs.map((r) => r.digest)).toEqual(expect.arrayContaining([...app.layers, ...arm64.layers, ...bundled.layers].map((l) => l.digest)));
+  }, 120_000);
+
   it('exports judged images with every platform and their signatures into an archive skopeo reads', async () => {
+    // Every layer the prefetch fetched is in the registry's access log before it is counted.
+    const layerPaths = exportedBlobs.filter((p) => [...app.layers, ...amd64.layers, ...arm64.layers, ...bundled.layers].some((l) => p.endsWith(l.digest)));
+    await waitUntil('the prefetch\'s layer requests in the registry log', async () => {
+      const gets = (await registry.requests()).filter((r) => r.method === 'GET');
+      return layerPaths.every((p) => gets.some((r) => r.path === p));
+    }, 30_000);
+    const blobGets = async () => (await registry.requests()).filter((r) => r.method === 'GET' && r.path.includes('/blobs/')).map((r) => r.path);
+    const before = await blobGets();
     const list = join(work, 'images.txt');
     await writeFile(list, `# release\n${UPSTREAM}/bundled/app:1\n\n${UPSTREAM}/signed/app:1  # duplicate of an argument\n`);
     const run = await cli(['export', '--config', connected.configPath, '--out', bundle, `${UPSTREAM}/signed/app:1`, `${UPSTREAM}/signed/multi:1`, '--file', list]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.lines.filter((l) => l.decision === 'allow').map((l) => l.image)).toEqual([`${UPSTREAM}/signed/app:1`, `${UPSTREAM}/signed/multi:1`, `${UPSTREAM}/bundled/app:1`]);
     expect((await readdir(work)).filter((f) => f.includes('partial'))).toEqual([]);
+    // It was carried from the prefetched cache: not one blob was fetched from the upstream again.
+    expect(await blobGets()).toEqual(before);
 
     const entries = await readArchive(bundle);
     expect(JSON.parse(entries.get('oci-layout')!.toString())).toEqual({ imageLayoutVersion: '1.0.0' });
