@@ -235,7 +235,7 @@ describe.skipIf(!haveTools(['docker-registry']))('prefetch', () => {
     try {
       const page = await browser.newPage();
       await signIn(page, `${proxy.url}/ui/`, { name: 'audrey', role: 'auditor', secret: AUDITOR });
-      await page.getByRole('link', { name: 'Prefetch' }).click();
+      await page.getByRole('link', { name: 'Prefetch', exact: true }).click();
       const section = page.getByRole('region', { name: 'List nightly' });
       await expect.poll(() => section.locator('tr[data-result="cached"]').count()).toBe(2);
       expect(await section.locator('p.run').textContent()).toMatch(/^Last run .*: 2 cached, 0 refused, 0 failed\. Next run /);
