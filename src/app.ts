@@ -1,4 +1,5 @@
 import type { Express } from 'express';
+import { chainAlarm } from './audit/chain-alarm.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config/types.js';
@@ -118,6 +119,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const db = await openDatabase(config.database, (err) => log.warn('database connection lost; reconnecting on next use', { error: err.message }));
   const index = new CacheIndex(db.cache);
   const audit = new AuditLog(db.audit);
+  const chainChecked = chainAlarm(audit, metrics, log);
   const upstreams = upstreamClients(config, log, metrics);
   const { policies, trustChanges } = await storedState(config, db, log, upkeep);
   const policy = opts.policy ? opts.policy(db, config) : policies;
@@ -154,7 +156,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const workloads = config.auth.oidcIssuers ? new WorkloadVerifier(config.auth.oidcIssuers) : undefined;
   const auth = new Authenticator(new TokenRegistry(config.auth.tokens), issued, new FailureLimiter(db.failures), audit, log, workloads);
   const checkpointKey = config.audit.checkpoint ? loadSigningKey(readFileSync(config.audit.checkpoint.key)) : undefined;
-  const upkeepTimers = maintenance(config, upkeep, { audit: db.audit, index, log, metrics, checkpointKey });
+  const upkeepTimers = maintenance(config, upkeep, { audit: db.audit, index, log, metrics, checkpointKey, chainChecked });
   // Webhooks are sent by the upkeep process; claims in the database keep replicas from sending one twice.
   const notifier = upkeep && config.notifications?.webhooks.length
     ? await new Deliverer(config.notifications, { store: db.notifications, audit: db.audit, log, metrics }).start()
@@ -164,7 +166,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const purge = new CachePurge({ index, store, manifests, room, audit, upstreams: new Set(upstreams.keys()) });
   const sso = consoleSso(config, db, audit, log);
   const admin = adminApi(config, {
-    db, sessions: sso?.sessions, policies, trustChanges, auth, evaluate, purge, bus, metrics, log, checkpointKey,
+    db, sessions: sso?.sessions, policies, trustChanges, auth, evaluate, purge, bus, metrics, log, checkpointKey, chainChecked,
     upstreamNames: new Set(upstreams.keys()),
     fingerprint: () => gatherer.fingerprint,
     prefetchStatus: prefetch.status,

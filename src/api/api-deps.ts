@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { ChainOutcome } from '../audit/chain-alarm.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { ConsoleSessions } from '../auth/console-sessions.js';
 import type { ClusterMessage } from '../cluster/bus.js';
@@ -30,7 +31,7 @@ export interface ApiDeps {
   /** The checkpoint key (its public half verifies checkpoints) and the configured checkpoint file. */
   checkpoints?: { key: KeyObject; file?: string };
   /** Told the outcome of every whole-chain verification (for metrics). */
-  onChainVerified?: (intact: boolean) => void;
+  onChainVerified?: (outcome: ChainOutcome) => void;
   /** Configured upstream names (exceptions name `<upstream>/<repository>`). */
   upstreamNames: ReadonlySet<string>;
   /** Console sessions of single sign-on, accepted beside bearer tokens (absent: not configured). */

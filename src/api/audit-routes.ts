@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { ChainOutcome } from '../audit/chain-alarm.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Database } from '../db/types.js';
 import { AUDIT_FORMATS, CONTENT_TYPES, writeAuditEvents, type AuditFormat } from '../audit/audit-export.js';
@@ -31,7 +32,7 @@ export function auditRoutes(d: {
   live: LiveStreams;
   checkpoints?: { key: KeyObject; file?: string };
   /** Told whether the chain held each time it is verified (for metrics). */
-  onChainVerified?: (intact: boolean) => void;
+  onChainVerified?: (outcome: ChainOutcome) => void;
 }): Router {
   const r = Router();
   const readers = requireRole(d.auth, 'auditor');
@@ -111,7 +112,7 @@ export function auditRoutes(d: {
     const report = cp?.file
       ? await verifyWithCheckpoints(d.db.audit, await readCheckpointFile(cp.file), cp.key)
       : await verifyChain(d.db.audit);
-    d.onChainVerified?.(report.firstBroken === null);
+    d.onChainVerified?.(report);
     res.json(verifyAnswer(report));
   });
 
@@ -128,7 +129,7 @@ export function auditRoutes(d: {
       return;
     }
     const report = await verifyWithCheckpoints(d.db.audit, list, cp.key, { requireOne: true });
-    d.onChainVerified?.(report.firstBroken === null);
+    d.onChainVerified?.(report);
     res.json(verifyAnswer(report));
   });
 

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { ChainOutcome } from '../audit/chain-alarm.js';
 import type { Router } from 'express';
 import { apiRouter } from '../api/api-router.js';
 import { LiveStreams } from '../api/audit-live.js';
@@ -32,6 +33,8 @@ export interface AdminServices {
   /** The fingerprint of the trust material in use, read per request: a refreshed trusted root changes it. */
   fingerprint: () => string;
   checkpointKey?: KeyObject;
+  /** Told every whole-chain verification's outcome (metric, and an event for a break). */
+  chainChecked: (outcome: ChainOutcome) => void;
   prefetchStatus: () => Promise<PrefetchStatus>;
 }
 
@@ -49,7 +52,7 @@ export function adminApi(config: Config, s: AdminServices): AdminApi {
     db: s.db, sessions: s.sessions, policies: s.policies, auth: s.auth, evaluate: s.evaluate, log: s.log, live,
     trust: s.trustChanges,
     checkpoints: s.checkpointKey ? { key: s.checkpointKey, file: config.audit.checkpoint?.file } : undefined,
-    onChainVerified: (intact) => s.metrics.chainChecked(intact),
+    onChainVerified: s.chainChecked,
     upstreamNames: s.upstreamNames,
     knownKeys: new Set(Object.keys(config.trust.keys)),
     knownRoots: knownRoots(config.trust),

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { ChainOutcome } from '../audit/chain-alarm.js';
 import { Checkpointer, checkpointKeyId } from '../audit/checkpointer.js';
 import { scheduleRetention } from '../audit/retention.js';
 import type { Config } from '../config/types.js';
@@ -15,6 +16,8 @@ export interface MaintenanceServices {
   metrics: Metrics;
   /** The checkpoint signing key, when `audit.checkpoint` is configured. */
   checkpointKey?: KeyObject;
+  /** Told every whole-chain verification's outcome (metric, and an event for a break). */
+  chainChecked: (outcome: ChainOutcome) => void;
 }
 
 export interface Maintenance {
@@ -36,7 +39,7 @@ export function maintenance(config: Config, enabled: boolean, s: MaintenanceServ
   const linkSweep = enabled ? scheduleLinkSweep(s.index, config.storage.linkRetentionMs ?? DEFAULT_LINK_RETENTION_MS, log) : undefined;
   const checkpointCfg = config.audit.checkpoint;
   const checkpointer = enabled && checkpointCfg && checkpointKey
-    ? new Checkpointer(s.audit, { key: checkpointKey, file: checkpointCfg.file, everyMs: checkpointCfg.everyMs, everyEvents: checkpointCfg.everyEvents }, log, (intact) => metrics.chainChecked(intact)).start()
+    ? new Checkpointer(s.audit, { key: checkpointKey, file: checkpointCfg.file, everyMs: checkpointCfg.everyMs, everyEvents: checkpointCfg.everyEvents }, log, s.chainChecked).start()
     : undefined;
   if (checkpointer && checkpointKey) log.info('writing audit checkpoints', { keyId: checkpointKeyId(checkpointKey), file: checkpointCfg?.file ?? null });
   return {

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { rowHash } from './chain.js';
 import { keyIdOf, parseCheckpoints, signCheckpoint, type Checkpoint } from './checkpoint.js';
 import { verifyChain } from './verify-chain.js';
+import type { ChainOutcome } from './chain-alarm.js';
 
 export interface CheckpointSettings {
   key: KeyObject;
@@ -36,7 +37,7 @@ export class Checkpointer {
     private readonly settings: CheckpointSettings,
     private readonly log: Logger,
     /** Told whether the whole chain held (checked before the first checkpoint), or that it broke since. */
-    private readonly onVerified: (intact: boolean) => void = () => {},
+    private readonly onVerified: (outcome: ChainOutcome) => void = () => {},
   ) {}
 
   start(): this {
@@ -92,7 +93,7 @@ export class Checkpointer {
       checkpoints = parseCheckpoints(text, createPublicKey(this.settings.key)).checkpoints;
     }
     const report = await verifyChain(this.store, { checkpoints });
-    this.onVerified(report.ok);
+    this.onVerified({ firstBroken: report.firstBroken, reason: report.reason });
     if (!report.ok) {
       this.log.error('audit log does not verify; no checkpoint written', { firstBroken: report.firstBroken, reason: report.reason });
       this.stopped = true;
@@ -114,7 +115,7 @@ export class Checkpointer {
         const fine = row.id === afterId + 1 && rowHash(p, content) === hash && (prev === undefined || p === prev) && (row.id !== from?.lastId || hash === from.head);
         if (!fine) {
           this.log.error('audit log changed since the last checkpoint; no checkpoint written', { event: row.id, lastCheckpoint: from?.lastId });
-          this.onVerified(false);
+          this.onVerified({ firstBroken: row.id, reason: 'it changed since the last checkpoint' });
           this.stopped = true;
           return undefined;
         }

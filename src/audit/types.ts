@@ -1,5 +1,6 @@
 export type AuditKind =
   | 'pull.manifest'
+  | 'audit.chain.broken'
   | 'pull.blob'
   | 'pull.referrers'
   | 'policy.update'

@@ -100,6 +100,28 @@ describe('audit log tamper evidence', () => {
     expect(local.report).toMatchObject({ ok: false, firstBroken, reason: api.reason });
   });
 
+  it('records one audit.chain.broken event for a break it finds, so auditors and webhooks hear of it', async () => {
+    tamper(await logWithEvents(), [`UPDATE audit_events SET decision = 'allow' WHERE id = 6`]);
+    const app = await ws!.open();
+    const broken = async () => {
+      await app.audit.drain();
+      const res = await request(app.express).get('/api/v1/audit/events?kind=audit.chain.broken').set('Authorization', bearer('audrey'));
+      expect(res.status).toBe(200);
+      return res.body.events as Array<{ kind: string; reasons: string[]; evidence: { firstBroken: number } }>;
+    };
+    expect(await broken()).toEqual([]);
+    for (let i = 0; i < 2; i++) {
+      const res = await request(app.express).get('/api/v1/audit/verify').set('Authorization', bearer('audrey'));
+      expect(res.body).toMatchObject({ ok: false, firstBroken: 6 });
+    }
+    // Checked twice, reported once; the event itself chains onto the head, so the break stays at event 6.
+    const events = await broken();
+    expect(events).toHaveLength(1);
+    expect(events[0]!.reasons[0]).toMatch(/^the audit log does not verify from event 6: /);
+    expect(events[0]!.evidence).toEqual({ firstBroken: 6 });
+    await app.close();
+  });
+
   for (const [what, sql, firstBroken] of cases) {
     it(`detects ${what}`, async () => {
       tamper(await logWithEvents(), sql);
