@@ -1,6 +1,7 @@
 // `npm run bench`: Portcullis side by side with CNCF distribution's pull-through proxy (the peer) and nginx
 // serving the same blob files from disk (the near-limit), on loopback, in one run on this machine.
-// Env: BENCH_REPS (default 3), BENCH_BIG_MIB (default 1024), BENCH_DEADLINE_MIN (default 25).
+// Env: BENCH_REPS (default 3), BENCH_BIG_MIB (default 1024), BENCH_DEADLINE_MIN (default 25),
+// BENCH_ONLY=vuln (only the vulnerability gate's row and the systems it needs).
 import { register } from 'node:module';
 import { cpus, freemem, totalmem, release } from 'node:os';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -11,9 +12,13 @@ const { helpers, startPeer, startNginx, startPortcullis, startReplicas, startBar
 const { createAgent, pullImage, median, timed, ACCEPT } = await import('./lib/client.mjs');
 const { wrk, upstreamBlobFetches, withRssSampling, cpuSeconds, table, ratio } = await import('./lib/measure.mjs');
 const { createImagePusher, MiB } = await import('./lib/images.mjs');
+const { measureVulnScanRows, summarizeVulnScan, vulnScanRows, vulnScanWithin10pct } = await import('./lib/vuln-scan.mjs');
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const BIG = Number(process.env.BENCH_BIG_MIB ?? 1024) * MiB;
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== 'vuln') throw new Error(`BENCH_ONLY=${ONLY}: only "vuln" is known`);
+const RESULTS = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'results');
 const deadline = setTimeout(() => {
   console.error('benchmark deadline passed; stopping');
   process.exit(2);
@@ -25,6 +30,21 @@ const pki = await import('../test/helpers/pki/index.ts');
 const root = await benchRoot();
 const stops = [];
 const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const cleanUp = async () => {
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  await rm(root, { recursive: true, force: true });
+  clearTimeout(deadline);
+};
+
+if (ONLY === 'vuln') {
+  const { runVulnOnly } = await import('./lib/vuln-only.mjs');
+  try {
+    await runVulnOnly({ h, pki, root, rounds: REPS, log, stops, resultsDir: RESULTS });
+  } finally {
+    await cleanUp();
+  }
+  process.exit(0);
+}
 
 try {
   log(`root ${root}`);
@@ -133,6 +153,10 @@ try {
     }
   }
 
+  // The vulnerability gate: a signed scan of 5,000 findings against no scan, on a proxy of its own.
+  log('manifest requests with a signed scan of 5,000 findings (wrk)');
+  const vulnRaw = await measureVulnScanRows({ h, pki, registryUrl: registry.url, pusher, root, rounds: Math.max(2, REPS - 1), log });
+
   // 16 clients pulling the same uncached image at once; upstream fetches counted from its access log.
   log('16-client fan-out');
   const fan = { portcullis: [], signed: [], peer: [], replicas: [] };
@@ -181,6 +205,7 @@ try {
     peakProcessRssMiB: rssProcess,
     cpuSecondsPerGB: Object.fromEntries(Object.entries(cpuPerGB).map(([k, v]) => [k, m(v)])),
     bigStreamSeconds: streamTime,
+    vulnScan: summarizeVulnScan(vulnRaw),
   };
   const rows = [
     ['cold pull, s (3x32 MiB, lower is better)', R.coldSeconds.portcullis, R.coldSeconds.peer, R.coldSeconds.nginx],
@@ -213,6 +238,7 @@ try {
     ['  p99 ms, 3 replicas on PostgreSQL', R.manifestP99Ms.replicas, R.manifestP99Ms.peer, R.manifestP99Ms.nginx],
     ['manifest by digest, p99 ms', R.manifestP99Ms.portcullis, R.manifestP99Ms.peer, R.manifestP99Ms.nginx],
     ['manifest by digest with keyed policy, req/s', R.manifestRps.signed, R.manifestRps.peer, R.manifestRps.nginx],
+    ...vulnScanRows(R.vulnScan, R.manifestRps.peer, R.manifestRps.nginx),
     ['16 clients same uncached image, s', R.fanoutSeconds.portcullis, R.fanoutSeconds.peer, undefined],
     ['  upstream GETs per blob', R.fanoutFetchesPerBlob.portcullis, R.fanoutFetchesPerBlob.peer, undefined],
     ['  MiB fetched from upstream', R.fanoutUpstreamMiB.portcullis, R.fanoutUpstreamMiB.peer, undefined],
@@ -235,6 +261,7 @@ try {
     replicasOneFetchPerBlob: R.fanoutFetchesPerBlob.replicas === 1,
     fanoutOneFetchPerBlob: R.fanoutFetchesPerBlob.portcullis === 1 && R.fanoutFetchesPerBlob.signed === 1,
     peakProcessRssAtMost2xPeer: R.peakProcessRssMiB.portcullis <= 2 * R.peakProcessRssMiB.peer,
+    vulnScanWithin10pct: vulnScanWithin10pct(R.vulnScan),
   };
   const machine = {
     cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: +(totalmem() / 1024 ** 3).toFixed(1),
@@ -246,14 +273,12 @@ try {
   console.log('\ntargets:');
   for (const [k, ok] of Object.entries(targets)) console.log(`  ${ok ? 'met ' : 'MISS'}  ${k}`);
   console.log(`  (keyed-policy cold pull vs peer: ${ratio(R.coldSeconds.signed, R.coldSeconds.peer)})`);
+  console.log(`  (manifest with a 5,000-finding scan vs without: ${ratio(R.vulnScan.scannedRps, R.vulnScan.unscannedRps)})`);
   console.log(`  (8-client aggregate vs peer ${ratio(R.aggregateMBps[8].portcullis, R.aggregateMBps[8].peer)}, vs nginx ${ratio(R.aggregateMBps[8].portcullis, R.aggregateMBps[8].nginx)})`);
-  const dir = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'results');
-  await mkdir(dir, { recursive: true });
-  const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, JSON.stringify({ machine, reps: REPS, bigLayerMiB: BIG / MiB, results: R, raw: { cold, warm, aggregate, man, fan }, targets }, null, 2));
+  await mkdir(RESULTS, { recursive: true });
+  const file = join(RESULTS, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify({ machine, reps: REPS, bigLayerMiB: BIG / MiB, results: R, raw: { cold, warm, aggregate, man, fan, vulnScan: vulnRaw }, targets }, null, 2));
   console.log(`\nwritten ${file}`);
 } finally {
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-  await rm(root, { recursive: true, force: true });
-  clearTimeout(deadline);
+  await cleanUp();
 }

@@ -18,6 +18,8 @@ export async function createImagePusher(h, pki, registryUrl, upstreamName) {
   const key = pki.generateKey('ecdsa-p256');
   return {
     publicKeyPem: key.publicKeyPem,
+    /** The key images are signed with, for attestations about them (./vuln-scan.mjs). */
+    signer: key,
     /** Pushes `repo:tag` with `layers` × `layerSize` random bytes, and its signature. */
     async push(repo, tag, { layers = 3, layerSize = 32 * MiB, sign = true } = {}) {
       const blobs = Array.from({ length: layers }, () => randomLayer(layerSize));
