@@ -117,6 +117,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const { discardedTempFiles } = await store.open();
   if (discardedTempFiles > 0) log.info('discarded partial downloads from an earlier run', { files: discardedTempFiles });
   const db = await openDatabase(config.database, (err) => log.warn('database connection lost; reconnecting on next use', { error: err.message }));
+  const dbUpkeep = upkeep ? db.startUpkeep?.(log) : undefined;
   const index = new CacheIndex(db.cache);
   const audit = new AuditLog(db.audit);
   const chainChecked = chainAlarm(audit, metrics, log);
@@ -210,6 +211,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       await audit.drain();
       // The last checkpoint covers every event this process wrote.
       await upkeepTimers.stopCheckpoints();
+      await dbUpkeep?.stop();
       await db.close();
     },
   };

@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import type { PolicyException } from '../policy/exception.js';
 /**
  * The database seam: async repositories that every backend (SQLite, PostgreSQL) implements and one contract
@@ -412,6 +413,8 @@ export interface Database {
   readonly notifications: NotificationStore;
   /** Resolves when the database answers a query; rejects with the reason otherwise. */
   ping(): Promise<void>;
+  /** Background work one process (the upkeep process) does for the database, if the backend needs any. */
+  startUpkeep?(log: Logger): { stop(): Promise<void> };
   close(): Promise<void>;
 }
 

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 export type Db = Database.Database;
 
+export const WAL_CAP_PAGES = 10_000;
+
 /** The SQLite migrations folder shipped beside dist/ and src/ (PostgreSQL's are in its `postgres/` folder). */
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 
@@ -20,6 +22,9 @@ export function openSqlite(path: string, opts: { readonly?: boolean; migrationsD
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // Checkpoints are the upkeep process's background thread's work (wal-checkpointer.ts); a commit checkpoints
+    // on its own only past this many pages (~40 MiB), which bounds the WAL if that thread is not running.
+    db.pragma(`wal_autocheckpoint = ${WAL_CAP_PAGES}`);
     db.pragma('foreign_keys = ON');
     migrate(db, opts.migrationsDir ?? MIGRATIONS_DIR);
   }

@@ -4,6 +4,8 @@ import { openSqlite, type Db } from './connection.js';
 import { SqliteExecutor } from './executor.js';
 import { sqliteDialect } from './dialect.js';
 import { openStores } from '../stores/open-stores.js';
+import type { Logger } from '../../logger.js';
+import { startWalCheckpoints, type BackgroundCheckpoints } from './wal-checkpointer.js';
 
 /** The embedded default: one SQLite file (WAL), shared safely by processes on one machine. */
 export class SqliteDatabase implements Database {
@@ -34,6 +36,11 @@ export class SqliteDatabase implements Database {
 
   static open(path: string): SqliteDatabase {
     return new SqliteDatabase(openSqlite(path));
+  }
+
+  /** WAL checkpoints in a thread of this process, so no request's commit pays for one. */
+  startUpkeep(log: Logger): BackgroundCheckpoints {
+    return startWalCheckpoints(this.db.name, log);
   }
 
   async ping() {
