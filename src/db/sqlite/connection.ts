@@ -18,7 +18,7 @@ export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '
 export function openSqlite(path: string, opts: { readonly?: boolean; migrationsDir?: string } = {}): Db {
   if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
-  db.pragma('busy_timeout = 5000');
+  db.pragma('busy_timeout = 5000'); // for migrations; the executor then waits for locks itself (BUSY_WAIT_MS)
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
