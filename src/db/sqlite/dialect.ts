@@ -99,8 +99,8 @@ export function sqliteDialect(x: SqliteExecutor): Dialect {
       x.transaction(function* () {
         let n = 0;
         for (const digest of digests) {
-          yield* run(q.deleteVulnerabilities, { digest });
           n += yield* run(q.deleteEvidence, { digest });
+          yield* run(q.deleteVulnerabilities, { digest });
         }
         return n;
       }),
