@@ -148,8 +148,9 @@ export class CacheIndex {
     return unavailable(this.store.getEvidence(key));
   }
 
-  putEvidence(key: EvidenceKey, json: string, expiresAt: number): Promise<void> {
-    return unavailable(this.store.putEvidence(key, json, expiresAt));
+  /** Stores evidence with the vulnerability ids its scans list (see `scannedVulnerabilityIds`). */
+  putEvidence(key: EvidenceKey, json: string, expiresAt: number, vulnerabilities: readonly string[]): Promise<void> {
+    return unavailable(this.store.putEvidence(key, json, expiresAt, vulnerabilities));
   }
 }
 

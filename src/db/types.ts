@@ -28,6 +28,9 @@ export interface EvidenceKey {
   fingerprint: string;
 }
 
+/** A digest in one repository of one upstream, whatever the trust material its evidence was gathered under. */
+export type EvidenceDigest = Omit<EvidenceKey, 'fingerprint'>;
+
 /** Tags, manifests, blob links, blob accounting and evidence: what the proxy has cached. */
 export interface CacheStore {
   getTag(upstream: string, repository: string, tag: string): Promise<{ digest: string; checkedAt: number } | undefined>;
@@ -54,7 +57,20 @@ export interface CacheStore {
   forgetEvidence(digests: readonly string[]): Promise<number>;
   forgetContent(digest: string): Promise<void>;
   getEvidence(key: EvidenceKey): Promise<{ json: string; expiresAt: number } | undefined>;
-  putEvidence(key: EvidenceKey, json: string, expiresAt: number): Promise<void>;
+  /**
+   * Stores evidence with the vulnerability ids its scans list (each finding's id and aliases, upper-cased),
+   * replacing both in one transaction.
+   */
+  putEvidence(key: EvidenceKey, json: string, expiresAt: number, vulnerabilities?: readonly string[]): Promise<void>;
+  /**
+   * Digests whose stored evidence (under any fingerprint) lists the upper-cased vulnerability id, in
+   * (upstream, repository, digest) order after `after`, at most `limit`.
+   */
+  evidenceListing(vulnerability: string, after: EvidenceDigest, limit: number): Promise<EvidenceDigest[]>;
+  /** Up to `limit` evidence rows stored before their vulnerability ids were indexed. */
+  unindexedEvidence(limit: number): Promise<Array<EvidenceKey & { json: string }>>;
+  /** Indexes such a row's ids unless it was indexed or rewritten meanwhile; true when indexed here. */
+  indexEvidence(key: EvidenceKey, vulnerabilities: readonly string[]): Promise<boolean>;
   /** The newest evidence for a digest in a repository, preferring the given trust fingerprint (policy replay). */
   latestEvidence(upstream: string, repository: string, digest: string, fingerprint: string): Promise<string | undefined>;
   totalBlobBytes(): Promise<number>;

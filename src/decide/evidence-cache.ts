@@ -3,6 +3,7 @@ import type { HeldLease, LeaseStore } from '../db/types.js';
 import type { CacheIndex, EvidenceKey } from '../db/cache-index.js';
 import type { Logger } from '../logger.js';
 import type { Target } from '../upstream/target.js';
+import { scannedVulnerabilityIds } from '../vuln/evidence-ids.js';
 import type { ArtifactSource, Evidence, EvidenceGatherer, SubjectManifest } from '../verify/types.js';
 
 const MEMORY_CACHE_LIMIT = 5000;
@@ -134,7 +135,7 @@ export class EvidenceCache {
     }
     const foundNothing = evidence.signatures.length === 0 && evidence.attestations.length === 0;
     const expiresAt = foundNothing ? recheckAt : Date.now() + this.verifyTtlMs;
-    await this.index.putEvidence(key, JSON.stringify(evidence), expiresAt);
+    await this.index.putEvidence(key, JSON.stringify(evidence), expiresAt, scannedVulnerabilityIds(evidence));
     this.remember(memoryKey, evidence, expiresAt);
     return evidence;
   }

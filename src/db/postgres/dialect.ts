@@ -46,6 +46,10 @@ const q = {
     SELECT (SELECT count(*) FROM d) AS tags,
       ARRAY(SELECT digest FROM repository_manifests WHERE upstream = $1 AND repository = $2) AS manifests`, ['upstream', 'repository']),
   forgetEvidence: rawQuery<{ digests: readonly string[] }>('DELETE FROM evidence WHERE digest = ANY($1::text[])', ['digests']),
+  forgetVulnerabilities: rawQuery<{ digests: readonly string[] }>('DELETE FROM evidence_vulnerabilities WHERE digest = ANY($1::text[])', ['digests']),
+  putVulnerabilities: rawQuery<{ upstream: string; repository: string; digest: string; fingerprint: string; ids: readonly string[] }>(
+    `INSERT INTO evidence_vulnerabilities (vulnerability, upstream, repository, digest, fingerprint)
+    SELECT v, $1, $2, $3, $4 FROM unnest($5::text[]) AS v ON CONFLICT DO NOTHING`, ['upstream', 'repository', 'digest', 'fingerprint', 'ids']),
 };
 
 /**
@@ -89,6 +93,15 @@ export function postgresDialect(x: PostgresExecutor, url: string, onError: (err:
     async forgetRepository(upstream, repository) {
       return (await x.get(q.forgetRepository, { upstream, repository }))!;
     },
-    forgetEvidence: async (digests) => x.run(q.forgetEvidence, { digests }),
+    // The evidence row first, then its ids: the order putEvidence locks them in, so the two never deadlock.
+    forgetEvidence: (digests) =>
+      x.transaction(function* () {
+        const n = yield* run(q.forgetEvidence, { digests });
+        yield* run(q.forgetVulnerabilities, { digests });
+        return n;
+      }),
+    *insertVulnerabilities(key, ids) {
+      if (ids.length > 0) yield* run(q.putVulnerabilities, { upstream: key.upstream, repository: key.repository, digest: key.digest, fingerprint: key.fingerprint, ids });
+    },
   };
 }

@@ -1,5 +1,5 @@
 import type { RawBuilder, SqlBool } from 'kysely';
-import type { AuditRow, ChainHead } from '../types.js';
+import type { AuditRow, ChainHead, EvidenceKey } from '../types.js';
 import type { Steps } from './steps.js';
 
 /** Where the audit chain stands, read under its lock. */
@@ -51,5 +51,8 @@ export interface Dialect {
   /** Deletes up to `limit` links written before `before` (by physical row id). */
   sweepLinks(before: number, limit: number): Promise<number>;
   forgetRepository(upstream: string, repository: string): Promise<{ tags: number; manifests: string[] }>;
+  /** Deletes the digests' evidence in every repository, with its vulnerability ids; returns how many evidence rows. */
   forgetEvidence(digests: readonly string[]): Promise<number>;
+  /** Inside a transaction: adds vulnerability ids of one evidence row (distinct, upper-cased). */
+  insertVulnerabilities(key: EvidenceKey, ids: readonly string[]): Steps<void>;
 }

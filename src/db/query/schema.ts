@@ -12,7 +12,9 @@ export interface Schema {
   manifest_children: { upstream: string; repository: string; parent: string; child: string };
   blob_links: { upstream: string; repository: string; digest: string; manifest: string; size: number; via_artifact: number; linked_at: number };
   blobs: { digest: string; size: number; stored_at: number; last_access: number };
-  evidence: { upstream: string; repository: string; digest: string; fingerprint: string; json: string; expires_at: number };
+  evidence: { upstream: string; repository: string; digest: string; fingerprint: string; json: string; expires_at: number; vulnerabilities_indexed: Generated<number> };
+  /** The vulnerability ids (upper-cased ids and aliases) each evidence row's scans list. */
+  evidence_vulnerabilities: { vulnerability: string; upstream: string; repository: string; digest: string; fingerprint: string };
   // The audit row's columns are the ones it is hashed over: one definition for both.
   audit_events: AuditRow;
   audit_control: { id: number; prune_upto: number };

@@ -47,6 +47,11 @@ export function sqliteDialect(x: SqliteExecutor): Dialect {
     repoManifests: query((a: { upstream: string; repository: string }) =>
       qb.selectFrom('repository_manifests').select('digest').where('upstream', '=', a.upstream).where('repository', '=', a.repository)),
     deleteEvidence: query((a: { digest: string }) => qb.deleteFrom('evidence').where('digest', '=', a.digest)),
+    deleteVulnerabilities: query((a: { digest: string }) => qb.deleteFrom('evidence_vulnerabilities').where('digest', '=', a.digest)),
+    putVulnerability: query((a: { vulnerability: string; upstream: string; repository: string; digest: string; fingerprint: string }) =>
+      qb.insertInto('evidence_vulnerabilities')
+        .values({ vulnerability: a.vulnerability, upstream: a.upstream, repository: a.repository, digest: a.digest, fingerprint: a.fingerprint })
+        .onConflict((oc) => oc.doNothing())),
   };
 
   return {
@@ -93,8 +98,14 @@ export function sqliteDialect(x: SqliteExecutor): Dialect {
     forgetEvidence: (digests) =>
       x.transaction(function* () {
         let n = 0;
-        for (const digest of digests) n += yield* run(q.deleteEvidence, { digest });
+        for (const digest of digests) {
+          n += yield* run(q.deleteEvidence, { digest });
+          yield* run(q.deleteVulnerabilities, { digest });
+        }
         return n;
       }),
+    *insertVulnerabilities(key, ids) {
+      for (const vulnerability of ids) yield* run(q.putVulnerability, { ...key, vulnerability });
+    },
   };
 }

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import type { BlobLink, CacheStore, EvidenceKey, ManifestMeta } from '../types.js';
+import type { BlobLink, CacheStore, EvidenceDigest, EvidenceKey, ManifestMeta } from '../types.js';
 import { query } from '../query/compiled.js';
 import type { Dialect } from '../query/dialect.js';
-import type { Executor } from '../query/steps.js';
+import { run, type Executor } from '../query/steps.js';
 
 type Repo = { upstream: string; repository: string };
 
@@ -46,9 +46,25 @@ export class SqlCacheStore implements CacheStore {
           .where('upstream', '=', a.upstream).where('repository', '=', a.repository).where('digest', '=', a.digest).where('fingerprint', '=', a.fingerprint)),
       putEvidence: query((a: EvidenceKey & { json: string; expiresAt: number }) =>
         qb.insertInto('evidence')
-          .values({ upstream: a.upstream, repository: a.repository, digest: a.digest, fingerprint: a.fingerprint, json: a.json, expires_at: a.expiresAt })
+          .values({ upstream: a.upstream, repository: a.repository, digest: a.digest, fingerprint: a.fingerprint, json: a.json, expires_at: a.expiresAt, vulnerabilities_indexed: sql.lit(1) })
           .onConflict((oc) => oc.columns(['upstream', 'repository', 'digest', 'fingerprint'])
-            .doUpdateSet((eb) => ({ json: eb.ref('excluded.json'), expires_at: eb.ref('excluded.expires_at') })))),
+            .doUpdateSet((eb) => ({ json: eb.ref('excluded.json'), expires_at: eb.ref('excluded.expires_at'), vulnerabilities_indexed: sql.lit(1) })))),
+      deleteVulnerabilities: query((a: EvidenceKey) =>
+        qb.deleteFrom('evidence_vulnerabilities')
+          .where('digest', '=', a.digest).where('upstream', '=', a.upstream).where('repository', '=', a.repository).where('fingerprint', '=', a.fingerprint)),
+      // Claims a row stored before its ids were indexed; nothing when it was indexed (or rewritten) meanwhile.
+      claimUnindexed: query((a: EvidenceKey) =>
+        qb.updateTable('evidence').set({ vulnerabilities_indexed: sql.lit(1) })
+          .where('upstream', '=', a.upstream).where('repository', '=', a.repository).where('digest', '=', a.digest).where('fingerprint', '=', a.fingerprint)
+          .where('vulnerabilities_indexed', '=', sql.lit(0))),
+      unindexed: query((a: { limit: number }) =>
+        qb.selectFrom('evidence').select(['upstream', 'repository', 'digest', 'fingerprint', 'json'])
+          .where('vulnerabilities_indexed', '=', sql.lit(0)).limit(a.limit)),
+      listing: query((a: { vulnerability: string; upstream: string; repository: string; digest: string; limit: number }) =>
+        qb.selectFrom('evidence_vulnerabilities').select(['upstream', 'repository', 'digest']).distinct()
+          .where('vulnerability', '=', a.vulnerability)
+          .where((eb) => eb(eb.refTuple('upstream', 'repository', 'digest'), '>', eb.tuple(a.upstream, a.repository, a.digest)))
+          .orderBy('upstream').orderBy('repository').orderBy('digest').limit(a.limit)),
       latestEvidence: query((a: Repo & { digest: string; fingerprint: string }) =>
         qb.selectFrom('evidence').select('json')
           .where('upstream', '=', a.upstream).where('repository', '=', a.repository).where('digest', '=', a.digest)
@@ -138,8 +154,31 @@ export class SqlCacheStore implements CacheStore {
     return r && { json: r.json, expiresAt: r.expires_at };
   }
 
-  async putEvidence(key: EvidenceKey, json: string, expiresAt: number) {
-    await this.x.run(this.q.putEvidence, { ...key, json, expiresAt });
+  putEvidence(key: EvidenceKey, json: string, expiresAt: number, vulnerabilities: readonly string[] = []) {
+    const { q, dialect } = this;
+    return this.x.transaction(function* () {
+      yield* run(q.putEvidence, { ...key, json, expiresAt });
+      yield* run(q.deleteVulnerabilities, key);
+      yield* dialect.insertVulnerabilities(key, vulnerabilities);
+    });
+  }
+
+  evidenceListing(vulnerability: string, after: EvidenceDigest, limit: number): Promise<EvidenceDigest[]> {
+    return Promise.resolve(this.x.all(this.q.listing, { vulnerability, ...after, limit }));
+  }
+
+  async unindexedEvidence(limit: number) {
+    return this.x.all(this.q.unindexed, { limit });
+  }
+
+  indexEvidence(key: EvidenceKey, vulnerabilities: readonly string[]) {
+    const { q, dialect } = this;
+    return this.x.transaction(function* () {
+      if ((yield* run(q.claimUnindexed, key)) === 0) return false;
+      yield* run(q.deleteVulnerabilities, key);
+      yield* dialect.insertVulnerabilities(key, vulnerabilities);
+      return true;
+    });
   }
 
   async latestEvidence(upstream: string, repository: string, digest: string, fingerprint: string) {

@@ -14,6 +14,8 @@ import { useBackends, type BackendName } from '../../helpers/backends.js';
 import { PolicyVersions } from '../../../src/db/policy-versions.js';
 import { PolicyVersionConflict } from '../../../src/db/policy-conflict.js';
 import { queryColumn } from '../../helpers/db-query.js';
+import { executeSql } from '../../helpers/db-write.js';
+import { indexStoredEvidence } from '../../../src/decide/vulnerability-index.js';
 
 /**
  * One contract every database backend passes (as distribution's storage-driver testsuites): the cache
@@ -126,6 +128,60 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     expect(await cache.latestEvidence('up', 'org/app', D(1), 'none')).toBe('{"n":3}');
     expect(await cache.forgetEvidence([D(1), D(2)])).toBe(2);
     expect(await cache.getEvidence(key)).toBeUndefined();
+  });
+
+  it('indexes the vulnerability ids each evidence lists, and replaces and forgets them with it', async () => {
+    await fresh();
+    const { cache } = await open();
+    const key = { upstream: 'up', repository: 'org/app', digest: D(1), fingerprint: 'fp1' };
+    const start = { upstream: '', repository: '', digest: '' };
+    const listing = async (id: string) => (await cache.evidenceListing(id, start, 100)).map((c) => `${c.upstream}/${c.repository}@${c.digest.slice(-2)}`);
+    await cache.putEvidence(key, '{}', 100, ['CVE-2024-1', 'GHSA-AAAA-BBBB-CCCC']);
+    await cache.putEvidence({ ...key, fingerprint: 'fp2' }, '{}', 100, ['CVE-2024-1']);
+    await cache.putEvidence({ ...key, repository: 'org/base' }, '{}', 100, ['CVE-2024-1']);
+    await cache.putEvidence({ ...key, digest: D(2) }, '{}', 100, ['CVE-2024-2']);
+    await cache.putEvidence({ ...key, digest: D(3) }, '{}', 100);
+    // Each digest once, whatever fingerprints its evidence was gathered under, in (upstream, repository, digest) order.
+    expect(await listing('CVE-2024-1')).toEqual(['up/org/app@01', 'up/org/base@01']);
+    expect(await listing('GHSA-AAAA-BBBB-CCCC')).toEqual(['up/org/app@01']);
+    // Pages follow the last digest listed.
+    const first = await cache.evidenceListing('CVE-2024-1', start, 1);
+    expect(first.map((c) => c.repository)).toEqual(['org/app']);
+    expect((await cache.evidenceListing('CVE-2024-1', first[0]!, 10)).map((c) => c.repository)).toEqual(['org/base']);
+    // Evidence gathered again (its verifyTtl expired) replaces its ids.
+    await cache.putEvidence(key, '{}', 200, ['CVE-2024-3']);
+    expect(await listing('GHSA-AAAA-BBBB-CCCC')).toEqual([]);
+    expect(await listing('CVE-2024-3')).toEqual(['up/org/app@01']);
+    // A purge forgets the ids with the evidence, in every repository and under every fingerprint.
+    expect(await cache.forgetEvidence([D(1)])).toBe(3);
+    expect(await listing('CVE-2024-1')).toEqual([]);
+    expect(await listing('CVE-2024-3')).toEqual([]);
+    expect(await queryColumn(config as never, 'SELECT digest FROM evidence_vulnerabilities')).toEqual([D(2)]);
+    expect(await cache.unindexedEvidence(10)).toEqual([]);
+  });
+
+  it('indexes evidence stored before the index existed once, and never over a newer document', async () => {
+    await fresh();
+    const { cache } = await open();
+    const scan = (...ids: string[]) => JSON.stringify({ attestations: [{ report: { scan: { findings: ids.map((id) => ({ id, aliases: [`ghsa-${id}`] })) } } }] });
+    const key = { upstream: 'up', repository: 'org/app', digest: D(1), fingerprint: 'fp1' };
+    await cache.putEvidence(key, scan('CVE-2024-1'), 100);
+    await cache.putEvidence({ ...key, digest: D(2) }, scan('CVE-2024-1'), 100);
+    await cache.putEvidence({ ...key, digest: D(3) }, 'not json', 100);
+    // As a database upgraded from before the index: no ids, every row marked as not indexed.
+    await executeSql(config as never, 'DELETE FROM evidence_vulnerabilities');
+    await executeSql(config as never, 'UPDATE evidence SET vulnerabilities_indexed = 0');
+    const start = { upstream: '', repository: '', digest: '' };
+    expect(await cache.evidenceListing('CVE-2024-1', start, 10)).toEqual([]);
+    expect((await cache.unindexedEvidence(10)).map((r) => r.digest).sort()).toEqual([D(1), D(2), D(3)]);
+    // Evidence gathered again meanwhile wins over the old document read by the backfill.
+    await cache.putEvidence({ ...key, digest: D(2) }, scan('CVE-2024-2'), 200, ['CVE-2024-2']);
+    expect(await cache.indexEvidence({ ...key, digest: D(2) }, ['CVE-2024-1'])).toBe(false);
+    expect(await indexStoredEvidence(cache)).toBe(2);
+    expect(await indexStoredEvidence(cache)).toBe(0);
+    expect((await cache.evidenceListing('CVE-2024-1', start, 10)).map((c) => c.digest)).toEqual([D(1)]);
+    expect((await cache.evidenceListing('GHSA-CVE-2024-1', start, 10)).map((c) => c.digest)).toEqual([D(1)]);
+    expect((await cache.evidenceListing('CVE-2024-2', start, 10)).map((c) => c.digest)).toEqual([D(2)]);
   });
 
   it('accounts blobs for eviction', async () => {
