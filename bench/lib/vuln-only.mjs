@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UPSTREAM_NAME } from './systems.mjs';
 import { createImagePusher } from './images.mjs';
-import { table, ratio } from './measure.mjs';
+import { table } from './measure.mjs';
 import { measureVulnScanRows, summarizeVulnScan, vulnScanRows, vulnScanWithin10pct } from './vuln-scan.mjs';
 
 export async function runVulnOnly({ h, pki, root, rounds, log, stops, resultsDir }) {
@@ -23,7 +23,7 @@ export async function runVulnOnly({ h, pki, root, rounds, log, stops, resultsDir
   console.log(table(vulnScanRows(S)));
   console.log('\ntargets:');
   for (const [k, ok] of Object.entries(targets)) console.log(`  ${ok ? 'met ' : 'MISS'}  ${k}`);
-  console.log(`  (with the scan vs without: ${ratio(S.scannedRps, S.unscannedRps)})`);
+  console.log(`  (with the scan vs without, median of paired rounds: ${S.ratio.toFixed(2)}x)`);
   await mkdir(resultsDir, { recursive: true });
   const file = join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-vuln.json`);
   await writeFile(file, JSON.stringify({ machine, only: 'vuln', rounds, results: { vulnScan: S }, raw: { vulnScan: raw }, targets }, null, 2));
