@@ -28,7 +28,8 @@ export interface KeyTiming {
  * (the issuer rotated them), but at most once per `minRefreshMs`: tokens with made-up key ids must not turn
  * the proxy into a flood of requests to the issuer. Keys older than `maxAgeMs` are fetched again before
  * use, so a dropped key is refused at most `maxAgeMs` + `minRefreshMs` after the issuer dropped it. A
- * failed fetch keeps the keys already known (an issuer's outage does not stop every pull).
+ * failed fetch keeps the keys already known until they are `maxAgeMs` old; then tokens are refused until a
+ * fetch succeeds.
  */
 export class IssuerKeys {
   private keys: KeyGetter | undefined;
@@ -52,9 +53,13 @@ export class IssuerKeys {
 
   /** The key for a token's header (jose's key resolver); throws jose's JWKSNoMatchingKey or why keys are unavailable. */
   readonly resolve = async (header: JWTHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey | Uint8Array> => {
-    const stale = this.now() - this.fetchedAt >= this.maxAgeMs;
-    if (!this.keys || stale) await this.refreshIfAllowed();
+    if (!this.keys || this.stale()) await this.refreshIfAllowed();
     if (!this.keys) throw new KeysUnavailable(this.lastError ?? 'not fetched yet');
+    // Fail closed, as jose's remote key set does: keys that could not be fetched again may hold one dropped since.
+    if (this.stale()) {
+      const age = Math.floor((this.now() - this.fetchedAt) / 60_000);
+      throw new KeysUnavailable(`the keys fetched ${age} min ago are older than maxKeyAge (${formatMs(this.maxAgeMs)}) and could not be fetched again: ${this.lastError ?? 'a fetch is not allowed yet'}`);
+    }
     try {
       return await this.keys(header, token);
     } catch (err) {
@@ -63,6 +68,10 @@ export class IssuerKeys {
       return this.keys(header, token);
     }
   };
+
+  private stale(): boolean {
+    return this.now() - this.fetchedAt >= this.maxAgeMs;
+  }
 
   /** Fetches the keys unless a fetch started less than `minRefreshMs` ago; whether a fetch was made. */
   private async refreshIfAllowed(): Promise<boolean> {
@@ -151,4 +160,8 @@ async function fetchJsonWithin(url: string, signal: AbortSignal): Promise<unknow
   } catch {
     throw new Error(`GET ${url}: the answer is not JSON`);
   }
+}
+
+function formatMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }

@@ -86,4 +86,21 @@ describe('issuer key rotation', () => {
     await expect(jwtVerify(await ci.mint(CLAIMS), keys.resolve)).resolves.toBeTruthy();
     expect(ci.jwksRequests()).toBe(fetched + 2);
   });
+  it('refuses tokens once the keys are too old and the issuer cannot be asked again, as jose does', async () => {
+    const ci = await issuer();
+    let clock = Date.now();
+    const keys = new IssuerKeys({ kind: 'discovery', issuer: ci.url }, { minRefreshMs: 30_000, now: () => clock });
+    const token = await ci.mint(CLAIMS);
+    await expect(jwtVerify(token, keys.resolve)).resolves.toBeTruthy();
+    await ci.stop();
+    // Within the bound the known keys serve while the issuer is down.
+    clock += 9 * 60_000;
+    await expect(jwtVerify(token, keys.resolve)).resolves.toBeTruthy();
+    // Past it, a key the issuer may have dropped meanwhile is not taken on trust.
+    clock += 2 * 60_000;
+    await expect(jwtVerify(token, keys.resolve)).rejects.toThrow(/keys fetched 11 min ago are older than maxKeyAge \(10 min\) and could not be fetched again: GET .* failed: ECONNREFUSED/);
+    // Also within the cooldown, without asking the issuer again.
+    clock += 1000;
+    await expect(jwtVerify(token, keys.resolve)).rejects.toThrow(/older than maxKeyAge/);
+  });
 });
