@@ -2,8 +2,8 @@ import { OciError } from '../oci/errors.js';
 import { globMatches } from '../policy/match.js';
 import type { Identity } from './token-registry.js';
 
-/** More scopes than any client asks for at once (Docker asks for one, or two when mounting a blob). */
-export const MAX_SCOPES = 32;
+/** More scopes than any client asks for at once (Docker asks for one, or two when mounting a blob); the token, which names each, must fit in a request header. */
+export const MAX_SCOPES = 16;
 const MAX_SCOPE_CHARS = 512;
 
 /** One entry of a token's `access` claim, as the distribution token spec shapes it. */
