@@ -174,7 +174,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   });
 
   const front = httpFront(config, {
-    v2: v2.handle, api: admin.router, auth, db, store, scrape, log, consoleDir: opts.consoleDir, sso,
+    v2: v2.handle, api: admin.router, auth, upstreams, db, store, scrape, log, consoleDir: opts.consoleDir, sso,
   });
 
   return {

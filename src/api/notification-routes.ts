@@ -1,6 +1,9 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { Identity } from '../auth/token-registry.js';
-import type { DeliveryState } from '../db/types.js';
+import type { Delivery, DeliveryState } from '../db/types.js';
+import { sealOne } from '../audit/audit-log.js';
+import type { AuditEventInput } from '../audit/types.js';
+import { clientAddress } from '../auth/authenticator.js';
 import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { onlyKnown } from './known-input.js';
@@ -11,7 +14,8 @@ const MAX_LIMIT = 1000;
 
 /**
  * /notifications: webhook deliveries waiting or given up on (admin, auditor), and a retry of one (admin),
- * which makes it due at once with a fresh count of attempts.
+ * which makes it due at once with a fresh count of attempts. A retry sends the event's data again, so it
+ * is audited (`notification.retry`, naming who asked) in the transaction that makes it due.
  */
 export function notificationRoutes(d: Pick<ApiDeps, 'auth' | 'db' | 'log'>): Router {
   const r = Router();
@@ -35,14 +39,15 @@ export function notificationRoutes(d: Pick<ApiDeps, 'auth' | 'db' | 'log'>): Rou
 
   r.post('/notifications/:id/retry', requireRole(d.auth), onlyKnown({}), async (req, res) => {
     const id = Number(req.params.id);
-    const retried = Number.isSafeInteger(id) && id > 0 ? await d.db.notifications.retry(id, Date.now()) : undefined;
+    const identity = res.locals.identity as Identity;
+    const audit = (before: Delivery) => sealOne(retryEvent(identity.name, before, req, res));
+    const retried = Number.isSafeInteger(id) && id > 0 ? await d.db.notifications.retry(id, Date.now(), audit) : undefined;
     if (!retried) {
       const known = Number.isSafeInteger(id) && id > 0 ? await d.db.notifications.get(id) : undefined;
       if (known) sendApiError(res, 409, 'CONFLICT', `delivery ${id} was already delivered`);
       else sendApiError(res, 404, 'NOT_FOUND', `no delivery ${String(req.params.id).slice(0, 64)}`);
       return;
     }
-    const identity = res.locals.identity as Identity;
     d.log.info('notification delivery retried', { delivery: id, webhook: retried.webhook, event: retried.eventId, by: identity.name });
     res.json(view(retried));
   });
@@ -56,5 +61,19 @@ function view(x: Awaited<ReturnType<ApiDeps['db']['notifications']['list']>>[num
     nextAttemptAt: x.state === 'pending' ? new Date(x.nextAt).toISOString() : null,
     lastStatus: x.lastStatus, lastError: x.lastError,
     createdAt: new Date(x.createdAt).toISOString(), updatedAt: new Date(x.updatedAt).toISOString(),
+  };
+}
+
+/** The audit event of an admin's retry of a delivery, as it was before the retry. */
+function retryEvent(user: string, before: Delivery, req: Request, res: Response): AuditEventInput {
+  const was = before.state === 'failed' ? `it had failed after ${before.attempts} attempts` : `it was waiting after ${before.attempts} attempts`;
+  return {
+    kind: 'notification.retry',
+    requestId: (res.locals.requestId as string | undefined) ?? null,
+    client: clientAddress(req),
+    user,
+    reference: `delivery ${before.id}`,
+    reasons: [`${user} retried delivery ${before.id} of audit event ${before.eventId} to webhook ${before.webhook} (${was})`],
+    evidence: { delivery: before.id, webhook: before.webhook, eventId: before.eventId, eventKind: before.kind, previousState: before.state, previousAttempts: before.attempts },
   };
 }

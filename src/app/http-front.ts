@@ -13,6 +13,8 @@ import { requestLog } from '../http/request-log.js';
 import { assignRequestId, isV2 } from '../http/v2-pipeline.js';
 import type { Logger } from '../logger.js';
 import type { BlobStore } from '../store/blob-store.js';
+import { resolveTarget } from '../upstream/target.js';
+import type { UpstreamClient } from '../upstream/upstream-client.js';
 
 export interface FrontParts {
   /** The pull API, served past the framework. */
@@ -20,6 +22,8 @@ export interface FrontParts {
   /** The admin API, mounted at /api/v1. */
   api: Router;
   auth: Authenticator;
+  /** The configured upstreams by name (token scopes name repositories as /v2 paths do). */
+  upstreams: ReadonlyMap<string, UpstreamClient>;
   db: Database;
   store: BlobStore;
   /** The metrics of every worker, in the Prometheus text format. */
@@ -55,7 +59,7 @@ export function httpFront(config: Config, p: FrontParts): { express: Express; ha
   app.use(requestLog(p.log));
   app.use(bodyLimits(config.server?.requestTimeoutMs ?? 30_000));
   app.use(opsRoutes({ db: p.db, store: p.store, scrape: p.scrape }));
-  app.get('/auth/token', tokenEndpoint(p.auth, p.log));
+  app.get('/auth/token', tokenEndpoint(p.auth, p.log, (name) => canonicalName(name, p.upstreams, config.defaultUpstream)));
   if (p.sso) app.use(consoleSsoRoutes(p.sso));
   app.use('/api/v1', p.api);
   app.use(consoleRoutes(p.consoleDir));
@@ -69,4 +73,13 @@ export function httpFront(config: Config, p: FrontParts): { express: Express; ha
       p.v2(req, res);
     },
   };
+}
+
+/** The canonical name a /v2 path's repository name resolves to, or undefined when it resolves to none. */
+function canonicalName(name: string, upstreams: ReadonlyMap<string, UpstreamClient>, defaultUpstream: string | undefined): string | undefined {
+  try {
+    return resolveTarget(name, undefined, upstreams, defaultUpstream).canonical;
+  } catch {
+    return undefined;
+  }
 }

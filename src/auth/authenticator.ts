@@ -95,9 +95,9 @@ export class Authenticator {
     if (opts.issued && IssuedTokens.looksIssued(p.token)) {
       const checked = this.issued.check(p.token);
       if ('error' in checked) return { reason: checked.error };
-      if (checked.workload) return { identity: { name: checked.name, ...checked.workload } };
+      if (checked.workload) return { identity: { name: checked.name, ...checked.workload, pullable: checked.pullable } };
       const identity = this.tokens.byName(checked.name);
-      return identity ? { identity } : { reason: 'token names an identity that is no longer configured' };
+      return identity ? { identity: { ...identity, pullable: checked.pullable } } : { reason: 'token names an identity that is no longer configured' };
     }
     const identity = this.tokens.identify(p.token);
     return identity ? { identity } : { reason: 'unknown token' };

@@ -4,18 +4,32 @@ import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTHeaderParameters
 /** The largest discovery document or JWKS read (real ones are a few KiB). */
 const MAX_DOCUMENT_BYTES = 512 * 1024;
 const FETCH_TIMEOUT_MS = 5000;
-/** Keys are fetched again after this long even when no token names an unknown key (revoked keys drop out). */
-const MAX_KEY_AGE_MS = 60 * 60_000;
+/**
+ * Keys are fetched again once this old even when no token names an unknown key, so a key the issuer
+ * dropped (rotation after a compromise) is refused within this bound (jose's remote JWKS `cacheMaxAge`).
+ */
+export const DEFAULT_MAX_KEY_AGE_MS = 10 * 60_000;
 
 type KeyGetter = ReturnType<typeof createLocalJWKSet>;
 
 /** Where keys come from: the issuer's discovery document and its jwks_uri, or a file. */
 export type KeySource = { kind: 'discovery'; issuer: string } | { kind: 'file'; path: string };
 
+export interface KeyTiming {
+  /** Shortest wait between two fetches (jose's `cooldownDuration`). */
+  minRefreshMs: number;
+  /** Age after which the keys are fetched again before use (default 10 min). */
+  maxAgeMs?: number;
+  now?: () => number;
+}
+
 /**
  * One issuer's signing keys, cached. A token naming a key not in the cache makes the keys be fetched again
  * (the issuer rotated them), but at most once per `minRefreshMs`: tokens with made-up key ids must not turn
- * the proxy into a flood of requests to the issuer. A failed fetch keeps the keys already known.
+ * the proxy into a flood of requests to the issuer. Keys older than `maxAgeMs` are fetched again before
+ * use, so a dropped key is refused at most `maxAgeMs` + `minRefreshMs` after the issuer dropped it. A
+ * failed fetch keeps the keys already known until they are `maxAgeMs` old; then tokens are refused until a
+ * fetch succeeds.
  */
 export class IssuerKeys {
   private keys: KeyGetter | undefined;
@@ -24,17 +38,28 @@ export class IssuerKeys {
   private lastError: string | undefined;
   private pending: Promise<void> | undefined;
 
+  private readonly minRefreshMs: number;
+  private readonly maxAgeMs: number;
+  private readonly now: () => number;
+
   constructor(
     private readonly source: KeySource,
-    private readonly minRefreshMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+    timing: KeyTiming,
+  ) {
+    this.minRefreshMs = timing.minRefreshMs;
+    this.maxAgeMs = timing.maxAgeMs ?? DEFAULT_MAX_KEY_AGE_MS;
+    this.now = timing.now ?? Date.now;
+  }
 
   /** The key for a token's header (jose's key resolver); throws jose's JWKSNoMatchingKey or why keys are unavailable. */
   readonly resolve = async (header: JWTHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey | Uint8Array> => {
-    const stale = this.now() - this.fetchedAt > MAX_KEY_AGE_MS;
-    if (!this.keys || stale) await this.refreshIfAllowed();
+    if (!this.keys || this.stale()) await this.refreshIfAllowed();
     if (!this.keys) throw new KeysUnavailable(this.lastError ?? 'not fetched yet');
+    // Fail closed, as jose's remote key set does: keys that could not be fetched again may hold one dropped since.
+    if (this.stale()) {
+      const age = Math.floor((this.now() - this.fetchedAt) / 60_000);
+      throw new KeysUnavailable(`the keys fetched ${age} min ago are older than maxKeyAge (${formatMs(this.maxAgeMs)}) and could not be fetched again: ${this.lastError ?? 'a fetch is not allowed yet'}`);
+    }
     try {
       return await this.keys(header, token);
     } catch (err) {
@@ -43,6 +68,10 @@ export class IssuerKeys {
       return this.keys(header, token);
     }
   };
+
+  private stale(): boolean {
+    return this.now() - this.fetchedAt >= this.maxAgeMs;
+  }
 
   /** Fetches the keys unless a fetch started less than `minRefreshMs` ago; whether a fetch was made. */
   private async refreshIfAllowed(): Promise<boolean> {
@@ -131,4 +160,8 @@ async function fetchJsonWithin(url: string, signal: AbortSignal): Promise<unknow
   } catch {
     throw new Error(`GET ${url}: the answer is not JSON`);
   }
+}
+
+function formatMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }

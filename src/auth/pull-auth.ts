@@ -6,6 +6,7 @@ import { sendError } from '../http/send-error.js';
 import { refusalEvent } from '../http/refusal-event.js';
 import { pathOf } from '../http/plain.js';
 import type { RefusalAudit } from '../audit/refusal-audit.js';
+import { grantedAccess, requestedScopes } from './token-scope.js';
 import type { AuthOptions, Authenticator } from './authenticator.js';
 import type { Identity } from './token-registry.js';
 import type { WorkloadIdentity } from './workload-identity.js';
@@ -38,15 +39,24 @@ export function pullAuth(auth: Authenticator, mode: 'anonymous' | 'token', log: 
 
 /**
  * The Docker token endpoint: GET with Basic credentials answers `{token, access_token, expires_in,
- * issued_at}` for use as `Authorization: Bearer`. Scope is not narrowed: a puller may pull whatever
- * the policy allows.
+ * issued_at}` for use as `Authorization: Bearer`. The token grants pull of the requested `scope`s the
+ * identity may pull (token-scope.ts), resolved to canonical names by `canonical`; without a scope, the base
+ * endpoint only.
  */
-export function tokenEndpoint(auth: Authenticator, log: Logger) {
+export function tokenEndpoint(auth: Authenticator, log: Logger, canonical: (name: string) => string | undefined) {
   return async (req: Request, res: Response): Promise<void> => {
     res.setHeader('Cache-Control', 'no-store');
+    let requested: ReturnType<typeof requestedScopes>;
+    try {
+      requested = requestedScopes(new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '').getAll('scope'));
+    } catch (err) {
+      sendError(req, res, err, log);
+      return;
+    }
     const identity = await admitPuller(auth, req, res, log, { basic: true, issued: false });
     if (!identity) return;
-    const t = 'expiresAt' in identity ? auth.issued.issue(identity.name, Date.now(), identity as WorkloadIdentity) : auth.issued.issue(identity.name);
+    const access = grantedAccess(requested, identity, canonical);
+    const t = 'expiresAt' in identity ? auth.issued.issue(identity.name, access, Date.now(), identity as WorkloadIdentity) : auth.issued.issue(identity.name, access);
     res.status(200).json({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt });
   };
 }
@@ -73,6 +83,7 @@ async function admitPuller(auth: Authenticator, req: HttpRequest, res: HttpRespo
   res.locals.user = identity.name;
   // Checked against each request's repository once its name is resolved (http/repository-scope.ts).
   if (identity.repositories) res.locals.repositories = identity.repositories;
+  if (identity.pullable) res.locals.pullable = identity.pullable;
   if (!PULL_ROLES.has(identity.role)) {
     await auth.forbidden(req, res, identity, `role ${identity.role} may not pull`);
     sendError(req, res, new OciError('DENIED', `"${identity.name}" (${identity.role}) may not pull images`), log);

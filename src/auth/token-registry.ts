@@ -8,6 +8,8 @@ export interface Identity {
   person?: Person;
   /** Globs over <upstream>/<repository> this identity may pull; absent: any (workload identities may be narrowed). */
   repositories?: readonly string[];
+  /** For a token from /auth/token: the repositories (canonical names) it grants pull of, and no others. */
+  pullable?: readonly string[];
 }
 
 /** Who signed in at the provider: the subject and issuer identify them, `name` is for people to read. */

@@ -1,7 +1,7 @@
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { OidcIssuerConfig } from '../config/oidc-issuers.js';
 import { anchored } from '../policy/identity-match.js';
-import { IssuerKeys, KeysUnavailable } from './issuer-keys.js';
+import { DEFAULT_MAX_KEY_AGE_MS, IssuerKeys, KeysUnavailable } from './issuer-keys.js';
 import type { Identity } from './token-registry.js';
 
 /** Longer than any real workload token (GitHub's are ~1.5 KiB, Kubernetes' ~1 KiB); longer ones are not parsed. */
@@ -30,15 +30,16 @@ export class WorkloadVerifier {
   private readonly byIssuer = new Map<string, { entries: OidcIssuerConfig[]; keys: IssuerKeys; algorithms: string[] }>();
 
   constructor(issuers: readonly OidcIssuerConfig[]) {
-    for (const entry of issuers) {
-      const known = this.byIssuer.get(entry.issuer);
-      if (known) {
-        known.entries.push(entry);
-        for (const a of entry.algorithms) if (!known.algorithms.includes(a)) known.algorithms.push(a);
-        continue;
-      }
-      const source = entry.jwksFile ? { kind: 'file' as const, path: entry.jwksFile } : { kind: 'discovery' as const, issuer: entry.issuer };
-      this.byIssuer.set(entry.issuer, { entries: [entry], keys: new IssuerKeys(source, entry.minKeyRefreshMs), algorithms: [...entry.algorithms] });
+    const grouped = new Map<string, OidcIssuerConfig[]>();
+    for (const entry of issuers) grouped.set(entry.issuer, [...(grouped.get(entry.issuer) ?? []), entry]);
+    for (const [issuer, entries] of grouped) {
+      const first = entries[0]!;
+      const source = first.jwksFile ? { kind: 'file' as const, path: first.jwksFile } : { kind: 'discovery' as const, issuer };
+      // Entries for one issuer share its keys; the shortest bounds of any entry hold for all.
+      const minRefreshMs = Math.min(...entries.map((e) => e.minKeyRefreshMs));
+      const maxAgeMs = Math.min(...entries.map((e) => e.maxKeyAgeMs ?? DEFAULT_MAX_KEY_AGE_MS));
+      const algorithms = [...new Set(entries.flatMap((e) => e.algorithms))];
+      this.byIssuer.set(issuer, { entries, keys: new IssuerKeys(source, { minRefreshMs, maxAgeMs }), algorithms });
     }
   }
 

@@ -60,3 +60,29 @@ export function requireFlag(args: ParsedArgs, name: string): string {
   if (typeof v !== 'string' || v.length === 0) throw new UsageError(`--${name} is required`);
   return v;
 }
+
+/** An error a command expects, and the exit code it ends with: its message is all the user needs. */
+export type KnownFailure = readonly [new (...args: never[]) => Error, number];
+
+/**
+ * Runs a long command's work with SIGINT and SIGTERM aborting `signal` (the work stops cleanly instead of
+ * the process dying mid-write), and ends an expected failure as `portcullis: MESSAGE` on stderr with its
+ * exit code. Anything else is thrown on, to the CLI's handler.
+ */
+export async function runInterruptible(known: readonly KnownFailure[], work: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const stop = new AbortController();
+  const interrupt = () => stop.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    return await work(stop.signal);
+  } catch (err) {
+    const failure = known.find(([type]) => err instanceof type);
+    if (!failure) throw err;
+    process.stderr.write(`portcullis: ${(err as Error).message}\n`);
+    return failure[1];
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+}

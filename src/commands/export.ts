@@ -4,7 +4,7 @@ import { createApp } from '../app.js';
 import { createLogger } from '../logger.js';
 import { ImageNameError, readImageNames } from '../transfer/image-names.js';
 import { ExportError, runExport } from '../transfer/run-export.js';
-import { EXIT, requireFlag, UsageError, type Command } from './command.js';
+import { EXIT, requireFlag, runInterruptible, UsageError, type Command } from './command.js';
 import { configFile } from './config-path.js';
 import { checkFlags } from './audit-flags.js';
 
@@ -29,35 +29,25 @@ Exits 0 when written, ${EXIT.denied} when an image was refused, ${EXIT.failed} w
     const config = loadConfigFile(configFile(args));
     const log = createLogger('warn', {}, (line) => process.stderr.write(line));
     const app = await createApp(config, { log, maintenance: false });
-    const stop = new AbortController();
-    const interrupt = () => stop.abort();
-    process.once('SIGINT', interrupt);
-    process.once('SIGTERM', interrupt);
-    try {
-      const images = await readImageNames(args.positional, list, app.transfer.upstreams, config.defaultUpstream).catch((err) => {
-        throw err instanceof ImageNameError ? new UsageError(err.message) : err;
-      });
-      const result = await runExport(app, images, out, (o) => {
-        const line = o.ok
-          ? { image: o.image.name, digest: o.image.digest, decision: o.image.exporterDecision.outcome, blobs: o.image.contents.length, artifacts: o.image.artifacts.length }
-          : { image: o.name, from: o.origin, decision: o.denied ? 'deny' : 'error', reasons: o.reasons };
-        process.stdout.write(`${JSON.stringify(line)}\n`);
-      }, stop.signal);
-      const refused = result.images.filter((o) => !o.ok);
-      process.stdout.write(`${JSON.stringify({ out, written: result.written, images: result.images.length, refused: refused.length })}\n`);
-      if (result.written) return EXIT.ok;
-      process.stderr.write(`portcullis: ${out} was not written: ${refused.length} of ${result.images.length} images could not be exported\n`);
-      return refused.some((o) => !o.ok && !o.denied) ? EXIT.failed : EXIT.denied;
-    } catch (err) {
-      if (err instanceof ExportError) {
-        process.stderr.write(`portcullis: ${err.message}\n`);
-        return EXIT.failed;
+    return runInterruptible([[ExportError, EXIT.failed]], async (signal) => {
+      try {
+        const images = await readImageNames(args.positional, list, app.transfer.upstreams, config.defaultUpstream).catch((err) => {
+          throw err instanceof ImageNameError ? new UsageError(err.message) : err;
+        });
+        const result = await runExport(app, images, out, (o) => {
+          const line = o.ok
+            ? { image: o.image.name, digest: o.image.digest, decision: o.image.exporterDecision.outcome, blobs: o.image.contents.length, artifacts: o.image.artifacts.length }
+            : { image: o.name, from: o.origin, decision: o.denied ? 'deny' : 'error', reasons: o.reasons };
+          process.stdout.write(`${JSON.stringify(line)}\n`);
+        }, signal);
+        const refused = result.images.filter((o) => !o.ok);
+        process.stdout.write(`${JSON.stringify({ out, written: result.written, images: result.images.length, refused: refused.length })}\n`);
+        if (result.written) return EXIT.ok;
+        process.stderr.write(`portcullis: ${out} was not written: ${refused.length} of ${result.images.length} images could not be exported\n`);
+        return refused.some((o) => !o.ok && !o.denied) ? EXIT.failed : EXIT.denied;
+      } finally {
+        await app.close();
       }
-      throw err;
-    } finally {
-      process.off('SIGINT', interrupt);
-      process.off('SIGTERM', interrupt);
-      await app.close();
-    }
+    });
   },
 };

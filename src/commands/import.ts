@@ -3,7 +3,7 @@ import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../logger.js';
 import { ArchiveError } from '../transfer/archive-reader.js';
 import { ImportError, runImport } from '../transfer/run-import.js';
-import { EXIT, UsageError, type Command } from './command.js';
+import { EXIT, runInterruptible, UsageError, type Command } from './command.js';
 import { configFile } from './config-path.js';
 import { checkFlags } from './audit-flags.js';
 
@@ -26,32 +26,15 @@ readable OCI layout, ${EXIT.failed} on other failures.`,
     if (!archive) throw new UsageError('the archive is required, e.g. portcullis import --config FILE bundle.tar');
     const config = loadConfigFile(configFile(args));
     const log = createLogger('warn', {}, (line) => process.stderr.write(line));
-    const stop = new AbortController();
-    const interrupt = () => stop.abort();
-    process.once('SIGINT', interrupt);
-    process.once('SIGTERM', interrupt);
-    try {
+    return runInterruptible([[ArchiveError, EXIT.usage], [ImportError, EXIT.failed]], async (signal) => {
       const result = await runImport(config, resolve(archive), log, (o) => {
         const { name, digest, decision, rule, reasons } = o;
         process.stdout.write(`${JSON.stringify({ image: name, digest, decision, rule, reasons })}\n`);
-      }, stop.signal);
+      }, signal);
       const refused = result.images.filter((o) => o.decision === 'deny' || o.decision === 'error');
       const summary = result.summary?.signature ?? null;
       process.stdout.write(`${JSON.stringify({ archive, images: result.images.length, loaded: result.images.length - refused.length, refused: refused.length, summarySignature: summary })}\n`);
       return refused.length > 0 ? EXIT.denied : EXIT.ok;
-    } catch (err) {
-      if (err instanceof ArchiveError) {
-        process.stderr.write(`portcullis: ${err.message}\n`);
-        return EXIT.usage;
-      }
-      if (err instanceof ImportError) {
-        process.stderr.write(`portcullis: ${err.message}\n`);
-        return EXIT.failed;
-      }
-      throw err;
-    } finally {
-      process.off('SIGINT', interrupt);
-      process.off('SIGTERM', interrupt);
-    }
+    });
   },
 };

@@ -37,6 +37,11 @@ export const oidcIssuerSchema = z
         .refine((d) => 'ms' in readDuration(d, { min: 1000, max: 3_600_000 }), 'must be a duration from 1s to 1h')
         .default('30s')
         .describe('Shortest wait between two fetches of the keys when a token names a key not known yet (key rotation)'),
+      maxKeyAge: z.string({ error: 'must be a duration such as "10m"' })
+        .regex(new RegExp(DURATION_PATTERN), 'must be a duration such as "10m"')
+        .refine((d) => 'ms' in readDuration(d, { min: 1000, max: 3_600_000 }), 'must be a duration from 1s to 1h')
+        .default('10m')
+        .describe('Keys are fetched again once this old, so a key the issuer dropped (rotated after a compromise) is refused within this time'),
       algorithms: z.array(z.enum(JWT_ALGORITHMS, { error: `must be one of ${JWT_ALGORITHMS.join(', ')}` })).min(1).optional()
         .describe('Signature algorithms accepted (default: every RSA, ECDSA and EdDSA one; never none or HMAC)'),
     },
@@ -115,6 +120,7 @@ export function checkOidcIssuers(list: readonly OidcIssuerInput[], at: (p: strin
       ...(jwksFile ? { jwksFile } : {}),
       algorithms: i.algorithms ?? [...JWT_ALGORITHMS],
       minKeyRefreshMs: parseDuration(i.minKeyRefresh)!,
+      maxKeyAgeMs: parseDuration(i.maxKeyAge)!,
     });
   });
   return out;

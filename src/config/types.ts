@@ -85,6 +85,8 @@ export interface OidcIssuerConfig {
   jwksFile?: string;
   algorithms: string[];
   minKeyRefreshMs: number;
+  /** Keys older than this are fetched again before use (default 10 min): a dropped key is refused by then. */
+  maxKeyAgeMs?: number;
 }
 
 export interface AuthConfig {

@@ -482,8 +482,11 @@ export interface NotificationStore {
   finish(id: number, owner: string, outcome: Outcome, now: number): Promise<void>;
   /** Newest first, in the given states. */
   list(states: readonly DeliveryState[], limit: number): Promise<Delivery[]>;
-  /** Makes a failed or pending delivery due now with fresh attempts; undefined when no such delivery. */
-  retry(id: number, now: number): Promise<Delivery | undefined>;
+  /**
+   * Makes a failed or pending delivery due now with fresh attempts, and appends the audit event `audit`
+   * seals for it (given the delivery as it was) in the same transaction; undefined when no such delivery.
+   */
+  retry(id: number, now: number, audit: (before: Delivery) => Seal): Promise<Delivery | undefined>;
   /** How many deliveries are in each state. */
   counts(): Promise<Record<DeliveryState, number>>;
   /** Deletes up to `limit` delivered rows last updated before `before`. */

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   UNSUPPORTED: { status: 405, description: 'the operation is unsupported' },
   TOOMANYREQUESTS: { status: 429, description: 'too many requests' },
   SIZE_INVALID: { status: 400, description: 'provided length did not match content length' },
+  SCOPE_INVALID: { status: 400, description: 'the requested token scope is malformed' },
   UPSTREAM_UNAVAILABLE: { status: 502, description: 'the upstream registry could not be reached' },
   UPSTREAM_INVALID: { status: 502, description: 'the upstream registry sent invalid content' },
   UPSTREAM_TIMEOUT: { status: 504, description: 'the upstream registry did not answer in time' },

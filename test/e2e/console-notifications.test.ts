@@ -10,7 +10,7 @@ import { launchBrowser, signIn as signInAs, skipConsole } from './console-suppor
 
 /**
  * Failed webhook deliveries in the console, in a real browser against the built proxy: an auditor reads why a
- * delivery failed, an admin sends it again and the receiver gets it.
+ * delivery failed, an admin sends it again (audited) and the receiver gets it.
  */
 const SECRET = 'whsec-console-81f3a2c9';
 const TOKENS = {
@@ -80,6 +80,10 @@ describe.skipIf(skipConsole)('console: notifications', () => {
     await expect.poll(() => adminPage.locator('#notification-result').textContent()).toContain(`Delivery ${failed!.id} of event ${failed!.eventId} to security is sent again now.`);
     await waitUntil('the delivery', async () => receiver.accepted.length === 1);
     expect(receiver.accepted[0]!.event.id).toBe(String(failed!.eventId));
+    // Sending data again is an admin action, audited with who asked.
+    const audit = await fetch(`${proxy.url}/api/v1/audit/events?kind=notification.retry`, { headers: { Authorization: `Bearer ${TOKENS.audrey.secret}` } });
+    const { events } = (await audit.json()) as { events: Array<{ user: string; reference: string; reasons: string[] }> };
+    expect(events).toMatchObject([{ user: 'alice', reference: `delivery ${failed!.id}`, reasons: [expect.stringContaining(`alice retried delivery ${failed!.id} of audit event ${failed!.eventId} to webhook security`)] }]);
     await adminPage.reload();
     await expect.poll(() => adminPage.locator('#notification-list').textContent()).toContain('Nothing is waiting and nothing has failed.');
     await admin.close();

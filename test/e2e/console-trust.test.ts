@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCommand } from '../helpers/clients.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { pushBlob, pushImage, pushManifest, startRegistry, type Registry } from '../helpers/registry.js';
 import { createSignatureArtifact, createTestPki, type OciArtifact } from '../helpers/pki/index.js';
+import { createNotationCa, NOTATION, notationReferrer, signJws, writeTrustStore, type NotationLeaf } from '../helpers/pki/notation.js';
+import { artifact, cosignTag, MT } from '../helpers/pki/oci.js';
 import { removeTempDirs, tempDir, UPSTREAM } from './support.js';
 import { launchBrowser, shot, signIn as signInAs, skipConsole } from './console-support.js';
 
@@ -33,7 +37,14 @@ const RULES = [
     signatures: { anyOf: [{ keyless: { issuer: GITHUB, subjectRegExp: RELEASE_RE } }] },
   },
   { name: 'blocked', match: [`${UPSTREAM}/blocked/**`], mode: 'deny' },
+  {
+    name: 'notary-signed',
+    match: [`${UPSTREAM}/notary/**`],
+    mode: 'enforce',
+    signatures: { anyOf: [{ notation: { trustStores: ['ca:acme'], trustedIdentities: ['x509.subject: C=US, O=Acme, CN=release'] } }] },
+  },
 ];
+const NOTARY = `${UPSTREAM}/notary/app`;
 
 describe.skipIf(skipConsole)('console: exceptions and revocations', () => {
   let registry: Registry;
@@ -64,6 +75,8 @@ describe.skipIf(skipConsole)('console: exceptions and revocations', () => {
     await pushManifest(registry.url, repo, artifact.tag ?? artifact.digest, artifact.manifest, artifact.mediaType);
   }
 
+  let notaryLeaf: NotationLeaf;
+
   const rowOf = (page: Page, table: string, id: number) => page.locator(`#${table} tbody tr[data-id="${id}"]`);
 
   beforeAll(async () => {
@@ -74,17 +87,30 @@ describe.skipIf(skipConsole)('console: exceptions and revocations', () => {
     const signed = await pushImage(registry.url, 'acme/app', '1', { layers: 1 });
     await push(createSignatureArtifact({ digest: signed.digest, repository: SIGNED, signer: pki.fulcio.issue({ uri: RELEASE, issuer: GITHUB }), rekor: pki.rekor }), 'acme/app');
     await pushImage(registry.url, 'acme/unsigned', '1', { layers: 1 });
+    // A Notation-signed image, its signature listed by the referrers tag schema as notation pushes it.
+    const ca = createNotationCa();
+    const storeDir = join(dataDir, 'notation');
+    mkdirSync(storeDir);
+    writeTrustStore(storeDir, 'ca', 'acme', [ca.pem]);
+    notaryLeaf = ca.issue({ subject: { C: 'US', ST: 'WA', O: 'Acme', CN: 'release' } });
+    const notary = await pushImage(registry.url, 'notary/app', '1', { layers: 1 });
+    const subject = { mediaType: notary.mediaType, digest: notary.digest, size: notary.size };
+    const referrer = notationReferrer(subject, signJws({ signer: notaryLeaf, target: subject }), NOTATION.jws);
+    await push(referrer, 'notary/app');
+    const index = { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ mediaType: referrer.mediaType, digest: referrer.digest, size: referrer.manifest.length, artifactType: NOTATION.artifactType }] };
+    await push(artifact(index, MT.ociIndex, [], cosignTag(notary.digest)), 'notary/app');
     proxy = await startProxy({
       upstreams: [{ name: UPSTREAM, url: registry.url }],
       policies: RULES,
       dataDir,
       extra: {
-        trust: { trustedRoot },
+        trust: { trustedRoot, notation: { trustStoreDir: storeDir } },
         auth: { pull: 'token', tokens: Object.entries(TOKENS).map(([name, t]) => ({ name, role: t.role, tokenSha256: createHash('sha256').update(t.secret).digest('hex') })) },
       },
     });
     expect(await pull(SIGNED)).toBe(true);
     expect(await pull(UNSIGNED)).toBe(false);
+    expect(await pull(NOTARY)).toBe(true);
     browser = await launchBrowser();
   }, 180_000);
 
@@ -256,4 +282,40 @@ describe.skipIf(skipConsole)('console: exceptions and revocations', () => {
     ]);
     expect(await page.getByRole('list', { name: 'Rule blocked in words' }).locator('li').allTextContents()).toEqual([`${UPSTREAM}/blocked/** — always denied`]);
   });
+  it('lets an admin revoke a Notation certificate by its fingerprint as openssl prints it; pulls follow', async () => {
+    const fingerprint = createHash('sha256').update(notaryLeaf.der).digest('hex');
+    const page = await context.newPage();
+    await signIn(page, 'alice');
+    await page.getByRole('link', { name: 'Revocations' }).click();
+    await page.getByLabel('Signer', { exact: true }).selectOption('notation');
+    expect(await page.getByLabel('Issuer').isVisible()).toBe(false);
+    // What `openssl x509 -fingerprint -sha256` prints: upper case, colons, a prefix.
+    await page.getByLabel('Certificate fingerprint').fill(`sha256 Fingerprint=${fingerprint.toUpperCase().match(/../g)!.join(':')}`);
+    await page.getByLabel('Reason').fill('notation signing key leaked');
+    await page.getByRole('button', { name: 'Preview impact' }).click();
+    await expect.poll(() => page.locator('#preview-summary').textContent()).toMatch(/^1 image\(s\) were served on this signer's signatures or attestations\./);
+    expect(await page.locator('#preview-images tbody td').first().textContent()).toMatch(new RegExp(`^${NOTARY}@sha256:`));
+
+    await page.getByRole('button', { name: 'Yes, revoke this signer' }).click();
+    const impact = page.locator('#impact');
+    await expect.poll(() => impact.textContent()).toMatch(new RegExp(`Revocation \\d+ of Notation certificate sha256 ${fingerprint} is in force\\.`));
+    expect(await impact.textContent()).toContain('1 now denied');
+    const listed = (await (await api('audrey', '/trust/revocations')).json()) as { revocations: Array<{ id: number; signer: unknown; active: boolean }> };
+    const made = listed.revocations.find((r) => r.active && JSON.stringify(r.signer) === JSON.stringify({ notation: { fingerprint } }));
+    expect(made).toBeDefined();
+    expect(await rowOf(page, 'revocations', made!.id).locator('td').first().textContent()).toBe(`Notation certificate sha256 ${fingerprint}`);
+    expect(await pull(NOTARY)).toBe(false);
+
+    // A fingerprint that is not one: the form says so and sends nothing.
+    await page.getByLabel('Signer', { exact: true }).selectOption('notation');
+    await page.getByLabel('Certificate fingerprint').fill('abc123');
+    await page.getByLabel('Reason').fill('typo');
+    await page.getByRole('button', { name: 'Preview impact' }).click();
+    await expect.poll(() => page.locator('#revoke-preview [role=alert]').textContent()).toMatch(/64 hex digits/);
+
+    await page.getByRole('button', { name: `Lift revocation ${made!.id}` }).click();
+    await page.getByRole('button', { name: `Yes, lift revocation ${made!.id}` }).click();
+    await expect.poll(() => rowOf(page, 'revocations', made!.id).getAttribute('data-state')).toBe('lifted');
+    expect(await pull(NOTARY)).toBe(true);
+  }, 120_000);
 });

@@ -144,7 +144,9 @@ describe.skipIf(!haveTools(['docker-registry', 'skopeo']))('workload identity (J
     expect((await manifest(basic(tools))).status).toBe(200);
     const denied = await expectOciError(await manifest(basic(tools), 'other/app'), 403, 'DENIED');
     expect(denied.message).toContain(`may pull only ${UPSTREAM}/org/**; not ${UPSTREAM}/other/app`);
-    const res = await fetch(`${proxy.url}/auth/token?service=portcullis&scope=repository:other/app:pull`, { headers: { authorization: basic(tools) } });
+    // The token grants what was asked for and the rule allows: org/app, not other/app.
+    const scope = `scope=repository:${UPSTREAM}/org/app:pull&scope=repository:${UPSTREAM}/other/app:pull`;
+    const res = await fetch(`${proxy.url}/auth/token?service=portcullis&${scope}`, { headers: { authorization: basic(tools) } });
     expect(res.status).toBe(200);
     const issued = ((await res.json()) as { token: string; expires_in: number }).token;
     minted.push(issued);

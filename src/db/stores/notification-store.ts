@@ -1,8 +1,10 @@
 import { sql } from 'kysely';
-import type { AuditRow } from '../types.js';
+import type { AuditRow, Seal } from '../types.js';
 import type { Delivery, DeliveryState, NotificationStore, Outcome } from '../types.js';
 import { compiledNow, query } from '../query/compiled.js';
+import type { Dialect } from '../query/dialect.js';
 import { all, get, run, type Executor } from '../query/steps.js';
+import { appendAt } from './audit-store.js';
 
 interface Row {
   id: number; webhook: string; event_id: number; kind: string; state: string; attempts: number; next_at: number;
@@ -20,7 +22,10 @@ const toDelivery = (r: Row): Delivery => ({
 export class SqlNotificationStore implements NotificationStore {
   private readonly q;
 
-  constructor(private readonly x: Executor) {
+  constructor(
+    private readonly x: Executor,
+    private readonly dialect: Dialect,
+  ) {
     const qb = x.qb;
     this.q = {
       // Taking the cursor row's write lock first serialises scanners (PostgreSQL; SQLite's transaction is exclusive).
@@ -137,9 +142,18 @@ export class SqlNotificationStore implements NotificationStore {
     return rows.map(toDelivery);
   }
 
-  async retry(id: number, now: number) {
-    const row = await this.x.get(this.q.retry, { id, now });
-    return row && toDelivery(row);
+  retry(id: number, now: number, audit: (before: Delivery) => Seal) {
+    const { q, dialect } = this;
+    return this.x.transaction(function* () {
+      // The chain's lock first, as every audited change takes it: one order of locks, no deadlock.
+      const chain = yield* dialect.lockChain();
+      const before = yield* get(q.get, { id });
+      if (!before) return undefined;
+      const row = yield* get(q.retry, { id, now });
+      if (!row) return undefined;
+      yield* appendAt(dialect, chain, audit(toDelivery(before)));
+      return toDelivery(row);
+    });
   }
 
   async counts() {

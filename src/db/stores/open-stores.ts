@@ -27,6 +27,6 @@ export function openStores(x: Executor, dialect: Dialect): Stores {
     trust: new SqlTrustStore(x, dialect),
     tags: new SqlTagStore(x, dialect),
     prefetch: new SqlPrefetchStore(x),
-    notifications: new SqlNotificationStore(x),
+    notifications: new SqlNotificationStore(x, dialect),
   };
 }

@@ -99,11 +99,12 @@ describe('workload JWT verification', () => {
   it('issues a bearer token for a workload that carries its role and limits and expires with the JWT', async () => {
     const issued = new IssuedTokens(Buffer.alloc(32, 7), 300);
     const now = Date.now();
-    const t = issued.issue('job (ci)', now, { role: 'puller', repositories: ['ghcr.io/org/**'], expiresAt: now + 60_000 });
+    const access = [{ type: 'repository' as const, name: 'ghcr.io/org/app', actions: ['pull'] as ['pull'] }];
+    const t = issued.issue('job (ci)', access, now, { role: 'puller', repositories: ['ghcr.io/org/**'], expiresAt: now + 60_000 });
     expect(t.expiresIn).toBe(60);
-    expect(issued.check(t.token, now)).toEqual({ name: 'job (ci)', workload: { role: 'puller', repositories: ['ghcr.io/org/**'] } });
+    expect(issued.check(t.token, now)).toEqual({ name: 'job (ci)', pullable: ['ghcr.io/org/app'], workload: { role: 'puller', repositories: ['ghcr.io/org/**'] } });
     expect(issued.check(t.token, now + 61_000)).toEqual({ error: 'token expired' });
     // A configured identity's token names it only; its role is looked up again on use.
-    expect(issued.check(issued.issue('ops', now).token, now)).toEqual({ name: 'ops' });
+    expect(issued.check(issued.issue('ops', [], now).token, now)).toEqual({ name: 'ops', pullable: [] });
   });
 });

@@ -505,11 +505,11 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     await fresh();
     const [a, b] = await Promise.all([open(), open()]);
     const [ta, tb] = await Promise.all([IssuedTokens.shared(a.keys), IssuedTokens.shared(b.keys)]);
-    const token = ta.issue('ci').token;
-    expect(tb.check(token)).toEqual({ name: 'ci' });
+    const token = ta.issue('ci', []).token;
+    expect(tb.check(token)).toEqual({ name: 'ci', pullable: [] });
     await a.close();
     const c = await open();
-    expect((await IssuedTokens.shared(c.keys)).check(token)).toEqual({ name: 'ci' });
+    expect((await IssuedTokens.shared(c.keys)).check(token)).toEqual({ name: 'ci', pullable: [] });
   });
 
   it('counts failed credentials across openers and shares blocks', async () => {

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../../src/audit/audit-log.js';
+import { AuditLog, sealOne } from '../../../src/audit/audit-log.js';
+import { verifyChain } from '../../../src/audit/verify-chain.js';
 import { openDatabase } from '../../../src/db/open-database.js';
 import type { Database } from '../../../src/db/types.js';
 import { useBackends, type BackendName } from '../../helpers/backends.js';
@@ -81,5 +82,23 @@ describe.each(backends.names)('notification outbox (%s)', (backend: BackendName)
     expect(await b.notifications.due('hook', now, 100)).toEqual([]);
     // A claim that lapses (its process died) makes the delivery due again.
     expect(await b.notifications.due('hook', now + 60_001, 100)).toHaveLength(20);
+  });
+  it('makes a delivery due again and appends its audit event in one transaction, on the chain', async () => {
+    await fresh();
+    const [a, b] = [await open(), await open()];
+    const log = new AuditLog(a.audit);
+    await a.notifications.scan(everyone, 100, Date.now());
+    const eventId = await log.record({ kind: 'pull.manifest', decision: 'deny' });
+    await a.notifications.scan(everyone, 100, Date.now());
+    const [delivery] = await a.notifications.list(['pending'], 10);
+    const audit = (before: { id: number; state: string }) => sealOne({ kind: 'notification.retry', user: 'alice', reasons: [`retried ${before.id} (${before.state})`] });
+    // Two replicas retry at once: both are recorded, each after the other on the chain.
+    const [x, y] = await Promise.all([a.notifications.retry(delivery!.id, Date.now(), audit), b.notifications.retry(delivery!.id, Date.now(), audit)]);
+    expect([x?.state, y?.state]).toEqual(['pending', 'pending']);
+    expect(await a.notifications.retry(delivery!.id + 1000, Date.now(), audit)).toBeUndefined();
+    const rows = await a.audit.rows({ kind: 'notification.retry' }, 0, await a.audit.maxId(), 10);
+    expect(rows.map((r) => [r.user, r.reasons])).toEqual([['alice', JSON.stringify([`retried ${delivery!.id} (pending)`])], ['alice', JSON.stringify([`retried ${delivery!.id} (pending)`])]]);
+    expect(rows.every((r) => r.id > eventId)).toBe(true);
+    expect((await verifyChain(a.audit)).ok).toBe(true);
   });
 });

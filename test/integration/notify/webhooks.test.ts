@@ -141,6 +141,15 @@ describe('webhook notifications', () => {
     const retried = await request(app.express).post(`/api/v1/notifications/${failed!.id}/retry`).set('Authorization', bearer('alice'));
     expect(retried.status).toBe(200);
     expect(retried.body).toMatchObject({ id: failed!.id, state: 'pending', attempts: 0 });
+    // Re-sending data is an admin action: audited, naming who did it, before the answer.
+    const audited = await request(app.express).get('/api/v1/audit/events?kind=notification.retry').set('Authorization', bearer('audrey'));
+    expect(audited.status).toBe(200);
+    expect(audited.body.events).toHaveLength(1);
+    expect(audited.body.events[0]).toMatchObject({
+      user: 'alice', client: expect.any(String), reference: `delivery ${failed!.id}`,
+      reasons: [`alice retried delivery ${failed!.id} of audit event ${id} to webhook alerts (it had failed after 2 attempts)`],
+      evidence: { delivery: failed!.id, webhook: 'alerts', eventId: id, previousState: 'failed', previousAttempts: 2 },
+    });
     await waitUntil('the retried delivery', async () => receiver.accepted.length === 1);
     expect(receiver.accepted[0]!.event.id).toBe(String(id));
     await waitUntil('it is delivered', async () => (await deliveries(app, 'delivered')).length === 1);
@@ -149,6 +158,9 @@ describe('webhook notifications', () => {
     expect(again.status).toBe(409);
     const unknown = await request(app.express).post('/api/v1/notifications/999999/retry').set('Authorization', bearer('alice'));
     expect(unknown.status).toBe(404);
+    // What changed nothing is not recorded as a retry.
+    const after = await request(app.express).get('/api/v1/audit/events?kind=notification.retry').set('Authorization', bearer('audrey'));
+    expect(after.body.events).toHaveLength(1);
     const badState = await request(app.express).get('/api/v1/notifications?state=lost').set('Authorization', bearer('audrey'));
     expect(badState.status).toBe(400);
     expect(badState.body.errors[0].message).toContain('"lost"');

@@ -21,12 +21,12 @@ function errorsOf(issuers: unknown[], source = '/etc/portcullis/config.json'): s
 }
 
 describe('auth.oidc.issuers', () => {
-  it('applies defaults: role puller, every asymmetric algorithm, keys fetched again at most every 30 s; pull: token needs no static token', () => {
+  it('applies defaults: role puller, every asymmetric algorithm, keys fetched again at most every 30 s and at least every 10 min; pull: token needs no static token', () => {
     const c = parseConfig({ ...minimal, auth: { pull: 'token', oidc: { issuers: [GITHUB] } } }, '/etc/p.json', {});
     expect(c.auth.oidcIssuers).toEqual([
       {
         name: 'token.actions.githubusercontent.com', issuer: GITHUB.issuer, audience: ['portcullis'], role: 'puller',
-        claims: { repository: 'org/app' }, claimsRegExp: {}, minKeyRefreshMs: 30_000,
+        claims: { repository: 'org/app' }, claimsRegExp: {}, minKeyRefreshMs: 30_000, maxKeyAgeMs: 600_000,
         algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'],
       },
     ]);
@@ -61,6 +61,7 @@ describe('auth.oidc.issuers', () => {
 
   it('bounds how often keys are fetched again', () => {
     expect(errorsOf([{ ...GITHUB, minKeyRefresh: '10ms' }])).toEqual(['auth.oidc.issuers[0].minKeyRefresh: must be a duration from 1s to 1h']);
+    expect(errorsOf([{ ...GITHUB, maxKeyAge: '2h' }])).toEqual(['auth.oidc.issuers[0].maxKeyAge: must be a duration from 1s to 1h']);
   });
 
   it('reads a JWKS file relative to the config, and refuses one that is not a key set', () => {

@@ -12,20 +12,23 @@ const PREVIEW_LIMIT = 1000;
  * audit log (read-only). Then the revocation itself, whose answer judges each of them again: the report.
  */
 export function revokeForm(signal: AbortSignal, done: (report: HTMLElement) => Promise<void>): HTMLElement {
-  const kind = h('select', { id: 'revoke-kind' }, h('option', { value: 'keyless' }, 'Keyless identity (issuer and subject)'), h('option', { value: 'key' }, 'Key (a name in trust.keys)'), h('option', { value: 'logIndex' }, 'One transparency-log entry'));
+  const kind = h('select', { id: 'revoke-kind' }, h('option', { value: 'keyless' }, 'Keyless identity (issuer and subject)'), h('option', { value: 'key' }, 'Key (a name in trust.keys)'), h('option', { value: 'logIndex' }, 'One transparency-log entry'), h('option', { value: 'notation' }, 'Notation certificate (SHA-256 fingerprint)'));
   const issuer = h('input', { id: 'revoke-issuer', type: 'text', autocomplete: 'off', spellcheck: 'false' });
   const subject = h('input', { id: 'revoke-subject', type: 'text', autocomplete: 'off', spellcheck: 'false' });
   const key = h('input', { id: 'revoke-key', type: 'text', autocomplete: 'off', spellcheck: 'false' });
   const logIndex = h('input', { id: 'revoke-log-index', type: 'number', min: 0, step: 1 });
+  const fingerprint = h('input', { id: 'revoke-fingerprint', type: 'text', autocomplete: 'off', spellcheck: 'false' });
   const reason = h('input', { id: 'revoke-reason', type: 'text', required: true, maxlength: 1024, autocomplete: 'off' });
   const keylessFields = h('div', {}, field('Issuer', issuer, 'exact, e.g. https://token.actions.githubusercontent.com'), field('Subject', subject, 'exact, e.g. the workflow URI of the certificate'));
   const keyField = field('Key name', key, 'as in trust.keys');
   const logField = field('Log index', logIndex);
+  const notationField = field('Certificate fingerprint', fingerprint, 'SHA-256 of the signing certificate, as openssl x509 -fingerprint -sha256 prints it (colons and case do not matter)');
   const preview = h('div', { id: 'revoke-preview', 'aria-live': 'polite' });
   const showFields = () => {
     keylessFields.hidden = kind.value !== 'keyless';
     keyField.hidden = kind.value !== 'key';
     logField.hidden = kind.value !== 'logIndex';
+    notationField.hidden = kind.value !== 'notation';
   };
   kind.addEventListener('change', () => {
     showFields();
@@ -36,12 +39,17 @@ export function revokeForm(signal: AbortSignal, done: (report: HTMLElement) => P
   const signer = (): RevokedSigner => {
     if (kind.value === 'key') return { key: key.value.trim() };
     if (kind.value === 'logIndex') return { logIndex: Number(logIndex.value) };
+    if (kind.value === 'notation') return { notation: { fingerprint: fingerprintHex(fingerprint.value) } };
     return { keyless: { issuer: issuer.value.trim(), subject: subject.value.trim() } };
   };
 
   const showPreview = async () => {
     const s = signer();
     const why = reason.value.trim();
+    if ('notation' in s && !/^[0-9a-f]{64}$/.test(s.notation.fingerprint)) {
+      replace(preview, h('p', { class: 'error', role: 'alert' }, 'The certificate fingerprint must be its SHA-256: 64 hex digits, with or without colons.'));
+      return;
+    }
     replace(preview, h('p', { class: 'muted' }, 'Looking up what this signer vouched for…'));
     let previewBody: HTMLElement;
     try {
@@ -82,6 +90,7 @@ export function revokeForm(signal: AbortSignal, done: (report: HTMLElement) => P
       keylessFields,
       keyField,
       logField,
+      notationField,
       field('Reason', reason, 'kept with the revocation, in the audit log and in the reason of every pull it denies, e.g. key leaked'),
       h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Preview impact')),
     ),
@@ -110,4 +119,9 @@ async function previewOf(s: RevokedSigner, signal: AbortSignal): Promise<HTMLEle
       : `${served.length} image(s) were served on this signer's signatures or attestations${more ? ` (in the newest ${PREVIEW_LIMIT} pulls)` : ''}. Those no other trusted signer vouches for will be denied.`),
     served.length ? previewTable(served) : null,
   );
+}
+
+/** The fingerprint as the API and the audit log hold it: lower-case hex, from openssl's `SHA256 Fingerprint=AB:CD:…`. */
+function fingerprintHex(text: string): string {
+  return text.trim().replace(/^sha-?256\s*fingerprint\s*=\s*/i, '').replace(/[:\s]/g, '').toLowerCase();
 }
