@@ -1,9 +1,9 @@
 import { signerNeedles, type Database } from '../db/types.js';
 import { AuditQuery } from '../audit/audit-query.js';
-import { evaluateRule } from '../policy/evaluate.js';
 import { matchRule } from '../policy/match.js';
 import type { PolicyRule } from '../policy/types.js';
-import type { RevocationSet, RevokedSigner } from '../policy/revocation.js';
+import type { RevokedSigner } from '../policy/revocation.js';
+import { judgeRule, type JudgementTrust } from './rule-judgement.js';
 import type { Evidence } from '../verify/types.js';
 
 export interface ImpactedDigest {
@@ -73,8 +73,13 @@ export async function gatherImpact(db: Database, signer: RevokedSigner, fingerpr
   return { admitted: byDigest.size, digests };
 }
 
-/** The gathered digests judged again now by the active rules on their cached evidence, under `revocations`. */
-export function judgeImpact(candidates: ImpactCandidates, rules: readonly PolicyRule[], revocations: RevocationSet): RevocationImpact {
+/**
+ * The gathered digests judged again now by the active rules on their cached evidence, as a pull would judge
+ * them (rule-judgement.ts: signatures, conditions, the `vulnerabilities` block, exceptions), under `trust`,
+ * whose revocations include the one proposed. So revoking a scanner's key shows the images whose only
+ * trusted scan it signed.
+ */
+export async function judgeImpact(candidates: ImpactCandidates, rules: readonly PolicyRule[], trust: JudgementTrust): Promise<RevocationImpact> {
   const impact: RevocationImpact = { admitted: candidates.admitted, wouldBeDenied: [], stillServed: [], unknown: [] };
   const now = new Date();
   for (const e of candidates.digests) {
@@ -88,7 +93,7 @@ export function judgeImpact(candidates: ImpactCandidates, rules: readonly Policy
       impact.unknown.push({ ...base, rule: rule.name, wouldBeDenied: null, reasons: ['no cached evidence for this digest'] });
       continue;
     }
-    const d = evaluateRule(rule, e.evidence, { now, repository: e.repository, tag: '', revocations });
+    const d = await judgeRule(rule, e.evidence, { ...trust, now, repository: e.repository, tag: '', digests: [e.digest] });
     const denied = d.outcome === 'deny';
     (denied ? impact.wouldBeDenied : impact.stillServed).push({ ...base, rule: rule.name, wouldBeDenied: denied, reasons: d.reasons });
   }
