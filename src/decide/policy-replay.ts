@@ -1,6 +1,6 @@
 import type { Database } from '../db/types.js';
 import { evaluateRule } from '../policy/evaluate.js';
-import { judgeRule, type JudgementTrust } from './rule-judgement.js';
+import { judgeRule, pacer, type JudgementTrust } from './rule-judgement.js';
 import { matchRule } from '../policy/match.js';
 import type { Outcome, PolicyRule } from '../policy/types.js';
 import type { Evidence } from '../verify/types.js';
@@ -104,9 +104,11 @@ export async function replayPolicy(
   let pulls = 0;
   let unchanged = 0;
   const query = new AuditQuery(db.audit);
+  const pace = pacer();
   const filter = { kind: 'pull.manifest', since, until };
   for await (const batch of query.batches(filter, 0, Number.MAX_SAFE_INTEGER, await query.maxId())) {
     for (const row of batch) {
+      await pace();
       if (!row.decision || !row.repository) continue;
       pulls++;
       const recorded = parseEvidence(row.evidence);

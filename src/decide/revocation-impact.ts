@@ -4,7 +4,7 @@ import { matchRule } from '../policy/match.js';
 import { describeSigner } from '../policy/signer-match.js';
 import type { PolicyRule } from '../policy/types.js';
 import type { RevokedSigner } from '../policy/revocation.js';
-import { judgeRule, type JudgementTrust } from './rule-judgement.js';
+import { judgeRule, pacer, type JudgementTrust } from './rule-judgement.js';
 import type { Evidence } from '../verify/types.js';
 
 export interface ImpactedDigest {
@@ -97,7 +97,9 @@ function describedNeedles(signer: RevokedSigner): string[] {
 export async function judgeImpact(candidates: ImpactCandidates, rules: readonly PolicyRule[], trust: JudgementTrust): Promise<RevocationImpact> {
   const impact: RevocationImpact = { admitted: candidates.admitted, wouldBeDenied: [], stillServed: [], unknown: [] };
   const now = new Date();
+  const pace = pacer();
   for (const e of candidates.digests) {
+    await pace();
     const rule = matchRule(rules, e.repository);
     const base = { repository: e.repository, digest: e.digest, pullCount: e.count, pulls: e.pulls };
     if (!rule) {

@@ -58,3 +58,19 @@ export function exceptedDecision<D extends Decision>(decision: D, exceptions: Ex
   const e = exceptionFor(exceptions, decision, repository, digests, now);
   return e ? underException(decision, e) : decision;
 }
+
+/** How long a loop of judgements may hold the event loop before other requests get a turn. */
+const TURN_MS = 20;
+
+/**
+ * For loops that judge many pulls or digests (a scan of thousands of findings takes milliseconds to judge):
+ * the returned function lets the event loop run once TURN_MS of work has passed since it last did.
+ */
+export function pacer(): () => Promise<void> {
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since < TURN_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    since = performance.now();
+  };
+}
