@@ -1,10 +1,10 @@
 import type { Database } from '../db/types.js';
 import { evaluateRule } from '../policy/evaluate.js';
-import { judgeRule, pacer, type JudgementTrust } from './rule-judgement.js';
 import { matchRule } from '../policy/match.js';
 import type { Outcome, PolicyRule } from '../policy/types.js';
 import type { Evidence } from '../verify/types.js';
 import { AuditQuery } from '../audit/audit-query.js';
+import { judgeRule, pacer, type JudgementTrust } from './rule-judgement.js';
 
 export type ReplayOutcome = Outcome | 'unknown';
 
@@ -70,8 +70,8 @@ export async function replayPolicy(
 
   // Trust is today's: revoked signers, exceptions active now and the catalog as it is now count; the time
   // judged (freshness, scans.maxAge, grace periods) is each pull's own.
-  const at0 = new Date().toISOString();
-  const current: JudgementTrust = { ...trust, exceptions: { list: trust.exceptions.list.filter((e) => e.until > at0) } };
+  const replayedAt = new Date().toISOString();
+  const current: JudgementTrust = { ...trust, exceptions: { list: trust.exceptions.list.filter((e) => e.until > replayedAt) } };
   type Judged = { outcome: ReplayOutcome; rule: string | null; reasons: string[] };
   const judge = async (repository: string, digest: string, at: Date, parent?: string, tag = ''): Promise<Judged> => {
     const rule = matchRule(rules, repository);
