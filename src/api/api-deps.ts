@@ -11,6 +11,7 @@ import type { CachePurge } from '../pull/cache-purge.js';
 import type { LiveStreams } from './audit-live.js';
 import type { ImageEvaluator } from './image-evaluator.js';
 import type { PrefetchStatus } from '../prefetch/prefetch-status.js';
+import type { KnownExploitedCatalog } from '../vuln/known-exploited.js';
 
 /** What the admin API's routers are given; it lives below them so that no router imports the one that mounts it. */
 export interface ApiDeps {
@@ -28,6 +29,8 @@ export interface ApiDeps {
   log: Logger;
   /** Revocations and exceptions. */
   trust: TrustChanges;
+  /** `trust.knownExploitedFile`, for replay and revocation impact (pulls read the decision room's own). */
+  knownExploited?: KnownExploitedCatalog;
   /** The checkpoint key (its public half verifies checkpoints) and the configured checkpoint file. */
   checkpoints?: { key: KeyObject; file?: string };
   /** Told the outcome of every whole-chain verification (for metrics). */

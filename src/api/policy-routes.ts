@@ -153,7 +153,9 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
       sendApiError(res, 400, 'BAD_REQUEST', `the replay request has ${errors.length} error(s)`, errors);
       return;
     }
-    res.json(await replayPolicy(d.db, checked.rules, since, until, d.fingerprint));
+    // The draft meets today's trust: revocations, exceptions and the known-exploited catalog as they are now.
+    const trust = { revocations: d.trust.revocations(), exceptions: d.trust.exceptions(), knownExploited: d.knownExploited };
+    res.json(await replayPolicy(d.db, checked.rules, since, until, d.fingerprint, trust));
   });
 
   return r;

@@ -13,12 +13,13 @@ import { requireRole } from './api-auth.js';
 import { dryRunOf, onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-deps.js';
 import { gatherImpact, judgeImpact } from '../decide/revocation-impact.js';
+import type { JudgementTrust } from '../decide/rule-judgement.js';
 import { formatDuration, MOMENT_AHEAD_MESSAGE, parseMoment } from '../text/duration.js';
 
 /** The longest an exception may last. */
 export const MAX_EXCEPTION_MS = 30 * 86_400_000;
 
-export type TrustRouteDeps = Pick<ApiDeps, 'auth' | 'db' | 'policies' | 'knownKeys' | 'announce' | 'upstreamNames' | 'fingerprint'> & { trust: TrustChanges };
+export type TrustRouteDeps = Pick<ApiDeps, 'auth' | 'db' | 'policies' | 'knownKeys' | 'announce' | 'upstreamNames' | 'fingerprint' | 'knownExploited'> & { trust: TrustChanges };
 
 /**
  * /trust/revocations and /exceptions: list (admin, auditor), create and remove (admin). Each change is
@@ -50,7 +51,8 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     const rules = d.policies.current().rules;
     const candidates = await gatherImpact(d.db, signer, d.fingerprint ?? '');
     const standIn = { list: [...d.trust.revocations().list, { id: 0, signer, reason, author: '', time: '' }] };
-    const before = judgeImpact(candidates, rules, standIn);
+    const judgement = (revocations: JudgementTrust['revocations']): JudgementTrust => ({ revocations, exceptions: d.trust.exceptions(), knownExploited: d.knownExploited });
+    const before = await judgeImpact(candidates, rules, judgement(standIn));
     // A dry run answers the impact the revocation would have and changes nothing.
     if (dryRun) {
       res.json({ dryRun: true, signer, reason, impact: before });
@@ -60,7 +62,7 @@ export function trustRoutes(d: TrustRouteDeps): Router {
       admitted: before.admitted,
       wouldBeDenied: before.wouldBeDenied.slice(0, 50).map((i) => ({ repository: i.repository, digest: i.digest })),
     }));
-    const impact = judgeImpact(candidates, rules, d.trust.revocations());
+    const impact = await judgeImpact(candidates, rules, judgement(d.trust.revocations()));
     await d.announce({ type: 'trust.changed' });
     res.status(201).json({ ...revocation, impact });
   });

@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { CachePurge } from '../pull/cache-purge.js';
 import type { PrefetchStatus } from '../prefetch/prefetch-status.js';
+import { KnownExploitedCatalog } from '../vuln/known-exploited.js';
 
 export interface AdminServices {
   db: Database;
@@ -51,6 +52,7 @@ export function adminApi(config: Config, s: AdminServices): AdminApi {
   const router = apiRouter({
     db: s.db, sessions: s.sessions, policies: s.policies, auth: s.auth, evaluate: s.evaluate, log: s.log, live,
     trust: s.trustChanges,
+    knownExploited: config.trust.knownExploitedFile ? new KnownExploitedCatalog(config.trust.knownExploitedFile, (error) => s.log.error('known-exploited catalog unreadable', { error })) : undefined,
     checkpoints: s.checkpointKey ? { key: s.checkpointKey, file: config.audit.checkpoint?.file } : undefined,
     onChainVerified: s.chainChecked,
     upstreamNames: s.upstreamNames,

@@ -8,10 +8,10 @@ import type { ArtifactSource, Evidence, SubjectManifest } from '../verify/types.
 import { baseAnnotations } from './base-images.js';
 import type { EvidenceCache } from './evidence-cache.js';
 import type { BaseImageSource, DecisionResult, TrustSource } from './types.js';
-import { NO_REVOCATIONS, withoutRevoked, type RevocationSet } from '../policy/revocation.js';
-import { exceptionFor, nameExcepted, NO_EXCEPTIONS, underException } from '../policy/exception.js';
-import { applyVulnerabilityJudgement, judgeRuleVulnerabilities } from '../vuln/gate.js';
+import { NO_REVOCATIONS, type RevocationSet } from '../policy/revocation.js';
+import { nameExcepted, NO_EXCEPTIONS } from '../policy/exception.js';
 import type { KnownExploitedCatalog } from '../vuln/known-exploited.js';
+import { exceptedDecision, judgeRule, type JudgementTrust } from './rule-judgement.js';
 
 const NO_CHANGES: TrustSource = { revocations: () => NO_REVOCATIONS, exceptions: () => NO_EXCEPTIONS };
 
@@ -59,18 +59,9 @@ export class Decider {
         const rule = matchRule(active.rules, target.canonical)!;
         const evidence = await this.evidence.get(target, subject, source);
         const baseImage = await this.baseFact(rule, evidence);
-        const vulns = await this.vulnerabilities(rule, evidence, revocations, target, [subject.digest, parent.digest], now);
-        const covered = applyVulnerabilityJudgement(
-          rule,
-          evaluateRule(rule, evidence, { now, parentVerdict: 'allow', repository: target.canonical, tag, revocations, baseImage, vulnerabilities: vulns?.view }),
-          vulns,
-        );
+        const covered = await judgeRule(rule, evidence, { ...this.judgementTrust(revocations), now, parentVerdict: 'allow', repository: target.canonical, tag, digests: [subject.digest, parent.digest], baseImage });
         // An exception for the index covers the platform manifests it lists.
-        return this.except(target, [subject.digest, parent.digest], {
-          ...covered,
-          evidence: { ...(covered.evidence ?? {}), coveredByIndex: parent.digest },
-          policyVersion: active.version,
-        }, now);
+        return { ...covered, evidence: { ...(covered.evidence ?? {}), coveredByIndex: parent.digest }, policyVersion: active.version };
       }
       return own;
     } catch (err) {
@@ -112,22 +103,17 @@ export class Decider {
     const rule = matchRule(active.rules, target.canonical);
     if (!rule) {
       const none: DecisionResult = { outcome: 'deny', rule: null, mode: null, reasons: [`no policy rule matches ${target.canonical}`], policyVersion: active.version };
-      return this.except(target, [subject.digest], none, now);
+      return exceptedDecision(none, this.trust.exceptions(), target.canonical, [subject.digest], now);
     }
     const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
     const evidence = needsEvidence ? await this.evidence.get(target, subject, source) : undefined;
     const baseImage = evidence ? await this.baseFact(rule, evidence) : undefined;
-    const vulns = await this.vulnerabilities(rule, evidence, revocations, target, [subject.digest], now);
-    const judged = evaluateRule(rule, evidence, { now, repository: target.canonical, tag, revocations, baseImage, vulnerabilities: vulns?.view });
-    const decision = { ...applyVulnerabilityJudgement(rule, judged, vulns), policyVersion: active.version };
-    return this.except(target, [subject.digest], decision, now);
+    const judged = await judgeRule(rule, evidence, { ...this.judgementTrust(revocations), now, repository: target.canonical, tag, digests: [subject.digest], baseImage });
+    return { ...judged, policyVersion: active.version };
   }
 
-  /** The rule's `vulnerabilities` block judged: its reason and evidence, and the `vulnerabilities` of its conditions. */
-  private vulnerabilities(rule: PolicyRule, evidence: Evidence | undefined, revocations: RevocationSet, target: Target, digests: string[], now: Date) {
-    const ctx = { now, repository: target.canonical, digests, exceptions: this.trust.exceptions(), knownExploited: this.knownExploited };
-    // A revoked scanner's or VEX author's attestations no longer count, as for every other requirement.
-    return judgeRuleVulnerabilities(rule, evidence && withoutRevoked(evidence, revocations), ctx);
+  private judgementTrust(revocations: RevocationSet): JudgementTrust {
+    return { revocations, exceptions: this.trust.exceptions(), knownExploited: this.knownExploited };
   }
 
   /** The image's base, resolved only for a rule that checks it; a rule with baseImage and no resolver cannot pass. */
@@ -138,11 +124,5 @@ export class Decider {
       return named && { ...named, error: 'base images are not resolved here' };
     }
     return this.baseImages.fact(evidence);
-  }
-
-  /** A deny that an active exception covers is served, its reasons kept and the exception recorded. */
-  private except(target: Target, digests: readonly string[], decision: DecisionResult, now: Date): DecisionResult {
-    const e = exceptionFor(this.trust.exceptions(), decision, target.canonical, digests, now);
-    return e ? underException(decision, e) : decision;
   }
 }

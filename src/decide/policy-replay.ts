@@ -4,6 +4,7 @@ import { matchRule } from '../policy/match.js';
 import type { Outcome, PolicyRule } from '../policy/types.js';
 import type { Evidence } from '../verify/types.js';
 import { AuditQuery } from '../audit/audit-query.js';
+import { judgeRule, pacer, type JudgementTrust } from './rule-judgement.js';
 
 export type ReplayOutcome = Outcome | 'unknown';
 
@@ -40,12 +41,22 @@ const MAX_IMAGES = 1000;
 
 /**
  * Evaluates a draft policy against every manifest pull recorded between `since` and `until`, with the
- * evidence cached for each digest and each pull's own time (freshness is judged as it was then). Served
- * means allow or warn; a pull flips when the draft changes served to denied or back. Unlike a live decision
- * (decision-room.ts) it gathers nothing and reads only what the pull recorded (its artifact subject, its
- * covering index) and the evidence cached then, so a digest without cached evidence is `unknown`.
+ * evidence cached for each digest and each pull's own time (freshness and scan age are judged as they were
+ * then), through the same judgement as a pull (rule-judgement.ts): signatures, conditions, the
+ * `vulnerabilities` block and exceptions, under today's revocations, exceptions and known-exploited
+ * catalog (the draft would apply from now on, so it meets today's trust). Served means allow or warn; a
+ * pull flips when the draft changes served to denied or back. Unlike a live decision (decision-room.ts) it
+ * gathers nothing and reads only what the pull recorded (its artifact subject, its covering index) and the
+ * evidence cached then, so a digest without cached evidence is `unknown`.
  */
-export async function replayPolicy(db: Database, rules: readonly PolicyRule[], since: string, until: string, fingerprint?: string): Promise<ReplayResult> {
+export async function replayPolicy(
+  db: Database,
+  rules: readonly PolicyRule[],
+  since: string,
+  until: string,
+  fingerprint: string | undefined,
+  trust: JudgementTrust,
+): Promise<ReplayResult> {
   // Evidence belongs to the repository it was gathered in; a canonical name is `<upstream>/<repository>`.
   const evidenceCache = new Map<string, Evidence | null>();
   const loadEvidence = async (canonical: string, digest: string | null | undefined): Promise<void> => {
@@ -57,19 +68,23 @@ export async function replayPolicy(db: Database, rules: readonly PolicyRule[], s
   };
   const evidenceOf = (canonical: string, digest: string): Evidence | null => evidenceCache.get(`${canonical}@${digest}`) ?? null;
 
-  const judge = (repository: string, digest: string, at: Date, parent?: string, tag = ''): { outcome: ReplayOutcome; rule: string | null; reasons: string[] } => {
+  // Trust is today's: revoked signers, exceptions active now and the catalog as it is now count; the time
+  // judged (freshness, scans.maxAge, grace periods) is each pull's own.
+  const replayedAt = new Date().toISOString();
+  const current: JudgementTrust = { ...trust, exceptions: { list: trust.exceptions.list.filter((e) => e.until > replayedAt) } };
+  type Judged = { outcome: ReplayOutcome; rule: string | null; reasons: string[] };
+  const judge = async (repository: string, digest: string, at: Date, parent?: string, tag = ''): Promise<Judged> => {
     const rule = matchRule(rules, repository);
     if (!rule) return { outcome: 'deny', rule: null, reasons: [`no policy rule matches ${repository}`] };
-    if (rule.mode === 'allow' || rule.mode === 'deny') {
-      const d = evaluateRule(rule, undefined, { now: at });
-      return { outcome: d.outcome, rule: rule.name, reasons: d.reasons };
-    }
-    const evidence = evidenceOf(repository, digest);
-    if (!evidence) return { outcome: 'unknown', rule: rule.name, reasons: [`no cached evidence for ${digest}`] };
-    let d = evaluateRule(rule, evidence, { now: at, repository, tag });
-    if (d.outcome !== 'allow' && parent) {
-      const p = judge(repository, parent, at);
-      if (p.outcome === 'allow') d = evaluateRule(rule, evidence, { now: at, parentVerdict: 'allow', repository, tag });
+    const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
+    const evidence = needsEvidence ? evidenceOf(repository, digest) ?? undefined : undefined;
+    if (needsEvidence && !evidence) return { outcome: 'unknown', rule: rule.name, reasons: [`no cached evidence for ${digest}`] };
+    const ctx = { ...current, now: at, repository, tag };
+    // As a pull: the digest on its own, then, when not allowed, under the verified index that lists it.
+    let d = await judgeRule(rule, evidence, { ...ctx, digests: [digest] });
+    if (d.outcome !== 'allow' && parent && evidence) {
+      const p = await judge(repository, parent, at);
+      if (p.outcome === 'allow') d = await judgeRule(rule, evidence, { ...ctx, parentVerdict: 'allow', digests: [digest, parent] });
     }
     return { outcome: d.outcome, rule: rule.name, reasons: d.reasons };
   };
@@ -89,9 +104,11 @@ export async function replayPolicy(db: Database, rules: readonly PolicyRule[], s
   let pulls = 0;
   let unchanged = 0;
   const query = new AuditQuery(db.audit);
+  const pace = pacer();
   const filter = { kind: 'pull.manifest', since, until };
   for await (const batch of query.batches(filter, 0, Number.MAX_SAFE_INTEGER, await query.maxId())) {
     for (const row of batch) {
+      await pace();
       if (!row.decision || !row.repository) continue;
       pulls++;
       const recorded = parseEvidence(row.evidence);
@@ -103,7 +120,7 @@ export async function replayPolicy(db: Database, rules: readonly PolicyRule[], s
       const before = row.decision as Outcome;
       // A pull refused by its name never resolved a digest: only a draft that decides by name can judge it.
       const tag = digest === row.digest && row.reference && !row.reference.includes(':') ? row.reference : '';
-      const after = digest ? judge(row.repository, digest, new Date(row.time), parent, tag) : judgeName(row.repository);
+      const after = digest ? await judge(row.repository, digest, new Date(row.time), parent, tag) : judgeName(row.repository);
       const servedBefore = before !== 'deny';
       const key = after.outcome === 'unknown' ? 'unknown' : servedBefore && after.outcome === 'deny' ? 'allowToDeny' : !servedBefore && after.outcome !== 'deny' ? 'denyToAllow' : undefined;
       if (!key) {

@@ -1,9 +1,10 @@
 import { signerNeedles, type Database } from '../db/types.js';
 import { AuditQuery } from '../audit/audit-query.js';
-import { evaluateRule } from '../policy/evaluate.js';
 import { matchRule } from '../policy/match.js';
+import { describeSigner } from '../policy/signer-match.js';
 import type { PolicyRule } from '../policy/types.js';
-import type { RevocationSet, RevokedSigner } from '../policy/revocation.js';
+import type { RevokedSigner } from '../policy/revocation.js';
+import { judgeRule, pacer, type JudgementTrust } from './rule-judgement.js';
 import type { Evidence } from '../verify/types.js';
 
 export interface ImpactedDigest {
@@ -49,6 +50,7 @@ export async function gatherImpact(db: Database, signer: RevokedSigner, fingerpr
       : 'notation' in signer
         ? signerNeedles({ fingerprint: signer.notation.fingerprint })
         : signerNeedles({ logIndex: signer.logIndex });
+  needles.push(...describedNeedles(signer));
   const query = new AuditQuery(db.audit);
   const byDigest = new Map<string, Omit<ImpactCandidates['digests'][number], 'evidence'>>();
   for await (const batch of query.batches({ kind: 'pull.manifest', evidenceContains: needles }, 0, Number.MAX_SAFE_INTEGER)) {
@@ -73,11 +75,31 @@ export async function gatherImpact(db: Database, signer: RevokedSigner, fingerpr
   return { admitted: byDigest.size, digests };
 }
 
-/** The gathered digests judged again now by the active rules on their cached evidence, under `revocations`. */
-export function judgeImpact(candidates: ImpactCandidates, rules: readonly PolicyRule[], revocations: RevocationSet): RevocationImpact {
+/**
+ * How the vulnerability evidence names the signer of a judged scan or a VEX statement that suppressed a
+ * finding (`"signer":"key \"acme-scanner\""`): the summary's attestation list is bounded and may not reach it.
+ */
+function describedNeedles(signer: RevokedSigner): string[] {
+  const j = JSON.stringify;
+  if ('key' in signer) return [`"signer":${j(describeSigner({ type: 'key', key: signer.key }))}`];
+  if (!('keyless' in signer)) return [];
+  const id = j(describeSigner({ type: 'keyless', ...signer.keyless, roots: [], extensions: {} }));
+  // `subject (issuer I)`, or `subject (issuer I, root R)` when it chained to another root.
+  return [`"signer":${id}`, `"signer":${id.slice(0, -2)}, root `];
+}
+
+/**
+ * The gathered digests judged again now by the active rules on their cached evidence, as a pull would judge
+ * them (rule-judgement.ts: signatures, conditions, the `vulnerabilities` block, exceptions), under `trust`,
+ * whose revocations include the one proposed. So revoking a scanner's key shows the images whose only
+ * trusted scan it signed.
+ */
+export async function judgeImpact(candidates: ImpactCandidates, rules: readonly PolicyRule[], trust: JudgementTrust): Promise<RevocationImpact> {
   const impact: RevocationImpact = { admitted: candidates.admitted, wouldBeDenied: [], stillServed: [], unknown: [] };
   const now = new Date();
+  const pace = pacer();
   for (const e of candidates.digests) {
+    await pace();
     const rule = matchRule(rules, e.repository);
     const base = { repository: e.repository, digest: e.digest, pullCount: e.count, pulls: e.pulls };
     if (!rule) {
@@ -88,7 +110,7 @@ export function judgeImpact(candidates: ImpactCandidates, rules: readonly Policy
       impact.unknown.push({ ...base, rule: rule.name, wouldBeDenied: null, reasons: ['no cached evidence for this digest'] });
       continue;
     }
-    const d = evaluateRule(rule, e.evidence, { now, repository: e.repository, tag: '', revocations });
+    const d = await judgeRule(rule, e.evidence, { ...trust, now, repository: e.repository, tag: '', digests: [e.digest] });
     const denied = d.outcome === 'deny';
     (denied ? impact.wouldBeDenied : impact.stillServed).push({ ...base, rule: rule.name, wouldBeDenied: denied, reasons: d.reasons });
   }

@@ -71,10 +71,7 @@ export function judgeVulnerabilities(req: VulnerabilityRequirement, evidence: Ev
   if (maxAge !== undefined) {
     if (!newest.time) return { reason: 'vulnerabilities: scan time unknown (no log entry, timestamp or scanFinishedOn)', evidence: summary, view: empty };
     const age = ctx.now.getTime() - newest.time.getTime();
-    if (age > maxAge) {
-      const days = Math.floor(age / DAY_MS);
-      return { reason: `vulnerabilities: scan is ${days} day${days === 1 ? '' : 's'} old (scans.maxAge ${req.scans.maxAge})`, evidence: summary, view: empty };
-    }
+    if (age > maxAge) return { reason: `vulnerabilities: scan is ${ageText(age)} old (scans.maxAge ${req.scans.maxAge})`, evidence: summary, view: empty };
   }
 
   const denyIds = upperSet(req.deny?.ids);
@@ -119,6 +116,16 @@ export function judgeVulnerabilities(req: VulnerabilityRequirement, evidence: Ev
   if (blocking.length) reasons.push(denialText(blocking));
   if (kev && 'error' in kev) reasons.push(`vulnerabilities: the known-exploited catalog cannot be read: ${kev.error}`);
   return { ...(reasons.length && { reason: reasons.join('; ') }), evidence: summary, view };
+}
+
+/** `9 days`, or in hours, minutes or seconds under a day (a maxAge may be `12h`). */
+function ageText(ms: number): string {
+  for (const [unit, size] of [['day', DAY_MS], ['hour', 3_600_000], ['minute', 60_000]] as const) {
+    const n = Math.floor(ms / size);
+    if (n >= 1) return `${n} ${unit}${n === 1 ? '' : 's'}`;
+  }
+  const seconds = Math.floor(ms / 1000);
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
 }
 
 function rank(s: Severity): number {

@@ -73,6 +73,11 @@ describe('the vulnerability gate', () => {
   it('denies a stale scan, an unsigned scan and a scan by the wrong signer', () => {
     const clean = { ...trivy(), Results: [] };
     expect(judgeVulnerabilities(rule(), evidence(scan(clean, 'scanner', 9 * DAY)), ctx()).reason).toBe('vulnerabilities: scan is 9 days old (scans.maxAge 7d)');
+    // A maxAge under a day says the age in the unit it is counted in.
+    const hours = (maxAge: string) => rule({ scans: { signedBy: { anyOf: [{ key: 'scanner' }] }, maxAge } });
+    expect(judgeVulnerabilities(hours('12h'), evidence(scan(clean, 'scanner', 13.5 * 3_600_000)), ctx()).reason).toBe('vulnerabilities: scan is 13 hours old (scans.maxAge 12h)');
+    expect(judgeVulnerabilities(hours('30m'), evidence(scan(clean, 'scanner', 61_000)), ctx()).reason).toBeUndefined();
+    expect(judgeVulnerabilities(hours('30s'), evidence(scan(clean, 'scanner', 61_000)), ctx()).reason).toBe('vulnerabilities: scan is 1 minute old (scans.maxAge 30s)');
     expect(judgeVulnerabilities(rule(), evidence(), ctx()).reason).toBe('vulnerabilities: no signed scan by key "scanner"');
     expect(judgeVulnerabilities(rule(), evidence(scan(clean, 'stranger')), ctx()).reason)
       .toBe('vulnerabilities: no signed scan by key "scanner" (scans signed by key "stranger" are not trusted)');

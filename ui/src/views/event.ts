@@ -2,6 +2,7 @@ import { getJson } from '../api.js';
 import { formatTime, h, type Child } from '../dom.js';
 import { decisionBadge, imageName, type AuditEvent } from '../events.js';
 import type { View } from './view.js';
+import { vulnerabilityEvidence } from './vulnerability-evidence.js';
 
 type Rec = Record<string, unknown>;
 
@@ -92,6 +93,7 @@ function evidence(ev: Rec | null): Child {
           })),
         )
       : null,
+    vulnerabilityEvidence(ev.vulnerabilities),
     rejected.length ? [h('h3', {}, 'Rejected signatures and attestations'), h('ul', {}, rejected.map((r) => h('li', {}, r)))] : null,
     h('details', {}, h('summary', {}, 'Evidence as recorded (JSON)'), h('pre', { class: 'json' }, JSON.stringify(ev, null, 2))),
   ];

@@ -4,6 +4,7 @@ import { decisionBadge } from '../events.js';
 import { announce } from '../status.js';
 import { ruleSummary } from '../rule-summary.js';
 import type { View } from './view.js';
+import { vulnerabilityEvidence } from './vulnerability-evidence.js';
 
 type Rule = { name: string } & Record<string, unknown>;
 
@@ -160,6 +161,7 @@ function evaluateForm(): HTMLElement {
               h('p', {}, decisionBadge(r.decision), ` ${r.image} would be ${r.decision === 'deny' ? 'denied' : r.decision === 'warn' ? 'served with a warning' : 'allowed'} by rule ${r.rule ?? '(none)'} (policy version ${r.policyVersion}).`),
               h('p', { class: 'mono' }, r.digest),
               r.reasons.length ? h('ul', { class: 'reasons' }, r.reasons.map((x) => h('li', {}, x))) : null,
+              vulnerabilityEvidence((r.evidence as { vulnerabilities?: unknown } | null)?.vulnerabilities),
               r.evidence ? h('details', {}, h('summary', {}, 'Evidence (JSON)'), h('pre', { class: 'json' }, JSON.stringify(r.evidence, null, 2))) : null,
             );
           } catch (err) {
