@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config/types.js';
 import { openDatabase } from './db/open-database.js';
+import type { TrustChanges } from './db/trust-changes.js';
 import type { Database } from './db/types.js';
 import { CacheIndex } from './db/cache-index.js';
 import type { PolicyVersions } from './db/policy-versions.js';
@@ -64,6 +65,8 @@ export interface App {
   policy: PolicySource;
   /** Policy versions in the database (the default policy source). */
   policies: PolicyVersions;
+  /** Revocations and exceptions in force, kept current from the database. */
+  trustChanges: TrustChanges;
   /** The decision a pull of an image would get now, serving nothing. */
   evaluate: ImageEvaluator;
   /** The fingerprint cached evidence is kept under (the trust material in use). */
@@ -189,6 +192,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     blobs,
     policy,
     policies,
+    trustChanges,
     evaluate,
     fingerprint: () => gatherer.fingerprint,
     purge,
