@@ -8,6 +8,8 @@ import { VerifyFailure } from './verify-error.js';
 export interface SigstoreRun {
   /** Bundle in its JSON form (a real one, or one converted from cosign layer annotations). */
   bundle: unknown;
+  /** The same bundle already parsed (and, for a large report, its payload put back): not parsed again. */
+  parsed?: Bundle;
   /** The signed bytes for message signatures. */
   artifact?: Buffer;
   /** The operator key to use for `publicKey` bundles. */
@@ -20,6 +22,8 @@ export interface SigstoreRun {
    * co-signed legacy envelopes, whose dsse entry it wants to hold exactly one signature).
    */
   tlogCheckedByCaller?: boolean;
+  /** The digests of a large DSSE payload, taken off the event loop: the payload is then not hashed here. */
+  hashed?: { payloadSha256: Buffer; paeSha256: Buffer };
   /** For a message signature whose artifact is known only by its digest (`verify-bundle sha256:<hex>`). */
   signedDigest?: { digest: Buffer; hash: string };
 }
@@ -42,7 +46,7 @@ export function parseBundle(json: unknown): Bundle {
  * instance, see root-attempts.ts), each with the requirements its own contents imply.
  */
 export function runSigstore(root: RootInstance, run: SigstoreRun): void {
-  const bundle = parseBundle(run.bundle);
+  const bundle = run.parsed ?? parseBundle(run.bundle);
   let entity: SignedEntity = toSignedEntity(bundle, run.artifact);
   if (run.tlogCheckedByCaller) entity = { ...entity, tlogEntries: [] };
   let { tlogThreshold, timestampThreshold } = run;
@@ -64,6 +68,7 @@ export function runSigstore(root: RootInstance, run: SigstoreRun): void {
     const { digest, hash } = run.signedDigest;
     entity = withSignatureCheck(entity, (k, sig) => verifyPrehashed(k, digest, hash, sig));
   }
+  if (run.hashed && bundle.content.$case === 'dsseEnvelope') entity = withDigests(entity, run.hashed);
   const key = run.key;
   const tm: TrustMaterial = {
     ...root.material,
@@ -95,6 +100,25 @@ function withSignatureCheck(entity: SignedEntity, check: (key: KeyObject, signat
       compareDigest: sig.compareDigest.bind(sig),
       compareSignedDigest: sig.compareSignedDigest.bind(sig),
       verifySignature: (k) => check(k, sig.signature),
+    },
+  };
+}
+
+/**
+ * A DSSE signature checked against digests computed beforehand: ECDSA and RSA PKCS#1 v1.5 keys sign the
+ * SHA-256 of the pre-authentication encoding (sigstore-js verifies with each key's default, SHA-256), so that
+ * digest is enough; other keys (pure Ed25519) are checked over the bytes as before.
+ */
+function withDigests(entity: SignedEntity, hashed: { payloadSha256: Buffer; paeSha256: Buffer }): SignedEntity {
+  const sig = entity.signature;
+  return {
+    ...entity,
+    signature: {
+      signature: sig.signature,
+      compareSignature: sig.compareSignature.bind(sig),
+      compareDigest: (digest: Buffer) => digest.equals(hashed.payloadSha256),
+      compareSignedDigest: (digest: Buffer) => digest.equals(hashed.paeSha256),
+      verifySignature: (k) => (k.asymmetricKeyType === 'ec' || k.asymmetricKeyType === 'rsa' ? verifyPrehashed(k, hashed.paeSha256, 'sha256', sig.signature) : sig.verifySignature(k)),
     },
   };
 }

@@ -116,7 +116,7 @@ describe.skipIf(skip)('scans in referrer bundles of several MiB', () => {
     expect(message).toContain('vulnerabilities: 1 critical (CVE-2019-18224 in pkg-0 2.0.5-1, fixed in 2.0.5-1+deb10u1)');
     const rows = auditRows(join(proxy.dataDir, 'portcullis.db'), "kind = 'pull.manifest' AND repository = ? AND status = 403", `${UPSTREAM}/acme/big-critical`) as unknown as Array<Record<string, unknown>>;
     const scan = JSON.parse(String(rows.pop()!.evidence)).vulnerabilities.scans[0];
-    expect(scan.counts.critical).toBeGreaterThan(10_000);
+    expect(scan.counts.critical).toBeGreaterThan(5_000);
     expect(scan.signer).toBe('key "acme-scanner"');
     expect(pings).toBeGreaterThan(1);
     expect(slowest).toBeLessThan(1_000);
