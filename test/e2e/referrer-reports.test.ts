@@ -5,7 +5,7 @@ import { auditRows } from '../helpers/audit.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { pushBlob, pushImage, pushManifest, startRegistry, type Registry } from '../helpers/registry.js';
 import { haveTools } from '../helpers/tools.js';
-import { createAttestationReferrer, generateKey, referrersTagIndex, type OciArtifact, type ReferrerArtifact, type TestKey } from '../helpers/pki/index.js';
+import { createAttestationReferrer, createTestPki, generateKey, referrersTagIndex, type OciArtifact, type ReferrerArtifact, type Signer, type TestKey, type TestPki } from '../helpers/pki/index.js';
 import { ACCEPT_ALL_MANIFESTS, expectOciError, removeTempDirs, tempDir, UPSTREAM } from './support.js';
 
 /**
@@ -39,17 +39,21 @@ const sbom = (mib: number) => ({
   packages: Array.from({ length: Math.ceil((mib * MiB) / 100) }, (_, i) => ({ SPDXID: `SPDXRef-${i}`, name: `pkg-${i}`, versionInfo: '1.0.0-padding-padding' })),
 });
 
-const POLICIES = [{
-  name: 'acme',
-  match: [`${UPSTREAM}/acme/*`],
+const GITHUB = 'https://token.actions.githubusercontent.com';
+const SCAN_WORKFLOW = 'https://github.com/acme/app/.github/workflows/scan.yml@refs/heads/main';
+const rule = (name: string, signer: unknown) => ({
+  name,
+  match: [`${UPSTREAM}/${name}/*`],
   mode: 'enforce',
-  vulnerabilities: { scans: { signedBy: { anyOf: [{ key: 'acme-scanner' }] }, maxAge: '7d' }, deny: { severity: 'critical' } },
-}];
+  vulnerabilities: { scans: { signedBy: { anyOf: [signer] }, maxAge: '7d' }, deny: { severity: 'critical' } },
+});
+const POLICIES = [rule('acme', { key: 'acme-scanner' }), rule('keyless', { keyless: { issuer: GITHUB, subject: SCAN_WORKFLOW } })];
 
 describe.skipIf(skip)('scans in referrer bundles of several MiB', () => {
   let registry: Registry;
   let proxy: Proxy;
   let scanner: TestKey;
+  let pki: TestPki;
   const bundleBytes: Record<string, number> = {};
 
   async function push(artifact: OciArtifact, repo: string): Promise<void> {
@@ -57,10 +61,12 @@ describe.skipIf(skip)('scans in referrer bundles of several MiB', () => {
     await pushManifest(registry.url, repo, artifact.tag ?? artifact.digest, artifact.manifest, artifact.mediaType);
   }
   /** An image whose only referrer is one bundle attesting `predicate` (annotated as `annotated`, if given). */
-  async function image(repo: string, predicateType: string, predicate: unknown, annotated?: string): Promise<void> {
+  async function image(repo: string, predicateType: string, predicate: unknown, annotated?: string, keyless = false): Promise<void> {
     const pushed = await pushImage(registry.url, repo, '1', { layers: 1 });
     const subject = { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size };
-    const referrer: ReferrerArtifact = createAttestationReferrer({ subject, signer: scanner, predicateType, predicate, ...(annotated && { annotatedPredicateType: annotated }) });
+    // Keyless as cosign v3 signs in CI: a Fulcio certificate for the workflow, the envelope logged in Rekor.
+    const signer: Signer = keyless ? pki.fulcio.issue({ uri: SCAN_WORKFLOW, issuer: GITHUB }) : scanner;
+    const referrer: ReferrerArtifact = createAttestationReferrer({ subject, signer, ...(keyless && { rekor: pki.rekor }), predicateType, predicate, ...(annotated && { annotatedPredicateType: annotated }) });
     bundleBytes[repo] = referrer.blobs[1]!.length;
     await push(referrer, repo);
     await push(referrersTagIndex(pushed.digest, [referrer]), repo);
@@ -90,16 +96,19 @@ describe.skipIf(skip)('scans in referrer bundles of several MiB', () => {
   beforeAll(async () => {
     registry = await startRegistry({ dir: await tempDir('registry') });
     scanner = generateKey('ecdsa-p256');
+    pki = createTestPki();
     await image('acme/big-critical', VULN, scanPredicate(bigReport('CRITICAL', 15.5)));
     await image('acme/big-clean', VULN, scanPredicate(bigReport('LOW', 15.5)));
     await image('acme/big-sbom', SPDX, sbom(2.8));
     // The annotation claims a scan to get the larger limit; the signed statement is an SBOM.
     await image('acme/claims-scan', SPDX, sbom(2.8), VULN);
+    await image('keyless/big-critical', VULN, scanPredicate(bigReport('CRITICAL', 15.5)), undefined, true);
+    const dataDir = await tempDir('proxy');
     proxy = await startProxy({
       upstreams: [{ name: UPSTREAM, url: registry.url }],
       policies: POLICIES,
-      dataDir: await tempDir('proxy'),
-      extra: { trust: { keys: { 'acme-scanner': scanner.publicKeyPem } } },
+      dataDir,
+      extra: { trust: { trustedRoot: await pki.writeTrustedRoot(dataDir), keys: { 'acme-scanner': scanner.publicKeyPem } } },
     });
   }, 240_000);
 
@@ -127,6 +136,15 @@ describe.skipIf(skip)('scans in referrer bundles of several MiB', () => {
     const res = await getManifest('acme/big-clean');
     expect(res.status, await res.clone().text()).toBe(200);
     await res.arrayBuffer();
+  }, 120_000);
+
+  it('judges a 20 MiB keyless scan bundle logged in Rekor, its scan time the log\'s', async () => {
+    const error = await expectOciError(await getManifest('keyless/big-critical'), 403, 'DENIED');
+    expect(String(error.message)).toContain('portcullis: policy "keyless": vulnerabilities: 1 critical (CVE-2019-18224 in pkg-0 2.0.5-1, fixed in 2.0.5-1+deb10u1)');
+    const rows = auditRows(join(proxy.dataDir, 'portcullis.db'), "kind = 'pull.manifest' AND repository = ? AND status = 403", `${UPSTREAM}/keyless/big-critical`) as unknown as Array<Record<string, unknown>>;
+    const scan = JSON.parse(String(rows.pop()!.evidence)).vulnerabilities.scans[0];
+    expect(scan).toMatchObject({ scanTimeSource: 'tlog' });
+    expect(scan.signer).toContain(SCAN_WORKFLOW);
   }, 120_000);
 
   it('still refuses a 3 MiB bundle that is no scan, and one whose annotation claims a scan it does not hold', async () => {
