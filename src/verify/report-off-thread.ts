@@ -10,6 +10,10 @@ export const INLINE_ENVELOPE_BYTES = 1024 * 1024;
 /** A worker reading one report gets this long and this much heap, so a hostile report costs a bounded amount. */
 const WORKER_DEADLINE_MS = 60_000;
 const WORKER_HEAP_MB = 1024;
+/** Reports read at once in this process; more wait their turn, so the heaps of readers are bounded in number too. */
+const MAX_READERS = 2;
+let readers = 0;
+const waiting: Array<() => void> = [];
 
 /**
  * Reads a large DSSE envelope and the scan or VEX report inside it in a worker thread (report-worker.ts):
@@ -32,7 +36,20 @@ export async function readBundleOffThread(blob: Buffer, subjectHex: string): Pro
   return { json: ok.json, payload: asBuffer(ok.payload), statement: { ...ok.statement, predicate: undefined }, payloadHex: ok.payloadHex, paeHex: ok.paeHex, bundleBytes: ok.bundleBytes };
 }
 
-function readOffThread(kind: 'envelope' | 'bundle', blob: Buffer, subjectHex: string): Promise<any> {
+async function readOffThread(kind: 'envelope' | 'bundle', blob: Buffer, subjectHex: string): Promise<any> {
+  if (readers < MAX_READERS) readers++;
+  else await new Promise<void>((resume) => waiting.push(resume));
+  try {
+    return await runReader(kind, blob, subjectHex);
+  } finally {
+    // The turn passes straight to the next in line, so a newcomer cannot slip in between.
+    const next = waiting.shift();
+    if (next) next();
+    else readers--;
+  }
+}
+
+function runReader(kind: 'envelope' | 'bundle', blob: Buffer, subjectHex: string): Promise<any> {
   return new Promise((resolve, reject) => {
     let settled = false;
     // The bytes move to the worker rather than being copied (a copy of tens of megabytes stalls the loop too).

@@ -1,4 +1,4 @@
-import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createVerify, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { Verifier, toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
 import type { RootInstance } from './trusted-root-file.js';
@@ -68,7 +68,7 @@ export function runSigstore(root: RootInstance, run: SigstoreRun): void {
     const { digest, hash } = run.signedDigest;
     entity = withSignatureCheck(entity, (k, sig) => verifyPrehashed(k, digest, hash, sig));
   }
-  if (run.hashed && bundle.content.$case === 'dsseEnvelope') entity = withDigests(entity, run.hashed);
+  if (run.hashed && bundle.content.$case === 'dsseEnvelope') entity = withDigests(entity, run.hashed, bundle.content.dsseEnvelope);
   const key = run.key;
   const tm: TrustMaterial = {
     ...root.material,
@@ -105,11 +105,12 @@ function withSignatureCheck(entity: SignedEntity, check: (key: KeyObject, signat
 }
 
 /**
- * A DSSE signature checked against digests computed beforehand: ECDSA and RSA PKCS#1 v1.5 keys sign the
- * SHA-256 of the pre-authentication encoding (sigstore-js verifies with each key's default, SHA-256), so that
- * digest is enough; other keys (pure Ed25519) are checked over the bytes as before.
+ * A large DSSE payload whose digests were computed beforehand (off the event loop): the log entry's hashes are
+ * compared with those, and an ECDSA or RSA signature is checked over the pre-authentication encoding in
+ * pieces, with SHA-256 as sigstore-js does (each key's default), rather than over a copy of it. Other keys
+ * (pure Ed25519) are checked by sigstore-js as before.
  */
-function withDigests(entity: SignedEntity, hashed: { payloadSha256: Buffer; paeSha256: Buffer }): SignedEntity {
+function withDigests(entity: SignedEntity, hashed: { payloadSha256: Buffer; paeSha256: Buffer }, env: { payloadType: string; payload: Buffer }): SignedEntity {
   const sig = entity.signature;
   return {
     ...entity,
@@ -118,9 +119,20 @@ function withDigests(entity: SignedEntity, hashed: { payloadSha256: Buffer; paeS
       compareSignature: sig.compareSignature.bind(sig),
       compareDigest: (digest: Buffer) => digest.equals(hashed.payloadSha256),
       compareSignedDigest: (digest: Buffer) => digest.equals(hashed.paeSha256),
-      verifySignature: (k) => (k.asymmetricKeyType === 'ec' || k.asymmetricKeyType === 'rsa' ? verifyPrehashed(k, hashed.paeSha256, 'sha256', sig.signature) : sig.verifySignature(k)),
+      verifySignature: (k) => (k.asymmetricKeyType === 'ec' || k.asymmetricKeyType === 'rsa' ? verifyPae(k, env, sig.signature) : sig.verifySignature(k)),
     },
   };
+}
+
+function verifyPae(key: KeyObject, env: { payloadType: string; payload: Buffer }, signature: Buffer): boolean {
+  try {
+    const type = Buffer.from(env.payloadType, 'utf8');
+    const verifier = createVerify('sha256');
+    verifier.update(`DSSEv1 ${type.length} `).update(type).update(` ${env.payload.length} `).update(env.payload);
+    return verifier.verify(key, signature);
+  } catch {
+    return false;
+  }
 }
 
 function safeEd25519(data: Buffer, key: KeyObject, sig: Buffer): boolean {

@@ -115,6 +115,15 @@ describe('scan and VEX bundles as referrers, past 2 MiB', () => {
     expect(stall).toBeLessThan(Math.max(100, inline / 2));
   }, 60_000);
 
+  it('reads several large scan bundles of one image, each verified, within the report budget', async () => {
+    const scans = [3, 3.5, 4].map((mib) => referrer(src, subject, COSIGN_VULN, bigScan(mib)));
+    src.referrersIndex = index(scans.map((s) => s.descriptor));
+    const found = await gathererWith().gather(subject, src);
+    expect(found.rejected).toEqual([]);
+    expect(found.attestations.map((a) => a.artifactDigest)).toEqual(scans.map((s) => s.descriptor.digest));
+    expect(found.attestations.every((a) => a.report && 'scan' in a.report && a.report.scan.findings.length > 500)).toBe(true);
+  }, 60_000);
+
   it('refuses a large scan bundle signed by a key that is not trusted', async () => {
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const forged = referrer(src, subject, COSIGN_VULN, bigScan(3), COSIGN_VULN, stranger.privateKey);
