@@ -26,10 +26,20 @@ const MiB = 1024 * 1024;
 const gathererWith = (limits: Partial<ReferrerLimits> = {}) =>
   createEvidenceGatherer({ trustedRoot: 'public-good', keys: { scanner: pem(ec.publicKey) }, verifyTtlMs: 0 }, undefined, { ...REFERRER_LIMIT_DEFAULTS, ...limits });
 
-/** A source whose blobs are fresh copies, as a registry's are (a large report's bytes are handed to a worker). */
+/**
+ * A source whose blobs are fresh copies, as a registry's are (a large report's bytes are handed to a worker);
+ * `prepare` makes them beforehand, so a measurement sees the verification rather than the test's copying.
+ */
 class RegistryLikeSource extends MemorySource {
+  private readonly prepared = new Map<string, Buffer[]>();
+
+  prepare(digest: Digest, copies: number): void {
+    this.prepared.set(digest, Array.from({ length: copies }, () => Buffer.from(this.blobs.get(digest)!)));
+  }
+
   override async blob(digest: Digest, maxBytes: number) {
-    return Buffer.from(await super.blob(digest, maxBytes));
+    const ready = this.prepared.get(digest)?.pop();
+    return ready ?? Buffer.from(await super.blob(digest, maxBytes));
   }
 }
 
@@ -69,7 +79,7 @@ function referrer(src: MemorySource, subject: SubjectManifest, predicateType: st
     annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': annotated },
     subject: { mediaType: MANIFEST, digest: subject.digest, size: subject.bytes.length },
   });
-  return { descriptor: { mediaType: MANIFEST, digest: m.digest, size: m.bytes.length, artifactType: BUNDLE }, bytes: bundle.length };
+  return { descriptor: { mediaType: MANIFEST, digest: m.digest, size: m.bytes.length, artifactType: BUNDLE }, bytes: bundle.length, blob: layer.digest };
 }
 
 const index = (manifests: unknown[]) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests }));
@@ -93,16 +103,17 @@ async function longestStall<T>(work: () => Promise<T>): Promise<{ stall: number;
 describe('scan and VEX bundles as referrers, past 2 MiB', () => {
   const { src, subject } = setup();
   const scan = referrer(src, subject, COSIGN_VULN, bigScan(15.5));
-  const bundle = src.blobs.get([...src.blobs.keys()].pop()!)!;
+  const bundle = src.blobs.get(scan.blob)!;
 
   it('verifies a 20 MiB signed scan bundle, reduced in a worker while the event loop keeps running', async () => {
     expect(scan.bytes).toBeGreaterThan(20 * MiB);
     src.referrersIndex = index([scan.descriptor]);
+    src.prepare(scan.blob, 1);
+    const { stall, result: found } = await longestStall(() => gathererWith().gather(subject, src));
+    // Measured after, so the garbage of this parse is not collected while the stall is measured.
     const inlineStart = performance.now();
     JSON.parse(bundle.toString('utf8'));
     const inline = performance.now() - inlineStart;
-
-    const { stall, result: found } = await longestStall(() => gathererWith().gather(subject, src));
     console.log(`${(scan.bytes / MiB).toFixed(1)} MiB referrer bundle: JSON.parse on the event loop ${inline.toFixed(0)} ms; longest stall while verified ${stall.toFixed(0)} ms`);
     expect(found.rejected).toEqual([]);
     expect(found.attestations).toHaveLength(1);
