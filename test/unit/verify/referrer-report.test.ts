@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dsse } from '@sigstore/core';
-import { sha256, type Digest } from '../../../src/oci/digest.js';
+import { digestTag, type Digest } from '../../../src/oci/digest.js';
 import { parseManifest } from '../../../src/oci/manifest.js';
 import { createEvidenceGatherer } from '../../../src/verify/gatherer.js';
 import { REFERRER_LIMIT_DEFAULTS, type ReferrerLimits } from '../../../src/verify/referrer-limits.js';
@@ -80,6 +80,21 @@ function referrer(src: MemorySource, subject: SubjectManifest, predicateType: st
     subject: { mediaType: MANIFEST, digest: subject.digest, size: subject.bytes.length },
   });
   return { descriptor: { mediaType: MANIFEST, digest: m.digest, size: m.bytes.length, artifactType: BUNDLE }, bytes: bundle.length, blob: layer.digest };
+}
+
+/** A cosign `.att` manifest with one key-signed envelope layer, annotated as `annotated`. */
+function attLayer(src: MemorySource, subject: SubjectManifest, predicateType: string, predicate: unknown, annotated: string) {
+  const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'app', digest: { sha256: subject.digest.slice(7) } }], predicateType, predicate }));
+  const sig = sign('sha256', dsse.preAuthEncoding('application/vnd.in-toto+json', statement), ec.privateKey).toString('base64');
+  const envelope = src.putBlob(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: statement.toString('base64'), signatures: [{ keyid: '', sig }] }));
+  const config = src.putBlob('{}');
+  src.putManifest({
+    schemaVersion: 2,
+    mediaType: MANIFEST,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.dsse.envelope.v1+json', ...envelope, annotations: { 'dev.cosignproject.cosign/signature': '', predicateType: annotated } }],
+  }, digestTag(subject.digest, 'att'));
+  return envelope;
 }
 
 const index = (manifests: unknown[]) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests }));
@@ -167,6 +182,18 @@ describe('scan and VEX bundles as referrers, past 2 MiB', () => {
     expect(found.rejected.map((r) => r.reason)).toEqual([
       `TOO_LARGE: bundle is ${lying.bytes} bytes, over ${2 * MiB}, but its statement is ${SPDX}; only scan and VEX reports may be larger`,
       `TOO_LARGE: bundle is ${honest.bytes} bytes; the limit is ${2 * MiB}`,
+    ]);
+  }, 60_000);
+
+  it('refuses a legacy .att layer past 2 MiB whose annotation claims a scan its signed statement is not', async () => {
+    const { src: own, subject: image } = setup();
+    const packages = Array.from({ length: 30_000 }, (_, i) => ({ SPDXID: `SPDXRef-${i}`, name: `pkg-${i}`, versionInfo: '1.0.0' }));
+    const layer = attLayer(own, image, SPDX, { spdxVersion: 'SPDX-2.3', packages }, COSIGN_VULN);
+    own.prepare(layer.digest, 1);
+    const found = await gathererWith().gather(image, own);
+    expect(found.attestations).toEqual([]);
+    expect(found.rejected.map((r) => r.reason)).toEqual([
+      `TOO_LARGE: layer 0 is ${layer.size} bytes, over ${2 * MiB}, but its statement is ${SPDX}; only scan and VEX reports may be larger`,
     ]);
   }, 60_000);
 });
