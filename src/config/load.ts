@@ -165,7 +165,7 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
       keys: trustFiles.keys,
       verifyTtlMs: parseDuration(trust.verifyTtl)!,
       ...(trust.knownExploitedFile ? { knownExploitedFile: at(trust.knownExploitedFile) } : {}),
-      ...(trust.referrers ? { referrers: { ...trust.referrers, maxBytes: parseSize(trust.referrers.maxBytes)! } } : {}),
+      ...(trust.referrers ? { referrers: { ...trust.referrers, maxBytes: parseSize(trust.referrers.maxBytes)!, maxReportBytes: parseSize(trust.referrers.maxReportBytes)! } } : {}),
       ...(trust.notation ? { notation: { trustStoreDir: at(trust.notation.trustStoreDir) } } : {}),
     } satisfies TrustConfig,
     auth: {

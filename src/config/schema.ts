@@ -209,7 +209,12 @@ const fields = {
         .union([z.string(), z.number()], { error: 'must be a size such as "16MiB"' })
         .refine((v) => (parseSize(v) ?? 0) >= 1024, 'must be a size of at least 1KiB such as "16MiB"')
         .default('16MiB')
-        .describe('Bytes read per subject: referrer lists, referrer manifests, bundles'),
+        .describe('Bytes read per subject: referrer lists, referrer manifests, bundles (scan and VEX bundles over 2 MiB count against maxReportBytes instead)'),
+      maxReportBytes: z
+        .union([z.string(), z.number()], { error: 'must be a size such as "64MiB"' })
+        .refine((v) => (parseSize(v) ?? 0) >= 1024, 'must be a size of at least 1KiB such as "64MiB"')
+        .default('64MiB')
+        .describe('Bytes read per subject for scan and VEX bundles over 2 MiB (each up to a 32 MiB statement, about 43 MiB of bundle), read off the event loop'),
       maxPages: wholeNumber('must be an integer from 1 to 1000', 1, 1000).default(8).describe('Pages of the referrers API followed'),
       maxDepth: wholeNumber('must be an integer from 1 to 4', 1, 4).default(1).describe('1: referrers only; 2: also the manifests of a referrer that is an index'),
     }).optional().describe('Bounds of the referrers walk for one subject; a denial says which one was hit'),

@@ -230,8 +230,10 @@ export interface PrefetchList {
 export interface ReferrerLimits {
   /** Referrer manifests looked at (nested ones included). */
   maxCount: number;
-  /** Bytes read in all: referrer lists, referrer manifests, bundles. */
+  /** Bytes read in all: referrer lists, referrer manifests, bundles (all but large scan and VEX bundles). */
   maxBytes: number;
+  /** Bytes read in all for scan and VEX bundles over 2 MiB, which have their own budget. */
+  maxReportBytes: number;
   /** Pages of the referrers API followed (`Link: <…>; rel="next"`). */
   maxPages: number;
   /** 1: the subject's referrers; 2: also the manifests of a referrer that is an index; and so on. */

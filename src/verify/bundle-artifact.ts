@@ -5,6 +5,7 @@ import { certIdentity } from './certificate-identity.js';
 import type { VerifyContext } from './legacy-annotations.js';
 import { tsaTime } from './legacy-annotations.js';
 import { checkBundleStructure } from './bundle-structure.js';
+import { joinBundle, type OffThreadBundle } from './bundle-payload.js';
 import { chainedRoots, underSomeRoot } from './root-attempts.js';
 import { parseBundle, runSigstore } from './sigstore-run.js';
 import { parseStatement, provenanceFacts, reportFacts, statementFacts, type ExpectedSubject } from './statement.js';
@@ -41,20 +42,29 @@ const HASHES: Record<string, string> = { SHA2_256: 'sha256', SHA2_384: 'sha384',
  * signer records those it chained to); key bundles against every configured key (one result per key that
  * verifies). Throws VerifyFailure.
  */
-export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: VerifyContext): BundleEvidence {
-  let json: any;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new VerifyFailure('MALFORMED', 'bundle is not JSON');
+export function verifyBundleBytes(
+  bytes: Buffer,
+  target: BundleTarget,
+  ctx: VerifyContext,
+  /** A large scan or VEX bundle already read (its report reduced) off the event loop; `bytes` are then not read. */
+  read?: OffThreadBundle,
+): BundleEvidence {
+  let json: any = read?.json;
+  if (!read) {
+    try {
+      json = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new VerifyFailure('MALFORMED', 'bundle is not JSON');
+    }
   }
   if (!BUNDLE_MEDIA_TYPES.includes(json?.mediaType)) {
     throw new VerifyFailure('UNSUPPORTED', `bundle media type ${JSON.stringify(json?.mediaType)}`);
   }
-  const bundle = parseBundle(json);
+  const bundle = read ? joinBundle(json, read.payload) : parseBundle(json);
   checkBundleStructure(bundle);
-  const content = checkContent(bundle, target);
+  const content = read ? readContent(bundle, read) : checkContent(bundle, target);
   const signedDigest = content.kind === 'message' ? content.signedDigest : undefined;
+  const hashed = read && { payloadSha256: Buffer.from(read.payloadHex, 'hex'), paeSha256: Buffer.from(read.paeHex, 'hex') };
   const tlogCount = bundle.verificationMaterial.tlogEntries.length;
   for (const e of bundle.verificationMaterial.tlogEntries) {
     if (Number(e.integratedTime) * 1000 > ctx.now.getTime() + CLOCK_SKEW_MS) {
@@ -69,7 +79,7 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
     for (const [name, key] of ctx.keys) {
       try {
         underSomeRoot(ctx.roots, tlogCount > 0, (root) =>
-          runSigstore(root, { bundle: json, artifact: target.artifact, signedDigest, key, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 0 }),
+          runSigstore(root, { bundle: json, parsed: bundle, hashed, artifact: target.artifact, signedDigest, key, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 0 }),
         );
         signers.push({ type: 'key', key: name });
       } catch (err) {
@@ -86,7 +96,7 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
     if (!der) throw new VerifyFailure('MALFORMED', 'bundle has an empty certificate chain');
     const id = certIdentity(Buffer.from(der));
     const chained = chainedRoots(ctx.roots, (root) =>
-      runSigstore(root, { bundle: json, artifact: target.artifact, signedDigest, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 1 }),
+      runSigstore(root, { bundle: json, parsed: bundle, hashed, artifact: target.artifact, signedDigest, tlogThreshold: Math.min(1, tlogCount), timestampThreshold: 1 }),
     );
     tlogVerified &&= chained.tlogVerified;
     const { issuer, subject, extensions } = id;
@@ -115,6 +125,13 @@ export function verifyBundleBytes(bytes: Buffer, target: BundleTarget, ctx: Veri
 type Content =
   | { kind: 'message'; signedDigest?: { digest: Buffer; hash: string } }
   | { kind: 'dsse'; statement: ReturnType<typeof parseStatement>; statementDigest: string; statementBytes: number };
+
+/** The statement a worker read (and checked against the subject) out of the bundle's envelope. */
+function readContent(bundle: Bundle, read: OffThreadBundle): Content {
+  const signatures = bundle.content.$case === 'dsseEnvelope' ? bundle.content.dsseEnvelope.signatures.length : 0;
+  if (signatures !== 1) throw new VerifyFailure('MALFORMED', `DSSE envelope has ${signatures} signatures; bundles allow one`);
+  return { kind: 'dsse', statement: read.statement, statementDigest: `sha256:${read.payloadHex}`, statementBytes: read.payload.length };
+}
 
 function checkContent(bundle: Bundle, target: BundleTarget): Content {
   if (bundle.content.$case === 'dsseEnvelope') {

@@ -27,7 +27,7 @@ export function createEvidenceGatherer(
 ): EvidenceGatherer {
   const source: TrustSource = 'current' in trust ? trust : constantTrust('fingerprint' in trust ? trust : loadTrust(trust));
   // Evidence gathered under other referrer bounds may have looked at more or fewer referrers: gather again.
-  const bounds = `+refs:${limits.maxCount},${limits.maxBytes},${limits.maxPages},${limits.maxDepth}`;
+  const bounds = `+refs:${limits.maxCount},${limits.maxBytes},${limits.maxPages},${limits.maxDepth},${limits.maxReportBytes}`;
   return {
     get fingerprint() {
       return `${source.current().fingerprint}${EVIDENCE_FORMAT}${bounds}`;

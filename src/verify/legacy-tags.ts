@@ -59,7 +59,13 @@ export async function gatherLegacyTag(
     try {
       if (kind === 'sig') out.signatures.push(...verifySigLayer(layer, subject, m.digest, ctx));
       else {
-        const read = report && blob.length > INLINE_ENVELOPE_BYTES ? await readEnvelopeOffThread(blob, subject.slice('sha256:'.length)) : undefined;
+        const size = blob.length;
+        const read = report && size > INLINE_ENVELOPE_BYTES ? await readEnvelopeOffThread(blob, subject.slice('sha256:'.length)) : undefined;
+        // The annotation bought the read, not the acceptance: past the ordinary limit only a report may pass.
+        if (read && size > MAX_LAYER_BYTES && !isReportPredicate(read.statement.predicateType)) {
+          reject(`TOO_LARGE: layer ${i} is ${size} bytes, over ${MAX_LAYER_BYTES}, but its statement is ${read.statement.predicateType}; only scan and VEX reports may be larger`);
+          continue;
+        }
         out.attestations.push(...verifyAttLayer(layer, subject, m.digest, ctx, read));
       }
     } catch (err) {

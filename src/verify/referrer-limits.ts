@@ -6,6 +6,7 @@ export type { ReferrerLimits } from '../config/types.js';
 export const REFERRER_LIMIT_DEFAULTS: ReferrerLimits = {
   maxCount: 64,
   maxBytes: 16 * 1024 * 1024,
+  maxReportBytes: 64 * 1024 * 1024,
   maxPages: 8,
   maxDepth: 1,
 };
@@ -14,6 +15,7 @@ export const REFERRER_LIMIT_DEFAULTS: ReferrerLimits = {
 export class ReferrerBudget {
   private count = 0;
   private bytes = 0;
+  private reportBytes = 0;
   readonly notes: string[] = [];
   private readonly hit = new Set<keyof ReferrerLimits>();
 
@@ -37,6 +39,16 @@ export class ReferrerBudget {
       return true;
     }
     this.note('maxBytes', `stopped before ${what}: ${this.limits.maxBytes} bytes read in all (trust.referrers.maxBytes)`);
+    return false;
+  }
+
+  /** Reserves `n` bytes of a scan or VEX bundle over the ordinary bundle limit; false (and noted) past maxReportBytes. */
+  spendReport(n: number, what: string): boolean {
+    if (this.reportBytes + n <= this.limits.maxReportBytes) {
+      this.reportBytes += n;
+      return true;
+    }
+    this.note('maxReportBytes', `stopped before ${what}: ${this.limits.maxReportBytes} bytes of scan and VEX bundles read in all (trust.referrers.maxReportBytes)`);
     return false;
   }
 

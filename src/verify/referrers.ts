@@ -1,12 +1,11 @@
-import { digestHex, digestTag, type Digest } from '../oci/digest.js';
+import { digestTag, type Digest } from '../oci/digest.js';
 import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import type { SubjectManifest } from './types.js';
-import { verifyBundleBytes } from './bundle-artifact.js';
 import type { GuardedSource } from './guarded-source.js';
 import type { VerifyContext } from './legacy-annotations.js';
-import { MAX_LAYER_BYTES, type TagEvidence } from './legacy-tags.js';
+import type { TagEvidence } from './legacy-tags.js';
+import { verifyReferrerBundle } from './referrer-bundle.js';
 import { ReferrerBudget, REFERRER_LIMIT_DEFAULTS, type ReferrerLimits } from './referrer-limits.js';
-import { toReason } from './verify-error.js';
 import { NOTATION_ARTIFACT_TYPE } from './notation/headers.js';
 import { gatherNotationReferrer, isNotationSignature } from './notation/referrer.js';
 
@@ -107,6 +106,7 @@ async function verifyReferrer(
   if (m === null) return void reject('MALFORMED: listed referrer manifest does not exist');
   if (!budget.spend(m.bytes.length, `referrer ${digest}`)) return;
   let layer: Descriptor;
+  let annotations: Record<string, string> | undefined;
   let notation: ParsedManifest | undefined;
   try {
     const parsed = parseManifest(m.bytes, m.mediaType);
@@ -131,23 +131,10 @@ async function verifyReferrer(
       return void reject(`DIGEST_MISMATCH: referrer names subject ${parsed.subject.digest} not ${subject.digest}`);
     }
     layer = only!;
+    annotations = parsed.annotations;
   } catch (err) {
     return void reject(`MALFORMED: ${(err as Error).message}`);
   }
   if (notation) return gatherNotationReferrer(notation, m.digest, subject, source, ctx.notation!, ctx.now, budget, out);
-  if (layer.size > MAX_LAYER_BYTES) return void reject(`TOO_LARGE: bundle is ${layer.size} bytes; the limit is ${MAX_LAYER_BYTES}`);
-  if (!budget.spend(layer.size, `the bundle of referrer ${digest}`)) return;
-  const blob = await source.blob(layer.digest, MAX_LAYER_BYTES);
-  if (!blob) return;
-  try {
-    const found = verifyBundleBytes(
-      blob,
-      { subject: { digests: { sha256: digestHex(subject.digest) } }, artifact: subject.bytes, source: 'referrer', artifactDigest: m.digest },
-      ctx,
-    );
-    out.signatures.push(...found.signatures);
-    out.attestations.push(...found.attestations);
-  } catch (err) {
-    reject(toReason(err));
-  }
+  return verifyReferrerBundle(layer, annotations, m.digest, subject, source, ctx, budget, out);
 }

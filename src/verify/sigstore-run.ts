@@ -1,4 +1,4 @@
-import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createVerify, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { Verifier, toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
 import type { RootInstance } from './trusted-root-file.js';
@@ -8,6 +8,8 @@ import { VerifyFailure } from './verify-error.js';
 export interface SigstoreRun {
   /** Bundle in its JSON form (a real one, or one converted from cosign layer annotations). */
   bundle: unknown;
+  /** The same bundle already parsed (and, for a large report, its payload put back): not parsed again. */
+  parsed?: Bundle;
   /** The signed bytes for message signatures. */
   artifact?: Buffer;
   /** The operator key to use for `publicKey` bundles. */
@@ -20,6 +22,8 @@ export interface SigstoreRun {
    * co-signed legacy envelopes, whose dsse entry it wants to hold exactly one signature).
    */
   tlogCheckedByCaller?: boolean;
+  /** The digests of a large DSSE payload, taken off the event loop: the payload is then not hashed here. */
+  hashed?: { payloadSha256: Buffer; paeSha256: Buffer };
   /** For a message signature whose artifact is known only by its digest (`verify-bundle sha256:<hex>`). */
   signedDigest?: { digest: Buffer; hash: string };
 }
@@ -42,7 +46,7 @@ export function parseBundle(json: unknown): Bundle {
  * instance, see root-attempts.ts), each with the requirements its own contents imply.
  */
 export function runSigstore(root: RootInstance, run: SigstoreRun): void {
-  const bundle = parseBundle(run.bundle);
+  const bundle = run.parsed ?? parseBundle(run.bundle);
   let entity: SignedEntity = toSignedEntity(bundle, run.artifact);
   if (run.tlogCheckedByCaller) entity = { ...entity, tlogEntries: [] };
   let { tlogThreshold, timestampThreshold } = run;
@@ -64,6 +68,7 @@ export function runSigstore(root: RootInstance, run: SigstoreRun): void {
     const { digest, hash } = run.signedDigest;
     entity = withSignatureCheck(entity, (k, sig) => verifyPrehashed(k, digest, hash, sig));
   }
+  if (run.hashed && bundle.content.$case === 'dsseEnvelope') entity = withDigests(entity, run.hashed, bundle.content.dsseEnvelope);
   const key = run.key;
   const tm: TrustMaterial = {
     ...root.material,
@@ -97,6 +102,37 @@ function withSignatureCheck(entity: SignedEntity, check: (key: KeyObject, signat
       verifySignature: (k) => check(k, sig.signature),
     },
   };
+}
+
+/**
+ * A large DSSE payload whose digests were computed beforehand (off the event loop): the log entry's hashes are
+ * compared with those, and an ECDSA or RSA signature is checked over the pre-authentication encoding in
+ * pieces, with SHA-256 as sigstore-js does (each key's default), rather than over a copy of it. Other keys
+ * (pure Ed25519) are checked by sigstore-js as before.
+ */
+function withDigests(entity: SignedEntity, hashed: { payloadSha256: Buffer; paeSha256: Buffer }, env: { payloadType: string; payload: Buffer }): SignedEntity {
+  const sig = entity.signature;
+  return {
+    ...entity,
+    signature: {
+      signature: sig.signature,
+      compareSignature: sig.compareSignature.bind(sig),
+      compareDigest: (digest: Buffer) => digest.equals(hashed.payloadSha256),
+      compareSignedDigest: (digest: Buffer) => digest.equals(hashed.paeSha256),
+      verifySignature: (k) => (k.asymmetricKeyType === 'ec' || k.asymmetricKeyType === 'rsa' ? verifyPae(k, env, sig.signature) : sig.verifySignature(k)),
+    },
+  };
+}
+
+function verifyPae(key: KeyObject, env: { payloadType: string; payload: Buffer }, signature: Buffer): boolean {
+  try {
+    const type = Buffer.from(env.payloadType, 'utf8');
+    const verifier = createVerify('sha256');
+    verifier.update(`DSSEv1 ${type.length} `).update(type).update(` ${env.payload.length} `).update(env.payload);
+    return verifier.verify(key, signature);
+  } catch {
+    return false;
+  }
 }
 
 function safeEd25519(data: Buffer, key: KeyObject, sig: Buffer): boolean {

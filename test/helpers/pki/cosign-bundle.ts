@@ -40,6 +40,8 @@ export interface AttestationBundleOptions extends BundleOptions {
   provenance?: ProvenanceOptions;
   predicateType?: string;
   predicate?: unknown;
+  /** The `dev.sigstore.bundle.predicateType` annotation, when it should claim another type than the statement's. */
+  annotatedPredicateType?: string;
 }
 
 export interface ReferrerArtifact extends OciArtifact {
@@ -95,7 +97,7 @@ export function createSigstoreBundle(
   return { bundle, ...(tlogEntry ? { tlogEntry } : {}) };
 }
 
-function referrer(opts: BundleOptions, predicateType: string, predicate: unknown): ReferrerArtifact {
+function referrer(opts: BundleOptions, predicateType: string, predicate: unknown, annotatedPredicateType = predicateType): ReferrerArtifact {
   const statement = inTotoStatement({
     subjectDigest: opts.subjectDigest ?? opts.subject.digest,
     predicateType,
@@ -105,7 +107,7 @@ function referrer(opts: BundleOptions, predicateType: string, predicate: unknown
   const blob = Buffer.from(JSON.stringify(bundle));
   const annotations = {
     'dev.sigstore.bundle.content': 'dsse-envelope',
-    'dev.sigstore.bundle.predicateType': predicateType,
+    'dev.sigstore.bundle.predicateType': annotatedPredicateType,
     'org.opencontainers.image.created': (opts.created ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
   };
   const manifest = {
@@ -129,7 +131,7 @@ export function createSignatureReferrer(opts: BundleOptions): ReferrerArtifact {
 
 /** `cosign attest` v3: SLSA provenance (v1 by default) or any predicate. */
 export function createAttestationReferrer(opts: AttestationBundleOptions): ReferrerArtifact {
-  if (opts.predicateType !== undefined) return referrer(opts, opts.predicateType, opts.predicate ?? {});
+  if (opts.predicateType !== undefined) return referrer(opts, opts.predicateType, opts.predicate ?? {}, opts.annotatedPredicateType);
   const { predicateType, predicate } = slsaProvenance(opts.provenance);
   return referrer(opts, predicateType, predicate);
 }

@@ -213,23 +213,24 @@ describe('config: several trusted roots', () => {
   it('reads the upstream time and connection limits and the referrer bounds, with defaults and paths on errors', () => {
     const c = parseConfig(
       { ...minimal, upstreams: [minimal.upstreams[0], { name: 'ghcr.io', url: 'https://ghcr.io', metadataDeadline: '5s', blobMinRate: '1MiB', blobRateWindow: '10s', maxConnections: 8, maxConnectionsPerRepository: 2 }],
-        trust: { referrers: { maxCount: 500, maxBytes: '1MiB' } } },
+        trust: { referrers: { maxCount: 500, maxBytes: '1MiB', maxReportBytes: '96MiB' } } },
       '/etc/portcullis/config.json',
       {},
     );
     const [hub, ghcr] = c.upstreams;
     expect(hub).toMatchObject({ metadataDeadlineMs: 30_000, blobMinBytesPerSecond: 16 * 1024, blobRateWindowMs: 30_000, maxConnections: 64, maxConnectionsPerRepository: 16 });
     expect(ghcr).toMatchObject({ metadataDeadlineMs: 5_000, blobMinBytesPerSecond: 1024 * 1024, blobRateWindowMs: 10_000, maxConnections: 8, maxConnectionsPerRepository: 2 });
-    expect(c.trust.referrers).toEqual({ maxCount: 500, maxBytes: 1024 * 1024, maxPages: 8, maxDepth: 1 });
+    expect(c.trust.referrers).toEqual({ maxCount: 500, maxBytes: 1024 * 1024, maxReportBytes: 96 * 1024 * 1024, maxPages: 8, maxDepth: 1 });
     expect(errorsOf({
       ...minimal,
       upstreams: [{ ...minimal.upstreams[0], metadataDeadline: '10ms', blobMinRate: 'fast', maxConnectionsPerRepository: 0 }],
-      trust: { referrers: { maxDepth: 9, extra: 1 } },
+      trust: { referrers: { maxDepth: 9, maxReportBytes: '1B', extra: 1 } },
     })).toEqual(expect.arrayContaining([
       'upstreams[0].metadataDeadline: must be a duration such as "30s", "15m", "4h" or "7d" (at least 1s)',
       'upstreams[0].blobMinRate: must be a size per second such as "16KiB"',
       'upstreams[0].maxConnectionsPerRepository: must be an integer from 1 to 1024',
       'trust.referrers.maxDepth: must be an integer from 1 to 4',
+      'trust.referrers.maxReportBytes: must be a size of at least 1KiB such as "64MiB"',
       'trust.referrers.extra: unknown setting',
     ]));
   });
