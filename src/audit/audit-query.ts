@@ -1,6 +1,7 @@
-import { signerNeedles, type AuditFilter, type AuditOrder, type AuditStore } from '../db/types.js';
+import type { AuditFilter, AuditOrder, AuditStore } from '../db/types.js';
 import type { StoredRow } from './chain.js';
 import { unknownNames } from '../text/unknown-names.js';
+import { askedSignerNeedles } from './signer-needles.js';
 import { MOMENT_AGO_MESSAGE, parseMoment } from '../text/duration.js';
 
 export type { AuditFilter, AuditOrder } from '../db/types.js';
@@ -28,8 +29,9 @@ export function parseAuditFilter(
   for (const key of FILTER_KEYS) {
     const value = input[key];
     if (value === undefined) continue;
-    if (typeof value !== 'string' || value.length === 0 || value.length > 512) {
-      errors.push({ path: key, message: 'must be a non-empty string' });
+    const problem = filterValueProblem(value);
+    if (problem !== undefined || typeof value !== 'string') {
+      errors.push({ path: key, message: problem ?? 'must be a string' });
       continue;
     }
     if (key === 'since' || key === 'until') {
@@ -42,13 +44,26 @@ export function parseAuditFilter(
       // A key's name from trust.keys, a keyless identity's subject (with `issuer` to pin its issuer too), a
       // Notation signer's subject DN, or a Notation signing certificate's SHA-256 fingerprint.
       const issuer = typeof input.issuer === 'string' && input.issuer ? input.issuer : undefined;
-      filter.evidenceContains = signerNeedles({ key: value, subject: value, issuer, fingerprint: value.replace(/:/g, '').toLowerCase() });
+      filter.evidenceContains = askedSignerNeedles(value, issuer);
     } else if (key !== 'issuer') {
       filter[key] = value;
     }
   }
   if (input.issuer !== undefined && input.signer === undefined) errors.push({ path: 'issuer', message: 'needs signer (the keyless subject)' });
   return { filter, errors };
+}
+
+const MAX_FILTER_LENGTH = 512;
+
+/** Why a filter's value cannot be searched for, if it cannot: each is matched as text, whole or as a prefix. */
+function filterValueProblem(value: unknown): string | undefined {
+  if (Array.isArray(value)) return 'must be given once';
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > MAX_FILTER_LENGTH) return `must be at most ${MAX_FILTER_LENGTH} characters (got ${value.length})`;
+  // No name, digest or identity holds them, and PostgreSQL refuses NUL in text.
+  if (/[\u0000-\u001f\u007f]/.test(value)) return 'must not contain control characters';
+  return undefined;
 }
 
 /** A moment (ISO 8601, or a duration back from now) in the stored ISO form; undefined when it is neither. */

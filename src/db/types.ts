@@ -139,13 +139,14 @@ export interface AuditFilter {
 }
 
 /**
- * What an event's evidence holds when a signer took part: `"signer":{"key":NAME}`, or a keyless identity
- * ending `"subject":SUBJECT}` (with `"issuer":ISSUER,` before it when the issuer is given), or a log entry.
+ * What an event's evidence holds when a signer took part: `{"key":NAME}` (as a `signer`, or in the `signers`
+ * list), or a keyless identity ending `"subject":SUBJECT}` (with `"issuer":ISSUER,` before it when the issuer
+ * is given), a Notation certificate's fingerprint, or a log entry.
  */
 export function signerNeedles(signer: { key?: string; issuer?: string; subject?: string; logIndex?: number; fingerprint?: string }): string[] {
   const j = JSON.stringify;
   const out: string[] = [];
-  if (signer.key !== undefined) out.push(`"signer":{"key":${j(signer.key)}}`);
+  if (signer.key !== undefined) out.push(`{"key":${j(signer.key)}}`);
   if (signer.subject !== undefined) {
     // The subject ends the recorded signer object, or is followed by its roots.
     const id = `${signer.issuer !== undefined ? `"issuer":${j(signer.issuer)},` : ''}"subject":${j(signer.subject)}`;

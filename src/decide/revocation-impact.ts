@@ -1,7 +1,7 @@
-import { signerNeedles, type Database } from '../db/types.js';
+import type { Database } from '../db/types.js';
 import { AuditQuery } from '../audit/audit-query.js';
+import { evidenceNeedles } from '../audit/signer-needles.js';
 import { matchRule } from '../policy/match.js';
-import { describeSigner } from '../policy/signer-match.js';
 import type { PolicyRule } from '../policy/types.js';
 import type { RevokedSigner } from '../policy/revocation.js';
 import { judgeRule, pacer, type JudgementTrust } from './rule-judgement.js';
@@ -43,14 +43,7 @@ export interface ImpactCandidates {
  * in the reasons, as in a pull's).
  */
 export async function gatherImpact(db: Database, signer: RevokedSigner, fingerprint: string): Promise<ImpactCandidates> {
-  const needles = 'key' in signer
-    ? signerNeedles({ key: signer.key })
-    : 'keyless' in signer
-      ? signerNeedles({ issuer: signer.keyless.issuer, subject: signer.keyless.subject })
-      : 'notation' in signer
-        ? signerNeedles({ fingerprint: signer.notation.fingerprint })
-        : signerNeedles({ logIndex: signer.logIndex });
-  needles.push(...describedNeedles(signer));
+  const needles = evidenceNeedles(signer);
   const query = new AuditQuery(db.audit);
   const byDigest = new Map<string, Omit<ImpactCandidates['digests'][number], 'evidence'>>();
   for await (const batch of query.batches({ kind: 'pull.manifest', evidenceContains: needles }, 0, Number.MAX_SAFE_INTEGER)) {
@@ -73,19 +66,6 @@ export async function gatherImpact(db: Database, signer: RevokedSigner, fingerpr
     digests.push({ ...e, evidence: json ? (JSON.parse(json) as Evidence) : undefined });
   }
   return { admitted: byDigest.size, digests };
-}
-
-/**
- * How the vulnerability evidence names the signer of a judged scan or a VEX statement that suppressed a
- * finding (`"signer":"key \"acme-scanner\""`): the summary's attestation list is bounded and may not reach it.
- */
-function describedNeedles(signer: RevokedSigner): string[] {
-  const j = JSON.stringify;
-  if ('key' in signer) return [`"signer":${j(describeSigner({ type: 'key', key: signer.key }))}`];
-  if (!('keyless' in signer)) return [];
-  const id = j(describeSigner({ type: 'keyless', ...signer.keyless, roots: [], extensions: {} }));
-  // `subject (issuer I)`, or `subject (issuer I, root R)` when it chained to another root.
-  return [`"signer":${id}`, `"signer":${id.slice(0, -2)}, root `];
 }
 
 /**

@@ -2,6 +2,8 @@ import type { Evidence, NotationSigner, VerifiedAttestation, VerifiedSignature }
 import type { BuildTime } from './build-time.js';
 
 const MAX_LISTED = 5;
+/** Distinct signers named in full; an image has a handful, and the referrers walk is bounded anyway. */
+const MAX_SIGNERS = 32;
 
 /** A compact, JSON-safe account of what decided, for the audit log. */
 export function summarise(input: {
@@ -20,6 +22,7 @@ export function summarise(input: {
     signatures: evidence.signatures.length,
     attestations: evidence.attestations.length,
   };
+  Object.assign(out, everySigner(evidence));
   if (accepted.length) out.matchedSigners = accepted.slice(0, MAX_LISTED).map(signerEntry);
   const atts = provenance.length ? provenance : evidence.attestations;
   if (atts.length) {
@@ -56,6 +59,26 @@ export function summarise(input: {
 export function walkCutShort(evidence: Evidence): string | undefined {
   const notes = evidence.referrersTruncated;
   return notes?.length ? `referrers not all looked at: ${notes.join('; ')}` : undefined;
+}
+
+/**
+ * Every signer whose signature or attestation verified, once each, compactly: what the audit log's signer
+ * filter and the revocation impact report find an event by, however many attestations the lists above leave out.
+ */
+function everySigner(evidence: Evidence): { signers?: Record<string, unknown>[]; signersOmitted?: number } {
+  const seen = new Map<string, Record<string, unknown>>();
+  for (const { signer: s } of [...evidence.signatures, ...evidence.attestations]) {
+    const entry =
+      s.type === 'key'
+        ? { key: s.key }
+        : s.type === 'notation'
+          ? { notation: { subject: s.subject, fingerprint: s.fingerprint } }
+          : { issuer: s.issuer ?? null, subject: s.subject };
+    seen.set(JSON.stringify(entry), entry);
+  }
+  if (seen.size === 0) return {};
+  const all = [...seen.values()];
+  return { signers: all.slice(0, MAX_SIGNERS), ...(all.length > MAX_SIGNERS && { signersOmitted: all.length - MAX_SIGNERS }) };
 }
 
 function signerEntry(s: VerifiedSignature | VerifiedAttestation): Record<string, unknown> {
