@@ -7,7 +7,7 @@ import { signerNeedles, type Database, type PolicyRow } from '../../../src/db/ty
 import { AuditLog, seal, sealOne } from '../../../src/audit/audit-log.js';
 import { verifyChain } from '../../../src/audit/verify-chain.js';
 import { pruneAudit } from '../../../src/audit/retention.js';
-import { AuditQuery } from '../../../src/audit/audit-query.js';
+import { AuditQuery, parseAuditFilter } from '../../../src/audit/audit-query.js';
 import { FailureLimiter } from '../../../src/auth/failure-limiter.js';
 import { IssuedTokens } from '../../../src/auth/issued-tokens.js';
 import { useBackends, type BackendName } from '../../helpers/backends.js';
@@ -453,6 +453,34 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     expect(await ids(signerNeedles({ subject: 'me@x', issuer: 'https://other' }))).toEqual([]);
     expect(await ids(signerNeedles({ logIndex: 12 }))).toEqual([1, 2, 3]);
     expect(await ids(signerNeedles({ logIndex: 1 }))).toEqual([]);
+  });
+
+  it('finds events by a signer named only in their vulnerability evidence or their signers list, whole', async () => {
+    await fresh();
+    const db = await open();
+    const log = new AuditLog(db.audit);
+    const FP = 'ab'.repeat(32);
+    const GH = 'https://token.actions.githubusercontent.com';
+    // Recorded before the signers list: the scan's and the VEX statement's signers only as described.
+    await log.record({ kind: 'pull.manifest', decision: 'allow', evidence: { vulnerabilities: { scans: [{ signer: 'key "acme-scanner"' }] } } });
+    await log.record({ kind: 'pull.manifest', decision: 'allow', evidence: { vulnerabilities: { suppressed: [{ id: 'CVE-1', by: 'vex', signer: 'scan@x (issuer https://i, root corp)' }] } } });
+    await log.record({ kind: 'pull.manifest', decision: 'allow', evidence: { signers: [{ key: 'acme-release' }, { issuer: GH, subject: 'ci@x' }, { notation: { subject: 'CN=Acme,O=Acme', fingerprint: FP } }] } });
+    await log.record({ kind: 'pull.manifest', decision: 'allow', evidence: { signers: [{ key: 'acme' }], vulnerabilities: { scans: [{ signer: 'key "acme"' }] } } });
+    const ids = async (signer: string, issuer?: string) => {
+      const { filter, errors } = parseAuditFilter({ signer, ...(issuer !== undefined && { issuer }) });
+      expect(errors).toEqual([]);
+      return (await db.audit.rows(filter, 0, 1000, 100)).map((r) => r.id);
+    };
+    expect(await ids('acme-scanner')).toEqual([1]);
+    expect(await ids('scan@x')).toEqual([2]);
+    expect(await ids('scan@x', 'https://i')).toEqual([2]);
+    expect(await ids('scan@x', 'https://other')).toEqual([]);
+    expect(await ids('acme-release')).toEqual([3]);
+    expect(await ids('ci@x', GH)).toEqual([3]);
+    expect(await ids('CN=Acme,O=Acme')).toEqual([3]);
+    expect(await ids(FP.toUpperCase().match(/../g)!.join(':'))).toEqual([3]);
+    expect(await ids('acme')).toEqual([4]);
+    for (const part of ['acme-scan', 'scan@', 'ci', FP.slice(0, 16), 'CN=Acme']) expect(await ids(part), part).toEqual([]);
   });
 
   it('filters by request id and by repository prefix, taking % and _ literally', async () => {
