@@ -28,7 +28,8 @@ Filters (all optional, combined with AND):
   --digest D         manifest or blob digest
   --user U           token name of the caller
   --requestId ID     the events of one request (its X-Request-Id)
-  --signer S         events whose evidence names a signer: a trust.keys name or a keyless subject
+  --signer S         events whose evidence names a signer (whole; scans and VEX included): a trust.keys
+                     name, a keyless subject, a Notation subject DN or certificate fingerprint
   --issuer I         with --signer: the keyless identity's issuer
   --since T          ISO 8601 time (inclusive) or a duration back from now: 7d, 12h, 15m, 30s
   --until T          ISO 8601 time (exclusive) or a duration back from now (README: Durations and times)
