@@ -78,6 +78,30 @@ describe('evaluateRule: modes', () => {
   });
 });
 
+describe('evaluateRule: the signers an event is found by', () => {
+  it('lists every verified signer once, past the attestations it details, and counts those past 32', () => {
+    const att = (key: string): VerifiedAttestation => ({ ...provenance(), signer: { type: 'key', key } });
+    const notation: VerifiedSignature = {
+      ...keySig('x', false),
+      signer: { type: 'notation', subject: 'CN=Acme', fingerprint: 'ab'.repeat(32), trustStores: ['ca:acme'], signingScheme: 'notary.x509', envelope: 'jws', signingTime: daysAgo(1) },
+    } as VerifiedSignature;
+    const many = evidence({ signatures: [keySig('release', false), keySig('release', true), keyless('mitr@redhat.com'), notation], attestations: [...Array(6).fill(att('sbom')), att('scanner')] });
+    const d = evaluateRule(rule({ signatures: { anyOf: [{ key: 'release' }] } }), many, { now: NOW });
+    expect(d.evidence?.attestationTypes).toHaveLength(5);
+    expect(d.evidence?.signers).toEqual([
+      { key: 'release' },
+      { issuer: 'https://github.com/login/oauth', subject: 'mitr@redhat.com' },
+      { notation: { subject: 'CN=Acme', fingerprint: 'ab'.repeat(32) } },
+      { key: 'sbom' },
+      { key: 'scanner' },
+    ]);
+    const crowd = evidence({ attestations: Array.from({ length: 40 }, (_, i) => att(`k${i}`)) });
+    const c = evaluateRule(rule({ signatures: { anyOf: [{ key: 'k0' }] } }), crowd, { now: NOW });
+    expect(c.evidence?.signers).toHaveLength(32);
+    expect(c.evidence?.signersOmitted).toBe(8);
+  });
+});
+
 describe('evaluateRule: keyless identity', () => {
   it('allows the exact identity and issuer and records the matched signer', () => {
     const d = evaluateRule(mitrRule, evidence({ signatures: [keyless('mitr@redhat.com')] }), { now: NOW });
