@@ -9,7 +9,7 @@ export const FILTERS = [
   { key: 'digest', label: 'Digest' },
   { key: 'user', label: 'User', hint: 'token name of who asked' },
   { key: 'requestId', label: 'Request id' },
-  { key: 'signer', label: 'Signer', hint: 'key name or keyless subject' },
+  { key: 'signer', label: 'Signer', hint: 'key name, keyless subject or Notation fingerprint (whole)' },
   { key: 'issuer', label: 'Issuer', hint: 'keyless issuer (with a signer)' },
 ] as const;
 
