@@ -9,7 +9,7 @@ import { useBackends } from '../../helpers/backends.js';
 import { cosignManifest, createAttestationLayer, createTestPki, generateKey, type Signer, type TestKey, type TestRekor } from '../../helpers/pki/index.js';
 import { pushBlob, pushImage, pushManifest, startRegistry, type Registry } from '../../helpers/registry.js';
 import { haveTools } from '../../helpers/tools.js';
-import { baseConfig, bearer, workspace, type Workspace } from './fixture.js';
+import { baseConfig, bearer, cli, workspace, type Workspace } from './fixture.js';
 
 /**
  * `GET /api/v1/audit/events?signer=…` ("which pulls relied on this signer"), on each database backend:
@@ -119,6 +119,15 @@ describe.skipIf(!haveTools(['docker-registry'])).each(backends.names)('audit eve
     expect(await events(`signer=${encodeURIComponent(SCAN)}`)).toEqual(['acme/keyless']);
     expect(await events(`signer=${encodeURIComponent(SCAN)}&issuer=${encodeURIComponent(GITHUB)}`)).toEqual(['acme/keyless']);
     expect(await events(`signer=${encodeURIComponent(SCAN)}&issuer=https%3A%2F%2Fother.example`)).toEqual([]);
+  });
+
+  it('answers the same through `portcullis audit query --signer`', async () => {
+    const out = await cli(['audit', 'query', '--config', ws.configPath, '--kind', 'pull.manifest', '--signer', 'acme-scanner']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(JSON.parse(out.stdout).events.map((e: { repository: string }) => e.repository)).toEqual([`${UP}/acme/many`]);
+    const bad = await cli(['audit', 'query', '--config', ws.configPath, '--signer', 'a'.repeat(513)]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/signer.*512/);
   });
 
   it('matches a signer whole, never as part of a longer name', async () => {
