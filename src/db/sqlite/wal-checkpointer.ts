@@ -18,7 +18,6 @@ export interface BackgroundCheckpoints {
  */
 export function startWalCheckpoints(path: string, log: Logger, everyMs = CHECKPOINT_EVERY_MS): BackgroundCheckpoints {
   const worker = new Worker(workerFile(), { workerData: { path, everyMs } });
-  worker.unref();
   let stopping = false;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.on('message', (m: { error?: string }) => {
@@ -28,6 +27,9 @@ export function startWalCheckpoints(path: string, log: Logger, everyMs = CHECKPO
   void exited.then(() => {
     if (!stopping) log.warn('the background WAL checkpointer exited; commits checkpoint past the cap');
   });
+  // After the listeners: adding a 'message' listener refs the thread again, and it must not keep a process
+  // alive that is otherwise done (a start-up that failed, a one-shot command).
+  worker.unref();
   return {
     async stop() {
       if (stopping) return exited;
