@@ -145,7 +145,8 @@ describe.skipIf(skip)('export and import across the air gap', () => {
     const images = [`${UPSTREAM}/signed/app:1`, `${UPSTREAM}/signed/multi:1`, `${UPSTREAM}/bundled/app:1`];
     const run = await cli(['prefetch', '--config', connected.configPath, ...images]);
     expect(run.code, run.stderr + run.stdout).toBe(0);
-    const done = run.lines.filter((l) => l.event === 'done');
+    // Images are fetched side by side: each says it is done as it finishes.
+    const done = run.lines.filter((l) => l.event === 'done').sort((a, b) => images.indexOf(String(a.image)) - images.indexOf(String(b.image)));
     expect(done.map((l) => [l.image, l.result, l.digest])).toEqual([
       [images[0], 'cached', app.digest], [images[1], 'cached', index.digest], [images[2], 'cached', bundled.digest],
     ]);
