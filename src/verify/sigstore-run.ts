@@ -90,18 +90,25 @@ function noTimeReason(root: RootInstance, entity: SignedEntity): string {
   return 'no transparency log entry or trusted timestamp for the certificate';
 }
 
-function withSignatureCheck(entity: SignedEntity, check: (key: KeyObject, signature: Buffer) => boolean): SignedEntity {
+type SignatureChecks = SignedEntity['signature'];
+
+/** The entity with some of its signature's checks replaced; the others are its own. */
+function withChecks(entity: SignedEntity, replace: Partial<Omit<SignatureChecks, 'signature'>>): SignedEntity {
   const sig = entity.signature;
   return {
     ...entity,
     signature: {
       signature: sig.signature,
-      compareSignature: sig.compareSignature.bind(sig),
-      compareDigest: sig.compareDigest.bind(sig),
-      compareSignedDigest: sig.compareSignedDigest.bind(sig),
-      verifySignature: (k) => check(k, sig.signature),
+      compareSignature: replace.compareSignature ?? sig.compareSignature.bind(sig),
+      compareDigest: replace.compareDigest ?? sig.compareDigest.bind(sig),
+      compareSignedDigest: replace.compareSignedDigest ?? sig.compareSignedDigest.bind(sig),
+      verifySignature: replace.verifySignature ?? sig.verifySignature.bind(sig),
     },
   };
+}
+
+function withSignatureCheck(entity: SignedEntity, check: (key: KeyObject, signature: Buffer) => boolean): SignedEntity {
+  return withChecks(entity, { verifySignature: (k) => check(k, entity.signature.signature) });
 }
 
 /**
@@ -112,16 +119,11 @@ function withSignatureCheck(entity: SignedEntity, check: (key: KeyObject, signat
  */
 function withDigests(entity: SignedEntity, hashed: { payloadSha256: Buffer; paeSha256: Buffer }, env: { payloadType: string; payload: Buffer }): SignedEntity {
   const sig = entity.signature;
-  return {
-    ...entity,
-    signature: {
-      signature: sig.signature,
-      compareSignature: sig.compareSignature.bind(sig),
-      compareDigest: (digest: Buffer) => digest.equals(hashed.payloadSha256),
-      compareSignedDigest: (digest: Buffer) => digest.equals(hashed.paeSha256),
-      verifySignature: (k) => (k.asymmetricKeyType === 'ec' || k.asymmetricKeyType === 'rsa' ? verifyPae(k, env, sig.signature) : sig.verifySignature(k)),
-    },
-  };
+  return withChecks(entity, {
+    compareDigest: (digest: Buffer) => digest.equals(hashed.payloadSha256),
+    compareSignedDigest: (digest: Buffer) => digest.equals(hashed.paeSha256),
+    verifySignature: (k) => (k.asymmetricKeyType === 'ec' || k.asymmetricKeyType === 'rsa' ? verifyPae(k, env, sig.signature) : sig.verifySignature(k)),
+  });
 }
 
 function verifyPae(key: KeyObject, env: { payloadType: string; payload: Buffer }, signature: Buffer): boolean {
