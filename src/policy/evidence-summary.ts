@@ -62,10 +62,11 @@ export function walkCutShort(evidence: Evidence): string | undefined {
 }
 
 /**
- * Every signer whose signature or attestation verified, once each, compactly: what the audit log's signer
- * filter and the revocation impact report find an event by, however many attestations the lists above leave out.
+ * Every signer whose signature or attestation verified, and every transparency-log entry among them, once each,
+ * compactly: what the audit log's signer filter and the revocation impact report find an event by, however many
+ * attestations the lists above leave out.
  */
-function everySigner(evidence: Evidence): { signers?: Record<string, unknown>[]; signersOmitted?: number } {
+function everySigner(evidence: Evidence): { signers?: Record<string, unknown>[]; signersOmitted?: number; logEntries?: Array<{ logIndex: number }>; logEntriesOmitted?: number } {
   const seen = new Map<string, Record<string, unknown>>();
   for (const { signer: s } of [...evidence.signatures, ...evidence.attestations]) {
     const entry =
@@ -78,7 +79,14 @@ function everySigner(evidence: Evidence): { signers?: Record<string, unknown>[];
   }
   if (seen.size === 0) return {};
   const all = [...seen.values()];
-  return { signers: all.slice(0, MAX_SIGNERS), ...(all.length > MAX_SIGNERS && { signersOmitted: all.length - MAX_SIGNERS }) };
+  // The log entries too, so a revocation of one entry (by its index) finds every event that relied on it.
+  const logged = [...new Set([...evidence.signatures, ...evidence.attestations].flatMap((e) => (e.tlog ? [e.tlog.logIndex] : [])))];
+  return {
+    signers: all.slice(0, MAX_SIGNERS),
+    ...(all.length > MAX_SIGNERS && { signersOmitted: all.length - MAX_SIGNERS }),
+    ...(logged.length > 0 && { logEntries: logged.slice(0, MAX_SIGNERS).map((logIndex) => ({ logIndex })) }),
+    ...(logged.length > MAX_SIGNERS && { logEntriesOmitted: logged.length - MAX_SIGNERS }),
+  };
 }
 
 function signerEntry(s: VerifiedSignature | VerifiedAttestation): Record<string, unknown> {

@@ -453,6 +453,10 @@ describe.each(backends.names)('database contract (%s)', (backend: BackendName) =
     expect(await ids(signerNeedles({ subject: 'me@x', issuer: 'https://other' }))).toEqual([]);
     expect(await ids(signerNeedles({ logIndex: 12 }))).toEqual([1, 2, 3]);
     expect(await ids(signerNeedles({ logIndex: 1 }))).toEqual([]);
+    // A log entry past the signers the summary details, found through the list of every entry.
+    await log.record({ kind: 'pull.manifest', decision: 'allow', evidence: { logEntries: [{ logIndex: 7 }, { logIndex: 120 }] } });
+    expect(await ids(signerNeedles({ logIndex: 120 }))).toEqual([5]);
+    expect(await ids(signerNeedles({ logIndex: 12 }))).toEqual([1, 2, 3]);
   });
 
   it('finds events by a signer named only in their vulnerability evidence or their signers list, whole', async () => {

@@ -95,6 +95,8 @@ describe('evaluateRule: the signers an event is found by', () => {
       { key: 'sbom' },
       { key: 'scanner' },
     ]);
+    // Each transparency-log entry once, as a revocation by log index names it.
+    expect(d.evidence?.logEntries).toEqual([{ logIndex: 7 }, { logIndex: 42 }]);
     const crowd = evidence({ attestations: Array.from({ length: 40 }, (_, i) => att(`k${i}`)) });
     const c = evaluateRule(rule({ signatures: { anyOf: [{ key: 'k0' }] } }), crowd, { now: NOW });
     expect(c.evidence?.signers).toHaveLength(32);
