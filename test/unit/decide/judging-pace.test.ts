@@ -51,9 +51,13 @@ function scannedEvidence(findings: number): Evidence {
   } as unknown as Evidence;
 }
 
-/** The longest the event loop went without running a 5 ms timer while `work` ran. */
-async function longestStall(work: () => Promise<unknown>): Promise<number> {
-  let last = performance.now();
+/**
+ * The longest the event loop went without running a 5 ms timer while `work` ran, and how long the work took.
+ * Unpaced, the stall is the whole work; paced, a small part of it, however slow a loaded machine makes both.
+ */
+async function longestStall(work: () => Promise<unknown>): Promise<{ stall: number; total: number }> {
+  const started = performance.now();
+  let last = started;
   let longest = 0;
   const timer = setInterval(() => {
     const now = performance.now();
@@ -66,7 +70,7 @@ async function longestStall(work: () => Promise<unknown>): Promise<number> {
   } finally {
     clearInterval(timer);
   }
-  return longest;
+  return { stall: longest, total: performance.now() - started };
 }
 
 describe('judging many scans keeps the event loop answering', () => {
@@ -97,11 +101,11 @@ describe('judging many scans keeps the event loop answering', () => {
     vi.useRealTimers();
 
     let result: Awaited<ReturnType<typeof replayPolicy>> | undefined;
-    const stall = await longestStall(async () => {
+    const { stall, total } = await longestStall(async () => {
       result = await replayPolicy(db, RULES, new Date(start - 1000).toISOString(), new Date().toISOString(), '', TRUST);
     });
     expect(result!.allowToDeny.pulls).toBe(300);
-    expect(stall).toBeLessThan(250);
+    expect(stall).toBeLessThan(Math.max(250, total / 5));
   }, 120_000);
 
   it('judges the impact of a revocation on hundreds of scanned digests without a long stall', async () => {
@@ -114,10 +118,10 @@ describe('judging many scans keeps the event loop answering', () => {
       })),
     };
     let denied = 0;
-    const stall = await longestStall(async () => {
+    const { stall, total } = await longestStall(async () => {
       denied = (await judgeImpact(candidates, RULES, TRUST)).wouldBeDenied.length;
     });
     expect(denied).toBe(300);
-    expect(stall).toBeLessThan(250);
+    expect(stall).toBeLessThan(Math.max(250, total / 5));
   }, 120_000);
 });
