@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { auditRows } from '../helpers/audit.js';
@@ -11,6 +10,7 @@ import { haveTools } from '../helpers/tools.js';
 import { runCommand } from '../helpers/clients.js';
 import { cosignManifest, createAttestationLayer, generateKey, type OciArtifact, type TestKey } from '../helpers/pki/index.js';
 import { ACCEPT_ALL_MANIFESTS, expectOciError, removeTempDirs, tempDir, UPSTREAM } from './support.js';
+import { cleanTrivyReport, scanPredicate, trivyReport, VULN_PREDICATE, vulnFixture } from '../helpers/vuln-reports.js';
 
 /**
  * The vulnerability gate end to end: real Trivy and Grype reports and OpenVEX documents (test/fixtures/vuln),
@@ -19,24 +19,14 @@ import { ACCEPT_ALL_MANIFESTS, expectOciError, removeTempDirs, tempDir, UPSTREAM
  */
 const skip = !haveTools(['docker-registry', 'skopeo']);
 
-const VULN = 'https://cosign.sigstore.dev/attestation/vuln/v1';
+const VULN = VULN_PREDICATE;
 const OPENVEX = 'https://openvex.dev/ns/v0.2.0';
 const ADMIN = 'admin-token-for-vulnerability-tests';
 const DAY = 86_400_000;
-const data = (name: string) => JSON.parse(readFileSync(join(__dirname, '../fixtures/vuln', name), 'utf8'));
+const data = vulnFixture;
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
 
-const trivyReport = () => data('trivy-debian-buster.json');
-/** The same report with its critical finding fixed: only a low one is left. */
-const cleanReport = () => {
-  const r = trivyReport();
-  r.Results[0].Vulnerabilities = r.Results[0].Vulnerabilities.filter((v: { Severity: string }) => v.Severity !== 'CRITICAL');
-  return r;
-};
-const scanPredicate = (result: unknown, finishedAgo = DAY, uri = 'pkg:github/aquasecurity/trivy@v0.58.0') => {
-  const at = new Date(Date.now() - finishedAgo).toISOString();
-  return { invocation: { uri: 'https://ci.example/run/1' }, scanner: { uri, version: '0.58.0', result }, metadata: { scanStartedOn: at, scanFinishedOn: at } };
-};
+const cleanReport = cleanTrivyReport;
 const vexDocument = (id: string, product: string) => ({
   '@context': OPENVEX, '@id': 'https://acme.example/vex/1', author: 'Acme Security', timestamp: new Date().toISOString(), version: 1,
   statements: [{ vulnerability: { name: id }, products: [{ '@id': product }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' }],
