@@ -8,6 +8,9 @@ export type Db = Database.Database;
 
 export const WAL_CAP_PAGES = 10_000;
 
+/** How long a write waits for another process's lock before it fails. */
+export const BUSY_WAIT_MS = 5000;
+
 /** The SQLite migrations folder shipped beside dist/ and src/ (PostgreSQL's are in its `postgres/` folder). */
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 
@@ -18,7 +21,8 @@ export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '
 export function openSqlite(path: string, opts: { readonly?: boolean; migrationsDir?: string } = {}): Db {
   if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
-  db.pragma('busy_timeout = 5000'); // for migrations; the executor then waits for locks itself (BUSY_WAIT_MS)
+  // Migrations and read-only use wait in SQLite; the executor then waits for locks itself, as long.
+  db.pragma(`busy_timeout = ${BUSY_WAIT_MS}`);
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -1,10 +1,7 @@
 import type { Statement } from 'better-sqlite3';
-import type { Db } from './connection.js';
+import { BUSY_WAIT_MS, type Db } from './connection.js';
 import { queryBuilder, type Query } from '../query/compiled.js';
 import type { Executor, Step, Steps } from '../query/steps.js';
-
-/** How long a write waits for another process's lock before it fails (connection.ts sets the same). */
-export const BUSY_WAIT_MS = 5000;
 
 /**
  * Runs compiled queries on better-sqlite3: each SQL text is prepared once and kept, every call is
