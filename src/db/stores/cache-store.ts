@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { BlobLink, CacheStore, EvidenceDigest, EvidenceKey, ManifestMeta } from '../types.js';
 import { query } from '../query/compiled.js';
 import type { Dialect } from '../query/dialect.js';
-import { run, type Executor } from '../query/steps.js';
+import { run, type Executor, type Steps } from '../query/steps.js';
 
 type Repo = { upstream: string; repository: string };
 
@@ -155,11 +155,12 @@ export class SqlCacheStore implements CacheStore {
   }
 
   putEvidence(key: EvidenceKey, json: string, expiresAt: number, vulnerabilities: readonly string[] = []) {
-    const { q, dialect } = this;
+    const { q } = this;
+    // Called within the steps: a transaction retried (a busy SQLite file) runs them afresh.
+    const replaceIds = () => this.replaceVulnerabilities(key, vulnerabilities);
     return this.x.transaction(function* () {
       yield* run(q.putEvidence, { ...key, json, expiresAt });
-      yield* run(q.deleteVulnerabilities, key);
-      yield* dialect.insertVulnerabilities(key, vulnerabilities);
+      yield* replaceIds();
     });
   }
 
@@ -172,13 +173,20 @@ export class SqlCacheStore implements CacheStore {
   }
 
   indexEvidence(key: EvidenceKey, vulnerabilities: readonly string[]) {
-    const { q, dialect } = this;
+    const { q } = this;
+    // Called within the steps: a transaction retried (a busy SQLite file) runs them afresh.
+    const replaceIds = () => this.replaceVulnerabilities(key, vulnerabilities);
     return this.x.transaction(function* () {
       if ((yield* run(q.claimUnindexed, key)) === 0) return false;
-      yield* run(q.deleteVulnerabilities, key);
-      yield* dialect.insertVulnerabilities(key, vulnerabilities);
+      yield* replaceIds();
       return true;
     });
+  }
+
+  /** Inside a transaction: the evidence row's vulnerability ids become `vulnerabilities`. */
+  private *replaceVulnerabilities(key: EvidenceKey, vulnerabilities: readonly string[]): Steps<void> {
+    yield* run(this.q.deleteVulnerabilities, key);
+    yield* this.dialect.insertVulnerabilities(key, vulnerabilities);
   }
 
   async latestEvidence(upstream: string, repository: string, digest: string, fingerprint: string) {
