@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseEnvelope } from './att-layer.js';
 import { splitBundle } from './bundle-payload.js';
+import { updateWithPae } from './dsse-pae.js';
 import { parseStatement, reportFacts } from './statement.js';
 import { toReason } from './verify-error.js';
 
@@ -21,8 +22,7 @@ try {
     const statement = { type: st.type, predicateType: st.predicateType, subjects: st.subjects, ...reportFacts(st) };
     const payloadHex = createHash('sha256').update(payload).digest('hex');
     // The digest of what the signature signs (DSSE's pre-authentication encoding), so the event loop need not hash it.
-    const type = Buffer.from(String(json.dsseEnvelope.payloadType), 'utf8');
-    const paeHex = createHash('sha256').update(`DSSEv1 ${type.length} `).update(type).update(` ${payload.length} `).update(payload).digest('hex');
+    const paeHex = updateWithPae(createHash('sha256'), String(json.dsseEnvelope.payloadType), payload).digest('hex');
     parentPort!.postMessage({ ok: { json, payload, statement, payloadHex, paeHex, bundleBytes: bytes.length } }, [payload.buffer as ArrayBuffer]);
   } else {
     const blobHex = createHash('sha256').update(bytes).digest('hex');

@@ -4,6 +4,7 @@ import { Verifier, toSignedEntity, type SignedEntity, type TrustMaterial } from 
 import type { RootInstance } from './trusted-root-file.js';
 import { verifyPrehashed } from './prehashed.js';
 import { VerifyFailure } from './verify-error.js';
+import { updateWithPae } from './dsse-pae.js';
 
 export interface SigstoreRun {
   /** Bundle in its JSON form (a real one, or one converted from cosign layer annotations). */
@@ -128,10 +129,7 @@ function withDigests(entity: SignedEntity, hashed: { payloadSha256: Buffer; paeS
 
 function verifyPae(key: KeyObject, env: { payloadType: string; payload: Buffer }, signature: Buffer): boolean {
   try {
-    const type = Buffer.from(env.payloadType, 'utf8');
-    const verifier = createVerify('sha256');
-    verifier.update(`DSSEv1 ${type.length} `).update(type).update(` ${env.payload.length} `).update(env.payload);
-    return verifier.verify(key, signature);
+    return updateWithPae(createVerify('sha256'), env.payloadType, env.payload).verify(key, signature);
   } catch {
     return false;
   }
