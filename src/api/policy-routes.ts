@@ -16,6 +16,7 @@ import { sendApiError } from './api-error.js';
 import { requireRole } from './api-auth.js';
 import { dryRunOf, onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-deps.js';
+import { currentTrust } from '../decide/rule-judgement.js';
 
 export type PolicyRouteDeps = Omit<ApiDeps, 'log' | 'purge'>;
 
@@ -154,8 +155,7 @@ export function policyRoutes(d: PolicyRouteDeps): Router {
       return;
     }
     // The draft meets today's trust: revocations, exceptions and the known-exploited catalog as they are now.
-    const trust = { revocations: d.trust.revocations(), exceptions: d.trust.exceptions(), knownExploited: d.knownExploited };
-    res.json(await replayPolicy(d.db, checked.rules, since, until, d.fingerprint, trust));
+    res.json(await replayPolicy(d.db, checked.rules, since, until, d.fingerprint, currentTrust(d.trust, d.knownExploited)));
   });
 
   return r;

@@ -13,7 +13,7 @@ import { requireRole } from './api-auth.js';
 import { dryRunOf, onlyKnown } from './known-input.js';
 import type { ApiDeps } from './api-deps.js';
 import { gatherImpact, judgeImpact } from '../decide/revocation-impact.js';
-import type { JudgementTrust } from '../decide/rule-judgement.js';
+import { currentTrust } from '../decide/rule-judgement.js';
 import { formatDuration, MOMENT_AHEAD_MESSAGE, parseMoment } from '../text/duration.js';
 
 /** The longest an exception may last. */
@@ -51,8 +51,7 @@ export function trustRoutes(d: TrustRouteDeps): Router {
     const rules = d.policies.current().rules;
     const candidates = await gatherImpact(d.db, signer, d.fingerprint ?? '');
     const standIn = { list: [...d.trust.revocations().list, { id: 0, signer, reason, author: '', time: '' }] };
-    const judgement = (revocations: JudgementTrust['revocations']): JudgementTrust => ({ revocations, exceptions: d.trust.exceptions(), knownExploited: d.knownExploited });
-    const before = await judgeImpact(candidates, rules, judgement(standIn));
+    const before = await judgeImpact(candidates, rules, currentTrust(d.trust, d.knownExploited, standIn));
     // A dry run answers the impact the revocation would have and changes nothing.
     if (dryRun) {
       res.json({ dryRun: true, signer, reason, impact: before });
@@ -62,7 +61,7 @@ export function trustRoutes(d: TrustRouteDeps): Router {
       admitted: before.admitted,
       wouldBeDenied: before.wouldBeDenied.slice(0, 50).map((i) => ({ repository: i.repository, digest: i.digest })),
     }));
-    const impact = await judgeImpact(candidates, rules, judgement(d.trust.revocations()));
+    const impact = await judgeImpact(candidates, rules, currentTrust(d.trust, d.knownExploited));
     await d.announce({ type: 'trust.changed' });
     res.status(201).json({ ...revocation, impact });
   });

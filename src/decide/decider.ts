@@ -11,7 +11,7 @@ import type { BaseImageSource, DecisionResult, TrustSource } from './types.js';
 import { NO_REVOCATIONS, type RevocationSet } from '../policy/revocation.js';
 import { nameExcepted, NO_EXCEPTIONS } from '../policy/exception.js';
 import type { KnownExploitedCatalog } from '../vuln/known-exploited.js';
-import { exceptedDecision, judgeRule, type JudgementTrust } from './rule-judgement.js';
+import { currentTrust, exceptedDecision, judgeRule } from './rule-judgement.js';
 
 const NO_CHANGES: TrustSource = { revocations: () => NO_REVOCATIONS, exceptions: () => NO_EXCEPTIONS };
 
@@ -59,7 +59,7 @@ export class Decider {
         const rule = matchRule(active.rules, target.canonical)!;
         const evidence = await this.evidence.get(target, subject, source);
         const baseImage = await this.baseFact(rule, evidence);
-        const covered = await judgeRule(rule, evidence, { ...this.judgementTrust(revocations), now, parentVerdict: 'allow', repository: target.canonical, tag, digests: [subject.digest, parent.digest], baseImage });
+        const covered = await judgeRule(rule, evidence, { ...currentTrust(this.trust, this.knownExploited, revocations), now, parentVerdict: 'allow', repository: target.canonical, tag, digests: [subject.digest, parent.digest], baseImage });
         // An exception for the index covers the platform manifests it lists.
         return { ...covered, evidence: { ...(covered.evidence ?? {}), coveredByIndex: parent.digest }, policyVersion: active.version };
       }
@@ -108,12 +108,8 @@ export class Decider {
     const needsEvidence = rule.mode === 'enforce' || rule.mode === 'warn';
     const evidence = needsEvidence ? await this.evidence.get(target, subject, source) : undefined;
     const baseImage = evidence ? await this.baseFact(rule, evidence) : undefined;
-    const judged = await judgeRule(rule, evidence, { ...this.judgementTrust(revocations), now, repository: target.canonical, tag, digests: [subject.digest], baseImage });
+    const judged = await judgeRule(rule, evidence, { ...currentTrust(this.trust, this.knownExploited, revocations), now, repository: target.canonical, tag, digests: [subject.digest], baseImage });
     return { ...judged, policyVersion: active.version };
-  }
-
-  private judgementTrust(revocations: RevocationSet): JudgementTrust {
-    return { revocations, exceptions: this.trust.exceptions(), knownExploited: this.knownExploited };
   }
 
   /** The image's base, resolved only for a rule that checks it; a rule with baseImage and no resolver cannot pass. */

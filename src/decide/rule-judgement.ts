@@ -5,6 +5,7 @@ import type { BaseImageFact, Decision, PolicyRule } from '../policy/types.js';
 import type { Evidence } from '../verify/types.js';
 import { applyVulnerabilityJudgement, judgeRuleVulnerabilities } from '../vuln/gate.js';
 import type { KnownExploitedCatalog } from '../vuln/known-exploited.js';
+import type { TrustSource } from './types.js';
 
 /** Trust that changes after evidence was gathered, as judged by one decision. */
 export interface JudgementTrust {
@@ -12,6 +13,11 @@ export interface JudgementTrust {
   exceptions: ExceptionSet;
   /** `trust.knownExploitedFile`, for rules that deny known-exploited vulnerabilities. */
   knownExploited?: KnownExploitedCatalog;
+}
+
+/** The trust a judgement meets now: the source's revocations (or a proposed set instead) and exceptions, and the catalog. */
+export function currentTrust(source: TrustSource, knownExploited: KnownExploitedCatalog | undefined, revocations = source.revocations()): JudgementTrust {
+  return { revocations, exceptions: source.exceptions(), knownExploited };
 }
 
 export interface RuleJudgementContext extends JudgementTrust {
