@@ -1,4 +1,4 @@
-import type { Evidence, NotationSigner, VerifiedAttestation, VerifiedSignature } from '../verify/types.js';
+import type { Evidence, NotationSigner, Signer, VerifiedAttestation, VerifiedSignature } from '../verify/types.js';
 import type { BuildTime } from './build-time.js';
 
 const MAX_LISTED = 5;
@@ -67,35 +67,38 @@ export function walkCutShort(evidence: Evidence): string | undefined {
  * attestations the lists above leave out.
  */
 function everySigner(evidence: Evidence): { signers?: Record<string, unknown>[]; signersOmitted?: number; logEntries?: Array<{ logIndex: number }>; logEntriesOmitted?: number } {
-  const seen = new Map<string, Record<string, unknown>>();
-  for (const { signer: s } of [...evidence.signatures, ...evidence.attestations]) {
-    const entry =
-      s.type === 'key'
-        ? { key: s.key }
-        : s.type === 'notation'
-          ? { notation: { subject: s.subject, fingerprint: s.fingerprint } }
-          : { issuer: s.issuer ?? null, subject: s.subject };
-    seen.set(JSON.stringify(entry), entry);
-  }
-  if (seen.size === 0) return {};
-  const all = [...seen.values()];
+  const verified = [...evidence.signatures, ...evidence.attestations];
+  if (verified.length === 0) return {};
+  const signers = unique(verified.map((v) => signerIdentity(v.signer)));
   // The log entries too, so a revocation of one entry (by its index) finds every event that relied on it.
-  const logged = [...new Set([...evidence.signatures, ...evidence.attestations].flatMap((e) => (e.tlog ? [e.tlog.logIndex] : [])))];
+  const logged = unique(verified.flatMap((v) => (v.tlog ? [{ logIndex: v.tlog.logIndex }] : [])));
   return {
-    signers: all.slice(0, MAX_SIGNERS),
-    ...(all.length > MAX_SIGNERS && { signersOmitted: all.length - MAX_SIGNERS }),
-    ...(logged.length > 0 && { logEntries: logged.slice(0, MAX_SIGNERS).map((logIndex) => ({ logIndex })) }),
+    signers: signers.slice(0, MAX_SIGNERS),
+    ...(signers.length > MAX_SIGNERS && { signersOmitted: signers.length - MAX_SIGNERS }),
+    ...(logged.length > 0 && { logEntries: logged.slice(0, MAX_SIGNERS) }),
     ...(logged.length > MAX_SIGNERS && { logEntriesOmitted: logged.length - MAX_SIGNERS }),
   };
 }
 
+/** Each value once (by its JSON), in first-seen order. */
+function unique<T>(values: readonly T[]): T[] {
+  return [...new Map(values.map((v) => [JSON.stringify(v), v])).values()];
+}
+
+/** Who signed, and nothing more: the fields a signer is searched by. */
+function signerIdentity(s: Signer): Record<string, unknown> {
+  if (s.type === 'key') return { key: s.key };
+  if (s.type === 'notation') return { notation: { subject: s.subject, fingerprint: s.fingerprint } };
+  return { issuer: s.issuer ?? null, subject: s.subject };
+}
+
 function signerEntry(s: VerifiedSignature | VerifiedAttestation): Record<string, unknown> {
   const signer =
-    s.signer.type === 'key'
-      ? { key: s.signer.key }
-      : s.signer.type === 'notation'
-        ? notationEntry(s.signer)
-        : { issuer: s.signer.issuer ?? null, subject: s.signer.subject, roots: s.signer.roots };
+    s.signer.type === 'notation'
+      ? notationEntry(s.signer)
+      : s.signer.type === 'key'
+        ? signerIdentity(s.signer)
+        : { ...signerIdentity(s.signer), roots: s.signer.roots };
   const e: Record<string, unknown> = { signer, source: s.source, artifact: s.artifactDigest };
   if (s.tlog) e.tlog = { logIndex: s.tlog.logIndex, integratedTime: s.tlog.integratedTime };
   if (s.timestamp) e.timestamp = s.timestamp;
